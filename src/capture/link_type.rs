@@ -1,0 +1,64 @@
+//! Link-layer header types (LINKTYPE_* of the pcap and pcapng formats) that synfin decodes.
+
+use std::fmt;
+
+/// A pcap/pcapng LINKTYPE value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    /// BSD loopback: 4-byte address family in the writer's byte order.
+    pub const NULL: LinkType = LinkType(0);
+    /// Ethernet (with 802.1Q / QinQ tags).
+    pub const EN10MB: LinkType = LinkType(1);
+    /// Raw IP, version from the first nibble.
+    pub const RAW: LinkType = LinkType(101);
+    /// OpenBSD loopback: 4-byte address family.
+    pub const LOOP: LinkType = LinkType(108);
+    /// Linux cooked capture v1 (`tcpdump -i any`, older).
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    /// Raw IPv4.
+    pub const IPV4: LinkType = LinkType(228);
+    /// Raw IPv6.
+    pub const IPV6: LinkType = LinkType(229);
+    /// Linux cooked capture v2 (`tcpdump -i any`).
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    /// Every link type synfin decodes.
+    pub const SUPPORTED: [LinkType; 8] = [
+        Self::NULL,
+        Self::EN10MB,
+        Self::RAW,
+        Self::LOOP,
+        Self::LINUX_SLL,
+        Self::IPV4,
+        Self::IPV6,
+        Self::LINUX_SLL2,
+    ];
+
+    /// Is this a link type synfin can decode?
+    pub fn is_supported(self) -> bool {
+        Self::SUPPORTED.contains(&self)
+    }
+
+    /// The LINKTYPE name, as the schema's `meta.linktype` prints it.
+    pub fn name(self) -> String {
+        match self {
+            Self::NULL => "NULL".into(),
+            Self::EN10MB => "EN10MB".into(),
+            Self::RAW => "RAW".into(),
+            Self::LOOP => "LOOP".into(),
+            Self::LINUX_SLL => "LINUX_SLL".into(),
+            Self::IPV4 => "IPV4".into(),
+            Self::IPV6 => "IPV6".into(),
+            Self::LINUX_SLL2 => "LINUX_SLL2".into(),
+            LinkType(n) => format!("LINKTYPE_{n}"),
+        }
+    }
+}
+
+impl fmt::Display for LinkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}

@@ -1,0 +1,288 @@
+//! Live capture with pnet's datalink channel, on a packet socket we open ourselves.
+//!
+//! The only file that imports pnet. On `lo`, AF_PACKET delivers every segment twice (outgoing
+//! and incoming copies) and pnet's `next()` drops the packet type that would tell them apart,
+//! so we set `PACKET_IGNORE_OUTGOING` on our own socket and hand it to pnet through
+//! `Config::socket_fd`: each segment arrives exactly once. pnet also has no timestamps, so we
+//! ask the kernel for each frame's (`SIOCGSTAMPNS`), no drop counter, so we read
+//! `PACKET_STATISTICS`, and a 4 KiB default read buffer, which would cut lo's 64 KiB frames.
+
+use super::{CaptureError, Frame, LinkType};
+use crate::timestamp::Timestamp;
+use pnet::datalink::{self, Channel, DataLinkReceiver};
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `SOL_PACKET` option: do not deliver our host's outgoing packets (Linux 4.20+).
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+/// `SOL_PACKET` option: `struct tpacket_stats`, reset on every read.
+const PACKET_STATISTICS: libc::c_int = 6;
+/// ioctl: the kernel timestamp of the last packet read, as a `timespec`.
+const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
+/// Receive buffer asked for: a loopback flood must not overflow it.
+const RCVBUF: libc::c_int = 32 << 20;
+/// Largest frame on lo is 65,549 bytes; leave room.
+const READ_BUFFER: usize = 262_144;
+/// How long a read may block before the stop flag and deadline are checked again.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+#[repr(C)]
+#[derive(Default)]
+struct TpacketStats {
+    tp_packets: libc::c_uint,
+    tp_drops: libc::c_uint,
+}
+
+/// A live capture on one interface.
+pub struct LiveSource {
+    iface: String,
+    fd: libc::c_int,
+    rx: Box<dyn DataLinkReceiver>,
+    link: LinkType,
+    stop: Arc<AtomicBool>,
+    deadline: Option<Instant>,
+    next_number: u64,
+    drops: u64,
+    /// The last frame, copied out of pnet's buffer.
+    frame: Vec<u8>,
+}
+
+impl std::fmt::Debug for LiveSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSource")
+            .field("iface", &self.iface)
+            .finish()
+    }
+}
+
+impl LiveSource {
+    /// Open a capture on `iface`. It ends when `stop` is set or `duration` has passed.
+    pub fn open(
+        iface: &str,
+        stop: Arc<AtomicBool>,
+        duration: Option<Duration>,
+    ) -> Result<LiveSource, CaptureError> {
+        let interfaces = datalink::interfaces();
+        let Some(ni) = interfaces.iter().find(|i| i.name == iface) else {
+            let mut names: Vec<&str> = interfaces.iter().map(|i| i.name.as_str()).collect();
+            names.sort_unstable();
+            return Err(CaptureError::NoSuchInterface {
+                iface: iface.into(),
+                available: names.join(", "),
+            });
+        };
+        let live_err = |what: &'static str, source: io::Error| CaptureError::Live {
+            iface: iface.into(),
+            what,
+            source,
+        };
+        // SAFETY: plain socket(2); the result is checked before use.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW,
+                i32::from((libc::ETH_P_ALL as u16).to_be()),
+            )
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            return Err(match e.kind() {
+                io::ErrorKind::PermissionDenied => CaptureError::PermissionDenied {
+                    iface: iface.into(),
+                },
+                _ => live_err("socket(AF_PACKET)", e),
+            });
+        }
+        let setup = || -> Result<(), CaptureError> {
+            setsockopt(fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+                .map_err(|e| live_err("PACKET_IGNORE_OUTGOING", e))?;
+            // SO_RCVBUFFORCE needs CAP_NET_ADMIN; fall back to what the limit allows.
+            if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF).is_err() {
+                setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, RCVBUF)
+                    .map_err(|e| live_err("SO_RCVBUF", e))?;
+            }
+            // The first SIOCGSTAMPNS turns on per-packet stamps (SOCK_TIMESTAMP) and fails
+            // with ENOENT; later ones return each frame's. (SO_TIMESTAMPNS would instead send
+            // the stamp as a control message, which pnet's recvfrom never reads.)
+            let _ = kernel_timestamp(fd);
+            Ok(())
+        };
+        if let Err(e) = setup() {
+            // SAFETY: fd is ours and not yet handed to pnet.
+            unsafe { libc::close(fd) };
+            return Err(e);
+        }
+        let config = datalink::Config {
+            read_buffer_size: READ_BUFFER,
+            read_timeout: Some(POLL_INTERVAL),
+            socket_fd: Some(fd),
+            ..Default::default()
+        };
+        // pnet binds the socket to the interface and owns (and closes) it from here on.
+        let rx = match datalink::channel(ni, config) {
+            Ok(Channel::Ethernet(_tx, rx)) => rx,
+            Ok(_) => {
+                return Err(live_err(
+                    "datalink channel",
+                    io::Error::other("not an Ethernet-like channel"),
+                ))
+            }
+            Err(e) => return Err(live_err("datalink channel", e)),
+        };
+        let link = link_type_of(iface);
+        let mut src = LiveSource {
+            iface: iface.into(),
+            fd,
+            rx,
+            link,
+            stop,
+            deadline: duration.map(|d| Instant::now() + d),
+            next_number: 1,
+            drops: 0,
+            frame: Vec::with_capacity(READ_BUFFER),
+        };
+        // Packets queued between socket() and bind() may come from any interface: discard.
+        src.read_drops();
+        src.drops = 0;
+        Ok(src)
+    }
+
+    /// The link type frames carry (`lo` and Ethernet devices: EN10MB).
+    pub fn link_type(&self) -> LinkType {
+        self.link
+    }
+
+    /// The interface name.
+    pub fn iface(&self) -> &str {
+        &self.iface
+    }
+
+    /// Frames the kernel dropped so far.
+    pub fn kernel_drops(&mut self) -> u64 {
+        self.read_drops();
+        self.drops
+    }
+
+    fn read_drops(&mut self) {
+        let mut st = TpacketStats::default();
+        let mut len = std::mem::size_of::<TpacketStats>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `st`, a repr(C) tpacket_stats.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd,
+                libc::SOL_PACKET,
+                PACKET_STATISTICS,
+                (&mut st as *mut TpacketStats).cast(),
+                &mut len,
+            )
+        };
+        if rc == 0 {
+            self.drops += u64::from(st.tp_drops);
+        }
+    }
+
+    /// Ask the source to stop at its next poll (also what Ctrl-C does).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// The next frame; `None` once stopped (flag or deadline), checked every `POLL_INTERVAL`.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        loop {
+            if self.stop.load(Ordering::Relaxed)
+                || self.deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                return Ok(None);
+            }
+            // Poll pnet, then read the timestamp of what it returned.
+            let fd = self.fd;
+            match self.rx.next() {
+                Ok(data) => {
+                    self.frame.clear();
+                    self.frame.extend_from_slice(data);
+                    break;
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                            | io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    let _ = fd;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(CaptureError::Live {
+                        iface: self.iface.clone(),
+                        what: "read",
+                        source: e,
+                    })
+                }
+            }
+        }
+        let ts = kernel_timestamp(self.fd);
+        let number = self.next_number;
+        self.next_number += 1;
+        Ok(Some(Frame {
+            number,
+            ts,
+            link: self.link,
+            orig_len: self.frame.len() as u32,
+            data: &self.frame,
+        }))
+    }
+}
+
+fn setsockopt(
+    fd: libc::c_int,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: passes a pointer to a live c_int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The kernel's receive timestamp of the last frame read on `fd`.
+fn kernel_timestamp(fd: libc::c_int) -> Timestamp {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: SIOCGSTAMPNS writes one timespec into `ts`.
+    let rc = unsafe { libc::ioctl(fd, SIOCGSTAMPNS as _, &mut ts as *mut libc::timespec) };
+    if rc == 0 {
+        Timestamp::from_secs_nanos(ts.tv_sec, ts.tv_nsec)
+    } else {
+        Timestamp(0)
+    }
+}
+
+/// `lo` and Ethernet-like devices give Ethernet headers; ARPHRD_NONE devices (tun) raw IP.
+fn link_type_of(iface: &str) -> LinkType {
+    let path = format!("/sys/class/net/{iface}/type");
+    match std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+    {
+        Some(65534) => LinkType::RAW,
+        _ => LinkType::EN10MB,
+    }
+}

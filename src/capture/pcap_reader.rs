@@ -1,0 +1,397 @@
+//! Replay: a streaming reader of pcap (µs and ns, both byte orders) and pcapng (several
+//! interfaces, any timestamp resolution) files or stdin, on pcap-parser. Memory stays constant:
+//! one fixed buffer, never the whole file, never an allocation sized by a record's length.
+
+use super::{CaptureError, Frame, LinkType};
+use crate::timestamp::Timestamp;
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
+use pcap_parser::{PcapBlockOwned, PcapError};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// The reader's buffer; also the largest record accepted (4× tcpdump's largest snaplen).
+pub const BUFFER_SIZE: usize = 1 << 20;
+
+/// One pcapng interface: its link type and timestamp units.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    link: LinkType,
+    /// Timestamp units per second (`if_tsresol`), `None` if the block gave a nonsense value.
+    units_per_sec: Option<u64>,
+    /// `if_tsoffset`, seconds.
+    offset_secs: i64,
+}
+
+#[derive(Debug, Clone)]
+enum Format {
+    Pcap { link: LinkType, nanos: bool },
+    PcapNg { interfaces: Vec<Interface> },
+}
+
+/// A pcap or pcapng stream.
+pub struct PcapSource {
+    path: PathBuf,
+    reader: Box<dyn PcapReaderIterator + Send>,
+    format: Format,
+    /// Bytes of the last returned block, consumed on the next call.
+    pending: usize,
+    /// Bytes consumed so far (the offset of the next block).
+    offset: u64,
+    next_number: u64,
+}
+
+impl std::fmt::Debug for PcapSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PcapSource")
+            .field("path", &self.path)
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+/// What one parsed block means to us, without borrowing the buffer.
+enum Step {
+    Packet {
+        /// Address of the first packet byte inside the reader's buffer.
+        ptr: usize,
+        len: usize,
+        ts: Timestamp,
+        link: LinkType,
+        orig_len: u32,
+    },
+    Skip,
+}
+
+impl PcapSource {
+    /// Open `path` (`-` is stdin). Frame numbers start at `first_number`.
+    pub fn open(path: &Path, first_number: u64) -> Result<PcapSource, CaptureError> {
+        let input: Box<dyn Read + Send> = if path == Path::new("-") {
+            Box::new(io::stdin())
+        } else {
+            if path.is_dir() {
+                return Err(CaptureError::IsDirectory { path: path.into() });
+            }
+            let f = std::fs::File::open(path).map_err(|source| CaptureError::Open {
+                path: path.into(),
+                source,
+            })?;
+            Box::new(f)
+        };
+        Self::from_reader(path, input, first_number)
+    }
+
+    /// Read a capture from any byte stream; `path` names it in messages.
+    pub fn from_reader(
+        path: &Path,
+        mut input: Box<dyn Read + Send>,
+        first_number: u64,
+    ) -> Result<PcapSource, CaptureError> {
+        let path: PathBuf = path.into();
+        // Peek at the magic ourselves, for exact messages; then hand all bytes to the parser.
+        let mut head = Vec::with_capacity(32);
+        (&mut input)
+            .take(32)
+            .read_to_end(&mut head)
+            .map_err(|source| CaptureError::Read {
+                path: path.clone(),
+                offset: 0,
+                source,
+            })?;
+        if head.is_empty() {
+            return Err(CaptureError::Empty { path });
+        }
+        let magic = head
+            .get(..4)
+            .map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
+        let known = matches!(
+            magic,
+            Some(
+                0xa1b2c3d4
+                    | 0xd4c3b2a1
+                    | 0xa1b23c4d
+                    | 0x4d3cb2a1
+                    | 0xa1b2cd34
+                    | 0x34cdb2a1
+                    | 0x0a0d0d0a
+            )
+        );
+        if !known {
+            let hex: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            return Err(CaptureError::NotPcap {
+                path,
+                head: hex.join(" "),
+            });
+        }
+        let stream = io::Cursor::new(head).chain(input);
+        let reader =
+            pcap_parser::create_reader(BUFFER_SIZE, stream).map_err(|e| CaptureError::Damaged {
+                path: path.clone(),
+                offset: 0,
+                what: match e {
+                    PcapError::Incomplete(_) | PcapError::Eof | PcapError::UnexpectedEof => {
+                        "the file header is cut short".into()
+                    }
+                    other => format!("the file header is damaged ({other:?})"),
+                },
+            })?;
+        let mut src = PcapSource {
+            path,
+            reader,
+            format: Format::PcapNg {
+                interfaces: Vec::new(),
+            },
+            pending: 0,
+            offset: 0,
+            next_number: first_number,
+        };
+        src.read_file_header()?;
+        Ok(src)
+    }
+
+    /// The link type of a pcap file, or of the first pcapng interface.
+    pub fn link_type(&self) -> Option<LinkType> {
+        match &self.format {
+            Format::Pcap { link, .. } => Some(*link),
+            Format::PcapNg { interfaces } => interfaces.first().map(|i| i.link),
+        }
+    }
+
+    /// The number the next frame will get.
+    pub fn next_number(&self) -> u64 {
+        self.next_number
+    }
+
+    /// Byte offset of the next record.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// A pcap file's header is handed out as the first block; read it so the link type is
+    /// known before the first packet. For pcapng, read up to the first interface.
+    fn read_file_header(&mut self) -> Result<(), CaptureError> {
+        if let Ok((off, PcapBlockOwned::LegacyHeader(h))) = self.reader.next() {
+            let link = LinkType(h.network.0 as u32);
+            let nanos = h.is_nanosecond_precision();
+            self.reader.consume(off);
+            self.offset += off as u64;
+            if !link.is_supported() {
+                return Err(CaptureError::UnsupportedLink {
+                    path: self.path.clone(),
+                    link: link.0,
+                });
+            }
+            self.format = Format::Pcap { link, nanos };
+        }
+        Ok(())
+    }
+
+    fn damaged(&self, what: impl Into<String>) -> CaptureError {
+        damaged(&self.path, self.offset, what)
+    }
+
+    /// The next frame, `None` at the end; an `Err` ends the stream (frames before it stay valid).
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        if self.pending > 0 {
+            self.reader.consume(self.pending);
+            self.offset += self.pending as u64;
+            self.pending = 0;
+        }
+        loop {
+            let step = match self.reader.next() {
+                Ok((off, block)) => {
+                    let step = interpret(&mut self.format, &self.path, self.offset, block)?;
+                    (off, step)
+                }
+                Err(PcapError::Eof) => return Ok(None),
+                Err(PcapError::Incomplete(_)) => {
+                    self.reader.refill().map_err(|_| CaptureError::Read {
+                        path: self.path.clone(),
+                        offset: self.offset,
+                        source: io::Error::other("read failed"),
+                    })?;
+                    continue;
+                }
+                Err(PcapError::UnexpectedEof) => {
+                    return Err(self.damaged("the file ends inside a record (truncated capture)"))
+                }
+                Err(PcapError::BufferTooSmall) => {
+                    return Err(self.damaged(format!(
+                        "a record claims more than {} bytes (absurd length: damaged file)",
+                        BUFFER_SIZE
+                    )))
+                }
+                Err(PcapError::ReadError) => {
+                    return Err(CaptureError::Read {
+                        path: self.path.clone(),
+                        offset: self.offset,
+                        source: io::Error::other("read failed"),
+                    })
+                }
+                Err(e) => {
+                    let what = format!("unreadable record ({})", describe(&e));
+                    return Err(damaged(&self.path, self.offset, what));
+                }
+            };
+            match step {
+                (off, Step::Skip) => {
+                    self.reader.consume(off);
+                    self.offset += off as u64;
+                }
+                (
+                    off,
+                    Step::Packet {
+                        ptr,
+                        len,
+                        ts,
+                        link,
+                        orig_len,
+                    },
+                ) => {
+                    self.pending = off;
+                    let number = self.next_number;
+                    self.next_number += 1;
+                    // The block borrowed the reader's buffer; nothing has moved it since.
+                    let buf = self.reader.data();
+                    let start = ptr.wrapping_sub(buf.as_ptr() as usize);
+                    let data = buf
+                        .get(start..start.saturating_add(len))
+                        .expect("packet bytes lie inside the block just parsed");
+                    return Ok(Some(Frame {
+                        number,
+                        ts,
+                        link,
+                        orig_len,
+                        data,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+fn damaged(path: &Path, offset: u64, what: impl Into<String>) -> CaptureError {
+    CaptureError::Damaged {
+        path: path.into(),
+        offset,
+        what: what.into(),
+    }
+}
+
+/// What a block means, updating the interface table; packet bytes are returned by address so
+/// the block's borrow of the buffer can end before the frame is handed out.
+fn interpret(
+    format: &mut Format,
+    path: &Path,
+    offset: u64,
+    block: PcapBlockOwned<'_>,
+) -> Result<Step, CaptureError> {
+    let ptr_of = |d: &[u8]| d.as_ptr() as usize;
+    Ok(match block {
+        PcapBlockOwned::Legacy(b) => {
+            let Format::Pcap { link, nanos } = *format else {
+                return Ok(Step::Skip);
+            };
+            let frac = i64::from(b.ts_usec);
+            let ts = Timestamp::from_secs_nanos(
+                i64::from(b.ts_sec),
+                if nanos { frac } else { frac * 1_000 },
+            );
+            let len = (b.caplen as usize).min(b.data.len());
+            Step::Packet {
+                ptr: ptr_of(b.data),
+                len,
+                ts,
+                link,
+                orig_len: b.origlen,
+            }
+        }
+        PcapBlockOwned::LegacyHeader(_) => Step::Skip,
+        PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+            // A new section starts with no interfaces.
+            *format = Format::PcapNg {
+                interfaces: Vec::new(),
+            };
+            Step::Skip
+        }
+        PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+            let link = LinkType(idb.linktype.0 as u32);
+            if !link.is_supported() {
+                return Err(CaptureError::UnsupportedLink {
+                    path: path.into(),
+                    link: link.0,
+                });
+            }
+            match format {
+                Format::PcapNg { interfaces } if interfaces.len() < 65_536 => {
+                    interfaces.push(Interface {
+                        link,
+                        units_per_sec: idb.ts_resolution(),
+                        offset_secs: idb.if_tsoffset,
+                    })
+                }
+                _ => return Err(damaged(path, offset, "an interface block out of place")),
+            }
+            Step::Skip
+        }
+        PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+            let iface = interface(format, path, offset, epb.if_id)?;
+            let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+            let data = epb.packet_data();
+            Step::Packet {
+                ptr: ptr_of(data),
+                len: data.len(),
+                ts: ng_timestamp(raw, iface),
+                link: iface.link,
+                orig_len: epb.origlen,
+            }
+        }
+        PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+            let iface = interface(format, path, offset, 0)?;
+            let data = spb.packet_data();
+            Step::Packet {
+                ptr: ptr_of(data),
+                len: data.len(),
+                ts: Timestamp(0),
+                link: iface.link,
+                orig_len: spb.origlen,
+            }
+        }
+        PcapBlockOwned::NG(_) => Step::Skip,
+    })
+}
+
+fn interface(
+    format: &Format,
+    path: &Path,
+    offset: u64,
+    id: u32,
+) -> Result<Interface, CaptureError> {
+    match format {
+        Format::PcapNg { interfaces } => interfaces.get(id as usize).copied().ok_or_else(|| {
+            damaged(
+                path,
+                offset,
+                format!("a packet names interface {id}, which was never described"),
+            )
+        }),
+        Format::Pcap { .. } => Err(damaged(path, offset, "a pcapng block inside a pcap file")),
+    }
+}
+
+fn ng_timestamp(raw: u64, iface: Interface) -> Timestamp {
+    let units = iface.units_per_sec.unwrap_or(1_000_000).max(1);
+    let ns = u128::from(raw) * 1_000_000_000 / u128::from(units);
+    let ns = i64::try_from(ns).unwrap_or(i64::MAX);
+    Timestamp(ns).plus_nanos(iface.offset_secs.saturating_mul(1_000_000_000))
+}
+
+fn describe(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::HeaderNotRecognized => "header not recognized".into(),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("malformed block: {kind:?}")
+        }
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,266 @@
+//! The command line (clap derive only; no logic here).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success (also: a damaged capture after some packets were read; a warning says where)
+  1  bad input: unreadable, empty, not a capture, damaged before any packet
+  2  usage error, or capture impossible (no privileges, no such interface, busy address)
+
+Examples:
+  sudo synfin demo                         the lesson's echo client/server, drawn live
+  synfin replay captures/basic.pcap        the ladder of a saved capture
+  synfin replay big.pcap --format summary  one line per connection
+  sudo synfin watch -i lo --port 8888      watch live traffic on port 8888
+  tcpdump -w - -i lo port 80 | synfin replay -";
+
+/// See TCP's handshake and teardown: every segment, both endpoints' RFC 9293 states and the
+/// socket calls behind them, on one timeline.
+#[derive(Debug, Parser)]
+#[command(name = "synfin", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Read saved pcap/pcapng files (`-` for stdin) and draw what happened.
+    Replay(ReplayArgs),
+    /// Capture live on an interface (needs root or CAP_NET_RAW).
+    Watch(WatchArgs),
+    /// Run the lesson's echo server and client on loopback while capturing, and draw it.
+    Demo(DemoArgs),
+}
+
+/// `synfin replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Capture files, read in order as one input; `-` reads stdin.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Which connections.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Tracker options.
+    #[command(flatten)]
+    pub tracker: TrackerArgs,
+}
+
+/// `synfin watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Interface to capture on.
+    #[arg(
+        short = 'i',
+        long = "interface",
+        default_value = "lo",
+        value_name = "IFACE"
+    )]
+    pub iface: String,
+    /// Stop after this many TCP segments (after filters).
+    #[arg(short = 'c', long = "count", value_name = "COUNT")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Also save every captured frame to this pcap file (nanosecond timestamps).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Which connections.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Tracker options.
+    #[command(flatten)]
+    pub tracker: TrackerArgs,
+}
+
+/// `synfin demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Scenario to run (`all` runs every one); see --list-scenarios.
+    #[arg(long, default_value = "basic", value_name = "NAME")]
+    pub scenario: String,
+    /// List the scenarios, one line each, and exit.
+    #[arg(long)]
+    pub list_scenarios: bool,
+    /// Address the echo server binds (the lesson's 127.0.0.9:8888).
+    #[arg(long, default_value = "127.0.0.9:8888", value_name = "IP:PORT")]
+    pub addr: SocketAddr,
+    /// A message the client sends (repeatable).
+    #[arg(long = "message", value_name = "TEXT")]
+    pub messages: Vec<String>,
+    /// Type the messages yourself; the ladder grows as you type (Ctrl-D closes).
+    #[arg(long)]
+    pub interactive: bool,
+    /// Compare the inferred states with the kernel's own (tracefs).
+    #[arg(long)]
+    pub kernel_check: bool,
+    /// Save the capture to this pcap file.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Tracker options.
+    #[command(flatten)]
+    pub tracker: TrackerArgs,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The annotated ladder (default on a terminal).
+    Ladder,
+    /// One row per connection, then totals.
+    Summary,
+    /// JSON Lines (shared/SCHEMA.md; default when stdout is not a terminal).
+    Jsonl,
+    /// A Mermaid sequenceDiagram per connection.
+    Mermaid,
+    /// Nothing but the summary line on stderr (for timing).
+    None,
+}
+
+/// When to colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set or TERM=dumb.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// How to print.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Output format [default: ladder on a terminal, else jsonl].
+    #[arg(short = 'f', long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Colour.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Line width of the ladder [default: the terminal's, else 100].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(40..=1000))]
+    pub width: Option<u16>,
+    /// Show payload previews (escaped, at most 32 bytes).
+    #[arg(long)]
+    pub payload: bool,
+    /// Elide the middle of long data phases beyond this many segments per ladder.
+    #[arg(long, value_name = "N")]
+    pub max_segments: Option<usize>,
+    /// Write the output to this file instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Which connections to show.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Only segments to or from this port (repeatable).
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<u16>,
+    /// Only segments to or from this address (repeatable).
+    #[arg(long = "host", value_name = "ADDR")]
+    pub hosts: Vec<IpAddr>,
+    /// Only this connection id (repeatable).
+    #[arg(long = "conn", value_name = "ID")]
+    pub conns: Vec<u64>,
+    /// Only connections in which an endpoint entered this state (e.g. TIME_WAIT).
+    #[arg(long, value_name = "STATE", value_parser = parse_state)]
+    pub state: Option<crate::timeline::TcpState>,
+    /// Only connections with this outcome.
+    #[arg(long, value_enum, value_name = "OUTCOME")]
+    pub outcome: Option<OutcomeArg>,
+    /// Only connections with at least one anomaly.
+    #[arg(long)]
+    pub anomalies: bool,
+}
+
+/// Outcomes, for `--outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeArg {
+    /// FINs both ways.
+    Closed,
+    /// Ended by an RST.
+    Reset,
+    /// SYN answered by RST.
+    Refused,
+    /// RST in the handshake, or evicted.
+    Aborted,
+    /// Handshake never completed.
+    Incomplete,
+    /// Still open at the end.
+    Open,
+}
+
+fn parse_state(s: &str) -> Result<crate::timeline::TcpState, String> {
+    crate::timeline::TcpState::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = crate::timeline::TcpState::ALL
+            .iter()
+            .map(|s| s.name())
+            .collect();
+        format!("unknown state '{s}' (one of: {})", names.join(", "))
+    })
+}
+
+/// Tracker settings.
+#[derive(Debug, Args, Clone)]
+pub struct TrackerArgs {
+    /// How long TIME_WAIT lasts (Linux: 60 s).
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    pub time_wait: f64,
+    /// Track at most this many connections at once; the oldest are evicted (reported).
+    #[arg(long, default_value_t = 1 << 20, value_name = "N")]
+    pub max_connections: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_filters_and_formats() {
+        let cli = Cli::try_parse_from([
+            "synfin",
+            "replay",
+            "a.pcap",
+            "b.pcap",
+            "--format",
+            "summary",
+            "--port",
+            "80",
+            "--state",
+            "time-wait",
+            "--outcome",
+            "refused",
+        ])
+        .unwrap();
+        let Cmd::Replay(r) = cli.cmd else { panic!() };
+        assert_eq!(r.files.len(), 2);
+        assert_eq!(r.output.format, Some(Format::Summary));
+        assert_eq!(r.filter.ports, [80]);
+        assert_eq!(r.filter.state, Some(crate::timeline::TcpState::TimeWait));
+        assert!(Cli::try_parse_from(["synfin", "replay", "a", "--state", "NOPE"]).is_err());
+        assert!(Cli::try_parse_from(["synfin", "replay", "a", "--width", "5"]).is_err());
+    }
+}

@@ -1,0 +1,135 @@
+//! Decoding: a captured `Frame` → a TCP `Segment`, or the reason it was skipped.
+//!
+//! The only module that imports etherparse (link headers etherparse lacks are in `link`).
+//! Snaplen-cut frames still decode when the TCP header is whole: the payload length then
+//! comes from the IP header, not from the capture. No I/O, no clock.
+
+pub mod link;
+
+use crate::capture::Frame;
+use crate::segment::{PayloadPrefix, Segment, TcpFlags, TcpOptions};
+use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, TcpOptionElement, TcpSlice};
+use link::LinkPayload;
+use std::net::{IpAddr, SocketAddr};
+
+/// Why a frame gave no segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Skip {
+    /// Not IPv4/IPv6 (ARP, another address family, …).
+    NotIp,
+    /// IP, but not TCP.
+    NotTcp,
+    /// An IP fragment (synfin does not reassemble).
+    Fragment,
+    /// Cut before the end of the TCP header (snaplen too small, or damaged).
+    Truncated,
+    /// A link type synfin does not decode.
+    UnsupportedLink,
+}
+
+/// Decode one frame.
+pub fn decode(frame: &Frame<'_>) -> Result<Segment, Skip> {
+    let sliced = match link::strip(frame.link, frame.data) {
+        LinkPayload::Ethernet(d) => {
+            LaxSlicedPacket::from_ethernet(d).map_err(|_| Skip::Truncated)?
+        }
+        LinkPayload::EtherType(t, d) => match t {
+            link::ETHERTYPE_IPV4 | link::ETHERTYPE_IPV6 | 0x8100 | 0x88a8 | 0x9100 => {
+                LaxSlicedPacket::from_ether_type(EtherType(t), d)
+            }
+            _ => return Err(Skip::NotIp),
+        },
+        LinkPayload::Ip(d) => LaxSlicedPacket::from_ip(d).map_err(|e| {
+            use etherparse::err::ip::LaxHeaderSliceError as E;
+            match e {
+                E::Len(_) => Skip::Truncated,
+                E::Content(_) => Skip::NotIp,
+            }
+        })?,
+        LinkPayload::NotIp => return Err(Skip::NotIp),
+        LinkPayload::Truncated => return Err(Skip::Truncated),
+        LinkPayload::Unsupported => return Err(Skip::UnsupportedLink),
+    };
+    let (src_ip, dst_ip, ip_payload, claimed): (IpAddr, IpAddr, _, Option<usize>) =
+        match &sliced.net {
+            Some(LaxNetSlice::Ipv4(v4)) => {
+                let h = v4.header();
+                let claimed = usize::from(h.total_len()).checked_sub(usize::from(h.ihl()) * 4);
+                (
+                    h.source_addr().into(),
+                    h.destination_addr().into(),
+                    v4.payload(),
+                    claimed,
+                )
+            }
+            Some(LaxNetSlice::Ipv6(v6)) => {
+                let h = v6.header();
+                let claimed = usize::from(h.payload_length())
+                    .checked_sub(v6.extensions().slice().len())
+                    .filter(|_| h.payload_length() != 0);
+                (
+                    h.source_addr().into(),
+                    h.destination_addr().into(),
+                    v6.payload(),
+                    claimed,
+                )
+            }
+            Some(LaxNetSlice::Arp(_)) => return Err(Skip::NotIp),
+            None => {
+                return Err(match sliced.stop_err {
+                    Some(_) => Skip::Truncated,
+                    None => Skip::NotIp,
+                })
+            }
+        };
+    if ip_payload.fragmented {
+        return Err(Skip::Fragment);
+    }
+    if ip_payload.ip_number != IpNumber::TCP {
+        return Err(Skip::NotTcp);
+    }
+    let tcp = TcpSlice::from_slice(ip_payload.payload).map_err(|_| Skip::Truncated)?;
+    let header_len = tcp.slice().len() - tcp.payload().len();
+    let ip_len = if ip_payload.incomplete {
+        claimed.unwrap_or(ip_payload.payload.len())
+    } else {
+        ip_payload.payload.len()
+    };
+    let payload_len = ip_len.saturating_sub(header_len);
+    let payload = tcp.payload();
+    let payload = &payload[..payload.len().min(payload_len)];
+    let flags = TcpFlags(tcp.header_slice()[13]);
+    Ok(Segment {
+        ts: frame.ts,
+        frame: frame.number,
+        orig_len: frame.orig_len,
+        cap_len: frame.data.len() as u32,
+        src: SocketAddr::new(src_ip, tcp.source_port()),
+        dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+        flags,
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        window: tcp.window_size(),
+        payload_len: u32::try_from(payload_len).unwrap_or(u32::MAX),
+        payload: PayloadPrefix::new(payload),
+        options: options(&tcp),
+    })
+}
+
+fn options(tcp: &TcpSlice<'_>) -> TcpOptions {
+    let mut o = TcpOptions::default();
+    for opt in tcp.options_iterator() {
+        match opt {
+            Ok(TcpOptionElement::MaximumSegmentSize(m)) => o.mss = Some(m),
+            Ok(TcpOptionElement::WindowScale(w)) => o.wscale = Some(w),
+            Ok(TcpOptionElement::SelectiveAcknowledgementPermitted) => o.sack_perm = true,
+            Ok(TcpOptionElement::Timestamp(v, e)) => o.ts = Some((v, e)),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests;

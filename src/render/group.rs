@@ -1,0 +1,106 @@
+//! Groups a time-ordered event stream by connection, so that renderers that draw one
+//! connection at a time (the ladder, Mermaid) and verdict filters (`--state`, `--outcome`)
+//! get a whole connection once its verdict is known. Memory: the events of open connections.
+
+use super::Renderer;
+use crate::filter::ConnFilter;
+use crate::timeline::{ConnId, ConnectionEvent, Event, Meta, Summary};
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+
+/// One connection's events, its verdict last.
+#[derive(Debug, Clone)]
+pub struct ConnGroup {
+    /// Events in time order (segments, states, calls, anomalies).
+    pub events: Vec<Event>,
+    /// The verdict.
+    pub verdict: ConnectionEvent,
+}
+
+/// Something that renders whole connections.
+pub trait GroupRenderer {
+    /// Before the first connection.
+    fn start(&mut self, meta: &Meta, out: &mut dyn Write) -> io::Result<()>;
+    /// One whole connection.
+    fn connection(&mut self, group: &ConnGroup, out: &mut dyn Write) -> io::Result<()>;
+    /// An event that arrived after its connection's verdict (e.g. TIME_WAIT→CLOSED).
+    fn late_event(&mut self, _event: &Event, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+    /// After the last connection.
+    fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// Adapts a `GroupRenderer` (with a connection filter) to the streaming `Renderer`.
+pub struct Grouped<G> {
+    inner: G,
+    filter: ConnFilter,
+    open: HashMap<ConnId, Vec<Event>>,
+    shown: HashSet<ConnId>,
+}
+
+impl<G: GroupRenderer> Grouped<G> {
+    /// Group for `inner`, showing only connections that pass `filter`.
+    pub fn new(inner: G, filter: ConnFilter) -> Self {
+        Grouped {
+            inner,
+            filter,
+            open: HashMap::new(),
+            shown: HashSet::new(),
+        }
+    }
+}
+
+impl<G: GroupRenderer> Renderer for Grouped<G> {
+    fn start(&mut self, meta: &Meta, out: &mut dyn Write) -> io::Result<()> {
+        self.inner.start(meta, out)
+    }
+
+    fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
+        match event {
+            Event::Connection(v) => {
+                let events = self.open.remove(&v.conn).unwrap_or_default();
+                if self.filter.matches(v) {
+                    self.shown.insert(v.conn);
+                    let group = ConnGroup {
+                        events,
+                        verdict: v.clone(),
+                    };
+                    self.inner.connection(&group, out)?;
+                }
+                Ok(())
+            }
+            e if self.shown.contains(&e.conn()) => self.inner.late_event(e, out),
+            e => {
+                self.open.entry(e.conn()).or_default().push(e.clone());
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        self.inner.finish(summary, out)
+    }
+}
+
+/// JSON Lines, but only for connections that pass a verdict filter (grouped by connection).
+pub struct FilteredJsonl;
+
+impl GroupRenderer for FilteredJsonl {
+    fn start(&mut self, meta: &Meta, out: &mut dyn Write) -> io::Result<()> {
+        super::jsonl::JsonlRenderer.start(meta, out)
+    }
+    fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
+        let mut j = super::jsonl::JsonlRenderer;
+        for e in &g.events {
+            j.event(e, out)?;
+        }
+        j.event(&Event::Connection(g.verdict.clone()), out)
+    }
+    fn late_event(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
+        super::jsonl::JsonlRenderer.event(e, out)
+    }
+    fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        super::jsonl::JsonlRenderer.finish(summary, out)
+    }
+}

@@ -1,0 +1,407 @@
+//! `--format ladder`: the lesson's picture, drawn from real packets. Two columns (client
+//! left, server right), one row per segment with an arrow in its direction, each side's
+//! state after it (only when it changes), the socket calls beside the side that made them,
+//! and a "why" line under anything unusual.
+
+use super::escape::preview;
+use super::group::{ConnGroup, GroupRenderer};
+use super::palette;
+use super::RenderOpts;
+use crate::timeline::{
+    CallEvent, CallSource, Dir, Event, Meta, Phase, SegmentEvent, Summary, TcpState,
+};
+use crate::timestamp::Timestamp;
+use std::io::{self, Write};
+
+/// Draws one ladder per connection.
+pub struct LadderRenderer {
+    opts: RenderOpts,
+    count: u64,
+}
+
+impl LadderRenderer {
+    /// A ladder renderer with these options.
+    pub fn new(opts: RenderOpts) -> Self {
+        LadderRenderer { opts, count: 0 }
+    }
+}
+
+/// Column widths for a line width.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    time: usize,
+    side: usize,
+    arrow: usize,
+}
+
+impl Layout {
+    fn new(width: usize) -> Layout {
+        let time = 11;
+        let side = ((width.saturating_sub(time + 4)) * 27 / 100).clamp(12, 26);
+        let arrow = width.saturating_sub(time + 4 + 2 * side).max(12);
+        Layout { time, side, arrow }
+    }
+}
+
+/// Cut `s` to `n` characters, marking the cut with `…`.
+fn fit(s: &str, n: usize) -> String {
+    let count = s.chars().count();
+    if count <= n {
+        return s.to_string();
+    }
+    if n == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(n - 1).collect();
+    out.push('…');
+    out
+}
+
+fn pad(s: &str, n: usize) -> String {
+    let s = fit(s, n);
+    let len = s.chars().count();
+    format!("{s}{}", " ".repeat(n - len))
+}
+
+fn rel_ms(t: Timestamp, start: Timestamp) -> String {
+    let ns = t.since(start);
+    format!("{:>9.3}ms", ns as f64 / 1e6)
+}
+
+/// The label on a segment's arrow: `SYN seq=0`, `PSH,ACK seq=1 ack=1 len=5 "hello"`.
+pub fn segment_label(s: &SegmentEvent, payload: bool) -> String {
+    let mut l = format!("{} seq={}", s.flags, s.seq);
+    if s.flags.ack() {
+        l.push_str(&format!(" ack={}", s.ack));
+    }
+    if s.len > 0 {
+        l.push_str(&format!(" len={}", s.len));
+        if payload {
+            l.push(' ');
+            l.push_str(&preview(s.payload.as_bytes(), s.len));
+        }
+    }
+    l
+}
+
+fn call_text(c: &CallEvent) -> String {
+    let name = c.call.as_str();
+    let mark = match c.source {
+        CallSource::Observed => "»",
+        CallSource::Inferred => "~",
+    };
+    let body = match (c.phase, c.result.as_deref()) {
+        (Phase::Enter, None) => format!("{name}()"),
+        (Phase::Enter, Some(r)) if c.call.as_str() == "close" && r.starts_with("RST") => {
+            format!("{name}() → RST")
+        }
+        (Phase::Enter, Some(r)) if r.starts_with("SHUT") => format!("{name}(SHUT_WR)"),
+        (Phase::Enter, Some(_)) => format!("{name}()"),
+        (Phase::Return, Some("ok")) => format!("{name}() returns"),
+        (Phase::Return, Some(r)) if r.starts_with('E') => format!("{name}() → {r}"),
+        (Phase::Return, Some(r)) => {
+            let n = r.split(' ').next().unwrap_or(r);
+            format!("{name}() = {n}")
+        }
+        (Phase::Return, None) => format!("{name}() returns"),
+    };
+    format!("{mark} {body}")
+}
+
+struct Row {
+    time: String,
+    left: String,
+    mid: String,
+    mid_flags: crate::segment::TcpFlags,
+    right: String,
+    why: Vec<String>,
+}
+
+impl GroupRenderer for LadderRenderer {
+    fn start(&mut self, _meta: &Meta, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
+        if self.count > 0 {
+            writeln!(out)?;
+        }
+        self.count += 1;
+        render_connection(g, &self.opts, out)
+    }
+
+    fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        if self.count == 0 {
+            writeln!(out, "no TCP connections ({} frames read)", summary.frames)?;
+        }
+        Ok(())
+    }
+}
+
+/// Draw one connection.
+pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()> {
+    let v = &g.verdict;
+    let lay = Layout::new(o.width);
+    let color = o.color;
+    let client = v.client;
+    let server = v.server;
+    let start = v.start;
+    let guessed = if v.roles_guessed {
+        " (roles guessed)"
+    } else {
+        ""
+    };
+    let head = format!(
+        "conn {}  {} → {}  {} · {} · history {}{}",
+        v.conn,
+        client,
+        server,
+        v.outcome.as_str(),
+        v.conn_state,
+        v.history,
+        guessed
+    );
+    writeln!(out, "{}", palette::header(&fit(&head, o.width), color))?;
+    let sidew = lay.side;
+    let titles = format!(
+        "{}  {} {} {}",
+        " ".repeat(lay.time),
+        pad(&format!("{client} client"), sidew),
+        " ".repeat(lay.arrow),
+        fit(&format!("{server} server"), sidew)
+    );
+    writeln!(out, "{}", titles.trim_end())?;
+    // Initial states: the `from` of each side's first change, else its final state.
+    let initial = |ep| {
+        g.events
+            .iter()
+            .find_map(|e| match e {
+                Event::State(s) if s.endpoint == ep => Some(s.from),
+                _ => None,
+            })
+            .or_else(|| v.final_states.0.iter().find(|(e, _)| *e == ep).map(|x| x.1))
+            .unwrap_or(TcpState::Unknown)
+    };
+    let init_row = Row {
+        time: String::new(),
+        left: initial(client).name().to_string(),
+        mid: String::new(),
+        mid_flags: Default::default(),
+        right: initial(server).name().to_string(),
+        why: vec![],
+    };
+    let mut rows: Vec<Row> = vec![init_row];
+    let mut last_seg_row: Option<usize> = None;
+    let segs_total = g
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Segment(_)))
+        .count();
+    let (keep_head, keep_tail) = match o.max_segments {
+        Some(m) if segs_total > m => (m / 2, m - m / 2),
+        _ => (usize::MAX, 0),
+    };
+    let mut seg_index = 0usize;
+    let mut elided = 0usize;
+    let mut eliding = false;
+    for e in &g.events {
+        if let Event::Segment(_) = e {
+            seg_index += 1;
+            let hidden = keep_head != usize::MAX
+                && seg_index > keep_head
+                && seg_index <= segs_total - keep_tail;
+            if hidden {
+                elided += 1;
+                eliding = true;
+                continue;
+            } else if eliding {
+                eliding = false;
+                rows.push(Row {
+                    time: String::new(),
+                    left: String::new(),
+                    mid: format!("… {elided} segments …"),
+                    mid_flags: Default::default(),
+                    right: String::new(),
+                    why: vec![],
+                });
+                last_seg_row = None;
+                elided = 0;
+            }
+        } else if eliding {
+            // Keep state changes and anomalies of the elided part visible only as a count.
+            if let Event::State(_) = e {
+            } else {
+                continue;
+            }
+        }
+        match e {
+            Event::Segment(s) => {
+                let label = segment_label(s, o.payload);
+                let mut notes: Vec<String> = s
+                    .notes
+                    .iter()
+                    .map(|n| format!("{n:?}").to_lowercase())
+                    .collect();
+                notes.dedup();
+                let label = if notes.is_empty() {
+                    label
+                } else {
+                    format!("{label} [{}]", notes.join(","))
+                };
+                let inner = lay.arrow.saturating_sub(4);
+                let label = fit(&label, inner);
+                let dashes = lay.arrow.saturating_sub(3 + label.chars().count());
+                let (l, r) = (dashes / 2, dashes - dashes / 2);
+                let mid = match s.dir {
+                    Dir::C2s => format!("{} {label} {}▶", "─".repeat(l), "─".repeat(r)),
+                    Dir::S2c => format!("◀{} {label} {}", "─".repeat(l), "─".repeat(r)),
+                };
+                rows.push(Row {
+                    time: rel_ms(s.t, start),
+                    left: String::new(),
+                    mid,
+                    mid_flags: s.flags,
+                    right: String::new(),
+                    why: vec![],
+                });
+                last_seg_row = Some(rows.len() - 1);
+            }
+            Event::State(st) => {
+                let idx = match last_seg_row {
+                    Some(i) => i,
+                    None => {
+                        rows.push(Row {
+                            time: rel_ms(st.t, start),
+                            left: String::new(),
+                            mid: String::new(),
+                            mid_flags: Default::default(),
+                            right: String::new(),
+                            why: vec![],
+                        });
+                        rows.len() - 1
+                    }
+                };
+                let row = &mut rows[idx];
+                let cell = if st.endpoint == client {
+                    &mut row.left
+                } else {
+                    &mut row.right
+                };
+                if cell.is_empty() {
+                    cell.push_str(st.to.name());
+                } else {
+                    cell.push_str(" → ");
+                    cell.push_str(st.to.name());
+                }
+            }
+            Event::Call(c) => {
+                let text = call_text(c);
+                let left = c.endpoint == client;
+                rows.push(Row {
+                    time: rel_ms(c.t, start),
+                    left: if left { text.clone() } else { String::new() },
+                    mid: String::new(),
+                    mid_flags: Default::default(),
+                    right: if left { String::new() } else { text },
+                    why: vec![],
+                });
+            }
+            Event::Anomaly(a) => {
+                let idx = last_seg_row.unwrap_or(rows.len() - 1);
+                rows[idx]
+                    .why
+                    .push(format!("! {}: {}", a.kind.as_str(), a.detail));
+            }
+            Event::Connection(_) => {}
+        }
+    }
+    if eliding {
+        rows.push(Row {
+            time: String::new(),
+            left: String::new(),
+            mid: format!("… {elided} segments …"),
+            mid_flags: Default::default(),
+            right: String::new(),
+            why: vec![],
+        });
+    }
+    // RST causes, in words.
+    for e in &g.events {
+        if let Event::Call(c) = e {
+            if c.result.as_deref() == Some("ECONNREFUSED") {
+                rows.push(Row {
+                    time: String::new(),
+                    left: String::new(),
+                    mid: String::new(),
+                    mid_flags: Default::default(),
+                    right: String::new(),
+                    why: vec![format!(
+                        "why: the RST answers a SYN: no listener on {} → connect() fails with ECONNREFUSED",
+                        server
+                    )],
+                });
+            }
+        }
+    }
+    for row in &rows {
+        let left = pad(&row.left, sidew);
+        let left = if row.left.starts_with(['»', '~']) {
+            palette::call(&left, color)
+        } else {
+            palette::state(&left, color)
+        };
+        let mid = pad(&row.mid, lay.arrow);
+        let mid = palette::segment(&mid, row.mid_flags, color);
+        let right = fit(&row.right, sidew);
+        let right = if row.right.starts_with(['»', '~']) {
+            palette::call(&right, color)
+        } else {
+            palette::state(&right, color)
+        };
+        let line = format!("{:>w$}  {left} {mid} {right}", row.time, w = lay.time);
+        writeln!(out, "{}", line.trim_end())?;
+        for why in &row.why {
+            let text = fit(&format!("{}  {why}", " ".repeat(lay.time)), o.width);
+            writeln!(out, "{}", palette::warn(&text, color))?;
+        }
+    }
+    // Final states and the TIME_WAIT countdown.
+    let fin = |ep| {
+        let st = v
+            .final_states
+            .0
+            .iter()
+            .find(|(e, _)| *e == ep)
+            .map_or(TcpState::Unknown, |x| x.1);
+        match (st, v.time_wait_until) {
+            (TcpState::TimeWait, Some(until)) => {
+                format!("TIME_WAIT→+{:.1}s", until.since(start) as f64 / 1e9)
+            }
+            _ => st.name().to_string(),
+        }
+    };
+    let end = format!(
+        "{:>w$}  {} {} {}",
+        "final",
+        pad(&fin(client), sidew),
+        pad(
+            &format!(
+                "{} segs, {}+{} bytes{}",
+                v.packets[0] + v.packets[1],
+                v.bytes[0],
+                v.bytes[1],
+                v.handshake_rtt_ms
+                    .map(|r| format!(", handshake {r:.3} ms"))
+                    .unwrap_or_default()
+            ),
+            lay.arrow
+        ),
+        fit(&fin(server), sidew),
+        w = lay.time
+    );
+    writeln!(out, "{}", palette::state(end.trim_end(), color))?;
+    let legend =
+        "calls: » observed, ~ inferred from packets; states are each side's after the segment";
+    writeln!(out, "{}", fit(legend, o.width))?;
+    Ok(())
+}

@@ -1,0 +1,576 @@
+//! The timeline: the events the tracker infers, in time order, as the JSON Lines schema
+//! (shared/SCHEMA.md) names them. Plain data with `serde::Serialize`; no I/O, no clock.
+
+use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
+use crate::timestamp::Timestamp;
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use std::fmt;
+use std::net::SocketAddr;
+
+/// A connection id: unique in one run, assigned in order of first appearance.
+pub type ConnId = u64;
+
+/// The eleven RFC 9293 states, plus `Unknown` for an endpoint picked up mid-stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TcpState {
+    /// Not yet known: the connection was picked up mid-stream.
+    Unknown,
+    /// No connection.
+    Closed,
+    /// Waiting for a SYN.
+    Listen,
+    /// SYN sent, waiting for the peer's SYN.
+    SynSent,
+    /// SYN received (and our SYN sent), waiting for its ACK.
+    SynReceived,
+    /// Open; data flows both ways.
+    Established,
+    /// FIN sent, not yet acknowledged.
+    FinWait1,
+    /// Our FIN acknowledged; waiting for the peer's FIN.
+    FinWait2,
+    /// Peer's FIN received; waiting for the application to close.
+    CloseWait,
+    /// FINs crossed: both sent, ours not yet acknowledged.
+    Closing,
+    /// Our FIN (after the peer's) sent, waiting for its ACK.
+    LastAck,
+    /// Both FINs done; waiting out stray segments (Linux: 60 s).
+    TimeWait,
+}
+
+impl TcpState {
+    /// Every state, for filters and bitmasks.
+    pub const ALL: [TcpState; 12] = [
+        TcpState::Unknown,
+        TcpState::Closed,
+        TcpState::Listen,
+        TcpState::SynSent,
+        TcpState::SynReceived,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::CloseWait,
+        TcpState::Closing,
+        TcpState::LastAck,
+        TcpState::TimeWait,
+    ];
+
+    /// The schema's name: `SYN_SENT`, `FIN_WAIT_1`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::Unknown => "UNKNOWN",
+            TcpState::Closed => "CLOSED",
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynReceived => "SYN_RECEIVED",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN_WAIT_1",
+            TcpState::FinWait2 => "FIN_WAIT_2",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::TimeWait => "TIME_WAIT",
+        }
+    }
+
+    /// Parse a schema name (case-insensitive; `-` and `_` alike).
+    pub fn parse(s: &str) -> Option<TcpState> {
+        let norm = s.to_ascii_uppercase().replace('-', "_");
+        Self::ALL.into_iter().find(|st| st.name() == norm)
+    }
+
+    /// One bit per state.
+    pub fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+impl fmt::Display for TcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for TcpState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// Which role an endpoint plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sent the first SYN (or guessed, for mid-stream connections).
+    Client,
+    /// Answered it.
+    Server,
+}
+
+impl Role {
+    /// `client` / `server`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+        }
+    }
+    /// The role of side index 0 (client) or 1 (server).
+    pub fn of_side(side: usize) -> Role {
+        if side == 0 {
+            Role::Client
+        } else {
+            Role::Server
+        }
+    }
+}
+
+/// An endpoint `ip:port` (IPv6 as `[::1]:8888`), serialized as a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint(pub SocketAddr);
+
+impl Serialize for Endpoint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+fn ser_flags<S: Serializer>(flags: &TcpFlags, s: S) -> Result<S::Ok, S::Error> {
+    let mut seq = s.serialize_seq(None)?;
+    for name in flags.names() {
+        seq.serialize_element(name)?;
+    }
+    seq.end()
+}
+
+fn ser_options<S: Serializer>(o: &TcpOptions, s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_map(None)?;
+    if let Some(v) = o.mss {
+        m.serialize_entry("mss", &v)?;
+    }
+    if let Some(v) = o.wscale {
+        m.serialize_entry("wscale", &v)?;
+    }
+    if o.sack_perm {
+        m.serialize_entry("sack_perm", &true)?;
+    }
+    if let Some((a, b)) = o.ts {
+        m.serialize_entry("ts", &[a, b])?;
+    }
+    m.end()
+}
+
+/// Which way a segment went, as the schema spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Dir {
+    /// Client to server.
+    #[serde(rename = "c2s")]
+    C2s,
+    /// Server to client.
+    #[serde(rename = "s2c")]
+    S2c,
+}
+
+/// A note on one segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Note {
+    /// Carries sequence space already sent.
+    Retransmission,
+    /// Starts beyond what was sent before (a segment is missing or late).
+    OutOfOrder,
+    /// The same segment captured twice.
+    Duplicate,
+    /// Arrived after its connection had ended.
+    AfterClose,
+    /// An RST that is not in the receiver's window (ignored).
+    RstOutOfWindow,
+}
+
+/// One TCP segment.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentEvent {
+    /// 1-based frame number.
+    pub frame: u64,
+    /// Capture time.
+    pub t: Timestamp,
+    /// Connection.
+    pub conn: ConnId,
+    /// Sender.
+    pub src: Endpoint,
+    /// Receiver.
+    pub dst: Endpoint,
+    /// Direction.
+    pub dir: Dir,
+    /// Flags, in the schema's order.
+    #[serde(serialize_with = "ser_flags")]
+    pub flags: TcpFlags,
+    /// Sequence number relative to the sender's ISN (raw if the SYN was not seen).
+    pub seq: u32,
+    /// Acknowledgment number relative to the receiver's ISN (raw if not seen).
+    pub ack: u32,
+    /// Raw sequence number.
+    pub seq_raw: u32,
+    /// Raw acknowledgment number.
+    pub ack_raw: u32,
+    /// Payload length.
+    pub len: u32,
+    /// Raw window.
+    pub win: u16,
+    /// TCP options.
+    #[serde(
+        serialize_with = "ser_options",
+        skip_serializing_if = "TcpOptions::is_empty"
+    )]
+    pub options: TcpOptions,
+    /// Notes (retransmission, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+    /// The first payload bytes (renderers only; never in JSON).
+    #[serde(skip)]
+    pub payload: PayloadPrefix,
+}
+
+/// One endpoint state change.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateEvent {
+    /// When.
+    pub t: Timestamp,
+    /// Connection.
+    pub conn: ConnId,
+    /// Whose state.
+    pub endpoint: Endpoint,
+    /// Its role.
+    pub role: Role,
+    /// Before.
+    pub from: TcpState,
+    /// After.
+    pub to: TcpState,
+    /// The segment that caused it (absent for timer-driven changes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<u64>,
+    /// A TIME_WAIT→CLOSED change after the input ended.
+    pub projected: bool,
+}
+
+/// A socket call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallName {
+    /// listen()
+    Listen,
+    /// connect()
+    Connect,
+    /// accept()
+    Accept,
+    /// send()
+    Send,
+    /// recv()
+    Recv,
+    /// shutdown()
+    Shutdown,
+    /// close()
+    Close,
+}
+
+impl CallName {
+    /// The call's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallName::Listen => "listen",
+            CallName::Connect => "connect",
+            CallName::Accept => "accept",
+            CallName::Send => "send",
+            CallName::Recv => "recv",
+            CallName::Shutdown => "shutdown",
+            CallName::Close => "close",
+        }
+    }
+}
+
+/// Entering or returning from a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The call was made.
+    Enter,
+    /// The call returned.
+    Return,
+}
+
+/// Timed around the real syscall, or inferred from packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallSource {
+    /// The demo timed the real syscall.
+    Observed,
+    /// Inferred from what is on the wire.
+    Inferred,
+}
+
+/// A socket call event.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallEvent {
+    /// When.
+    pub t: Timestamp,
+    /// Connection (0 for calls on no connection, such as listen()).
+    pub conn: ConnId,
+    /// The socket's endpoint.
+    pub endpoint: Endpoint,
+    /// Which call.
+    pub call: CallName,
+    /// Enter or return.
+    pub phase: Phase,
+    /// Result (`ok`, `ECONNREFUSED`, `0 bytes`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// Observed or inferred.
+    pub source: CallSource,
+}
+
+/// Kinds of anomaly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    /// A retransmitted SYN, SYN-ACK, FIN or data.
+    Retransmission,
+    /// A sequence gap.
+    OutOfOrder,
+    /// Picked up mid-stream: no handshake captured.
+    Midstream,
+    /// An RST outside the receiver's window.
+    RstOutOfWindow,
+    /// A transition no rule allows.
+    IllegalTransition,
+    /// A frame cut before the end of its TCP header.
+    TruncatedFrame,
+    /// The same segment captured twice.
+    Duplicate,
+}
+
+impl AnomalyKind {
+    /// The schema's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnomalyKind::Retransmission => "retransmission",
+            AnomalyKind::OutOfOrder => "out_of_order",
+            AnomalyKind::Midstream => "midstream",
+            AnomalyKind::RstOutOfWindow => "rst_out_of_window",
+            AnomalyKind::IllegalTransition => "illegal_transition",
+            AnomalyKind::TruncatedFrame => "truncated_frame",
+            AnomalyKind::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// Something a reader should notice.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnomalyEvent {
+    /// When.
+    pub t: Timestamp,
+    /// Connection.
+    pub conn: ConnId,
+    /// The segment concerned, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<u64>,
+    /// What kind.
+    pub kind: AnomalyKind,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// FINs both ways, acknowledged.
+    Closed,
+    /// Ended by an RST after it was established.
+    Reset,
+    /// The SYN was answered by an RST: no listener.
+    Refused,
+    /// Ended by an RST during the handshake, or evicted from memory.
+    Aborted,
+    /// The handshake never completed and nothing ended it.
+    Incomplete,
+    /// Still open when the input ended.
+    Open,
+}
+
+impl Outcome {
+    /// Every outcome, for filters.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Closed,
+        Outcome::Reset,
+        Outcome::Refused,
+        Outcome::Aborted,
+        Outcome::Incomplete,
+        Outcome::Open,
+    ];
+    /// The schema's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Closed => "closed",
+            Outcome::Reset => "reset",
+            Outcome::Refused => "refused",
+            Outcome::Aborted => "aborted",
+            Outcome::Incomplete => "incomplete",
+            Outcome::Open => "open",
+        }
+    }
+}
+
+/// Who sent the first FIN (or RST).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Initiator {
+    /// The client.
+    Client,
+    /// The server.
+    Server,
+    /// Both, each before seeing the other's (crossed FINs).
+    Both,
+}
+
+/// Final states, client first, as a JSON object.
+#[derive(Debug, Clone)]
+pub struct FinalStates(pub Vec<(Endpoint, TcpState)>);
+
+impl Serialize for FinalStates {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (ep, st) in &self.0 {
+            m.serialize_entry(ep, st)?;
+        }
+        m.end()
+    }
+}
+
+/// The verdict on one connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionEvent {
+    /// Connection.
+    pub conn: ConnId,
+    /// Client (originator).
+    pub client: Endpoint,
+    /// Server (responder).
+    pub server: Endpoint,
+    /// First segment.
+    pub start: Timestamp,
+    /// Last segment.
+    pub end: Timestamp,
+    /// SYN to the ACK of the SYN-ACK, in ms (null without a whole handshake).
+    pub handshake_rtt_ms: Option<f64>,
+    /// Segments client→server, server→client.
+    pub packets: [u64; 2],
+    /// Payload bytes client→server, server→client.
+    pub bytes: [u64; 2],
+    /// Zeek's conn.log history.
+    pub history: String,
+    /// Zeek's conn.log conn_state.
+    pub conn_state: &'static str,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Who closed first.
+    pub close_initiator: Option<Initiator>,
+    /// Each endpoint's state at the end.
+    pub final_states: FinalStates,
+    /// When the TIME_WAIT endpoint (if any) leaves TIME_WAIT (renderers only).
+    #[serde(skip)]
+    pub time_wait_until: Option<Timestamp>,
+    /// Anomalies raised (renderers and filters only).
+    #[serde(skip)]
+    pub anomalies: u32,
+    /// Retransmitted segments (renderers only).
+    #[serde(skip)]
+    pub retransmissions: u32,
+    /// RST segments (renderers only).
+    #[serde(skip)]
+    pub resets: u32,
+    /// Every state either endpoint entered, as `TcpState::bit`s (filters only).
+    #[serde(skip)]
+    pub states_entered: u16,
+    /// Roles were guessed (no handshake captured).
+    #[serde(skip)]
+    pub roles_guessed: bool,
+}
+
+/// One event of the timeline.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Event {
+    /// A segment.
+    Segment(SegmentEvent),
+    /// A state change.
+    State(StateEvent),
+    /// A socket call.
+    Call(CallEvent),
+    /// An anomaly.
+    Anomaly(AnomalyEvent),
+    /// A connection's verdict.
+    Connection(ConnectionEvent),
+}
+
+impl Event {
+    /// The event's time (a connection's: its end).
+    pub fn t(&self) -> Timestamp {
+        match self {
+            Event::Segment(e) => e.t,
+            Event::State(e) => e.t,
+            Event::Call(e) => e.t,
+            Event::Anomaly(e) => e.t,
+            Event::Connection(e) => e.end,
+        }
+    }
+
+    /// The connection it belongs to.
+    pub fn conn(&self) -> ConnId {
+        match self {
+            Event::Segment(e) => e.conn,
+            Event::State(e) => e.conn,
+            Event::Call(e) => e.conn,
+            Event::Anomaly(e) => e.conn,
+            Event::Connection(e) => e.conn,
+        }
+    }
+}
+
+/// The first JSON line: what produced the stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct Meta {
+    /// Schema version.
+    pub schema: u32,
+    /// `synfin`.
+    pub tool: &'static str,
+    /// The crate version.
+    pub version: &'static str,
+    /// `replay`, `watch` or `demo`.
+    pub source: &'static str,
+    /// The file(s) or interface.
+    pub input: String,
+    /// The link type name.
+    pub linktype: String,
+}
+
+/// The last JSON line: totals.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Frames read.
+    pub frames: u64,
+    /// TCP segments decoded.
+    pub tcp_segments: u64,
+    /// Connections seen.
+    pub connections: u64,
+    /// Frames that gave no TCP segment.
+    pub skipped_frames: u64,
+    /// Problems met (damaged records, kernel drops), one sentence each.
+    pub errors: Vec<String>,
+}

@@ -1,0 +1,348 @@
+//! Zeek's conn.log `history` and `conn_state`, computed the way Zeek's TCP session adapter
+//! does (TCPSessionAdapter.cc `update_history`, `update_window`, `update_last_seq`,
+//! `UpdateStateMachine`; main.zeek `conn_state`), with checksums ignored as `zeek -C` does
+//! (loopback captures carry offloaded, "bad" checksums). Originator letters upper case,
+//! responder lower case; side 0 is the originator.
+
+use super::seq::SeqNum;
+use crate::segment::Segment;
+
+/// Zeek's TCP endpoint states (init-bare.zeek TCP_INACTIVE … TCP_RESET).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZState {
+    Inactive,
+    SynSent,
+    SynAckSent,
+    Partial,
+    Established,
+    Closed,
+    Reset,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ZEndpoint {
+    state: Option<ZState>,
+    start_seq: Option<SeqNum>,
+    last_seq: Option<SeqNum>,
+    /// Highest ACK the peer sent for this endpoint's data.
+    ack_seq: Option<SeqNum>,
+    fin_seen: bool,
+    last_syn: Option<u32>,
+    last_fin: Option<u32>,
+    last_rst: Option<u32>,
+    rxmt: u32,
+    rxmt_thresh: u32,
+    win0: u32,
+    win0_thresh: u32,
+}
+
+impl ZEndpoint {
+    fn state(&self) -> ZState {
+        self.state.unwrap_or(ZState::Inactive)
+    }
+    fn rel(&self, seq: u32) -> u32 {
+        seq.wrapping_sub(self.start_seq.map_or(seq.wrapping_sub(1), |s| s.0))
+    }
+    /// TCP_Endpoint::Size(): bytes sent, from the highest of last_seq and the peer's ACK.
+    fn size(&self) -> u64 {
+        let (Some(start), Some(last)) = (self.start_seq, self.last_seq) else {
+            return 0;
+        };
+        let top = match self.ack_seq {
+            Some(a) if a > last => a,
+            _ => last,
+        };
+        let mut n = (top - start).max(0) as u64;
+        if n > 0 {
+            n -= 1;
+        }
+        if self.fin_seen && n > 0 {
+            n -= 1;
+        }
+        n
+    }
+}
+
+/// The history string and Zeek's view of both endpoints.
+#[derive(Debug, Clone, Default)]
+pub struct ZeekHistory {
+    text: String,
+    seen: u32,
+    ep: [ZEndpoint; 2],
+}
+
+const HIST_SYN: u32 = 0x1;
+const HIST_FIN: u32 = 0x2;
+const HIST_RST: u32 = 0x4;
+const HIST_FIN_RST: u32 = 0x8;
+const HIST_ACK: u32 = 0x10;
+const HIST_DATA: u32 = 0x20;
+const HIST_MULTI: u32 = 0x40;
+
+impl ZeekHistory {
+    /// A connection whose roles were flipped from the first packet's sender starts with `^`.
+    pub fn new(flipped: bool) -> ZeekHistory {
+        let mut h = ZeekHistory::default();
+        if flipped {
+            h.text.push('^');
+        }
+        h
+    }
+
+    /// The history string.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn letter(side: usize, c: char) -> char {
+        if side == 0 {
+            c
+        } else {
+            c.to_ascii_lowercase()
+        }
+    }
+
+    /// `Connection::CheckHistory`: add once per direction; true if already seen.
+    fn check(&mut self, side: usize, mask: u32, c: char) -> bool {
+        let m = if side == 0 { mask } else { mask << 16 };
+        if self.seen & m != 0 {
+            return true;
+        }
+        self.seen |= m;
+        self.text.push(Self::letter(side, c));
+        false
+    }
+
+    fn scaled(text: &mut String, side: usize, c: char, counter: &mut u32, thresh: &mut u32) {
+        if *thresh == 0 {
+            *thresh = 1;
+        }
+        *counter += 1;
+        if *counter == *thresh {
+            text.push(Self::letter(side, c));
+            *thresh = thresh.saturating_mul(10);
+        }
+    }
+
+    /// Feed one segment sent by `side`.
+    pub fn on_segment(&mut self, side: usize, seg: &Segment) {
+        let peer = 1 - side;
+        let f = seg.flags;
+        // init_endpoint: start_seq from the SYN, else seq-1.
+        {
+            let e = &mut self.ep[side];
+            if f.syn() {
+                e.start_seq = Some(SeqNum(seg.seq));
+                e.last_seq = Some(SeqNum(seg.seq));
+            } else if e.start_seq.is_none() {
+                e.start_seq = Some(SeqNum(seg.seq.wrapping_sub(1)));
+                e.last_seq = Some(SeqNum(seg.seq));
+            }
+        }
+        let rel = self.ep[side].rel(seg.seq);
+        let len = seg.payload_len;
+        // update_history: at most one of I, Q, S/H, F, R, D, A.
+        let bits = u8::from(f.syn()) + u8::from(f.fin()) + u8::from(f.rst());
+        if bits > 1 {
+            if f.fin() && f.rst() {
+                self.check(side, HIST_FIN_RST, 'I');
+            } else {
+                self.check(side, HIST_MULTI, 'Q');
+            }
+        } else if bits == 1 {
+            if f.syn() {
+                let code = if f.ack() { 'H' } else { 'S' };
+                let last = self.ep[side].last_syn;
+                if self.check(side, HIST_SYN, code) && last != Some(rel) {
+                    self.text.push(Self::letter(side, code));
+                }
+                self.ep[side].last_syn = Some(rel);
+            } else if f.fin() {
+                let key = rel.wrapping_add(len);
+                let last = self.ep[side].last_fin;
+                if self.check(side, HIST_FIN, 'F') && last != Some(key) {
+                    self.text.push(Self::letter(side, 'F'));
+                }
+                self.ep[side].last_fin = Some(key);
+            } else {
+                let last = self.ep[side].last_rst;
+                if self.check(side, HIST_RST, 'R') && last != Some(rel) {
+                    self.text.push(Self::letter(side, 'R'));
+                }
+                self.ep[side].last_rst = Some(rel);
+            }
+        } else if len > 0 {
+            self.check(side, HIST_DATA, 'D');
+        } else if f.ack() {
+            self.check(side, HIST_ACK, 'A');
+        }
+        // update_window: a zero window, scaled.
+        if seg.window == 0
+            && !f.rst()
+            && self.ep[peer].state() != ZState::Closed
+            && self.ep[side].state() != ZState::Reset
+        {
+            let e = &mut self.ep[side];
+            Self::scaled(&mut self.text, side, 'W', &mut e.win0, &mut e.win0_thresh);
+        }
+        // update_last_seq: T for payload at or below what was already sent.
+        {
+            let e = &mut self.ep[side];
+            let seg_len = if f.rst() {
+                0
+            } else {
+                len + u32::from(f.syn()) + u32::from(f.fin())
+            };
+            let new = SeqNum(seg.seq) + seg_len;
+            let last = e.last_seq.unwrap_or(new);
+            let delta = new - last;
+            if (f.syn() || f.rst()) && delta.abs() > 1_048_576 {
+            } else if f.fin() && e.start_seq.map(|s| s + 1) == Some(last) {
+                e.last_seq = Some(new);
+            } else if e.state() == ZState::Reset {
+            } else if delta > 0 {
+                e.last_seq = Some(new);
+            } else if len > 0 {
+                Self::scaled(&mut self.text, side, 'T', &mut e.rxmt, &mut e.rxmt_thresh);
+            }
+            if f.fin() {
+                e.fin_seen = true;
+            }
+        }
+        // The peer's record of what this side acknowledged (not on RSTs).
+        if f.ack() && !f.rst() {
+            let p = &mut self.ep[peer];
+            let a = SeqNum(seg.ack);
+            if p.ack_seq.is_none_or(|old| a > old) {
+                p.ack_seq = Some(a);
+            }
+        }
+        self.update_state(side, seg);
+    }
+
+    /// UpdateStateMachine, dispatched on the sender's state before the packet.
+    fn update_state(&mut self, side: usize, seg: &Segment) {
+        use ZState::*;
+        let f = seg.flags;
+        let peer = 1 - side;
+        let cur = self.ep[side].state();
+        let peer_state = self.ep[peer].state();
+        let new = match cur {
+            Inactive => {
+                let mut s = None;
+                if f.syn() {
+                    if side == 0 {
+                        s = Some(if f.ack() { SynAckSent } else { SynSent });
+                    } else {
+                        if peer_state == SynSent {
+                            self.ep[peer].state = Some(Established);
+                        }
+                        s = Some(Established);
+                    }
+                }
+                if f.fin() {
+                    s = Some(Closed);
+                }
+                if f.rst() {
+                    s = Some(Reset);
+                }
+                match s {
+                    Some(s) => s,
+                    None if side == 1 && seg.payload_len == 0 && peer_state == SynSent => Inactive,
+                    None if f.ack() && peer_state == Established => Established,
+                    None => Partial,
+                }
+            }
+            SynSent | SynAckSent => {
+                if f.rst() {
+                    Reset
+                } else if f.fin() {
+                    Closed
+                } else {
+                    cur
+                }
+            }
+            Established | Partial => {
+                if f.syn() && !f.ack() && cur == Partial && peer_state == Inactive {
+                    SynSent
+                } else if f.rst() {
+                    Reset
+                } else if f.fin() {
+                    Closed
+                } else {
+                    cur
+                }
+            }
+            Closed => {
+                if f.rst() && peer_state != Closed {
+                    Reset
+                } else {
+                    cur
+                }
+            }
+            Reset => Reset,
+        };
+        self.ep[side].state = Some(new);
+    }
+
+    /// main.zeek `conn_state`.
+    pub fn conn_state(&self) -> &'static str {
+        use ZState::*;
+        let os = self.ep[0].state();
+        let rs = self.ep[1].state();
+        let o_inactive = matches!(os, Inactive | Partial);
+        let r_inactive = matches!(rs, Inactive | Partial);
+        if rs == Reset {
+            if matches!(os, SynSent | SynAckSent)
+                || (os == Reset && self.ep[0].size() == 0 && self.ep[1].size() == 0)
+            {
+                "REJ"
+            } else if o_inactive {
+                "RSTRH"
+            } else {
+                "RSTR"
+            }
+        } else if os == Reset {
+            if r_inactive {
+                if self.looks_like_rstos0() {
+                    "RSTOS0"
+                } else {
+                    "OTH"
+                }
+            } else {
+                "RSTO"
+            }
+        } else if rs == Closed && os == Closed {
+            "SF"
+        } else if os == Closed {
+            if r_inactive {
+                "SH"
+            } else {
+                "S2"
+            }
+        } else if rs == Closed {
+            if o_inactive {
+                "SHR"
+            } else {
+                "S3"
+            }
+        } else if os == SynSent && rs == Inactive {
+            "S0"
+        } else if os == Established && rs == Established {
+            "S1"
+        } else {
+            "OTH"
+        }
+    }
+
+    /// `/^\^?S[^HAFGIQ]*R/`: an originator SYN, then an originator RST before anything else.
+    fn looks_like_rstos0(&self) -> bool {
+        let s = self.text.strip_prefix('^').unwrap_or(&self.text);
+        let Some(rest) = s.strip_prefix('S') else {
+            return false;
+        };
+        rest.chars()
+            .find(|c| "HAFGIQR".contains(*c))
+            .is_some_and(|c| c == 'R')
+    }
+}

@@ -1,0 +1,356 @@
+//! The connection tracker: a sans-IO state machine that turns decoded segments into the
+//! timeline's events. No clock, no I/O, no pnet or etherparse: time comes in with each
+//! segment (`handle_segment`) or is pushed explicitly (`handle_timeout`), and events go out
+//! through `poll_event`.
+//!
+//! ```
+//! use synfin::tracker::{Tracker, TrackerConfig};
+//! let mut tracker = Tracker::new(TrackerConfig::default());
+//! // for seg in segments { tracker.handle_segment(&seg); while let Some(e) = tracker.poll_event() { … } }
+//! tracker.finish();
+//! while let Some(event) = tracker.poll_event() {
+//!     println!("{}", serde_json::to_string(&event).unwrap());
+//! }
+//! ```
+
+mod conn;
+pub mod flow;
+pub mod history;
+mod queue;
+pub mod seq;
+pub mod state;
+
+use crate::segment::Segment;
+use crate::timeline::{
+    AnomalyEvent, AnomalyKind, ConnId, Dir, Endpoint, Event, Note, Role, SegmentEvent, StateEvent,
+    TcpState,
+};
+use crate::timestamp::Timestamp;
+use conn::Conn;
+pub use flow::FlowKey;
+use queue::{EventQueue, HoldKind};
+use seq::SeqNum;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+
+/// Linux's TCP_TIMEWAIT_LEN: 60 s (not 2×MSL).
+pub const LINUX_TIME_WAIT_NS: i64 = 60_000_000_000;
+
+/// Tracker settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TrackerConfig {
+    /// How long TIME-WAIT lasts (Linux: 60 s).
+    pub time_wait_ns: i64,
+    /// How many connections may be tracked at once; the oldest is evicted beyond it.
+    pub max_connections: usize,
+    /// How long (capture time) a SYN or FIN may wait for proof of delivery before it is
+    /// taken as delivered (or, for an unanswered SYN, as lost).
+    pub delivery_limit_ns: i64,
+    /// How long a closed connection's 4-tuple keeps stray segments (after TIME-WAIT, if any).
+    pub closed_grace_ns: i64,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            time_wait_ns: LINUX_TIME_WAIT_NS,
+            max_connections: 1 << 20,
+            delivery_limit_ns: 1_000_000_000,
+            closed_grace_ns: 2_000_000_000,
+        }
+    }
+}
+
+/// What is left of an ended connection: enough to close its TIME-WAIT and to attribute
+/// stray segments.
+#[derive(Debug, Clone)]
+struct Ended {
+    id: ConnId,
+    addrs: [SocketAddr; 2],
+    time_wait: Vec<usize>,
+    deadline: Timestamp,
+    client_isn: Option<SeqNum>,
+}
+
+/// Counters for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackerStats {
+    /// Segments handled.
+    pub segments: u64,
+    /// Connections seen.
+    pub connections: u64,
+    /// Connections evicted by `max_connections`.
+    pub evicted: u64,
+}
+
+/// Tracks every connection of a capture.
+pub struct Tracker {
+    cfg: TrackerConfig,
+    conns: HashMap<FlowKey, Conn>,
+    /// Creation order, for eviction (entries of ended connections are skipped lazily).
+    order: VecDeque<(FlowKey, ConnId)>,
+    ended: HashMap<FlowKey, Ended>,
+    deadlines: BinaryHeap<Reverse<(Timestamp, FlowKey, ConnId)>>,
+    by_id: HashMap<ConnId, FlowKey>,
+    next_id: ConnId,
+    queue: EventQueue,
+    stats: TrackerStats,
+    now: Timestamp,
+}
+
+impl Tracker {
+    /// A tracker with no connections.
+    pub fn new(cfg: TrackerConfig) -> Tracker {
+        Tracker {
+            cfg,
+            conns: HashMap::new(),
+            order: VecDeque::new(),
+            ended: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            by_id: HashMap::new(),
+            next_id: 1,
+            queue: EventQueue::default(),
+            stats: TrackerStats::default(),
+            now: Timestamp(i64::MIN),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> TrackerStats {
+        self.stats
+    }
+
+    /// Connections currently tracked (open, or ended but still in TIME-WAIT/grace).
+    pub fn tracked(&self) -> (usize, usize) {
+        (self.conns.len(), self.ended.len())
+    }
+
+    /// Feed one decoded segment, observed at its own timestamp.
+    pub fn handle_segment(&mut self, seg: &Segment) {
+        self.handle_timeout(seg.ts);
+        self.stats.segments += 1;
+        let key = FlowKey::new(seg.src, seg.dst);
+        let f = seg.flags;
+        let new_syn = f.syn() && !f.ack();
+
+        if let Some(conn) = self.conns.get(&key) {
+            // A new SYN with a new ISN on a 4-tuple whose connection has closed on both
+            // sides starts a new connection.
+            let closed_enough = conn.is_done();
+            if new_syn && closed_enough && conn.client_isn() != Some(SeqNum(seg.seq)) {
+                self.end_connection(key);
+            }
+        }
+        if !self.conns.contains_key(&key) {
+            if let Some(old) = self.ended.get(&key).cloned() {
+                let reuse = new_syn && old.client_isn != Some(SeqNum(seg.seq));
+                if reuse {
+                    // The old TIME-WAIT ends now: the SYN reuses its 4-tuple.
+                    for &s in &old.time_wait {
+                        self.close_time_wait(&old, s, seg.ts, Some(seg.frame), false);
+                    }
+                    self.ended.remove(&key);
+                } else {
+                    self.stray_segment(&old, seg);
+                    return;
+                }
+            }
+            self.open_connection(key, seg);
+        }
+        let conn = self.conns.get_mut(&key).expect("inserted above");
+        let fx = conn.handle(seg, &mut self.queue);
+        if fx.done {
+            self.end_connection(key);
+        }
+    }
+
+    fn open_connection(&mut self, key: FlowKey, seg: &Segment) {
+        if self.conns.len() >= self.cfg.max_connections {
+            self.evict_oldest(seg.ts);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stats.connections += 1;
+        let conn = Conn::new(id, seg, seg.ts, &mut self.queue);
+        self.conns.insert(key, conn);
+        self.order.push_back((key, id));
+        self.by_id.insert(id, key);
+    }
+
+    fn evict_oldest(&mut self, now: Timestamp) {
+        while let Some((key, id)) = self.order.pop_front() {
+            let Some(conn) = self.conns.get_mut(&key) else {
+                continue;
+            };
+            if conn.id != id {
+                continue;
+            }
+            conn.evicted = true;
+            self.stats.evicted += 1;
+            let detail = format!(
+                "evicted: more than {} connections open at once (--max-connections)",
+                self.cfg.max_connections
+            );
+            self.queue.push(Event::Anomaly(AnomalyEvent {
+                t: now,
+                conn: id,
+                frame: None,
+                kind: AnomalyKind::IllegalTransition,
+                detail,
+            }));
+            self.end_connection(key);
+            return;
+        }
+    }
+
+    /// A segment for a connection that has ended: attribute it, and let an RST end a
+    /// TIME-WAIT (RFC 1337's assassination, which Linux allows).
+    fn stray_segment(&mut self, old: &Ended, seg: &Segment) {
+        let s = usize::from(seg.src != old.addrs[0]);
+        self.queue.push(Event::Segment(SegmentEvent {
+            frame: seg.frame,
+            t: seg.ts,
+            conn: old.id,
+            src: Endpoint(seg.src),
+            dst: Endpoint(seg.dst),
+            dir: if s == 0 { Dir::C2s } else { Dir::S2c },
+            flags: seg.flags,
+            seq: seg.seq,
+            ack: seg.ack,
+            seq_raw: seg.seq,
+            ack_raw: seg.ack,
+            len: seg.payload_len,
+            win: seg.window,
+            options: seg.options,
+            notes: vec![Note::AfterClose],
+            payload: seg.payload,
+        }));
+        let r = 1 - s;
+        if seg.flags.rst() && old.time_wait.contains(&r) {
+            let key = FlowKey::new(seg.src, seg.dst);
+            self.close_time_wait(old, r, seg.ts, Some(seg.frame), false);
+            if let Some(e) = self.ended.get_mut(&key) {
+                e.time_wait.retain(|&x| x != r);
+            }
+        }
+    }
+
+    fn close_time_wait(
+        &mut self,
+        old: &Ended,
+        s: usize,
+        t: Timestamp,
+        frame: Option<u64>,
+        projected: bool,
+    ) {
+        self.queue.push(Event::State(StateEvent {
+            t,
+            conn: old.id,
+            endpoint: Endpoint(old.addrs[s]),
+            role: Role::of_side(s),
+            from: TcpState::TimeWait,
+            to: TcpState::Closed,
+            frame,
+            projected,
+        }));
+    }
+
+    /// Emit the verdict and keep only what TIME-WAIT and stray segments need.
+    fn end_connection(&mut self, key: FlowKey) {
+        let Some(mut conn) = self.conns.remove(&key) else {
+            return;
+        };
+        for kind in conn.open_holds() {
+            conn.expire_hold(&mut self.queue, kind);
+        }
+        self.by_id.remove(&conn.id);
+        let verdict = conn.verdict(self.cfg.time_wait_ns);
+        let (tw_sides, tw_since) = conn.time_wait();
+        self.queue.push(Event::Connection(verdict));
+        let deadline = match (tw_sides.is_empty(), tw_since) {
+            (false, Some(since)) => since.plus_nanos(self.cfg.time_wait_ns),
+            _ => conn.last.plus_nanos(self.cfg.closed_grace_ns),
+        };
+        let ended = Ended {
+            id: conn.id,
+            addrs: conn.addrs(),
+            time_wait: tw_sides,
+            deadline,
+            client_isn: conn.client_isn(),
+        };
+        self.deadlines.push(Reverse((deadline, key, conn.id)));
+        self.ended.insert(key, ended);
+    }
+
+    /// Advance time to `now`: deliveries that waited too long, TIME-WAITs that ran out.
+    /// This never reads a clock: `now` is a capture timestamp (or the live clock, passed in).
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if now > self.now {
+            self.now = now;
+        }
+        let limit = self.now.plus_nanos(-self.cfg.delivery_limit_ns);
+        for (_, id, kind) in self.queue.holds_before(limit) {
+            self.expire(id, kind);
+        }
+        while let Some(Reverse((deadline, key, id))) = self.deadlines.peek().copied() {
+            if deadline > self.now {
+                break;
+            }
+            self.deadlines.pop();
+            self.expire_ended(key, id, false);
+        }
+    }
+
+    fn expire(&mut self, id: ConnId, kind: HoldKind) {
+        let Some(key) = self.by_id.get(&id).copied() else {
+            return;
+        };
+        if let Some(conn) = self.conns.get_mut(&key) {
+            conn.expire_hold(&mut self.queue, kind);
+            if conn.is_done() {
+                self.end_connection(key);
+            }
+        }
+    }
+
+    fn expire_ended(&mut self, key: FlowKey, id: ConnId, projected: bool) {
+        let Some(old) = self.ended.get(&key).cloned() else {
+            return;
+        };
+        if old.id != id {
+            return;
+        }
+        for &s in &old.time_wait {
+            self.close_time_wait(&old, s, old.deadline, None, projected);
+        }
+        self.ended.remove(&key);
+    }
+
+    /// The input has ended: settle everything in flight, emit every remaining verdict and
+    /// the projected ends of TIME-WAIT.
+    pub fn finish(&mut self) {
+        for (_, id, kind) in self.queue.all_holds() {
+            self.expire(id, kind);
+        }
+        let mut open: Vec<(ConnId, FlowKey)> = self.conns.iter().map(|(k, c)| (c.id, *k)).collect();
+        open.sort_unstable();
+        for (_, key) in open {
+            self.end_connection(key);
+        }
+        let mut rest: Vec<Reverse<(Timestamp, FlowKey, ConnId)>> =
+            std::mem::take(&mut self.deadlines).into_vec();
+        rest.sort_unstable_by_key(|r| r.0);
+        for Reverse((_, key, id)) in rest {
+            self.expire_ended(key, id, true);
+        }
+    }
+
+    /// The next event, in time order; `None` when nothing may leave yet.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.queue.pop()
+    }
+}
+
+#[cfg(test)]
+mod tests;

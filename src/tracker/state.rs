@@ -1,0 +1,241 @@
+//! The RFC 9293 transition table for one observed endpoint.
+//!
+//! Read RFC 9293 §3.3.2 (the state diagram) and §3.10 (event processing) before editing.
+//! We observe rather than participate, so inputs are what an endpoint was seen to send or
+//! (inferred) to receive; `next_state` is the one place that says which changes are legal.
+
+pub use crate::timeline::TcpState;
+
+/// What happened to an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// It sent a SYN (no ACK): an active OPEN.
+    SendSyn,
+    /// It sent a SYN,ACK.
+    SendSynAck,
+    /// It sent a FIN: CLOSE (or shutdown SHUT_WR).
+    SendFin,
+    /// It sent an acceptable RST: ABORT.
+    SendRst,
+    /// It received a SYN (no ACK).
+    RecvSyn,
+    /// It received a SYN,ACK acknowledging its SYN.
+    RecvSynAck,
+    /// It received an ACK of its SYN.
+    RecvAckOfSyn,
+    /// It received an ACK of its FIN.
+    RecvAckOfFin,
+    /// It received a FIN.
+    RecvFin,
+    /// It received an acceptable RST.
+    RecvRst,
+}
+
+/// The state after `input` in `state`; `None` when no rule allows it (an anomaly, never a
+/// panic). A retransmission that changes nothing returns `Some(state)`.
+pub fn next_state(state: TcpState, input: Input) -> Option<TcpState> {
+    use Input::*;
+    use TcpState::*;
+    Some(match (state, input) {
+        // §3.10.1 OPEN call, active: "send a SYN segment … enter SYN-SENT".
+        (Closed | Unknown, SendSyn) => SynSent,
+        // §3.10.7.2 LISTEN, third check: a SYN → "set RCV.NXT … enter SYN-RECEIVED".
+        (Listen, RecvSyn) => SynReceived,
+        // §3.10.7.3 SYN-SENT, fourth check, SYN without ACK: simultaneous open →
+        // "enter SYN-RECEIVED" and send SYN,ACK.
+        (SynSent, RecvSyn) => SynReceived,
+        // §3.10.7.3 SYN-SENT: "If SND.UNA > ISS (our SYN has been ACKed), change the
+        // connection state to ESTABLISHED" (connect() returns here).
+        (SynSent, RecvSynAck) => Established,
+        // Picked up after the SYN: the SYN,ACK's receiver must have been in SYN-SENT.
+        (Unknown, RecvSynAck) => Established,
+        // §3.10.7.4 SYN-RECEIVED, fifth check (ACK): "If SND.UNA < SEG.ACK =< SND.NXT, then
+        // enter ESTABLISHED" (accept() can return). A SYN,ACK does the same in a
+        // simultaneous open.
+        (SynReceived, RecvAckOfSyn | RecvSynAck) => Established,
+        // Sending the SYN,ACK that answers a SYN (§3.10.7.2); first seen mid-handshake, the
+        // sender must be in SYN-RECEIVED.
+        (SynReceived | Unknown, SendSynAck) => SynReceived,
+        // §3.10.4 CLOSE in SYN-RECEIVED or ESTABLISHED: "form a FIN segment … enter
+        // FIN-WAIT-1". Mid-stream endpoints were synchronized.
+        (SynReceived | Established | Unknown, SendFin) => FinWait1,
+        // §3.10.4 CLOSE in CLOSE-WAIT: "send a FIN … enter LAST-ACK".
+        (CloseWait, SendFin) => LastAck,
+        // §3.10.7.4 FIN-WAIT-1, fifth check: "if the FIN segment is now acknowledged, then
+        // enter FIN-WAIT-2".
+        (FinWait1, RecvAckOfFin) => FinWait2,
+        // §3.10.7.4 CLOSING: "if the ACK acknowledges our FIN, then enter TIME-WAIT".
+        (Closing, RecvAckOfFin) => TimeWait,
+        // §3.10.7.4 LAST-ACK: "if our FIN is now acknowledged, delete the TCB, enter CLOSED".
+        (LastAck, RecvAckOfFin) => Closed,
+        // §3.10.7.4 eighth check, FIN: SYN-RECEIVED/ESTABLISHED "enter CLOSE-WAIT"
+        // (recv() returns 0).
+        (SynReceived | Established | Unknown, RecvFin) => CloseWait,
+        // §3.10.7.4 FIN in FIN-WAIT-1 when our FIN is not yet acknowledged: "enter CLOSING".
+        (FinWait1, RecvFin) => Closing,
+        // §3.10.7.4 FIN in FIN-WAIT-2: "enter TIME-WAIT" (the ACK-before-FIN order makes an
+        // ACK+FIN in FIN-WAIT-1 go FIN-WAIT-2 first, then here).
+        (FinWait2, RecvFin) => TimeWait,
+        // §3.10.7.4 FIN in CLOSE-WAIT, CLOSING, LAST-ACK: "remain"; TIME-WAIT: "remain …
+        // restart the 2 MSL time-wait timeout" (a retransmitted FIN).
+        (CloseWait | Closing | LastAck | TimeWait, RecvFin) => state,
+        // Retransmissions change nothing.
+        (SynSent, SendSyn) | (SynReceived, RecvSyn) => state,
+        (FinWait1 | FinWait2 | Closing | LastAck | TimeWait, SendFin) => state,
+        // §3.10.7.3 SYN-SENT, second check: an acceptable RST → "the user should be
+        // signalled 'error: connection reset'; enter CLOSED" (connect() → ECONNREFUSED).
+        (SynSent, RecvRst) => Closed,
+        // §3.10.7.4 second check (RST) in SYN-RECEIVED (active), ESTABLISHED, FIN-WAIT-1/2,
+        // CLOSE-WAIT: "enter the CLOSED state"; CLOSING, LAST-ACK, TIME-WAIT: "enter CLOSED"
+        // (RFC 1337's TIME-WAIT assassination, which Linux allows by default).
+        (
+            SynReceived | Established | FinWait1 | FinWait2 | CloseWait | Closing | LastAck
+            | TimeWait | Unknown,
+            RecvRst,
+        ) => Closed,
+        // §3.10.5 ABORT (SO_LINGER 0, or close() with unread data per RFC 2525 §2.17):
+        // "send a reset … enter CLOSED".
+        (
+            SynReceived | Established | FinWait1 | FinWait2 | CloseWait | Closing | LastAck
+            | Unknown,
+            SendRst,
+        ) => Closed,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Input::*;
+    use super::TcpState::*;
+    use super::*;
+
+    #[track_caller]
+    fn walk(from: TcpState, inputs: &[Input]) -> Vec<TcpState> {
+        let mut s = from;
+        let mut out = vec![s];
+        for &i in inputs {
+            s = next_state(s, i).unwrap_or_else(|| panic!("{s:?} has no rule for {i:?}"));
+            out.push(s);
+        }
+        out
+    }
+
+    // =========================================================================================
+    // Tests for the CLOSED and LISTEN states
+    // =========================================================================================
+    #[test]
+    fn active_open() {
+        assert_eq!(
+            walk(Closed, &[SendSyn, RecvSynAck]),
+            [Closed, SynSent, Established]
+        );
+    }
+
+    #[test]
+    fn passive_open() {
+        assert_eq!(
+            walk(Listen, &[RecvSyn, SendSynAck, RecvAckOfSyn]),
+            [Listen, SynReceived, SynReceived, Established]
+        );
+    }
+
+    #[test]
+    fn closed_cannot_receive_a_fin() {
+        assert_eq!(next_state(Closed, RecvFin), None);
+        assert_eq!(next_state(Listen, RecvFin), None);
+    }
+
+    // =========================================================================================
+    // Tests for the SYN-SENT state
+    // =========================================================================================
+    #[test]
+    fn simultaneous_open() {
+        assert_eq!(
+            walk(Closed, &[SendSyn, RecvSyn, SendSynAck, RecvSynAck]),
+            [Closed, SynSent, SynReceived, SynReceived, Established]
+        );
+    }
+
+    #[test]
+    fn refused() {
+        assert_eq!(
+            walk(Closed, &[SendSyn, SendSyn, RecvRst]),
+            [Closed, SynSent, SynSent, Closed]
+        );
+    }
+
+    // =========================================================================================
+    // Tests for the ESTABLISHED and CLOSE-WAIT states
+    // =========================================================================================
+    #[test]
+    fn passive_close() {
+        assert_eq!(
+            walk(Established, &[RecvFin, SendFin, RecvAckOfFin]),
+            [Established, CloseWait, LastAck, Closed]
+        );
+    }
+
+    #[test]
+    fn abort_by_either_side() {
+        assert_eq!(next_state(Established, SendRst), Some(Closed));
+        assert_eq!(next_state(Established, RecvRst), Some(Closed));
+        assert_eq!(next_state(CloseWait, RecvRst), Some(Closed));
+    }
+
+    // =========================================================================================
+    // Tests for the FIN-WAIT-1, FIN-WAIT-2, CLOSING and TIME-WAIT states
+    // =========================================================================================
+    #[test]
+    fn active_close() {
+        assert_eq!(
+            walk(Established, &[SendFin, RecvAckOfFin, RecvFin]),
+            [Established, FinWait1, FinWait2, TimeWait]
+        );
+    }
+
+    #[test]
+    fn fin_with_ack_of_our_fin_takes_two_steps() {
+        // ACK field first, then the FIN bit (§3.10.7.4 order), as Linux does.
+        assert_eq!(
+            walk(FinWait1, &[RecvAckOfFin, RecvFin]),
+            [FinWait1, FinWait2, TimeWait]
+        );
+    }
+
+    #[test]
+    fn crossed_fins() {
+        assert_eq!(
+            walk(Established, &[SendFin, RecvFin, RecvAckOfFin]),
+            [Established, FinWait1, Closing, TimeWait]
+        );
+    }
+
+    #[test]
+    fn rst_in_time_wait_and_fin_wait_2_closes() {
+        assert_eq!(next_state(TimeWait, RecvRst), Some(Closed));
+        assert_eq!(next_state(FinWait2, RecvRst), Some(Closed));
+        assert_eq!(next_state(TimeWait, RecvFin), Some(TimeWait));
+    }
+
+    #[test]
+    fn no_data_state_is_left_without_a_rule() {
+        // Every (state, input) either has a rule or is None: never a panic.
+        for s in TcpState::ALL {
+            for i in [
+                SendSyn,
+                SendSynAck,
+                SendFin,
+                SendRst,
+                RecvSyn,
+                RecvSynAck,
+                RecvAckOfSyn,
+                RecvAckOfFin,
+                RecvFin,
+                RecvRst,
+            ] {
+                let _ = next_state(s, i);
+            }
+        }
+    }
+}
