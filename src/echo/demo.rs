@@ -1,8 +1,239 @@
-//! `synfin demo`.
+//! `synfin demo`: capture on lo, run a scenario, then draw it with the observed calls merged
+//! into the timeline of the captured segments.
+
+use super::calls::{CallLog, ObservedCall};
+use super::scenarios::{Ctx, CANNOT_RUN, SCENARIOS};
+use crate::app::{open_output, renderer_for, stop_flag, tracker_config, Pipeline, UsageError};
+use crate::capture::live::LiveSource;
+use crate::capture::pcap_writer::PcapWriter;
+use crate::capture::{Frame, LinkType};
 use crate::cli::DemoArgs;
+use crate::decode::decode;
+use crate::filter::{ConnFilter, SegmentFilter};
+use crate::timeline::{ConnId, Event, Meta};
+use crate::timestamp::Timestamp;
+use crate::tracker::{FlowKey, Tracker};
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+/// A frame copied out of the capture.
+struct OwnedFrame {
+    ts: Timestamp,
+    orig_len: u32,
+    data: Vec<u8>,
+}
 
 /// Run the demo.
-pub fn run(_a: DemoArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("demo: being built")
+pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
+    if a.list_scenarios {
+        for s in SCENARIOS {
+            println!("{:<14} {}", s.name, s.about);
+        }
+        for (n, why) in CANNOT_RUN {
+            println!("{n:<14} (cannot run here: {why})");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.kernel_check {
+        return Err(UsageError("--kernel-check is not available in this build yet".into()).into());
+    }
+    let chosen: Vec<_> = if a.scenario == "all" {
+        SCENARIOS.iter().collect()
+    } else if let Some((n, why)) = CANNOT_RUN.iter().find(|(n, _)| *n == a.scenario) {
+        return Err(UsageError(format!("scenario {n} cannot run here: {why}")).into());
+    } else {
+        match SCENARIOS.iter().find(|s| s.name == a.scenario) {
+            Some(s) => vec![s],
+            None => {
+                let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+                return Err(UsageError(format!(
+                    "unknown scenario '{}' (one of: {}, all)",
+                    a.scenario,
+                    names.join(", ")
+                ))
+                .into());
+            }
+        }
+    };
+    // The address must be free before anything starts.
+    if a.scenario != "refused" {
+        if let Err(e) = std::net::TcpListener::bind(a.addr) {
+            return Err(UsageError(format!(
+                "cannot bind {}: {e} (try --addr 127.0.0.1:0)",
+                a.addr
+            ))
+            .into());
+        }
+    }
+    let addr = if a.addr.port() == 0 {
+        let l = std::net::TcpListener::bind(a.addr)?;
+        l.local_addr()?
+    } else {
+        a.addr
+    };
+    let cfg = tracker_config(&a.tracker)?;
+    let messages = if a.messages.is_empty() {
+        vec!["hello".to_string()]
+    } else {
+        a.messages.clone()
+    };
+
+    // Capture first: it must see the very first SYN.
+    let stop = stop_flag()?;
+    let capture_stop = Arc::new(AtomicBool::new(false));
+    let mut source = LiveSource::open("lo", Arc::clone(&capture_stop), None)?;
+    let link = source.link_type();
+    let cap = thread::spawn(move || -> anyhow::Result<Vec<OwnedFrame>> {
+        let mut frames = Vec::new();
+        while let Some(f) = source.next_frame()? {
+            frames.push(OwnedFrame {
+                ts: f.ts,
+                orig_len: f.orig_len,
+                data: f.data.to_vec(),
+            });
+        }
+        Ok(frames)
+    });
+
+    let log = CallLog::default();
+    let mut notes = Vec::new();
+    let mut self_ports = Vec::new();
+    for s in &chosen {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut ctx = Ctx {
+            addr,
+            log: log.clone(),
+            messages: messages.clone(),
+            notes: Vec::new(),
+        };
+        if let Err(e) = (s.run)(&mut ctx) {
+            notes.push(format!("{}: failed: {e}", s.name));
+        }
+        if s.name == "self-connect" {
+            self_ports.extend(log.calls().iter().filter(|c| c.peer == Some(c.local)).map(|c| c.local.port()));
+        }
+        for n in ctx.notes {
+            notes.push(format!("{}: {n}", s.name));
+        }
+        // Let the last segments (final ACKs, delayed ACKs) reach the capture.
+        thread::sleep(Duration::from_millis(250));
+    }
+    capture_stop.store(true, Ordering::Relaxed);
+    let frames = cap
+        .join()
+        .map_err(|_| anyhow::anyhow!("capture thread panicked"))??;
+
+    let mut ports = vec![addr.port()];
+    ports.extend(self_ports);
+    let sf = SegmentFilter {
+        ports,
+        hosts: vec![],
+    };
+    let calls = log.calls();
+    let extra = observed_events(&frames, link, &sf, &calls, cfg);
+
+    let output = open_output(&a.output)?;
+    let mut opts = output.opts;
+    opts.payload = true;
+    let renderer = renderer_for(output.format, opts, ConnFilter::default());
+    let writer = match &a.write {
+        Some(p) => Some(PcapWriter::create(p, link)?),
+        None => None,
+    };
+    let meta = Meta {
+        schema: 1,
+        tool: "synfin",
+        version: env!("CARGO_PKG_VERSION"),
+        source: "demo",
+        input: "lo".into(),
+        linktype: link.name(),
+    };
+    let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out)
+        .with_writer(writer)
+        .with_extra_events(extra);
+    p.start(&meta)?;
+    for (i, f) in frames.iter().enumerate() {
+        p.frame(&Frame {
+            number: i as u64 + 1,
+            ts: f.ts,
+            link,
+            orig_len: f.orig_len,
+            data: &f.data,
+        })?;
+    }
+    p.finish()?;
+    if !matches!(output.format, crate::cli::Format::Jsonl | crate::cli::Format::None) {
+        let mut err = std::io::stderr().lock();
+        for n in &notes {
+            writeln!(err, "note: {n}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Observed calls as events, each filed under the connection of its socket's 4-tuple (found
+/// by a first tracking pass over the same frames).
+fn observed_events(
+    frames: &[OwnedFrame],
+    link: LinkType,
+    sf: &SegmentFilter,
+    calls: &[ObservedCall],
+    cfg: crate::tracker::TrackerConfig,
+) -> Vec<Event> {
+    let mut tracker = Tracker::new(cfg);
+    let mut spans: Vec<(FlowKey, ConnId, Timestamp, Timestamp)> = Vec::new();
+    let collect = |tracker: &mut Tracker, spans: &mut Vec<(FlowKey, ConnId, Timestamp, Timestamp)>| {
+        while let Some(e) = tracker.poll_event() {
+            if let Event::Connection(c) = e {
+                spans.push((FlowKey::new(c.client.0, c.server.0), c.conn, c.start, c.end));
+            }
+        }
+    };
+    for (i, f) in frames.iter().enumerate() {
+        let frame = Frame {
+            number: i as u64 + 1,
+            ts: f.ts,
+            link,
+            orig_len: f.orig_len,
+            data: &f.data,
+        };
+        if let Ok(seg) = decode(&frame) {
+            if sf.matches(&seg) {
+                tracker.handle_segment(&seg);
+            }
+        }
+        collect(&mut tracker, &mut spans);
+    }
+    tracker.finish();
+    collect(&mut tracker, &mut spans);
+    let mut out = Vec::new();
+    for c in calls {
+        let conn = c
+            .peer
+            .and_then(|peer| {
+                let key = FlowKey::new(c.local, peer);
+                spans
+                    .iter()
+                    .filter(|s| s.0 == key)
+                    .min_by_key(|s| {
+                        if c.enter.as_nanos() < s.2.as_nanos() {
+                            s.2.since(c.enter)
+                        } else if c.enter > s.3 {
+                            c.enter.since(s.3)
+                        } else {
+                            0
+                        }
+                    })
+                    .map(|s| s.1)
+            })
+            .unwrap_or(0);
+        out.extend(c.events(conn));
+    }
+    out
 }

@@ -1,3 +1,7 @@
-//! The demo: the lesson's echo server and client, run on loopback while capturing.
+//! The demo: the lesson's echo server and client, run on loopback while capturing. With
+//! `capture/` and `app`, the only code that touches the OS.
 
+pub mod calls;
 pub mod demo;
+pub mod scenarios;
+pub mod sockets;

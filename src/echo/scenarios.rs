@@ -1,0 +1,390 @@
+//! The lesson's scenarios, each a short play of the echo server and client on loopback.
+
+use super::calls::{now, CallLog, ObservedCall};
+use super::sockets::Sock;
+use crate::timeline::CallName;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+/// What a scenario gets.
+pub struct Ctx {
+    /// Where the echo server listens.
+    pub addr: SocketAddr,
+    /// The calls made.
+    pub log: CallLog,
+    /// The client's messages.
+    pub messages: Vec<String>,
+    /// Lines explaining what happened, printed after the drawing.
+    pub notes: Vec<String>,
+}
+
+/// A scenario: name, one-line description, and the play.
+pub struct Scenario {
+    /// Its `--scenario` name.
+    pub name: &'static str,
+    /// One line for `--list-scenarios`.
+    pub about: &'static str,
+    /// The play.
+    pub run: fn(&mut Ctx) -> io::Result<()>,
+}
+
+/// Every scenario, in the lesson's order.
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario { name: "basic", about: "one message, upper-cased back; the client closes first (TIME_WAIT on the client)", run: basic },
+    Scenario { name: "loop", about: "several messages, then three clients one after another on the same server", run: loop_clients },
+    Scenario { name: "empty", about: "send(b\"\") puts nothing on the wire: the server's recv() waits (bounded here by 1 s)", run: empty },
+    Scenario { name: "client-crash", about: "a client process is killed without close(): the kernel still sends FIN, the server keeps serving", run: client_crash },
+    Scenario { name: "server-first", about: "the server closes first (TIME_WAIT on the server); restart fails with EADDRINUSE without SO_REUSEADDR", run: server_first },
+    Scenario { name: "half-close", about: "shutdown(SHUT_WR): the client stops sending but still receives the reply", run: half_close },
+    Scenario { name: "refused", about: "connect() to a port with no listener: RST, ECONNREFUSED", run: refused },
+    Scenario { name: "abort", about: "SO_LINGER 0 then close(): RST instead of FIN, no TIME_WAIT", run: abort },
+    Scenario { name: "unread", about: "close() with unread data in the receive buffer: RST", run: unread },
+    Scenario { name: "backlog", about: "listen(1) and no accept(): extra clients' SYNs are dropped and retransmitted", run: backlog },
+    Scenario { name: "self-connect", about: "a socket bound to a port connects to itself: Linux's simultaneous-open path", run: self_connect },
+];
+
+/// Scenarios that cannot run on this machine, with why.
+pub const CANNOT_RUN: &[(&str, &str)] = &[(
+    "simultaneous-close",
+    "crossed FINs need both FINs in flight at once (a delay or drop in a private network namespace); this build does not set that up yet",
+)];
+
+fn client_addr(server: SocketAddr) -> SocketAddr {
+    match server {
+        SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
+        SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
+    }
+}
+
+/// The lesson's server loop on an accepted connection: recv(1024), send(upper) until 0.
+fn echo_until_eof(conn: &Sock) -> io::Result<()> {
+    loop {
+        let data = conn.recv(1024)?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        conn.send(&data.to_ascii_uppercase())?;
+    }
+}
+
+/// Run `server` in a thread once the listener is up; returns its join handle.
+fn serve(
+    ctx: &Ctx,
+    reuse: bool,
+    backlog: i32,
+    server: impl FnOnce(Sock) -> io::Result<()> + Send + 'static,
+) -> io::Result<thread::JoinHandle<io::Result<()>>> {
+    let (tx, rx) = mpsc::channel();
+    let log = ctx.log.clone();
+    let addr = ctx.addr;
+    let h = thread::spawn(move || {
+        let l = match Sock::listen(&log, addr, reuse, backlog) {
+            Ok(l) => {
+                let _ = tx.send(Ok(()));
+                l
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return Ok(());
+            }
+        };
+        server(l)
+    });
+    rx.recv()
+        .map_err(|_| io::Error::other("server thread died"))??;
+    Ok(h)
+}
+
+fn join(h: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {
+    h.join().map_err(|_| io::Error::other("server thread panicked"))?
+}
+
+fn one_client(ctx: &Ctx, messages: &[String]) -> io::Result<()> {
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.connect(ctx.addr)?;
+    for m in messages {
+        c.send(m.as_bytes())?;
+        c.recv(1024)?;
+    }
+    c.close();
+    Ok(())
+}
+
+fn basic(ctx: &mut Ctx) -> io::Result<()> {
+    let h = serve(ctx, true, 5, |l| {
+        let conn = l.accept()?;
+        echo_until_eof(&conn)?;
+        conn.close();
+        l.close();
+        Ok(())
+    })?;
+    let msgs = ctx.messages.clone();
+    one_client(ctx, &msgs[..1.min(msgs.len())])?;
+    join(h)?;
+    ctx.notes.push("The client closed first, so the client's end waits in TIME_WAIT (60 s on Linux); the server's ends in LAST_ACK → CLOSED.".into());
+    Ok(())
+}
+
+fn loop_clients(ctx: &mut Ctx) -> io::Result<()> {
+    let h = serve(ctx, true, 5, |l| {
+        for _ in 0..3 {
+            let conn = l.accept()?;
+            echo_until_eof(&conn)?;
+            conn.close();
+        }
+        l.close();
+        Ok(())
+    })?;
+    let mut msgs = ctx.messages.clone();
+    if msgs.len() < 2 {
+        msgs = vec!["hello".into(), "how are you".into(), "bye".into()];
+    }
+    one_client(ctx, &msgs)?;
+    one_client(ctx, &msgs[..1])?;
+    one_client(ctx, &msgs[..1])?;
+    join(h)?;
+    ctx.notes.push("One server, three connections one after another: the accept loop (outer) and the recv/send loop (inner).".into());
+    Ok(())
+}
+
+fn empty(ctx: &mut Ctx) -> io::Result<()> {
+    let h = serve(ctx, true, 5, |l| {
+        let conn = l.accept()?;
+        conn.read_timeout(Duration::from_secs(1))?;
+        // The lesson's hang: this recv() would wait forever; here it gives up after 1 s.
+        let _ = conn.recv(1024);
+        let _ = echo_until_eof(&conn);
+        conn.close();
+        l.close();
+        Ok(())
+    })?;
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.connect(ctx.addr)?;
+    c.send(b"")?;
+    // The client would now block in recv() for a reply that never comes; it waits as long
+    // as the server does, then closes.
+    c.read_timeout(Duration::from_millis(1200))?;
+    let _ = c.recv(1024);
+    c.close();
+    join(h)?;
+    ctx.notes.push("send(b\"\") returned 0 and put no segment on the wire, so the server's recv() had nothing to return: it blocked (EAGAIN after the demo's 1 s timeout). In the lesson, both sides hang forever.".into());
+    Ok(())
+}
+
+fn client_crash(ctx: &mut Ctx) -> io::Result<()> {
+    let h = serve(ctx, true, 5, |l| {
+        // The try/except fix: a crashed client must not take the server down.
+        for _ in 0..2 {
+            let conn = l.accept()?;
+            let _ = echo_until_eof(&conn);
+            conn.close();
+        }
+        l.close();
+        Ok(())
+    })?;
+    // A child process connects and sends, then is killed without close().
+    let addr = ctx.addr;
+    let local = client_addr(addr);
+    let enter = now();
+    // SAFETY: the child only makes async-signal-safe syscalls (socket, bind, connect, send,
+    // pause) on memory prepared before fork(), then is killed.
+    let sa: socket2::SockAddr = addr.into();
+    let la: socket2::SockAddr = local.into();
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        unsafe {
+            let fam = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+            let fd = libc::socket(fam, libc::SOCK_STREAM, 0);
+            libc::bind(fd, la.as_ptr().cast(), la.len());
+            if libc::connect(fd, sa.as_ptr().cast(), sa.len()) == 0 {
+                let msg = b"hello from a doomed client";
+                libc::send(fd, msg.as_ptr().cast(), msg.len(), 0);
+            }
+            loop {
+                libc::pause();
+            }
+        }
+    }
+    thread::sleep(Duration::from_millis(200));
+    // SAFETY: pid is our child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    let ret = now();
+    ctx.log.push(ObservedCall {
+        enter,
+        ret,
+        local,
+        peer: Some(addr),
+        call: CallName::Close,
+        result: "killed by SIGKILL: the kernel closes the socket".into(),
+    });
+    // The server is still serving: a second client gets its echo.
+    let msgs = ctx.messages.clone();
+    one_client(ctx, &msgs[..1.min(msgs.len())])?;
+    join(h)?;
+    ctx.notes.push("The killed client never called close(); the kernel closed its socket and sent FIN (RST if unread data had been waiting). The server's recv() returned 0 and it went on to serve the next client.".into());
+    Ok(())
+}
+
+fn server_first(ctx: &mut Ctx) -> io::Result<()> {
+    let h = serve(ctx, true, 5, |l| {
+        let conn = l.accept()?;
+        let data = conn.recv(1024)?;
+        conn.send(&data.to_ascii_uppercase())?;
+        conn.close();
+        l.close();
+        Ok(())
+    })?;
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.connect(ctx.addr)?;
+    c.send(ctx.messages[0].as_bytes())?;
+    c.recv(1024)?;
+    c.recv(1024)?; // 0: the server closed
+    c.close();
+    join(h)?;
+    // Restart the server on the same address while its old connection is in TIME_WAIT.
+    let first = Sock::listen(&ctx.log, ctx.addr, false, 5);
+    let second = Sock::listen(&ctx.log, ctx.addr, true, 5)?;
+    second.close();
+    match first {
+        Ok(s) => {
+            s.close();
+            ctx.notes.push("Restart without SO_REUSEADDR succeeded here (unexpected: the TIME_WAIT did not block bind).".into());
+        }
+        Err(_) => ctx.notes.push("The server closed first, so TIME_WAIT is on the server's side: a restart without SO_REUSEADDR fails with EADDRINUSE; with setsockopt(SO_REUSEADDR) it binds.".into()),
+    }
+    Ok(())
+}
+
+fn half_close(ctx: &mut Ctx) -> io::Result<()> {
+    let h = serve(ctx, true, 5, |l| {
+        let conn = l.accept()?;
+        let mut all = Vec::new();
+        loop {
+            let d = conn.recv(1024)?;
+            if d.is_empty() {
+                break;
+            }
+            all.extend(d);
+        }
+        // EOF seen; the server still sends its reply on the half-open connection.
+        conn.send(&all.to_ascii_uppercase())?;
+        conn.close();
+        l.close();
+        Ok(())
+    })?;
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.connect(ctx.addr)?;
+    c.send(ctx.messages[0].as_bytes())?;
+    c.shutdown_write()?;
+    c.recv(1024)?;
+    c.recv(1024)?;
+    c.close();
+    join(h)?;
+    ctx.notes.push("shutdown(SHUT_WR) sent the client's FIN but left its read side open: data kept flowing to the FIN_WAIT_2 side, and the CLOSE_WAIT side sent before closing.".into());
+    Ok(())
+}
+
+fn refused(ctx: &mut Ctx) -> io::Result<()> {
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    let r = c.connect(ctx.addr);
+    c.close();
+    ctx.notes.push(match r {
+        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => format!("No socket listens on {}: the kernel answers the SYN with RST,ACK and connect() fails with ECONNREFUSED. The server side never had a state.", ctx.addr),
+        Err(e) => format!("connect() failed with {e}"),
+        Ok(()) => format!("Something listens on {}: connect() succeeded.", ctx.addr),
+    });
+    Ok(())
+}
+
+fn abort(ctx: &mut Ctx) -> io::Result<()> {
+    let h = serve(ctx, true, 5, |l| {
+        let conn = l.accept()?;
+        let _ = echo_until_eof(&conn);
+        conn.close();
+        l.close();
+        Ok(())
+    })?;
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.connect(ctx.addr)?;
+    c.send(ctx.messages[0].as_bytes())?;
+    c.recv(1024)?;
+    c.linger_zero()?;
+    c.close();
+    join(h)?;
+    ctx.notes.push("With SO_LINGER {on, 0}, close() aborts: an RST instead of a FIN, both ends go straight to CLOSED and nobody waits in TIME_WAIT; the server's recv() fails with ECONNRESET.".into());
+    Ok(())
+}
+
+fn unread(ctx: &mut Ctx) -> io::Result<()> {
+    let h = serve(ctx, true, 5, |l| {
+        let conn = l.accept()?;
+        conn.send(b"unsolicited data the client never reads")?;
+        let _ = echo_until_eof(&conn);
+        conn.close();
+        l.close();
+        Ok(())
+    })?;
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.connect(ctx.addr)?;
+    thread::sleep(Duration::from_millis(100));
+    c.close();
+    join(h)?;
+    ctx.notes.push("The client closed with bytes still unread in its receive buffer: Linux sends RST (RFC 2525), not FIN.".into());
+    Ok(())
+}
+
+fn backlog(ctx: &mut Ctx) -> io::Result<()> {
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let h = serve(ctx, true, 1, move |l| {
+        // Never accept: the accept queue (backlog + 1 on Linux) fills up.
+        let _ = stop_rx.recv();
+        l.close();
+        Ok(())
+    })?;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let log = ctx.log.clone();
+        let addr = ctx.addr;
+        clients.push(thread::spawn(move || -> io::Result<Sock> {
+            let mut c = Sock::client(&log, client_addr(addr))?;
+            c.sock.set_nonblocking(false)?;
+            let _ = c.connect(addr);
+            Ok(c)
+        }));
+        thread::sleep(Duration::from_millis(20));
+    }
+    // Long enough for the first SYN retransmissions (about 1 s and 3 s after the SYN).
+    thread::sleep(Duration::from_millis(3300));
+    let _ = stop_tx.send(());
+    join(h)?;
+    for c in clients {
+        if let Ok(Ok(c)) = c.join() {
+            c.close();
+        }
+    }
+    ctx.notes.push("listen(1) and no accept(): once the accept queue is full, the kernel drops further SYNs silently; the clients retransmit them (see the intervals), and connect() returns only when a SYN is finally answered.".into());
+    Ok(())
+}
+
+fn self_connect(ctx: &mut Ctx) -> io::Result<()> {
+    // Bind to a free port, then connect to that very address.
+    let probe = std::net::TcpListener::bind(client_addr(ctx.addr))?;
+    let me = probe.local_addr()?;
+    drop(probe);
+    let mut c = Sock::client(&ctx.log, me)?;
+    c.connect(me)?;
+    c.send(ctx.messages[0].as_bytes())?;
+    c.recv(1024)?;
+    c.close();
+    ctx.notes.push(format!("{me} connected to itself: its own SYN arrived while it was in SYN_SENT, so Linux took the simultaneous-open path (SYN_SENT → SYN_RECEIVED → ESTABLISHED) and the socket echoes to itself."));
+    Ok(())
+}
