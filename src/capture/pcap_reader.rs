@@ -6,7 +6,7 @@ use super::{CaptureError, Frame, LinkType};
 use crate::timestamp::Timestamp;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
-use pcap_parser::{PcapBlockOwned, PcapError};
+use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -88,53 +88,86 @@ impl PcapSource {
         first_number: u64,
     ) -> Result<PcapSource, CaptureError> {
         let path: PathBuf = path.into();
-        // Peek at the magic ourselves, for exact messages; then hand all bytes to the parser.
-        let mut head = Vec::with_capacity(32);
+        // Read the whole file header ourselves (exact messages), then hand every byte to the
+        // parser: its first read() must hold the whole header, which a pipe need not give.
+        let read_err = |source| CaptureError::Read {
+            path: path.clone(),
+            offset: 0,
+            source,
+        };
+        let mut head = Vec::with_capacity(64);
+        (&mut input).take(12).read_to_end(&mut head).map_err(read_err)?;
+        if head.is_empty() {
+            return Err(CaptureError::Empty { path });
+        }
+        let word = |b: &[u8], at: usize, be: bool| -> Option<u32> {
+            let w: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+            Some(if be { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) })
+        };
+        let magic = word(&head, 0, false);
+        let cut = |path: PathBuf| CaptureError::Damaged {
+            path,
+            offset: 0,
+            what: "the file header is cut short".into(),
+        };
+        let ng = magic == Some(0x0a0d0d0a);
+        let header_len = if ng {
+            // Section header block: its length follows; the byte-order magic says in which order.
+            let be = match word(&head, 8, false) {
+                Some(0x1a2b3c4d) => false,
+                Some(0x4d3c2b1a) => true,
+                Some(_) => {
+                    return Err(CaptureError::Damaged {
+                        path,
+                        offset: 8,
+                        what: "the pcapng byte-order magic is damaged".into(),
+                    })
+                }
+                None => return Err(cut(path)),
+            };
+            let len = word(&head, 4, be).ok_or_else(|| cut(path.clone()))? as usize;
+            if !(28..=BUFFER_SIZE / 2).contains(&len) {
+                return Err(CaptureError::Damaged {
+                    path,
+                    offset: 4,
+                    what: format!("the section header claims {len} bytes"),
+                });
+            }
+            len
+        } else if matches!(
+            magic,
+            Some(0xa1b2c3d4 | 0xd4c3b2a1 | 0xa1b23c4d | 0x4d3cb2a1 | 0xa1b2cd34 | 0x34cdb2a1)
+        ) {
+            24
+        } else {
+            let hex: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            return Err(CaptureError::NotPcap {
+                path,
+                head: hex.join(" "),
+            });
+        };
         (&mut input)
-            .take(32)
+            .take(header_len.saturating_sub(head.len()) as u64)
             .read_to_end(&mut head)
             .map_err(|source| CaptureError::Read {
                 path: path.clone(),
                 offset: 0,
                 source,
             })?;
-        if head.is_empty() {
-            return Err(CaptureError::Empty { path });
-        }
-        let magic = head
-            .get(..4)
-            .map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
-        let known = matches!(
-            magic,
-            Some(
-                0xa1b2c3d4
-                    | 0xd4c3b2a1
-                    | 0xa1b23c4d
-                    | 0x4d3cb2a1
-                    | 0xa1b2cd34
-                    | 0x34cdb2a1
-                    | 0x0a0d0d0a
-            )
-        );
-        if !known {
-            let hex: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
-            return Err(CaptureError::NotPcap {
-                path,
-                head: hex.join(" "),
-            });
+        if head.len() < header_len {
+            return Err(cut(path));
         }
         let stream = io::Cursor::new(head).chain(input);
-        let reader =
-            pcap_parser::create_reader(BUFFER_SIZE, stream).map_err(|e| CaptureError::Damaged {
-                path: path.clone(),
-                offset: 0,
-                what: match e {
-                    PcapError::Incomplete(_) | PcapError::Eof | PcapError::UnexpectedEof => {
-                        "the file header is cut short".into()
-                    }
-                    other => format!("the file header is damaged ({other:?})"),
-                },
-            })?;
+        let made: Result<Box<dyn PcapReaderIterator + Send>, _> = if ng {
+            PcapNGReader::new(BUFFER_SIZE, stream).map(|r| Box::new(r) as _)
+        } else {
+            LegacyPcapReader::new(BUFFER_SIZE, stream).map(|r| Box::new(r) as _)
+        };
+        let reader = made.map_err(|e| CaptureError::Damaged {
+            path: path.clone(),
+            offset: 0,
+            what: format!("the file header is damaged ({})", describe(&e)),
+        })?;
         let mut src = PcapSource {
             path,
             reader,

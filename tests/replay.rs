@@ -1,0 +1,123 @@
+//! Golden snapshots of every capture in `captures/` (ladder without and with colour, at
+//! widths 100 and 60; JSONL; summary; Mermaid), and the facts tcpdump/tshark report for the
+//! same files (segment counts, first and last timestamps), written in as numbers.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn synfin(args: &[&str]) -> String {
+    let out = Command::cargo_bin("synfin")
+        .unwrap()
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("TERM")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "synfin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const CAPTURES: &[&str] = &[
+    "basic.pcap",
+    "loop.pcap",
+    "empty.pcap",
+    "client-crash.pcap",
+    "server-first.pcap",
+    "half-close.pcap",
+    "refused.pcap",
+    "abort.pcap",
+    "unread.pcap",
+    "backlog.pcap",
+    "self-connect.pcap",
+    "ipv6.pcap",
+    "any-sll2.pcap",
+    "basic.pcapng",
+];
+
+#[test]
+fn ladders_jsonl_summary_mermaid_match_the_golden_snapshots() {
+    for name in CAPTURES {
+        let path = format!("captures/{name}");
+        assert!(Path::new(&path).exists(), "{path} is missing");
+        for width in ["100", "60"] {
+            let ladder = synfin(&["replay", &path, "-f", "ladder", "--color", "never", "--width", width, "--payload"]);
+            insta::assert_snapshot!(format!("ladder_{name}_{width}"), ladder);
+        }
+        let jsonl = synfin(&["replay", &path, "-f", "jsonl"]);
+        insta::assert_snapshot!(format!("jsonl_{name}"), jsonl);
+        let summary = synfin(&["replay", &path, "-f", "summary", "--color", "never"]);
+        insta::assert_snapshot!(format!("summary_{name}"), summary);
+        let mermaid = synfin(&["replay", &path, "-f", "mermaid"]);
+        insta::assert_snapshot!(format!("mermaid_{name}"), mermaid);
+    }
+}
+
+#[test]
+fn colour_palette_is_pinned() {
+    let ladder = synfin(&["replay", "captures/basic.pcap", "-f", "ladder", "--color", "always", "--width", "100"]);
+    assert!(ladder.contains("\u{1b}["), "--color always paints");
+    insta::assert_snapshot!("ladder_basic_color", ladder);
+    let plain = synfin(&["replay", "captures/basic.pcap", "-f", "ladder", "--color", "never"]);
+    assert!(!plain.contains('\u{1b}'));
+}
+
+/// (file, TCP segments, first and last timestamp as tshark's frame.time_epoch prints them).
+const TSHARK_FACTS: &[(&str, usize, &str, &str)] = &[
+    ("abort.pcap", 8, "1795617768.688453489", "1795617768.688696460"),
+    ("any-sll2.pcap", 10, "1795617789.088156000", "1795617789.088355000"),
+    ("backlog.pcap", 20, "1795617769.348316769", "1795617773.503161787"),
+    ("basic.pcap", 10, "1795617765.276078594", "1795617765.276322015"),
+    ("client-crash.pcap", 18, "1795617767.348219698", "1795617767.549074249"),
+    ("empty.pcap", 6, "1795617765.840374338", "1795617767.071386107"),
+    ("half-close.pcap", 10, "1795617768.131954086", "1795617768.132185030"),
+    ("ipv6.pcap", 10, "1795617787.816209832", "1795617787.816705699"),
+    ("loop.pcap", 34, "1795617765.564326326", "1795617765.565756502"),
+    ("refused.pcap", 2, "1795617768.411893665", "1795617768.412117488"),
+    ("self-connect.pcap", 7, "1795617773.779792622", "1795617773.779856888"),
+    ("server-first.pcap", 10, "1795617767.836053045", "1795617767.836219673"),
+    ("unread.pcap", 6, "1795617768.968117157", "1795617769.068446602"),
+    ("basic.pcapng", 10, "1795617765.276078594", "1795617765.276322015"),
+];
+
+#[test]
+fn segment_counts_and_timestamps_agree_with_tshark() {
+    use synfin::capture::pcap_reader::PcapSource;
+    use synfin::decode::decode;
+    for (name, count, first, last) in TSHARK_FACTS {
+        let mut src = PcapSource::open(Path::new(&format!("captures/{name}")), 1).unwrap();
+        let mut stamps = Vec::new();
+        while let Some(f) = src.next_frame().unwrap() {
+            if decode(&f).is_ok() {
+                stamps.push(f.ts.to_string());
+            }
+        }
+        assert_eq!(stamps.len(), *count, "{name}: segments");
+        assert_eq!(stamps.first().unwrap(), first, "{name}: first timestamp");
+        assert_eq!(stamps.last().unwrap(), last, "{name}: last timestamp");
+    }
+}
+
+#[test]
+fn several_files_are_read_in_order_as_one_input() {
+    let out = synfin(&["replay", "captures/basic.pcap", "captures/refused.pcap", "-f", "jsonl"]);
+    let summary = out.lines().last().unwrap();
+    assert!(summary.contains("\"frames\":12"), "{summary}");
+    assert!(summary.contains("\"connections\":2"), "{summary}");
+}
+
+#[test]
+fn stdin_is_read_with_a_dash() {
+    let bytes = std::fs::read("captures/basic.pcap").unwrap();
+    let out = Command::cargo_bin("synfin")
+        .unwrap()
+        .args(["replay", "-", "-f", "summary", "--color", "never"])
+        .write_stdin(bytes)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ShADadFf"));
+}
