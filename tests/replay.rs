@@ -44,7 +44,17 @@ fn ladders_jsonl_summary_mermaid_match_the_golden_snapshots() {
         let path = format!("captures/{name}");
         assert!(Path::new(&path).exists(), "{path} is missing");
         for width in ["100", "60"] {
-            let ladder = synfin(&["replay", &path, "-f", "ladder", "--color", "never", "--width", width, "--payload"]);
+            let ladder = synfin(&[
+                "replay",
+                &path,
+                "-f",
+                "ladder",
+                "--color",
+                "never",
+                "--width",
+                width,
+                "--payload",
+            ]);
             insta::assert_snapshot!(format!("ladder_{name}_{width}"), ladder);
         }
         let jsonl = synfin(&["replay", &path, "-f", "jsonl"]);
@@ -58,29 +68,115 @@ fn ladders_jsonl_summary_mermaid_match_the_golden_snapshots() {
 
 #[test]
 fn colour_palette_is_pinned() {
-    let ladder = synfin(&["replay", "captures/basic.pcap", "-f", "ladder", "--color", "always", "--width", "100"]);
+    let ladder = synfin(&[
+        "replay",
+        "captures/basic.pcap",
+        "-f",
+        "ladder",
+        "--color",
+        "always",
+        "--width",
+        "100",
+    ]);
     assert!(ladder.contains("\u{1b}["), "--color always paints");
     insta::assert_snapshot!("ladder_basic_color", ladder);
-    let plain = synfin(&["replay", "captures/basic.pcap", "-f", "ladder", "--color", "never"]);
+    let plain = synfin(&[
+        "replay",
+        "captures/basic.pcap",
+        "-f",
+        "ladder",
+        "--color",
+        "never",
+    ]);
     assert!(!plain.contains('\u{1b}'));
 }
 
 /// (file, TCP segments, first and last timestamp as tshark's frame.time_epoch prints them).
 const TSHARK_FACTS: &[(&str, usize, &str, &str)] = &[
-    ("abort.pcap", 8, "1795617768.688453489", "1795617768.688696460"),
-    ("any-sll2.pcap", 10, "1795617789.088156000", "1795617789.088355000"),
-    ("backlog.pcap", 20, "1795617769.348316769", "1795617773.503161787"),
-    ("basic.pcap", 10, "1795617765.276078594", "1795617765.276322015"),
-    ("client-crash.pcap", 18, "1795617767.348219698", "1795617767.549074249"),
-    ("empty.pcap", 6, "1795617765.840374338", "1795617767.071386107"),
-    ("half-close.pcap", 10, "1795617768.131954086", "1795617768.132185030"),
-    ("ipv6.pcap", 10, "1795617787.816209832", "1795617787.816705699"),
-    ("loop.pcap", 34, "1795617765.564326326", "1795617765.565756502"),
-    ("refused.pcap", 2, "1795617768.411893665", "1795617768.412117488"),
-    ("self-connect.pcap", 7, "1795617773.779792622", "1795617773.779856888"),
-    ("server-first.pcap", 10, "1795617767.836053045", "1795617767.836219673"),
-    ("unread.pcap", 6, "1795617768.968117157", "1795617769.068446602"),
-    ("basic.pcapng", 10, "1795617765.276078594", "1795617765.276322015"),
+    (
+        "abort.pcap",
+        8,
+        "1795617768.688453489",
+        "1795617768.688696460",
+    ),
+    (
+        "any-sll2.pcap",
+        10,
+        "1795617789.088156000",
+        "1795617789.088355000",
+    ),
+    (
+        "backlog.pcap",
+        20,
+        "1795617769.348316769",
+        "1795617773.503161787",
+    ),
+    (
+        "basic.pcap",
+        10,
+        "1795617765.276078594",
+        "1795617765.276322015",
+    ),
+    (
+        "client-crash.pcap",
+        18,
+        "1795617767.348219698",
+        "1795617767.549074249",
+    ),
+    (
+        "empty.pcap",
+        6,
+        "1795617765.840374338",
+        "1795617767.071386107",
+    ),
+    (
+        "half-close.pcap",
+        10,
+        "1795617768.131954086",
+        "1795617768.132185030",
+    ),
+    (
+        "ipv6.pcap",
+        10,
+        "1795617787.816209832",
+        "1795617787.816705699",
+    ),
+    (
+        "loop.pcap",
+        34,
+        "1795617765.564326326",
+        "1795617765.565756502",
+    ),
+    (
+        "refused.pcap",
+        2,
+        "1795617768.411893665",
+        "1795617768.412117488",
+    ),
+    (
+        "self-connect.pcap",
+        7,
+        "1795617773.779792622",
+        "1795617773.779856888",
+    ),
+    (
+        "server-first.pcap",
+        10,
+        "1795617767.836053045",
+        "1795617767.836219673",
+    ),
+    (
+        "unread.pcap",
+        6,
+        "1795617768.968117157",
+        "1795617769.068446602",
+    ),
+    (
+        "basic.pcapng",
+        10,
+        "1795617765.276078594",
+        "1795617765.276322015",
+    ),
 ];
 
 #[test]
@@ -103,7 +199,13 @@ fn segment_counts_and_timestamps_agree_with_tshark() {
 
 #[test]
 fn several_files_are_read_in_order_as_one_input() {
-    let out = synfin(&["replay", "captures/basic.pcap", "captures/refused.pcap", "-f", "jsonl"]);
+    let out = synfin(&[
+        "replay",
+        "captures/basic.pcap",
+        "captures/refused.pcap",
+        "-f",
+        "jsonl",
+    ]);
     let summary = out.lines().last().unwrap();
     assert!(summary.contains("\"frames\":12"), "{summary}");
     assert!(summary.contains("\"connections\":2"), "{summary}");

@@ -96,13 +96,20 @@ impl PcapSource {
             source,
         };
         let mut head = Vec::with_capacity(64);
-        (&mut input).take(12).read_to_end(&mut head).map_err(read_err)?;
+        (&mut input)
+            .take(12)
+            .read_to_end(&mut head)
+            .map_err(read_err)?;
         if head.is_empty() {
             return Err(CaptureError::Empty { path });
         }
         let word = |b: &[u8], at: usize, be: bool| -> Option<u32> {
             let w: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-            Some(if be { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) })
+            Some(if be {
+                u32::from_be_bytes(w)
+            } else {
+                u32::from_le_bytes(w)
+            })
         };
         let magic = word(&head, 0, false);
         let cut = |path: PathBuf| CaptureError::Damaged {

@@ -116,7 +116,12 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             notes.push(format!("{}: failed: {e}", s.name));
         }
         if s.name == "self-connect" {
-            self_ports.extend(log.calls().iter().filter(|c| c.peer == Some(c.local)).map(|c| c.local.port()));
+            self_ports.extend(
+                log.calls()
+                    .iter()
+                    .filter(|c| c.peer == Some(c.local))
+                    .map(|c| c.local.port()),
+            );
         }
         for n in ctx.notes {
             notes.push(format!("{}: {n}", s.name));
@@ -168,7 +173,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         })?;
     }
     p.finish()?;
-    if !matches!(output.format, crate::cli::Format::Jsonl | crate::cli::Format::None) {
+    if !matches!(
+        output.format,
+        crate::cli::Format::Jsonl | crate::cli::Format::None
+    ) {
         let mut err = std::io::stderr().lock();
         for n in &notes {
             writeln!(err, "note: {n}")?;
@@ -188,7 +196,8 @@ fn observed_events(
 ) -> Vec<Event> {
     let mut tracker = Tracker::new(cfg);
     let mut spans: Vec<(FlowKey, ConnId, Timestamp, Timestamp)> = Vec::new();
-    let collect = |tracker: &mut Tracker, spans: &mut Vec<(FlowKey, ConnId, Timestamp, Timestamp)>| {
+    let collect = |tracker: &mut Tracker,
+                   spans: &mut Vec<(FlowKey, ConnId, Timestamp, Timestamp)>| {
         while let Some(e) = tracker.poll_event() {
             if let Event::Connection(c) = e {
                 spans.push((FlowKey::new(c.client.0, c.server.0), c.conn, c.start, c.end));

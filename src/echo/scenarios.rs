@@ -99,7 +99,8 @@ fn serve(
 }
 
 fn join(h: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {
-    h.join().map_err(|_| io::Error::other("server thread panicked"))?
+    h.join()
+        .map_err(|_| io::Error::other("server thread panicked"))?
 }
 
 fn one_client(ctx: &Ctx, messages: &[String]) -> io::Result<()> {
@@ -199,7 +200,11 @@ fn client_crash(ctx: &mut Ctx) -> io::Result<()> {
     }
     if pid == 0 {
         unsafe {
-            let fam = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+            let fam = if addr.is_ipv4() {
+                libc::AF_INET
+            } else {
+                libc::AF_INET6
+            };
             let fd = libc::socket(fam, libc::SOCK_STREAM, 0);
             libc::bind(fd, la.as_ptr().cast(), la.len());
             if libc::connect(fd, sa.as_ptr().cast(), sa.len()) == 0 {

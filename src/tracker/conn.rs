@@ -40,6 +40,9 @@ struct FinCall {
     peer_data_end: Option<SeqNum>,
 }
 
+/// The fields that make two captures of one segment identical.
+type Signature = (u32, u32, u8, u32, u16, Option<(u32, u32)>, Timestamp);
+
 #[derive(Debug, Clone)]
 struct Side {
     addr: SocketAddr,
@@ -61,7 +64,7 @@ struct Side {
     last_syn_t: Option<Timestamp>,
     pending: Option<Pending>,
     fin_call: Option<FinCall>,
-    last_sig: Option<(u32, u32, u8, u32, u16, Option<(u32, u32)>, Timestamp)>,
+    last_sig: Option<Signature>,
 }
 
 impl Side {
@@ -497,7 +500,7 @@ impl Conn {
             self.sides[s].synack_sent = true;
             self.set_pending(q, s, seg);
         }
-        if seg.payload_len > 0 && !self.sides[s].fin_seq.is_some_and(|fs| seq >= fs) {
+        if seg.payload_len > 0 && self.sides[s].fin_seq.is_none_or(|fs| seq < fs) {
             if !is_retrans {
                 let n = format!("{} bytes", seg.payload_len);
                 self.call(q, t, s, CallName::Send, Phase::Return, Some(&n));
@@ -646,7 +649,7 @@ impl Conn {
         }
         if p.syn {
             let acks_our_syn = match (p.ack, self.sides[y].isn) {
-                (Some(a), Some(isn)) => a >= isn + 1,
+                (Some(a), Some(isn)) => a > isn,
                 (Some(_), None) => true,
                 _ => false,
             };
@@ -682,27 +685,25 @@ impl Conn {
     fn apply_ack(&mut self, q: &mut EventQueue, y: usize, ack: SeqNum, t: Timestamp, frame: u64) {
         let side = &self.sides[y];
         match side.state {
-            TcpState::SynReceived => {
-                if side.isn.is_some_and(|isn| ack >= isn + 1) {
-                    let passive = side.passive;
-                    self.transition(q, y, Input::RecvAckOfSyn, t, frame);
-                    if self.rtt_ns.is_none() {
-                        if let Some(s0) = self.syn_t {
-                            self.rtt_ns = Some(t.since(s0));
-                        }
-                    }
-                    if passive {
-                        self.call(q, t, y, CallName::Accept, Phase::Return, Some("ok"));
+            TcpState::SynReceived if side.isn.is_some_and(|isn| ack > isn) => {
+                let passive = side.passive;
+                self.transition(q, y, Input::RecvAckOfSyn, t, frame);
+                if self.rtt_ns.is_none() {
+                    if let Some(s0) = self.syn_t {
+                        self.rtt_ns = Some(t.since(s0));
                     }
                 }
+                if passive {
+                    self.call(q, t, y, CallName::Accept, Phase::Return, Some("ok"));
+                }
             }
-            TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck => {
-                if side.fin_seq.is_some_and(|fs| ack >= fs + 1) {
-                    self.transition(q, y, Input::RecvAckOfFin, t, frame);
-                    let st = self.sides[y].state;
-                    if matches!(st, TcpState::TimeWait | TcpState::Closed) {
-                        self.decide_fin_call(q, y, false);
-                    }
+            TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
+                if side.fin_seq.is_some_and(|fs| ack > fs) =>
+            {
+                self.transition(q, y, Input::RecvAckOfFin, t, frame);
+                let st = self.sides[y].state;
+                if matches!(st, TcpState::TimeWait | TcpState::Closed) {
+                    self.decide_fin_call(q, y, false);
                 }
             }
             _ => {}

@@ -53,9 +53,7 @@ impl ZEndpoint {
             _ => last,
         };
         let mut n = (top - start).max(0) as u64;
-        if n > 0 {
-            n -= 1;
-        }
+        n = n.saturating_sub(1);
         if self.fin_seen && n > 0 {
             n -= 1;
         }

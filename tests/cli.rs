@@ -1,0 +1,297 @@
+//! The binary on bad input, bad flags and closed pipes: one-line errors, the right exit
+//! codes, never a panic (101) or a signal.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::io::Write;
+
+fn synfin() -> Command {
+    let mut c = Command::cargo_bin("synfin").unwrap();
+    c.env_remove("NO_COLOR").env_remove("TERM");
+    c
+}
+
+fn temp_with(bytes: &[u8]) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(bytes).unwrap();
+    f
+}
+
+#[track_caller]
+fn fails_with(args: &[&str], code: i32, needle: &str) {
+    let out = synfin().args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+}
+
+fn pcap_header(link: u32) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend(0xa1b2c3d4u32.to_le_bytes());
+    h.extend(2u16.to_le_bytes());
+    h.extend(4u16.to_le_bytes());
+    h.extend([0u8; 8]);
+    h.extend(262144u32.to_le_bytes());
+    h.extend(link.to_le_bytes());
+    h
+}
+
+#[test]
+fn missing_file_directory_empty_text() {
+    fails_with(
+        &["replay", "/nonexistent/x.pcap"],
+        1,
+        "cannot open /nonexistent/x.pcap",
+    );
+    fails_with(&["replay", "captures"], 1, "is a directory");
+    let empty = temp_with(b"");
+    fails_with(
+        &["replay", empty.path().to_str().unwrap()],
+        1,
+        "is empty (0 bytes)",
+    );
+    let text = temp_with(b"# this is not a capture\n");
+    fails_with(
+        &["replay", text.path().to_str().unwrap()],
+        1,
+        "not a pcap or pcapng file (byte offset 0 holds 23 20 74 68",
+    );
+}
+
+#[test]
+fn wrong_magic_cut_header_and_unknown_link_type() {
+    let mut wrong = pcap_header(1);
+    wrong[0] = 0x00;
+    let f = temp_with(&wrong);
+    fails_with(
+        &["replay", f.path().to_str().unwrap()],
+        1,
+        "not a pcap or pcapng file",
+    );
+    let cut = temp_with(&pcap_header(1)[..10]);
+    fails_with(
+        &["replay", cut.path().to_str().unwrap()],
+        1,
+        "cut short at byte offset 0",
+    );
+    let odd = temp_with(&pcap_header(147));
+    fails_with(
+        &["replay", odd.path().to_str().unwrap()],
+        1,
+        "unsupported link type 147 (synfin decodes",
+    );
+}
+
+#[test]
+fn header_only_pcap_warns_and_succeeds() {
+    let f = temp_with(&pcap_header(1));
+    synfin()
+        .args(["replay", f.path().to_str().unwrap(), "-f", "summary"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no packets in this capture"));
+}
+
+#[test]
+fn file_cut_in_a_record_keeps_what_was_read() {
+    let bytes = std::fs::read("captures/basic.pcap").unwrap();
+    // Cut in the middle of the third record.
+    let cut = temp_with(&bytes[..bytes.len() - 300]);
+    let out = synfin()
+        .args(["replay", cut.path().to_str().unwrap(), "-f", "jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the file ends inside a record (truncated capture) at byte offset"),
+        "{err}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"type\":\"segment\""));
+    // Cut inside the first record: nothing decoded, so it is an error.
+    let early = temp_with(&bytes[..40]);
+    fails_with(
+        &["replay", early.path().to_str().unwrap()],
+        1,
+        "at byte offset 24",
+    );
+}
+
+#[test]
+fn absurd_caplen_is_reported_with_its_offset() {
+    let mut bytes = pcap_header(1);
+    bytes.extend([0u8; 8]);
+    bytes.extend(u32::MAX.to_le_bytes());
+    bytes.extend(u32::MAX.to_le_bytes());
+    bytes.extend([0u8; 64]);
+    let f = temp_with(&bytes);
+    fails_with(
+        &["replay", f.path().to_str().unwrap()],
+        1,
+        "at byte offset 24",
+    );
+}
+
+#[test]
+fn bad_flag_values_exit_2() {
+    synfin()
+        .args(["replay", "x", "--width", "3"])
+        .assert()
+        .code(2);
+    synfin()
+        .args(["replay", "x", "--format", "pdf"])
+        .assert()
+        .code(2);
+    synfin()
+        .args(["replay", "x", "--state", "SLEEPING"])
+        .assert()
+        .code(2);
+    synfin()
+        .args(["replay", "x", "--color", "sometimes"])
+        .assert()
+        .code(2);
+    synfin()
+        .args(["demo", "--scenario", "nope"])
+        .assert()
+        .code(2);
+    synfin()
+        .args(["watch", "--duration", "-1"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn help_lists_commands_and_exit_codes() {
+    synfin()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("replay").and(predicate::str::contains("Exit codes")));
+    synfin()
+        .args(["demo", "--list-scenarios"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("server-first")
+                .and(predicate::str::contains("simultaneous-close")),
+        );
+}
+
+#[test]
+fn watch_on_a_missing_interface_lists_the_real_ones() {
+    fails_with(
+        &["watch", "-i", "nosuch0"],
+        2,
+        "no interface named nosuch0 (interfaces here: ",
+    );
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    // A reader that closes after one line: synfin must exit 0 without a message.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("synfin"))
+        .args([
+            "replay",
+            "captures/loop.pcap",
+            "captures/backlog.pcap",
+            "-f",
+            "jsonl",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn filters_pick_connections() {
+    let out = synfin()
+        .args([
+            "replay",
+            "captures/backlog.pcap",
+            "-f",
+            "summary",
+            "--outcome",
+            "refused",
+            "--color",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("2 connections (refused 2)"), "{s}");
+    let out = synfin()
+        .args(["replay", "captures/loop.pcap", "-f", "jsonl", "--conn", "2"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s
+        .lines()
+        .filter(|l| l.contains("\"type\":\"connection\""))
+        .all(|l| l.contains("\"conn\":2,")));
+    let out = synfin()
+        .args([
+            "replay",
+            "captures/loop.pcap",
+            "captures/server-first.pcap",
+            "-f",
+            "summary",
+            "--state",
+            "TIME_WAIT",
+            "--port",
+            "8888",
+            "--color",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 connections"));
+}
+
+#[test]
+fn payload_escape_sequences_never_reach_the_terminal() {
+    // A capture whose payload is a terminal attack: clear screen, set title.
+    let payload = b"\x1b[2J\x1b]0;pwned\x07";
+    let mut frame = Vec::new();
+    etherparse::PacketBuilder::ipv4([127, 0, 0, 1], [127, 0, 0, 2], 64)
+        .tcp(40000, 80, 1, 100)
+        .ack(1)
+        .psh()
+        .write(&mut frame, payload)
+        .unwrap();
+    let mut bytes = pcap_header(101);
+    bytes.extend(1u32.to_le_bytes());
+    bytes.extend(0u32.to_le_bytes());
+    bytes.extend((frame.len() as u32).to_le_bytes());
+    bytes.extend((frame.len() as u32).to_le_bytes());
+    bytes.extend(&frame);
+    let f = temp_with(&bytes);
+    for format in ["ladder", "jsonl", "mermaid", "summary"] {
+        let out = synfin()
+            .args([
+                "replay",
+                f.path().to_str().unwrap(),
+                "-f",
+                format,
+                "--payload",
+                "--color",
+                "never",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(!out.stdout.contains(&0x1b), "{format} leaked ESC");
+        assert!(!out.stdout.contains(&0x07), "{format} leaked BEL");
+    }
+}

@@ -1,0 +1,265 @@
+//! Live capture on `lo` (needs root or CAP_NET_RAW). Skips with a message where capture is
+//! not allowed, unless SYNFIN_REQUIRE_LIVE=1 (set in CI), where it fails instead.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn can_capture() -> bool {
+    // SAFETY: a plain socket(2) probe, closed at once.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+    if fd >= 0 {
+        unsafe { libc::close(fd) };
+        return true;
+    }
+    false
+}
+
+fn live_allowed(test: &str) -> bool {
+    if can_capture() {
+        return true;
+    }
+    if std::env::var("SYNFIN_REQUIRE_LIVE").is_ok_and(|v| v == "1") {
+        panic!("{test}: live capture is required (SYNFIN_REQUIRE_LIVE=1) but not permitted here");
+    }
+    eprintln!(
+        "skipping {test}: no CAP_NET_RAW (run as root, or set SYNFIN_REQUIRE_LIVE=1 to fail)"
+    );
+    false
+}
+
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+#[test]
+fn watch_sees_each_loopback_segment_exactly_once_with_kernel_timestamps() {
+    if !live_allowed("watch_sees_each_loopback_segment_exactly_once") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args([
+            "watch",
+            "-i",
+            "lo",
+            "--port",
+            &port.to_string(),
+            "-f",
+            "jsonl",
+            "--duration",
+            "20",
+            "-c",
+            "10",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the meta line: the capture socket is open from then on.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = Vec::new();
+    let mut byte = [0u8; 1];
+    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        first.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&first).contains("\"type\":\"meta\""));
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = c.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            c.write_all(&buf[..n].to_ascii_uppercase()).unwrap();
+        }
+    });
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client.write_all(b"hello").unwrap();
+    let mut reply = [0u8; 5];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"HELLO");
+    drop(client);
+    server.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(Instant::now() < deadline);
+    assert!(status.success());
+    let lines: Vec<serde_json::Value> = rest.lines().map(json).collect();
+    let segs: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "segment").collect();
+    // SYN, SYN-ACK, ACK, data, ACK, data, ACK, FIN, FIN, ACK: 10, each once (-c 10 stops there).
+    assert_eq!(segs.len(), 10, "{rest}");
+    let mut seen = std::collections::HashSet::new();
+    for s in &segs {
+        let key = (
+            s["src"].to_string(),
+            s["seq_raw"].as_u64(),
+            s["ack_raw"].as_u64(),
+            s["flags"].to_string(),
+            s["len"].as_u64(),
+        );
+        assert!(seen.insert(key), "a segment arrived twice: {s}");
+    }
+    let times: Vec<f64> = segs.iter().map(|s| s["t"].as_f64().unwrap()).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "timestamps go backwards: {times:?}"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        (now - times[0]).abs() < 60.0,
+        "kernel timestamps are wall-clock: {}",
+        times[0]
+    );
+    let conn = lines
+        .iter()
+        .find(|l| l["type"] == "connection")
+        .expect("a verdict");
+    assert_eq!(conn["history"], "ShADadFf", "{conn}");
+}
+
+#[test]
+fn demo_scenarios_show_the_lesson() {
+    if !live_allowed("demo_scenarios_show_the_lesson") {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args([
+            "demo",
+            "--scenario",
+            "all",
+            "--addr",
+            "127.0.0.9:8899",
+            "-f",
+            "jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(json)
+        .collect();
+    let verdicts: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["type"] == "connection").collect();
+    let t = |v: &serde_json::Value| v["t"].as_f64().unwrap();
+    // basic: the first connection. connect() returns after the SYN-ACK and before the
+    // client's ACK; accept() returns after the final ACK; recv() returns 0 after the FIN.
+    let c1: Vec<&serde_json::Value> = lines.iter().filter(|l| l["conn"] == 1).collect();
+    let seg = |f: &dyn Fn(&serde_json::Value) -> bool| {
+        *c1.iter().find(|l| l["type"] == "segment" && f(l)).unwrap()
+    };
+    let synack = seg(&|l| l["flags"] == serde_json::json!(["ACK", "SYN"]));
+    let final_ack = seg(&|l| l["dir"] == "c2s" && l["flags"] == serde_json::json!(["ACK"]));
+    let observed = |call: &str, phase: &str, ep: &serde_json::Value| {
+        *c1.iter()
+            .find(|l| {
+                l["type"] == "call"
+                    && l["source"] == "observed"
+                    && l["call"] == call
+                    && l["phase"] == phase
+                    && &l["endpoint"] == ep
+            })
+            .unwrap_or_else(|| panic!("no observed {call} {phase}"))
+    };
+    let client = &verdicts[0]["client"];
+    let server = &verdicts[0]["server"];
+    let connect_ret = observed("connect", "return", client);
+    assert!(
+        t(connect_ret) >= t(synack),
+        "connect() returned before the SYN-ACK"
+    );
+    let accept_ret = observed("accept", "return", server);
+    assert!(
+        t(accept_ret) >= t(final_ack),
+        "accept() returned before the final ACK"
+    );
+    let client_fin = seg(&|l| l["dir"] == "c2s" && l["flags"].to_string().contains("FIN"));
+    let zero = c1
+        .iter()
+        .find(|l| {
+            l["type"] == "call"
+                && l["source"] == "observed"
+                && l["call"] == "recv"
+                && l["result"] == "0 bytes"
+                && &l["endpoint"] == server
+        })
+        .expect("the server's recv() returns 0");
+    assert!(t(zero) >= t(client_fin));
+    // TIME_WAIT on the side that closed first.
+    assert_eq!(verdicts[0]["close_initiator"], "client");
+    assert_eq!(
+        verdicts[0]["final_states"][client.as_str().unwrap()],
+        "TIME_WAIT"
+    );
+    let sf = verdicts
+        .iter()
+        .find(|v| v["close_initiator"] == "server" && v["outcome"] == "closed")
+        .expect("server-first");
+    assert_eq!(
+        sf["final_states"][sf["server"].as_str().unwrap()],
+        "TIME_WAIT"
+    );
+    // server-first's restart: EADDRINUSE without SO_REUSEADDR, then success with it.
+    let listens: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["type"] == "call" && l["call"] == "listen" && l["phase"] == "return")
+        .collect();
+    let eaddr = listens
+        .iter()
+        .position(|l| l["result"] == "EADDRINUSE")
+        .expect("EADDRINUSE");
+    assert!(listens[eaddr + 1]["result"]
+        .as_str()
+        .unwrap()
+        .starts_with("ok (bind+listen with SO_REUSEADDR"));
+    // empty: send(b"") returns 0 bytes, and no data segment is on that connection.
+    let empty_send = lines
+        .iter()
+        .find(|l| l["type"] == "call" && l["call"] == "send" && l["result"] == "0 bytes")
+        .expect("the empty send");
+    let conn = &empty_send["conn"];
+    assert!(!lines
+        .iter()
+        .any(|l| l["type"] == "segment" && &l["conn"] == conn && l["len"] != 0));
+    // refused, abort and unread show up as such.
+    assert!(verdicts
+        .iter()
+        .any(|v| v["outcome"] == "refused" && v["history"] == "Sr"));
+    assert!(verdicts.iter().filter(|v| v["outcome"] == "reset").count() >= 2);
+    // self-connect: one endpoint, simultaneous open.
+    let selfc = verdicts
+        .iter()
+        .find(|v| v["client"] == v["server"])
+        .expect("self-connect");
+    let ep = selfc["client"].clone();
+    let path: Vec<String> = lines
+        .iter()
+        .filter(|l| {
+            l["type"] == "state"
+                && l["conn"] == selfc["conn"]
+                && l["endpoint"] == ep
+                && l["projected"] == false
+        })
+        .map(|l| l["to"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(&path[..3], ["SYN_SENT", "SYN_RECEIVED", "ESTABLISHED"]);
+    // backlog: SYNs retransmitted.
+    assert!(lines.iter().any(|l| l["type"] == "anomaly"
+        && l["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("SYN retransmitted")));
+}
