@@ -295,6 +295,10 @@ impl Conn {
             frame,
             projected,
         }));
+        // Once it is closed or in TIME-WAIT, a FIN sender can no longer show a half-close.
+        if matches!(to, TcpState::TimeWait | TcpState::Closed) {
+            self.decide_fin_call(q, s, false);
+        }
     }
 
     /// Apply `input` to side `s` through the transition table.
@@ -856,6 +860,14 @@ impl Conn {
                 .sides
                 .iter()
                 .all(|s| s.pending.is_none() && s.fin_call.is_none())
+    }
+
+    /// Both ends closed or in TIME-WAIT (something may still be in flight).
+    pub fn both_ended(&self) -> bool {
+        let n = if self.self_connect { 1 } else { 2 };
+        self.sides[..n]
+            .iter()
+            .all(|s| matches!(s.state, TcpState::Closed | TcpState::TimeWait))
     }
 
     /// Which sides are in TIME-WAIT, and since when.

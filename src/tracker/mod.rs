@@ -137,7 +137,7 @@ impl Tracker {
         if let Some(conn) = self.conns.get(&key) {
             // A new SYN with a new ISN on a 4-tuple whose connection has closed on both
             // sides starts a new connection.
-            let closed_enough = conn.is_done();
+            let closed_enough = conn.is_done() || conn.both_ended();
             if new_syn && closed_enough && conn.client_isn() != Some(SeqNum(seg.seq)) {
                 self.end_connection(key);
             }

@@ -1,1 +1,355 @@
+//! Tracker tests on segments built in code, grouped by what they exercise, and property tests.
 
+use super::*;
+use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
+use crate::timeline::{Outcome, TcpState::*};
+use proptest::prelude::*;
+
+const C: &str = "10.0.0.1:40000";
+const S: &str = "10.0.0.2:80";
+const ISN_C: u32 = 1000;
+const ISN_S: u32 = 5000;
+const F: u8 = TcpFlags::FIN;
+const SY: u8 = TcpFlags::SYN;
+const R: u8 = TcpFlags::RST;
+const A: u8 = TcpFlags::ACK;
+
+#[track_caller]
+fn seg(n: u64, from: &str, to: &str, flags: u8, seq: u32, ack: u32, len: u32) -> Segment {
+    Segment {
+        ts: Timestamp(1_000_000 * n as i64),
+        frame: n,
+        orig_len: 60,
+        cap_len: 60,
+        src: from.parse().unwrap(),
+        dst: to.parse().unwrap(),
+        flags: TcpFlags(flags),
+        seq,
+        ack,
+        window: 1000,
+        payload_len: len,
+        payload: PayloadPrefix::default(),
+        options: TcpOptions::default(),
+    }
+}
+
+fn run(segs: &[Segment]) -> Vec<Event> {
+    let mut t = Tracker::new(TrackerConfig::default());
+    let mut out = Vec::new();
+    for s in segs {
+        t.handle_segment(s);
+        while let Some(e) = t.poll_event() {
+            out.push(e);
+        }
+    }
+    t.finish();
+    while let Some(e) = t.poll_event() {
+        out.push(e);
+    }
+    out
+}
+
+/// Each endpoint's (from, to) changes, in order, excluding projected ones.
+fn path(events: &[Event], ep: &str) -> Vec<TcpState> {
+    let ep: SocketAddr = ep.parse().unwrap();
+    let mut v = Vec::new();
+    for e in events {
+        if let Event::State(s) = e {
+            if s.endpoint.0 == ep && !s.projected {
+                if v.is_empty() {
+                    v.push(s.from);
+                }
+                v.push(s.to);
+            }
+        }
+    }
+    v
+}
+
+fn verdicts(events: &[Event]) -> Vec<&crate::timeline::ConnectionEvent> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Connection(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn handshake() -> Vec<Segment> {
+    vec![
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(2, S, C, SY | A, ISN_S, ISN_C + 1, 0),
+        seg(3, C, S, A, ISN_C + 1, ISN_S + 1, 0),
+    ]
+}
+
+// =============================================================================================
+// Tests for opening: LISTEN, SYN-SENT, SYN-RECEIVED
+// =============================================================================================
+#[test]
+fn three_way_handshake() {
+    let ev = run(&handshake());
+    assert_eq!(path(&ev, C), [Closed, SynSent, Established]);
+    assert_eq!(path(&ev, S), [Listen, SynReceived, Established]);
+}
+
+#[test]
+fn crossed_syns_take_the_simultaneous_open_path() {
+    let ev = run(&[
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(2, S, C, SY, ISN_S, 0, 0),
+        seg(3, C, S, SY | A, ISN_C, ISN_S + 1, 0),
+        seg(4, S, C, SY | A, ISN_S, ISN_C + 1, 0),
+    ]);
+    assert_eq!(path(&ev, C), [Closed, SynSent, SynReceived, Established]);
+    assert_eq!(path(&ev, S), [Closed, SynSent, SynReceived, Established]);
+}
+
+#[test]
+fn refused_connect_gives_the_server_no_states() {
+    let ev = run(&[
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(2, S, C, R | A, 0, ISN_C + 1, 0),
+    ]);
+    assert_eq!(path(&ev, C), [Closed, SynSent, Closed]);
+    assert!(path(&ev, S).is_empty());
+    assert_eq!(verdicts(&ev)[0].outcome, Outcome::Refused);
+    assert_eq!(verdicts(&ev)[0].history, "Sr");
+    assert_eq!(verdicts(&ev)[0].conn_state, "REJ");
+}
+
+#[test]
+fn syn_retransmission_is_one_connection_with_an_interval() {
+    let ev = run(&[
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(1001, C, S, SY, ISN_C, 0, 0),
+    ]);
+    assert_eq!(verdicts(&ev).len(), 1);
+    assert!(ev.iter().any(|e| matches!(e, Event::Anomaly(a)
+        if a.kind == AnomalyKind::Retransmission && a.detail.contains("1.000 s"))));
+    assert_eq!(verdicts(&ev)[0].outcome, Outcome::Incomplete);
+    assert_eq!(verdicts(&ev)[0].conn_state, "S0");
+}
+
+// =============================================================================================
+// Tests for closing: FIN-WAIT-1/2, CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT
+// =============================================================================================
+#[test]
+fn client_closes_first_and_waits_in_time_wait() {
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, F | A, ISN_C + 1, ISN_S + 1, 0),
+        seg(5, S, C, A, ISN_S + 1, ISN_C + 2, 0),
+        seg(6, S, C, F | A, ISN_S + 1, ISN_C + 2, 0),
+        seg(7, C, S, A, ISN_C + 2, ISN_S + 2, 0),
+    ]);
+    let ev = run(&s);
+    assert_eq!(
+        path(&ev, C),
+        [Closed, SynSent, Established, FinWait1, FinWait2, TimeWait]
+    );
+    assert_eq!(
+        path(&ev, S),
+        [Listen, SynReceived, Established, CloseWait, LastAck, Closed]
+    );
+    let v = verdicts(&ev)[0];
+    assert_eq!(v.history, "ShAFaf");
+    assert_eq!(v.conn_state, "SF");
+    assert_eq!(v.outcome, Outcome::Closed);
+    // The end of TIME_WAIT is projected 60 s after it began.
+    assert!(ev.iter().any(|e| matches!(e, Event::State(st)
+        if st.projected && st.from == TimeWait && st.t == Timestamp(6_000_000 + LINUX_TIME_WAIT_NS))));
+}
+
+#[test]
+fn fin_that_acks_our_fin_takes_two_transitions_in_one_frame() {
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, F | A, ISN_C + 1, ISN_S + 1, 0),
+        seg(5, S, C, F | A, ISN_S + 1, ISN_C + 2, 0),
+        seg(6, C, S, A, ISN_C + 2, ISN_S + 2, 0),
+    ]);
+    let ev = run(&s);
+    let frames: Vec<(TcpState, Option<u64>)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::State(st) if st.endpoint.0 == C.parse().unwrap() && st.to != Closed => {
+                Some((st.to, st.frame))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(frames.contains(&(FinWait2, Some(5))) && frames.contains(&(TimeWait, Some(5))));
+}
+
+#[test]
+fn crossed_fins_give_closing_on_both_ends() {
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, F | A, ISN_C + 1, ISN_S + 1, 0),
+        seg(5, S, C, F | A, ISN_S + 1, ISN_C + 1, 0), // did not see C's FIN
+        seg(6, C, S, A, ISN_C + 2, ISN_S + 2, 0),
+        seg(7, S, C, A, ISN_S + 2, ISN_C + 2, 0),
+    ]);
+    let ev = run(&s);
+    assert_eq!(path(&ev, C)[3..], [FinWait1, Closing, TimeWait]);
+    assert_eq!(path(&ev, S)[3..], [FinWait1, Closing, TimeWait]);
+    assert_eq!(
+        verdicts(&ev)[0].close_initiator,
+        Some(crate::timeline::Initiator::Both)
+    );
+}
+
+#[test]
+fn half_close_is_inferred_as_shutdown() {
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, F | A, ISN_C + 1, ISN_S + 1, 0),
+        seg(5, S, C, A, ISN_S + 1, ISN_C + 2, 0),
+        seg(6, S, C, A | TcpFlags::PSH, ISN_S + 1, ISN_C + 2, 5),
+        seg(7, C, S, A, ISN_C + 2, ISN_S + 6, 0),
+        seg(8, S, C, F | A, ISN_S + 6, ISN_C + 2, 0),
+        seg(9, C, S, A, ISN_C + 2, ISN_S + 7, 0),
+    ]);
+    let ev = run(&s);
+    assert!(ev.iter().any(|e| matches!(e, Event::Call(c)
+        if c.call == crate::timeline::CallName::Shutdown)));
+    assert_eq!(path(&ev, C)[3..], [FinWait1, FinWait2, TimeWait]);
+}
+
+// =============================================================================================
+// Tests for resets
+// =============================================================================================
+#[test]
+fn rst_in_established_closes_both_ends() {
+    let mut s = handshake();
+    s.push(seg(4, C, S, R | A, ISN_C + 1, ISN_S + 1, 0));
+    let ev = run(&s);
+    assert_eq!(path(&ev, C).last(), Some(&Closed));
+    assert_eq!(path(&ev, S).last(), Some(&Closed));
+    assert_eq!(verdicts(&ev)[0].outcome, Outcome::Reset);
+}
+
+#[test]
+fn rst_outside_the_window_is_ignored() {
+    let mut s = handshake();
+    s.push(seg(4, C, S, R, ISN_C + 900_000, 0, 0));
+    let ev = run(&s);
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::Anomaly(a) if a.kind == AnomalyKind::RstOutOfWindow)));
+    assert_eq!(path(&ev, S).last(), Some(&Established));
+}
+
+// =============================================================================================
+// Tests for mid-stream pick-up and 4-tuple reuse
+// =============================================================================================
+#[test]
+fn midstream_fin_exchange_still_yields_states() {
+    let ev = run(&[
+        seg(1, C, S, A, 7, 9, 10),
+        seg(2, C, S, F | A, 17, 9, 0),
+        seg(3, S, C, F | A, 9, 18, 0),
+        seg(4, C, S, A, 18, 10, 0),
+    ]);
+    assert_eq!(path(&ev, C), [Unknown, FinWait1, FinWait2, TimeWait]);
+    assert_eq!(path(&ev, S), [Unknown, CloseWait, LastAck, Closed]);
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::Anomaly(a) if a.kind == AnomalyKind::Midstream)));
+    assert!(verdicts(&ev)[0].roles_guessed);
+}
+
+#[test]
+fn new_syn_on_a_time_wait_tuple_starts_a_new_connection() {
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, F | A, ISN_C + 1, ISN_S + 1, 0),
+        seg(5, S, C, F | A, ISN_S + 1, ISN_C + 2, 0),
+        seg(6, C, S, A, ISN_C + 2, ISN_S + 2, 0),
+        seg(7, C, S, SY, ISN_C + 100_000, 0, 0),
+    ]);
+    let ev = run(&s);
+    let tw_end = ev.iter().find_map(|e| match e {
+        Event::State(st) if st.from == TimeWait => Some((st.frame, st.projected, st.conn)),
+        _ => None,
+    });
+    assert_eq!(tw_end, Some((Some(7), false, 1)));
+    assert_eq!(verdicts(&ev).len(), 2);
+    assert_eq!(verdicts(&ev)[1].conn, 2);
+}
+
+// =============================================================================================
+// Property tests
+// =============================================================================================
+fn conversation() -> Vec<Segment> {
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, A | TcpFlags::PSH, ISN_C + 1, ISN_S + 1, 5),
+        seg(5, S, C, A, ISN_S + 1, ISN_C + 6, 0),
+        seg(6, S, C, A | TcpFlags::PSH, ISN_S + 1, ISN_C + 6, 5),
+        seg(7, C, S, A, ISN_C + 6, ISN_S + 6, 0),
+        seg(8, C, S, F | A, ISN_C + 6, ISN_S + 6, 0),
+        seg(9, S, C, F | A, ISN_S + 6, ISN_C + 7, 0),
+        seg(10, C, S, A, ISN_C + 7, ISN_S + 7, 0),
+        seg(11, S, C, R, ISN_S + 7, 0, 0),
+    ]);
+    s
+}
+
+fn legal(from: TcpState, to: TcpState) -> bool {
+    use state::Input::*;
+    // Listen is entered implicitly; any change must be one table step.
+    [
+        SendSyn,
+        SendSynAck,
+        SendFin,
+        SendRst,
+        RecvSyn,
+        RecvSynAck,
+        RecvAckOfSyn,
+        RecvAckOfFin,
+        RecvFin,
+        RecvRst,
+    ]
+    .into_iter()
+    .any(|i| state::next_state(from, i) == Some(to))
+        || (from == TimeWait && to == Closed)
+}
+
+proptest! {
+    #[test]
+    fn shuffled_dropped_duplicated_conversations_stay_legal(
+        order in Just((0..11usize).collect::<Vec<_>>()).prop_shuffle(),
+        keep in proptest::collection::vec(0u8..4, 11),
+        dup in proptest::collection::vec(any::<bool>(), 11),
+    ) {
+        let base = conversation();
+        let mut segs = Vec::new();
+        for &i in &order {
+            if keep[i] == 0 {
+                continue; // dropped
+            }
+            segs.push(base[i]);
+            if dup[i] {
+                segs.push(base[i]);
+            }
+        }
+        // Times follow the new order, as a capture's would.
+        for (n, s) in segs.iter_mut().enumerate() {
+            s.ts = Timestamp(1_000_000 * (n as i64 + 1));
+            s.frame = n as u64 + 1;
+        }
+        let ev = run(&segs);
+        let mut last = Timestamp(i64::MIN);
+        for e in &ev {
+            if let Event::Connection(_) = e { continue; }
+            prop_assert!(e.t() >= last, "time went backwards at {:?}", e);
+            last = e.t();
+            if let Event::State(st) = e {
+                prop_assert!(legal(st.from, st.to), "illegal {:?} -> {:?}", st.from, st.to);
+            }
+        }
+    }
+}
