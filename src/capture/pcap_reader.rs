@@ -355,13 +355,9 @@ fn interpret(
             Step::Skip
         }
         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+            // An interface of a link type synfin does not decode is kept: its packets are
+            // skipped (and counted) when they come, so the file's other interfaces still work.
             let link = LinkType(idb.linktype.0 as u32);
-            if !link.is_supported() {
-                return Err(CaptureError::UnsupportedLink {
-                    path: path.into(),
-                    link: link.0,
-                });
-            }
             match format {
                 Format::PcapNg { interfaces } if interfaces.len() < 65_536 => {
                     interfaces.push(Interface {

@@ -88,15 +88,30 @@ pub fn decode(frame: &Frame<'_>) -> Result<Segment, Skip> {
     if ip_payload.ip_number != IpNumber::TCP {
         return Err(Skip::NotTcp);
     }
-    let tcp = TcpSlice::from_slice(ip_payload.payload).map_err(|_| Skip::Truncated)?;
-    let header_len = tcp.slice().len() - tcp.payload().len();
+    let mut fixed = [0u8; 20];
+    let (tcp, header_len, options_cut) = match TcpSlice::from_slice(ip_payload.payload) {
+        Ok(tcp) => {
+            let header_len = tcp.slice().len() - tcp.payload().len();
+            (tcp, header_len, false)
+        }
+        // The fixed header is whole but the options are cut (snaplen): keep the segment,
+        // without its options, as tshark does. Its real header length still counts.
+        Err(_) if ip_payload.payload.len() >= 20 => {
+            fixed.copy_from_slice(&ip_payload.payload[..20]);
+            let header_len = usize::from(fixed[12] >> 4) * 4;
+            fixed[12] = (5 << 4) | (fixed[12] & 0x0f);
+            let tcp = TcpSlice::from_slice(&fixed).map_err(|_| Skip::Truncated)?;
+            (tcp, header_len.max(20), true)
+        }
+        Err(_) => return Err(Skip::Truncated),
+    };
     let ip_len = if ip_payload.incomplete {
         claimed.unwrap_or(ip_payload.payload.len())
     } else {
         ip_payload.payload.len()
     };
     let payload_len = ip_len.saturating_sub(header_len);
-    let payload = tcp.payload();
+    let payload = if options_cut { &[][..] } else { tcp.payload() };
     let payload = &payload[..payload.len().min(payload_len)];
     let flags = TcpFlags(tcp.header_slice()[13]);
     Ok(Segment {
@@ -112,7 +127,11 @@ pub fn decode(frame: &Frame<'_>) -> Result<Segment, Skip> {
         window: tcp.window_size(),
         payload_len: u32::try_from(payload_len).unwrap_or(u32::MAX),
         payload: PayloadPrefix::new(payload),
-        options: options(&tcp),
+        options: if options_cut {
+            TcpOptions::default()
+        } else {
+            options(&tcp)
+        },
     })
 }
 

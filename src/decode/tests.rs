@@ -178,8 +178,15 @@ fn snaplen_cut_keeps_payload_length_from_ip_header() {
     let s = decode(&frame(LinkType::RAW, cut)).unwrap();
     assert_eq!(s.payload_len, 5);
     assert_eq!(s.payload.as_bytes(), b"he");
+    // Options cut: the fixed header still gives the segment (options dropped).
+    let s = decode(&frame(LinkType::RAW, &ip[..header_end - 1])).unwrap();
     assert_eq!(
-        decode(&frame(LinkType::RAW, &ip[..header_end - 1])),
+        (s.seq, s.payload_len, s.options),
+        (1000, 5, TcpOptions::default())
+    );
+    // Cut inside the fixed 20-byte header: truncated.
+    assert_eq!(
+        decode(&frame(LinkType::RAW, &ip[..20 + 19])),
         Err(Skip::Truncated)
     );
 }
