@@ -98,6 +98,20 @@ fn serve(
     Ok(h)
 }
 
+/// The lesson's server: accept `clients` connections one after another, echo each until the
+/// client closes (a reset ends one too: the server survives it), close it; then close.
+fn serve_echo(ctx: &Ctx, clients: usize) -> io::Result<thread::JoinHandle<io::Result<()>>> {
+    serve(ctx, true, 5, move |l| {
+        for _ in 0..clients {
+            let conn = l.accept()?;
+            let _ = echo_until_eof(&conn);
+            conn.close();
+        }
+        l.close();
+        Ok(())
+    })
+}
+
 fn join(h: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {
     h.join()
         .map_err(|_| io::Error::other("server thread panicked"))?
@@ -115,13 +129,7 @@ fn one_client(ctx: &Ctx, messages: &[String]) -> io::Result<()> {
 }
 
 fn basic(ctx: &mut Ctx) -> io::Result<()> {
-    let h = serve(ctx, true, 5, |l| {
-        let conn = l.accept()?;
-        echo_until_eof(&conn)?;
-        conn.close();
-        l.close();
-        Ok(())
-    })?;
+    let h = serve_echo(ctx, 1)?;
     let msgs = ctx.messages.clone();
     one_client(ctx, &msgs[..1.min(msgs.len())])?;
     join(h)?;
@@ -130,15 +138,7 @@ fn basic(ctx: &mut Ctx) -> io::Result<()> {
 }
 
 fn loop_clients(ctx: &mut Ctx) -> io::Result<()> {
-    let h = serve(ctx, true, 5, |l| {
-        for _ in 0..3 {
-            let conn = l.accept()?;
-            echo_until_eof(&conn)?;
-            conn.close();
-        }
-        l.close();
-        Ok(())
-    })?;
+    let h = serve_echo(ctx, 3)?;
     let mut msgs = ctx.messages.clone();
     if msgs.len() < 2 {
         msgs = vec!["hello".into(), "how are you".into(), "bye".into()];
@@ -311,13 +311,7 @@ fn refused(ctx: &mut Ctx) -> io::Result<()> {
 }
 
 fn abort(ctx: &mut Ctx) -> io::Result<()> {
-    let h = serve(ctx, true, 5, |l| {
-        let conn = l.accept()?;
-        let _ = echo_until_eof(&conn);
-        conn.close();
-        l.close();
-        Ok(())
-    })?;
+    let h = serve_echo(ctx, 1)?;
     let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
     c.connect(ctx.addr)?;
     c.send(ctx.messages[0].as_bytes())?;
