@@ -18,7 +18,6 @@ use crate::timeline::{Event, Meta, Summary};
 use crate::tracker::{Tracker, TrackerConfig};
 use anyhow::Context;
 use std::io::{self, IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -53,8 +52,7 @@ pub fn exit_code_of(e: &anyhow::Error) -> u8 {
                 _ => 1,
             };
         }
-        if let Some(ue) = c.downcast_ref::<UsageError>() {
-            let _ = ue;
+        if c.downcast_ref::<UsageError>().is_some() {
             return 2;
         }
     }
@@ -142,7 +140,7 @@ pub fn renderer_for(format: Format, opts: RenderOpts, cf: ConnFilter) -> Box<dyn
         Format::Jsonl => Box::new(JsonlRenderer),
         Format::Ladder => Box::new(Grouped::new(LadderRenderer::new(opts), cf)),
         Format::Mermaid => Box::new(Grouped::new(MermaidRenderer::new(opts), cf)),
-        Format::Summary => Box::new(StreamingSummary::new(opts, cf)),
+        Format::Summary => Box::new(StreamingSummary::new(cf)),
         Format::None => Box::new(NoOutput),
     }
 }
@@ -325,7 +323,7 @@ fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut warnings = Vec::new();
     let mut src = Some(first);
     let mut next_number = 1;
-    for (i, path) in a.files.iter().enumerate() {
+    for path in &a.files {
         let mut source = match src.take() {
             Some(s) => s,
             None => PcapSource::open(path, next_number)?,
@@ -351,7 +349,6 @@ fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             warnings.push(format!("{}: no packets in this capture", path.display()));
         }
         next_number = source.next_number();
-        let _ = i;
     }
     p.summary.errors = warnings.clone();
     p.finish()?;
@@ -425,12 +422,4 @@ fn watch(a: WatchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Check that a path can be written, for `-w`.
-pub fn check_writable(path: &Path) -> anyhow::Result<()> {
-    if path.is_dir() {
-        return Err(UsageError(format!("{} is a directory", path.display())).into());
-    }
-    Ok(())
 }

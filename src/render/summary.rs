@@ -1,14 +1,13 @@
 //! `--format summary`: one row per connection as it ends, then totals.
 
 use super::group::{ConnGroup, GroupRenderer};
-use super::RenderOpts;
 use crate::timeline::{ConnectionEvent, Event, Meta, Outcome, Summary, TcpState};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// Streams summary rows; keeps only counters.
+#[derive(Default)]
 pub struct SummaryRenderer {
-    opts: RenderOpts,
     rows: u64,
     by_outcome: BTreeMap<&'static str, u64>,
     tw_client: u64,
@@ -19,9 +18,8 @@ pub struct SummaryRenderer {
 
 impl SummaryRenderer {
     /// A summary renderer.
-    pub fn new(opts: RenderOpts) -> Self {
+    pub fn new() -> Self {
         SummaryRenderer {
-            opts,
             rows: 0,
             by_outcome: BTreeMap::new(),
             tw_client: 0,
@@ -74,7 +72,6 @@ impl SummaryRenderer {
             st(0),
             if v.final_states.0.len() > 1 { st(1).name() } else { "(self)" },
         )?;
-        let _ = self.opts;
         Ok(())
     }
 }
@@ -129,9 +126,9 @@ pub struct StreamingSummary {
 
 impl StreamingSummary {
     /// Summary rows for connections passing `filter`.
-    pub fn new(opts: RenderOpts, filter: crate::filter::ConnFilter) -> Self {
+    pub fn new(filter: crate::filter::ConnFilter) -> Self {
         StreamingSummary {
-            inner: SummaryRenderer::new(opts),
+            inner: SummaryRenderer::new(),
             filter,
         }
     }

@@ -31,6 +31,22 @@ pub enum Input {
     RecvRst,
 }
 
+impl Input {
+    /// Every input, for exhaustive checks.
+    pub const ALL: [Input; 10] = [
+        Input::SendSyn,
+        Input::SendSynAck,
+        Input::SendFin,
+        Input::SendRst,
+        Input::RecvSyn,
+        Input::RecvSynAck,
+        Input::RecvAckOfSyn,
+        Input::RecvAckOfFin,
+        Input::RecvFin,
+        Input::RecvRst,
+    ];
+}
+
 /// The state after `input` in `state`; `None` when no rule allows it (an anomaly, never a
 /// panic). A retransmission that changes nothing returns `Some(state)`.
 pub fn next_state(state: TcpState, input: Input) -> Option<TcpState> {
@@ -222,18 +238,7 @@ mod tests {
     fn no_data_state_is_left_without_a_rule() {
         // Every (state, input) either has a rule or is None: never a panic.
         for s in TcpState::ALL {
-            for i in [
-                SendSyn,
-                SendSynAck,
-                SendFin,
-                SendRst,
-                RecvSyn,
-                RecvSynAck,
-                RecvAckOfSyn,
-                RecvAckOfFin,
-                RecvFin,
-                RecvRst,
-            ] {
+            for i in Input::ALL {
                 let _ = next_state(s, i);
             }
         }

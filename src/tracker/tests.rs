@@ -299,22 +299,9 @@ fn conversation() -> Vec<Segment> {
 }
 
 fn legal(from: TcpState, to: TcpState) -> bool {
-    use state::Input::*;
-    // Listen is entered implicitly; any change must be one table step.
-    [
-        SendSyn,
-        SendSynAck,
-        SendFin,
-        SendRst,
-        RecvSyn,
-        RecvSynAck,
-        RecvAckOfSyn,
-        RecvAckOfFin,
-        RecvFin,
-        RecvRst,
-    ]
-    .into_iter()
-    .any(|i| state::next_state(from, i) == Some(to))
+    state::Input::ALL
+        .into_iter()
+        .any(|i| state::next_state(from, i) == Some(to))
         || (from == TimeWait && to == Closed)
 }
 
