@@ -15,6 +15,7 @@ use crate::render::mermaid::MermaidRenderer;
 use crate::render::summary::StreamingSummary;
 use crate::render::{RenderOpts, Renderer};
 use crate::timeline::{Event, Meta, Summary};
+use crate::tracker::queue::Wanted;
 use crate::tracker::{Tracker, TrackerConfig};
 use anyhow::Context;
 use std::io::{self, IsTerminal, Write};
@@ -137,7 +138,7 @@ pub fn open_output(a: &OutputArgs) -> anyhow::Result<Output> {
 pub fn renderer_for(format: Format, opts: RenderOpts, cf: ConnFilter) -> Box<dyn Renderer> {
     match format {
         Format::Jsonl if cf.needs_verdict() => Box::new(Grouped::new(FilteredJsonl, cf)),
-        Format::Jsonl => Box::new(JsonlRenderer),
+        Format::Jsonl => Box::new(JsonlRenderer::default()),
         Format::Ladder => Box::new(Grouped::new(LadderRenderer::new(opts), cf)),
         Format::Mermaid => Box::new(Grouped::new(MermaidRenderer::new(opts), cf)),
         Format::Summary => Box::new(StreamingSummary::new(cf)),
@@ -165,7 +166,7 @@ impl Renderer for NoOutput {
 }
 
 /// Tracker settings from the command line.
-pub fn tracker_config(a: &TrackerArgs) -> anyhow::Result<TrackerConfig> {
+pub fn tracker_config(a: &TrackerArgs, format: Format) -> anyhow::Result<TrackerConfig> {
     if !(a.time_wait.is_finite() && a.time_wait >= 0.0 && a.time_wait < 1e6) {
         return Err(UsageError(format!(
             "--time-wait {}: give seconds from 0 to 999999",
@@ -176,6 +177,11 @@ pub fn tracker_config(a: &TrackerArgs) -> anyhow::Result<TrackerConfig> {
     Ok(TrackerConfig {
         time_wait_ns: (a.time_wait * 1e9) as i64,
         max_connections: a.max_connections.max(1),
+        // A summary (or nothing) needs only the verdicts: skip building the rest.
+        wanted: match format {
+            Format::Summary | Format::None => Wanted::VERDICTS,
+            _ => Wanted::ALL,
+        },
         ..TrackerConfig::default()
     })
 }
@@ -298,11 +304,11 @@ impl Pipeline {
 }
 
 fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let cfg = tracker_config(&a.tracker)?;
     let (sf, cf) = filter::from_args(&a.filter);
     // Open the first file before writing anything: a bad file is an error, not output.
     let first = PcapSource::open(&a.files[0], 1)?;
     let output = open_output(&a.output)?;
+    let cfg = tracker_config(&a.tracker, output.format)?;
     let link = first.link_type().unwrap_or(LinkType::EN10MB);
     let meta = Meta {
         schema: 1,
@@ -368,7 +374,7 @@ pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
 }
 
 fn watch(a: WatchArgs) -> anyhow::Result<ExitCode> {
-    let cfg = tracker_config(&a.tracker)?;
+    tracker_config(&a.tracker, Format::None)?;
     let (sf, cf) = filter::from_args(&a.filter);
     let duration = match a.duration {
         Some(d) if !(d.is_finite() && d > 0.0) => {
@@ -385,6 +391,7 @@ fn watch(a: WatchArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let output = open_output(&a.output)?;
+    let cfg = tracker_config(&a.tracker, output.format)?;
     let meta = Meta {
         schema: 1,
         tool: "synfin",

@@ -133,7 +133,30 @@ pub struct Endpoint(pub SocketAddr);
 
 impl Serialize for Endpoint {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        match self.0 {
+            // The common case, without the formatting machinery: `a.b.c.d:port`.
+            SocketAddr::V4(a) => {
+                let mut buf = [0u8; 21];
+                let mut n = 0;
+                let mut num = itoa::Buffer::new();
+                for (i, octet) in a.ip().octets().iter().enumerate() {
+                    if i > 0 {
+                        buf[n] = b'.';
+                        n += 1;
+                    }
+                    let d = num.format(*octet).as_bytes();
+                    buf[n..n + d.len()].copy_from_slice(d);
+                    n += d.len();
+                }
+                buf[n] = b':';
+                n += 1;
+                let d = num.format(a.port()).as_bytes();
+                buf[n..n + d.len()].copy_from_slice(d);
+                n += d.len();
+                s.serialize_str(std::str::from_utf8(&buf[..n]).expect("ASCII digits"))
+            }
+            SocketAddr::V6(_) => s.collect_str(&self.0),
+        }
     }
 }
 

@@ -75,7 +75,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         a.addr
     };
-    let cfg = tracker_config(&a.tracker)?;
+    let cfg = tracker_config(&a.tracker, crate::cli::Format::Jsonl)?;
     let messages = if a.messages.is_empty() {
         vec!["hello".to_string()]
     } else {
@@ -144,6 +144,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let extra = observed_events(&frames, link, &sf, &calls, cfg);
 
     let output = open_output(&a.output)?;
+    let cfg = tracker_config(&a.tracker, output.format)?;
     let mut opts = output.opts;
     opts.payload = true;
     let renderer = renderer_for(output.format, opts, ConnFilter::default());

@@ -88,19 +88,19 @@ pub struct FilteredJsonl;
 
 impl GroupRenderer for FilteredJsonl {
     fn start(&mut self, meta: &Meta, out: &mut dyn Write) -> io::Result<()> {
-        super::jsonl::JsonlRenderer.start(meta, out)
+        super::jsonl::JsonlRenderer::default().start(meta, out)
     }
     fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
-        let mut j = super::jsonl::JsonlRenderer;
+        let mut j = super::jsonl::JsonlRenderer::default();
         for e in &g.events {
             j.event(e, out)?;
         }
         j.event(&Event::Connection(g.verdict.clone()), out)
     }
     fn late_event(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
-        super::jsonl::JsonlRenderer.event(e, out)
+        super::jsonl::JsonlRenderer::default().event(e, out)
     }
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
-        super::jsonl::JsonlRenderer.finish(summary, out)
+        super::jsonl::JsonlRenderer::default().finish(summary, out)
     }
 }

@@ -7,7 +7,11 @@ use std::io::{self, Write};
 
 /// Writes every event as one JSON line.
 #[derive(Debug, Default)]
-pub struct JsonlRenderer;
+pub struct JsonlRenderer {
+    /// One line is built here, then written at once: serde_json makes many tiny writes,
+    /// each a dynamic call through `dyn Write`.
+    line: Vec<u8>,
+}
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -16,19 +20,23 @@ enum Line<'a> {
     Summary(&'a Summary),
 }
 
-fn line(out: &mut dyn Write, v: &impl Serialize) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, v).map_err(io::Error::other)?;
-    out.write_all(b"\n")
+impl JsonlRenderer {
+    fn line(&mut self, out: &mut dyn Write, v: &impl Serialize) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, v).map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        out.write_all(&self.line)
+    }
 }
 
 impl Renderer for JsonlRenderer {
     fn start(&mut self, meta: &Meta, out: &mut dyn Write) -> io::Result<()> {
-        line(out, &Line::Meta(meta))
+        self.line(out, &Line::Meta(meta))
     }
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
-        line(out, event)
+        self.line(out, event)
     }
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
-        line(out, &Line::Summary(summary))
+        self.line(out, &Line::Summary(summary))
     }
 }

@@ -8,7 +8,7 @@
 //! arrival order, decide. Meanwhile the queue holds later events back (see `queue`).
 
 use super::history::ZeekHistory;
-use super::queue::{EventQueue, HoldKind};
+use super::queue::{EventQueue, HoldKind, Kind};
 use super::seq::SeqNum;
 use super::state::{next_state, Input, TcpState};
 use crate::segment::Segment;
@@ -255,6 +255,9 @@ impl Conn {
         phase: Phase,
         result: Option<&str>,
     ) {
+        if !q.wants(Kind::Call) {
+            return;
+        }
         q.push(Event::Call(CallEvent {
             t,
             conn: self.id,
@@ -505,7 +508,7 @@ impl Conn {
             self.set_pending(q, s, seg);
         }
         if seg.payload_len > 0 && self.sides[s].fin_seq.is_none_or(|fs| seq < fs) {
-            if !is_retrans {
+            if !is_retrans && q.wants(Kind::Call) {
                 let n = format!("{} bytes", seg.payload_len);
                 self.call(q, t, s, CallName::Send, Phase::Return, Some(&n));
             }
@@ -584,6 +587,9 @@ impl Conn {
         r: usize,
         notes: Vec<Note>,
     ) {
+        if !q.wants(Kind::Segment) {
+            return;
+        }
         q.push(Event::Segment(SegmentEvent {
             frame: seg.frame,
             t: seg.ts,

@@ -14,9 +14,10 @@
 //! ```
 
 mod conn;
+mod ended;
 pub mod flow;
 pub mod history;
-mod queue;
+pub mod queue;
 pub mod seq;
 pub mod state;
 
@@ -27,12 +28,12 @@ use crate::timeline::{
 };
 use crate::timestamp::Timestamp;
 use conn::Conn;
+use ended::{Ended, EndedTable};
 pub use flow::FlowKey;
-use queue::{EventQueue, HoldKind};
+use queue::{EventQueue, HoldKind, Wanted};
+use rustc_hash::FxHashMap;
 use seq::SeqNum;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::VecDeque;
 
 /// Linux's TCP_TIMEWAIT_LEN: 60 s (not 2×MSL).
 pub const LINUX_TIME_WAIT_NS: i64 = 60_000_000_000;
@@ -49,6 +50,8 @@ pub struct TrackerConfig {
     pub delivery_limit_ns: i64,
     /// How long a closed connection's 4-tuple keeps stray segments (after TIME-WAIT, if any).
     pub closed_grace_ns: i64,
+    /// Which events to produce (a summary needs only the verdicts).
+    pub wanted: Wanted,
 }
 
 impl Default for TrackerConfig {
@@ -58,19 +61,9 @@ impl Default for TrackerConfig {
             max_connections: 1 << 20,
             delivery_limit_ns: 1_000_000_000,
             closed_grace_ns: 2_000_000_000,
+            wanted: Wanted::ALL,
         }
     }
-}
-
-/// What is left of an ended connection: enough to close its TIME-WAIT and to attribute
-/// stray segments.
-#[derive(Debug, Clone)]
-struct Ended {
-    id: ConnId,
-    addrs: [SocketAddr; 2],
-    time_wait: Vec<usize>,
-    deadline: Timestamp,
-    client_isn: Option<SeqNum>,
 }
 
 /// Counters for the summary line.
@@ -82,43 +75,51 @@ pub struct TrackerStats {
     pub connections: u64,
     /// Connections evicted by `max_connections`.
     pub evicted: u64,
+    /// The most events held back at once (waiting for a later segment to settle them).
+    pub peak_queued: u64,
 }
 
 /// Tracks every connection of a capture.
 pub struct Tracker {
     cfg: TrackerConfig,
-    conns: HashMap<FlowKey, Conn>,
-    /// Creation order, for eviction (entries of ended connections are skipped lazily).
+    conns: FxHashMap<FlowKey, Conn>,
+    /// Creation order, for eviction (entries of ended connections are dropped lazily).
     order: VecDeque<(FlowKey, ConnId)>,
-    ended: HashMap<FlowKey, Ended>,
-    deadlines: BinaryHeap<Reverse<(Timestamp, FlowKey, ConnId)>>,
-    by_id: HashMap<ConnId, FlowKey>,
+    ended: EndedTable,
+    by_id: FxHashMap<ConnId, FlowKey>,
     next_id: ConnId,
     queue: EventQueue,
     stats: TrackerStats,
     now: Timestamp,
+    /// The input has ended (`finish` was called).
+    finishing: bool,
 }
 
 impl Tracker {
     /// A tracker with no connections.
     pub fn new(cfg: TrackerConfig) -> Tracker {
+        let mut queue = EventQueue::default();
+        queue.set_wanted(cfg.wanted);
         Tracker {
             cfg,
-            conns: HashMap::new(),
+            conns: FxHashMap::default(),
             order: VecDeque::new(),
-            ended: HashMap::new(),
-            deadlines: BinaryHeap::new(),
-            by_id: HashMap::new(),
+            ended: EndedTable::default(),
+            by_id: FxHashMap::default(),
             next_id: 1,
-            queue: EventQueue::default(),
+            queue,
             stats: TrackerStats::default(),
             now: Timestamp(i64::MIN),
+            finishing: false,
         }
     }
 
     /// Counters so far.
     pub fn stats(&self) -> TrackerStats {
-        self.stats
+        TrackerStats {
+            peak_queued: self.queue.peak() as u64,
+            ..self.stats
+        }
     }
 
     /// Connections currently tracked (open, or ended but still in TIME-WAIT/grace).
@@ -143,12 +144,14 @@ impl Tracker {
             }
         }
         if !self.conns.contains_key(&key) {
-            if let Some(old) = self.ended.get(&key).cloned() {
+            if let Some(old) = self.ended.get(&key) {
                 let reuse = new_syn && old.client_isn != Some(SeqNum(seg.seq));
                 if reuse {
                     // The old TIME-WAIT ends now: the SYN reuses its 4-tuple.
-                    for &s in &old.time_wait {
-                        self.close_time_wait(&old, s, seg.ts, Some(seg.frame), false);
+                    for s in 0..2 {
+                        if old.time_wait[s] {
+                            self.close_time_wait(&old, s, seg.ts, Some(seg.frame), false);
+                        }
                     }
                     self.ended.remove(&key);
                 } else {
@@ -174,6 +177,13 @@ impl Tracker {
         self.stats.connections += 1;
         let conn = Conn::new(id, seg, seg.ts, &mut self.queue);
         self.conns.insert(key, conn);
+        // Drop the ended connections at the front, so this stays about as long as `conns`.
+        while let Some((k, i)) = self.order.front() {
+            if self.conns.get(k).is_some_and(|c| c.id == *i) {
+                break;
+            }
+            self.order.pop_front();
+        }
         self.order.push_back((key, id));
         self.by_id.insert(id, key);
     }
@@ -227,12 +237,10 @@ impl Tracker {
             payload: seg.payload,
         }));
         let r = 1 - s;
-        if seg.flags.rst() && old.time_wait.contains(&r) {
-            let key = FlowKey::new(seg.src, seg.dst);
+        if seg.flags.rst() && old.time_wait[r] {
             self.close_time_wait(old, r, seg.ts, Some(seg.frame), false);
-            if let Some(e) = self.ended.get_mut(&key) {
-                e.time_wait.retain(|&x| x != r);
-            }
+            self.ended
+                .clear_time_wait(&FlowKey::new(seg.src, seg.dst), r);
         }
     }
 
@@ -272,14 +280,17 @@ impl Tracker {
             (false, Some(since)) => since.plus_nanos(self.cfg.time_wait_ns),
             _ => conn.last.plus_nanos(self.cfg.closed_grace_ns),
         };
+        let mut time_wait = [false; 2];
+        for s in tw_sides {
+            time_wait[s] = true;
+        }
         let ended = Ended {
             id: conn.id,
             addrs: conn.addrs(),
-            time_wait: tw_sides,
+            time_wait,
             deadline,
             client_isn: conn.client_isn(),
         };
-        self.deadlines.push(Reverse((deadline, key, conn.id)));
         self.ended.insert(key, ended);
     }
 
@@ -293,12 +304,8 @@ impl Tracker {
         for (_, id, kind) in self.queue.holds_before(limit) {
             self.expire(id, kind);
         }
-        while let Some(Reverse((deadline, key, id))) = self.deadlines.peek().copied() {
-            if deadline > self.now {
-                break;
-            }
-            self.deadlines.pop();
-            self.expire_ended(key, id, false);
+        while let Some(old) = self.ended.pop_due(self.now) {
+            self.expire_ended(&old, false);
         }
     }
 
@@ -314,17 +321,12 @@ impl Tracker {
         }
     }
 
-    fn expire_ended(&mut self, key: FlowKey, id: ConnId, projected: bool) {
-        let Some(old) = self.ended.get(&key).cloned() else {
-            return;
-        };
-        if old.id != id {
-            return;
+    fn expire_ended(&mut self, old: &Ended, projected: bool) {
+        for s in 0..2 {
+            if old.time_wait[s] {
+                self.close_time_wait(old, s, old.deadline, None, projected);
+            }
         }
-        for &s in &old.time_wait {
-            self.close_time_wait(&old, s, old.deadline, None, projected);
-        }
-        self.ended.remove(&key);
     }
 
     /// The input has ended: settle everything in flight, emit every remaining verdict and
@@ -338,17 +340,25 @@ impl Tracker {
         for (_, key) in open {
             self.end_connection(key);
         }
-        let mut rest: Vec<Reverse<(Timestamp, FlowKey, ConnId)>> =
-            std::mem::take(&mut self.deadlines).into_vec();
-        rest.sort_unstable_by_key(|r| r.0);
-        for Reverse((_, key, id)) in rest {
-            self.expire_ended(key, id, true);
-        }
+        // The projected ends of TIME-WAIT come last, in deadline order; `poll_event` pulls
+        // them one connection at a time, so they are never all in memory at once.
+        self.finishing = true;
     }
 
     /// The next event, in time order; `None` when nothing may leave yet.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.queue.pop()
+        if let Some(e) = self.queue.pop() {
+            return Some(e);
+        }
+        if self.finishing {
+            while let Some(old) = self.ended.pop_due(Timestamp(i64::MAX)) {
+                self.expire_ended(&old, true);
+                if let Some(e) = self.queue.pop() {
+                    return Some(e);
+                }
+            }
+        }
+        None
     }
 }
 

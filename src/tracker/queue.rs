@@ -7,8 +7,7 @@
 
 use crate::timeline::{ConnId, Event};
 use crate::timestamp::Timestamp;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, VecDeque};
 
 /// What a hold waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,41 +18,94 @@ pub enum HoldKind {
     FinCall(u8),
 }
 
+/// Which kinds of event a consumer wants (the verdicts always come).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    /// `segment` events.
+    pub segments: bool,
+    /// `state` events.
+    pub states: bool,
+    /// `call` events.
+    pub calls: bool,
+    /// `anomaly` events.
+    pub anomalies: bool,
+}
+
+impl Wanted {
+    /// Everything.
+    pub const ALL: Wanted = Wanted {
+        segments: true,
+        states: true,
+        calls: true,
+        anomalies: true,
+    };
+    /// Only the verdicts (a summary).
+    pub const VERDICTS: Wanted = Wanted {
+        segments: false,
+        states: false,
+        calls: false,
+        anomalies: false,
+    };
+}
+
+impl Default for Wanted {
+    /// The `skip` field starts as "skip nothing".
+    fn default() -> Self {
+        Wanted::VERDICTS
+    }
+}
+
+/// Kinds of event that can be left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `segment`.
+    Segment,
+    /// `state`.
+    State,
+    /// `call`.
+    Call,
+    /// `anomaly`.
+    Anomaly,
+}
+
 /// Identifies one hold.
 pub type HoldKey = (Timestamp, ConnId, HoldKind);
 
-struct Queued {
-    t: Timestamp,
-    n: u64,
-    event: Event,
-}
-
-impl PartialEq for Queued {
-    fn eq(&self, o: &Self) -> bool {
-        (self.t, self.n) == (o.t, o.n)
-    }
-}
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Queued {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.t, self.n).cmp(&(o.t, o.n))
-    }
-}
-
 /// Events waiting to be polled.
+///
+/// A deque kept sorted by time: events are almost always produced in time order, so a push
+/// is an append, and a late inference is inserted a few places from the back (ties keep the
+/// order produced). Events are moved as rarely as possible: they are large.
 #[derive(Default)]
 pub struct EventQueue {
-    heap: BinaryHeap<Reverse<Queued>>,
-    n: u64,
+    /// Kinds of event nobody asked for: dropped at the door (verdicts always pass).
+    skip: Wanted,
+    queue: VecDeque<(Timestamp, Event)>,
     holds: BTreeMap<HoldKey, ()>,
+    peak: usize,
 }
 
 impl EventQueue {
+    /// Only keep the kinds in `w`.
+    pub fn set_wanted(&mut self, w: Wanted) {
+        self.skip = Wanted {
+            segments: !w.segments,
+            states: !w.states,
+            calls: !w.calls,
+            anomalies: !w.anomalies,
+        };
+    }
+
+    /// Is anyone interested in events of this kind? (Callers skip building unwanted ones.)
+    pub fn wants(&self, kind: Kind) -> bool {
+        !match kind {
+            Kind::Segment => self.skip.segments,
+            Kind::State => self.skip.states,
+            Kind::Call => self.skip.calls,
+            Kind::Anomaly => self.skip.anomalies,
+        }
+    }
+
     /// Queue an event at its own time.
     pub fn push(&mut self, event: Event) {
         self.push_at(event.t(), event);
@@ -61,12 +113,26 @@ impl EventQueue {
 
     /// Queue an event, ordered at `t`.
     pub fn push_at(&mut self, t: Timestamp, event: Event) {
-        self.n += 1;
-        self.heap.push(Reverse(Queued {
-            t,
-            n: self.n,
-            event,
-        }));
+        let kind = match &event {
+            Event::Segment(_) => Some(Kind::Segment),
+            Event::State(_) => Some(Kind::State),
+            Event::Call(_) => Some(Kind::Call),
+            Event::Anomaly(_) => Some(Kind::Anomaly),
+            Event::Connection(_) => None,
+        };
+        if kind.is_some_and(|k| !self.wants(k)) {
+            return;
+        }
+        let mut i = self.queue.len();
+        while i > 0 && self.queue[i - 1].0 > t {
+            i -= 1;
+        }
+        self.peak = self.peak.max(self.queue.len() + 1);
+        if i == self.queue.len() {
+            self.queue.push_back((t, event));
+        } else {
+            self.queue.insert(i, (t, event));
+        }
     }
 
     /// Hold back events later than `key.0` until `release(key)`.
@@ -93,14 +159,19 @@ impl EventQueue {
         self.holds.keys().copied().collect()
     }
 
+    /// The most events ever waiting at once.
+    pub fn peak(&self) -> usize {
+        self.peak
+    }
+
     /// The next event that may leave.
     pub fn pop(&mut self) -> Option<Event> {
-        let top = self.heap.peek()?;
+        let (t, _) = self.queue.front()?;
         if let Some((first, _)) = self.holds.first_key_value() {
-            if top.0.t > first.0 {
+            if *t > first.0 {
                 return None;
             }
         }
-        self.heap.pop().map(|q| q.0.event)
+        self.queue.pop_front().map(|(_, e)| e)
     }
 }

@@ -4,6 +4,7 @@ use super::*;
 use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
 use crate::timeline::{Outcome, TcpState::*};
 use proptest::prelude::*;
+use std::net::SocketAddr;
 
 const C: &str = "10.0.0.1:40000";
 const S: &str = "10.0.0.2:80";

@@ -1,0 +1,216 @@
+//! What is kept of connections that have ended: enough to close their TIME-WAIT (at its
+//! deadline, or when a new SYN reuses the 4-tuple) and to attribute stray segments.
+//!
+//! A capture of a busy server ends hundreds of thousands of connections a minute, and each
+//! client waits 60 s in TIME-WAIT, so this table holds most of what a capture costs in
+//! memory: entries are packed (an IPv4 4-tuple into a `u128` key, about 50 bytes a
+//! connection); IPv6 keys are a 64-bit hash, with the addresses boxed beside.
+
+use super::flow::FlowKey;
+use super::seq::SeqNum;
+use crate::timeline::ConnId;
+use crate::timestamp::Timestamp;
+use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::hash::{Hash, Hasher};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+/// An ended connection, unpacked.
+#[derive(Debug, Clone, Copy)]
+pub struct Ended {
+    /// Its id.
+    pub id: ConnId,
+    /// Client, server.
+    pub addrs: [SocketAddr; 2],
+    /// Which sides are in TIME-WAIT.
+    pub time_wait: [bool; 2],
+    /// When the entry expires (end of TIME-WAIT, or of the grace for strays).
+    pub deadline: Timestamp,
+    /// The client's ISN (a SYN with it is a retransmission, not a reuse).
+    pub client_isn: Option<SeqNum>,
+}
+
+const HAS_ISN: u8 = 1;
+const TW0: u8 = 2;
+const TW1: u8 = 4;
+const CLIENT_IS_LO: u8 = 8;
+const V6_TAG: u128 = 1 << 127;
+
+struct Packed {
+    id: ConnId,
+    deadline: Timestamp,
+    isn: u32,
+    flags: u8,
+    /// IPv6 addresses (client, server); IPv4 ones are in the key.
+    v6: Option<Box<[SocketAddr; 2]>>,
+}
+
+fn v4(a: &SocketAddr) -> Option<(u32, u16)> {
+    match a {
+        SocketAddr::V4(a) => Some((u32::from(*a.ip()), a.port())),
+        SocketAddr::V6(_) => None,
+    }
+}
+
+fn compact(key: &FlowKey) -> u128 {
+    match (v4(&key.lo), v4(&key.hi)) {
+        (Some((li, lp)), Some((hi, hp))) => {
+            (u128::from(li) << 80)
+                | (u128::from(lp) << 64)
+                | (u128::from(hi) << 16)
+                | u128::from(hp)
+        }
+        _ => {
+            // A fixed-key SipHash: the same key gives the same tag in every run.
+            let mut h = std::hash::DefaultHasher::new();
+            key.hash(&mut h);
+            V6_TAG | u128::from(h.finish())
+        }
+    }
+}
+
+fn v4_addrs(k: u128) -> [SocketAddr; 2] {
+    let ep = |ip: u128, port: u128| {
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip as u32), port as u16))
+    };
+    [
+        ep(k >> 80, (k >> 64) & 0xffff),
+        ep((k >> 16) & 0xffff_ffff, k & 0xffff),
+    ]
+}
+
+/// Ended connections by 4-tuple, with their deadlines.
+#[derive(Default)]
+pub struct EndedTable {
+    map: FxHashMap<u128, Packed>,
+    deadlines: BinaryHeap<Reverse<(Timestamp, u128)>>,
+}
+
+impl EndedTable {
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Keep `e` under `key` until its deadline.
+    pub fn insert(&mut self, key: FlowKey, e: Ended) {
+        let k = compact(&key);
+        let mut flags = 0;
+        if e.client_isn.is_some() {
+            flags |= HAS_ISN;
+        }
+        if e.time_wait[0] {
+            flags |= TW0;
+        }
+        if e.time_wait[1] {
+            flags |= TW1;
+        }
+        if e.addrs[0] == key.lo {
+            flags |= CLIENT_IS_LO;
+        }
+        let v6 = (k & V6_TAG != 0).then(|| Box::new(e.addrs));
+        self.map.insert(
+            k,
+            Packed {
+                id: e.id,
+                deadline: e.deadline,
+                isn: e.client_isn.map_or(0, |s| s.0),
+                flags,
+                v6,
+            },
+        );
+        self.deadlines.push(Reverse((e.deadline, k)));
+    }
+
+    fn unpack(k: u128, p: &Packed) -> Ended {
+        let addrs = match &p.v6 {
+            Some(b) => **b,
+            None => {
+                let [lo, hi] = v4_addrs(k);
+                if p.flags & CLIENT_IS_LO != 0 {
+                    [lo, hi]
+                } else {
+                    [hi, lo]
+                }
+            }
+        };
+        Ended {
+            id: p.id,
+            addrs,
+            time_wait: [p.flags & TW0 != 0, p.flags & TW1 != 0],
+            deadline: p.deadline,
+            client_isn: (p.flags & HAS_ISN != 0).then_some(SeqNum(p.isn)),
+        }
+    }
+
+    /// The ended connection on `key`, if any.
+    pub fn get(&self, key: &FlowKey) -> Option<Ended> {
+        let k = compact(key);
+        self.map.get(&k).map(|p| Self::unpack(k, p))
+    }
+
+    /// Forget `key` (its deadline entry goes stale).
+    pub fn remove(&mut self, key: &FlowKey) {
+        self.map.remove(&compact(key));
+    }
+
+    /// Side `s` of `key` left TIME-WAIT early.
+    pub fn clear_time_wait(&mut self, key: &FlowKey, s: usize) {
+        if let Some(p) = self.map.get_mut(&compact(key)) {
+            p.flags &= !(if s == 0 { TW0 } else { TW1 });
+        }
+    }
+
+    /// The next entry whose deadline is at or before `now`, removed.
+    pub fn pop_due(&mut self, now: Timestamp) -> Option<Ended> {
+        while let Some(Reverse((deadline, k))) = self.deadlines.peek().copied() {
+            if deadline > now {
+                return None;
+            }
+            self.deadlines.pop();
+            // Stale if the key was removed or reused since.
+            if self.map.get(&k).is_some_and(|p| p.deadline == deadline) {
+                let p = self.map.remove(&k).expect("just checked");
+                return Some(Self::unpack(k, &p));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_and_unpacks_v4_and_v6() {
+        for (c, s) in [
+            ("10.0.0.1:40000", "10.0.0.2:80"),
+            ("10.0.0.9:1", "10.0.0.2:80"),
+            ("[::1]:5", "[::1]:6"),
+        ] {
+            let (c, s): (SocketAddr, SocketAddr) = (c.parse().unwrap(), s.parse().unwrap());
+            let key = FlowKey::new(c, s);
+            let mut t = EndedTable::default();
+            let e = Ended {
+                id: 7,
+                addrs: [c, s],
+                time_wait: [true, false],
+                deadline: Timestamp(5),
+                client_isn: Some(SeqNum(99)),
+            };
+            t.insert(key, e);
+            let got = t.get(&key).unwrap();
+            assert_eq!(
+                (got.id, got.addrs, got.time_wait, got.client_isn),
+                (7, [c, s], [true, false], Some(SeqNum(99)))
+            );
+            t.clear_time_wait(&key, 0);
+            assert_eq!(t.pop_due(Timestamp(4)).map(|e| e.id), None);
+            let due = t.pop_due(Timestamp(5)).unwrap();
+            assert_eq!(due.time_wait, [false, false]);
+            assert_eq!(t.len(), 0);
+        }
+    }
+}
