@@ -3,6 +3,7 @@
 //! touches the OS; everything after a `Frame` is shared by `replay`, `watch` and `demo`.
 
 pub mod error;
+pub mod kernel_trace;
 pub mod link_type;
 pub mod live;
 pub mod pcap_reader;

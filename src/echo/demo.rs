@@ -2,8 +2,10 @@
 //! into the timeline of the captured segments.
 
 use super::calls::{CallLog, ObservedCall};
+use super::kernel_check::{compare, report};
 use super::scenarios::{Ctx, CANNOT_RUN, SCENARIOS};
 use crate::app::{open_output, renderer_for, stop_flag, tracker_config, Pipeline, UsageError};
+use crate::capture::kernel_trace::{time_wait_sockets, KernelTrace};
 use crate::capture::live::LiveSource;
 use crate::capture::pcap_writer::PcapWriter;
 use crate::capture::{Frame, LinkType};
@@ -37,9 +39,6 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             println!("{n:<14} (cannot run here: {why})");
         }
         return Ok(ExitCode::SUCCESS);
-    }
-    if a.kernel_check {
-        return Err(UsageError("--kernel-check is not available in this build yet".into()).into());
     }
     let chosen: Vec<_> = if a.scenario == "all" {
         SCENARIOS.iter().collect()
@@ -83,6 +82,12 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     };
 
     // Capture first: it must see the very first SYN.
+    // The kernel's own trace starts first, so it sees every socket of the demo.
+    let kernel = if a.kernel_check {
+        Some(KernelTrace::start()?)
+    } else {
+        None
+    };
     let stop = stop_flag()?;
     let capture_stop = Arc::new(AtomicBool::new(false));
     let mut source = LiveSource::open("lo", Arc::clone(&capture_stop), None)?;
@@ -141,7 +146,17 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         hosts: vec![],
     };
     let calls = log.calls();
-    let extra = observed_events(&frames, link, &sf, &calls, cfg);
+    let inferred = first_pass(&frames, link, &sf, cfg);
+    let extra = observed_events(&inferred, &calls);
+    let kernel_report = match kernel {
+        Some(trace) => {
+            let transitions = trace.finish()?;
+            let tw = time_wait_sockets();
+            let checks = compare(&inferred, &transitions, &tw);
+            Some((report(&checks), checks.iter().all(|c| c.agrees())))
+        }
+        None => None,
+    };
 
     let output = open_output(&a.output)?;
     let cfg = tracker_config(&a.tracker, output.format)?;
@@ -174,34 +189,37 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         })?;
     }
     p.finish()?;
+    let mut err = std::io::stderr().lock();
     if !matches!(
         output.format,
         crate::cli::Format::Jsonl | crate::cli::Format::None
     ) {
-        let mut err = std::io::stderr().lock();
         for n in &notes {
             writeln!(err, "note: {n}")?;
+        }
+    }
+    if let Some((text, agree)) = kernel_report {
+        write!(err, "{text}")?;
+        if !agree {
+            return Ok(ExitCode::from(1));
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Observed calls as events, each filed under the connection of its socket's 4-tuple (found
-/// by a first tracking pass over the same frames).
-fn observed_events(
+/// Track the frames once to learn each connection's id, span and inferred states.
+fn first_pass(
     frames: &[OwnedFrame],
     link: LinkType,
     sf: &SegmentFilter,
-    calls: &[ObservedCall],
     cfg: crate::tracker::TrackerConfig,
 ) -> Vec<Event> {
     let mut tracker = Tracker::new(cfg);
-    let mut spans: Vec<(FlowKey, ConnId, Timestamp, Timestamp)> = Vec::new();
-    let collect = |tracker: &mut Tracker,
-                   spans: &mut Vec<(FlowKey, ConnId, Timestamp, Timestamp)>| {
+    let mut out = Vec::new();
+    let keep = |tracker: &mut Tracker, out: &mut Vec<Event>| {
         while let Some(e) = tracker.poll_event() {
-            if let Event::Connection(c) = e {
-                spans.push((FlowKey::new(c.client.0, c.server.0), c.conn, c.start, c.end));
+            if matches!(e, Event::Connection(_) | Event::State(_)) {
+                out.push(e);
             }
         }
     };
@@ -218,10 +236,24 @@ fn observed_events(
                 tracker.handle_segment(&seg);
             }
         }
-        collect(&mut tracker, &mut spans);
+        keep(&mut tracker, &mut out);
     }
     tracker.finish();
-    collect(&mut tracker, &mut spans);
+    keep(&mut tracker, &mut out);
+    out
+}
+
+/// Observed calls as events, each filed under the connection of its socket's 4-tuple.
+fn observed_events(inferred: &[Event], calls: &[ObservedCall]) -> Vec<Event> {
+    let spans: Vec<(FlowKey, ConnId, Timestamp, Timestamp)> = inferred
+        .iter()
+        .filter_map(|e| match e {
+            Event::Connection(c) => {
+                Some((FlowKey::new(c.client.0, c.server.0), c.conn, c.start, c.end))
+            }
+            _ => None,
+        })
+        .collect();
     let mut out = Vec::new();
     for c in calls {
         let conn = c
@@ -232,7 +264,7 @@ fn observed_events(
                     .iter()
                     .filter(|s| s.0 == key)
                     .min_by_key(|s| {
-                        if c.enter.as_nanos() < s.2.as_nanos() {
+                        if c.enter < s.2 {
                             s.2.since(c.enter)
                         } else if c.enter > s.3 {
                             c.enter.since(s.3)

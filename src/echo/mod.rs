@@ -3,5 +3,6 @@
 
 pub mod calls;
 pub mod demo;
+pub mod kernel_check;
 pub mod scenarios;
 pub mod sockets;

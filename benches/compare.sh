@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Benchmark: synfin against tcpdump on the same captures, in one session, interleaved.
+#
+#   benches/compare.sh [CAPTURE...]     default: medium.pcap and large.pcap in $CAPDIR
+#
+# Makes the captures with ../shared/bench/make-captures.sh (needs root and tcpdump) when they
+# are missing, outside the repo ($CAPDIR, default /tmp/synfin-bench). Each command runs
+# RUNS times (default 5), round-robin; prints the median wall time, packets/s, peak RSS and
+# the ratio to `tcpdump -nn -r FILE >/dev/null` measured in the same rounds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CAPDIR=${CAPDIR:-${TMPDIR:-/tmp}/synfin-bench}
+RUNS=${RUNS:-5}
+command -v tcpdump >/dev/null || { echo "compare.sh: needs tcpdump (apt-get install tcpdump)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "compare.sh: needs GNU time (apt-get install time)" >&2; exit 2; }
+cargo build --release --quiet
+SYNFIN=$PWD/target/release/synfin
+if [ $# -eq 0 ]; then
+  if [ ! -f "$CAPDIR/large.pcap" ]; then
+    CAPDIR=$CAPDIR bash ../shared/bench/make-captures.sh all >&2
+  fi
+  set -- "$CAPDIR/medium.pcap" "$CAPDIR/large.pcap"
+fi
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(date -u +%F)"
+for f in "$@"; do
+  pkts=$(tcpdump -nn -r "$f" 2>/dev/null | wc -l)
+  declare -A T=() M=()
+  names=("tcpdump -nn -r" "synfin --format summary" "synfin --format jsonl" "synfin --format none")
+  for ((r = 0; r < RUNS; r++)); do
+    for n in "${names[@]}"; do
+      case $n in
+        "tcpdump -nn -r") cmd=(tcpdump -nn -r "$f") ;;
+        "synfin --format summary") cmd=("$SYNFIN" replay "$f" --format summary --color never) ;;
+        "synfin --format jsonl") cmd=("$SYNFIN" replay "$f" --format jsonl) ;;
+        "synfin --format none") cmd=("$SYNFIN" replay "$f" --format none) ;;
+      esac
+      out=$( { /usr/bin/time -f "%e %M" "${cmd[@]}" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+      T[$n]+="${out% *} "; M[$n]+="${out#* } "
+    done
+  done
+  base=$(echo ${T["tcpdump -nn -r"]} | tr ' ' '\n' | median)
+  echo
+  echo "$(basename "$f"): $pkts packets, $(du -m "$f" | cut -f1) MB, $RUNS runs each (median)"
+  printf '| %-24s | %8s | %12s | %9s | %9s |\n' command "wall s" "packets/s" "peak RSS" "x tcpdump"
+  printf '|%s|%s|%s|%s|%s|\n' "--------------------------" "----------" "--------------" "-----------" "-----------"
+  for n in "${names[@]}"; do
+    t=$(echo ${T[$n]} | tr ' ' '\n' | median)
+    m=$(echo ${M[$n]} | tr ' ' '\n' | sort -n | tail -1)
+    printf '| %-24s | %8.2f | %12.0f | %6.0f MiB | %9.3f |\n' "$n" "$t" "$(echo "$pkts / $t" | bc -l)" "$(echo "$m / 1024" | bc -l)" "$(echo "$t / $base" | bc -l)"
+  done
+  unset T M
+done
