@@ -256,6 +256,18 @@ fn demo_scenarios_show_the_lesson() {
         .map(|l| l["to"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(&path[..3], ["SYN_SENT", "SYN_RECEIVED", "ESTABLISHED"]);
+    // simultaneous-close (private netns): crossed FINs, CLOSING and TIME_WAIT on both ends.
+    let both = verdicts
+        .iter()
+        .find(|v| v["close_initiator"] == "both")
+        .expect("crossed FINs");
+    for ep in [&both["client"], &both["server"]] {
+        assert_eq!(both["final_states"][ep.as_str().unwrap()], "TIME_WAIT");
+        assert!(lines.iter().any(|l| l["type"] == "state"
+            && l["conn"] == both["conn"]
+            && &l["endpoint"] == ep
+            && l["to"] == "CLOSING"));
+    }
     // backlog: SYNs retransmitted.
     assert!(lines.iter().any(|l| l["type"] == "anomaly"
         && l["detail"]

@@ -134,10 +134,14 @@ pub fn parse_line(line: &str) -> Option<KernelTransition> {
     })
 }
 
-/// The (local, remote) pairs of sockets in TIME_WAIT now, from `/proc/net/tcp` and `tcp6`.
+/// The (local, remote) pairs of sockets in TIME_WAIT now, from `/proc/net/tcp` and `tcp6`
+/// of the calling thread's network namespace.
 pub fn time_wait_sockets() -> HashSet<(SocketAddr, SocketAddr)> {
     let mut out = HashSet::new();
-    for (path, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+    for (path, v6) in [
+        ("/proc/thread-self/net/tcp", false),
+        ("/proc/thread-self/net/tcp6", true),
+    ] {
         let Ok(text) = fs::read_to_string(path) else {
             continue;
         };

@@ -3,7 +3,8 @@
 
 use super::calls::{CallLog, ObservedCall};
 use super::kernel_check::{compare, report};
-use super::scenarios::{Ctx, CANNOT_RUN, SCENARIOS};
+use super::netns::enter_private_netns;
+use super::scenarios::{Ctx, Scenario, SCENARIOS};
 use crate::app::{open_output, renderer_for, stop_flag, tracker_config, Pipeline, UsageError};
 use crate::capture::kernel_trace::{time_wait_sockets, KernelTrace};
 use crate::capture::live::LiveSource;
@@ -15,6 +16,7 @@ use crate::filter::{ConnFilter, SegmentFilter};
 use crate::timeline::{ConnId, Event, Meta};
 use crate::timestamp::Timestamp;
 use crate::tracker::{FlowKey, Tracker};
+use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,17 +35,12 @@ struct OwnedFrame {
 pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     if a.list_scenarios {
         for s in SCENARIOS {
-            println!("{:<14} {}", s.name, s.about);
-        }
-        for (n, why) in CANNOT_RUN {
-            println!("{n:<14} (cannot run here: {why})");
+            println!("{:<19} {}", s.name, s.about);
         }
         return Ok(ExitCode::SUCCESS);
     }
     let chosen: Vec<_> = if a.scenario == "all" {
         SCENARIOS.iter().collect()
-    } else if let Some((n, why)) = CANNOT_RUN.iter().find(|(n, _)| *n == a.scenario) {
-        return Err(UsageError(format!("scenario {n} cannot run here: {why}")).into());
     } else {
         match SCENARIOS.iter().find(|s| s.name == a.scenario) {
             Some(s) => vec![s],
@@ -89,55 +86,48 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         None
     };
     let stop = stop_flag()?;
-    let capture_stop = Arc::new(AtomicBool::new(false));
-    let mut source = LiveSource::open("lo", Arc::clone(&capture_stop), None)?;
-    let link = source.link_type();
-    let cap = thread::spawn(move || -> anyhow::Result<Vec<OwnedFrame>> {
-        let mut frames = Vec::new();
-        while let Some(f) = source.next_frame()? {
-            frames.push(OwnedFrame {
-                ts: f.ts,
-                orig_len: f.orig_len,
-                data: f.data.to_vec(),
-            });
-        }
-        Ok(frames)
-    });
-
     let log = CallLog::default();
+    let here: Vec<&Scenario> = chosen
+        .iter()
+        .copied()
+        .filter(|s| !s.private_netns)
+        .collect();
+    let apart: Vec<&Scenario> = chosen.iter().copied().filter(|s| s.private_netns).collect();
+    let mut passes = Vec::new();
+    if !here.is_empty() {
+        passes.push(run_pass(&here, addr, &messages, &log, &stop)?);
+    }
+    if !apart.is_empty() {
+        // A thread of its own enters a new network namespace; the threads it starts
+        // (capture, server) inherit it, the rest of the process stays where it was.
+        let (m, l, st) = (messages.clone(), log.clone(), Arc::clone(&stop));
+        let names: Vec<&'static str> = apart.iter().map(|s| s.name).collect();
+        let pass = thread::spawn(move || -> anyhow::Result<Pass> {
+            let scenarios: Vec<&Scenario> = SCENARIOS.iter().filter(|s| names.contains(&s.name)).collect();
+            enter_private_netns().map_err(|e| {
+                UsageError(format!(
+                    "{} cannot run here: cannot make a private network namespace ({e}); it needs root",
+                    scenarios[0].name
+                ))
+            })?;
+            run_pass(&scenarios, addr, &m, &l, &st)
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("the namespace thread panicked"))??;
+        passes.push(pass);
+    }
+    let link = passes.first().map_or(LinkType::EN10MB, |p| p.link);
+    let mut frames = Vec::new();
     let mut notes = Vec::new();
     let mut self_ports = Vec::new();
-    for s in &chosen {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let mut ctx = Ctx {
-            addr,
-            log: log.clone(),
-            messages: messages.clone(),
-            notes: Vec::new(),
-        };
-        if let Err(e) = (s.run)(&mut ctx) {
-            notes.push(format!("{}: failed: {e}", s.name));
-        }
-        if s.name == "self-connect" {
-            self_ports.extend(
-                log.calls()
-                    .iter()
-                    .filter(|c| c.peer == Some(c.local))
-                    .map(|c| c.local.port()),
-            );
-        }
-        for n in ctx.notes {
-            notes.push(format!("{}: {n}", s.name));
-        }
-        // Let the last segments (final ACKs, delayed ACKs) reach the capture.
-        thread::sleep(Duration::from_millis(250));
+    let mut time_wait = HashSet::new();
+    for p in passes {
+        frames.extend(p.frames);
+        notes.extend(p.notes);
+        self_ports.extend(p.self_ports);
+        time_wait.extend(p.time_wait);
     }
-    capture_stop.store(true, Ordering::Relaxed);
-    let frames = cap
-        .join()
-        .map_err(|_| anyhow::anyhow!("capture thread panicked"))??;
+    frames.sort_by_key(|f| f.ts);
 
     let mut ports = vec![addr.port()];
     ports.extend(self_ports);
@@ -151,8 +141,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let kernel_report = match kernel {
         Some(trace) => {
             let transitions = trace.finish()?;
-            let tw = time_wait_sockets();
-            let checks = compare(&inferred, &transitions, &tw);
+            let checks = compare(&inferred, &transitions, &time_wait);
             Some((report(&checks), checks.iter().all(|c| c.agrees())))
         }
         None => None,
@@ -205,6 +194,81 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What one capture pass gives.
+struct Pass {
+    link: LinkType,
+    frames: Vec<OwnedFrame>,
+    notes: Vec<String>,
+    self_ports: Vec<u16>,
+    /// Sockets in TIME_WAIT at the end, seen from this pass's namespace.
+    time_wait: HashSet<(std::net::SocketAddr, std::net::SocketAddr)>,
+}
+
+/// Capture on `lo` (of the calling thread's namespace) while the scenarios run.
+fn run_pass(
+    scenarios: &[&Scenario],
+    addr: std::net::SocketAddr,
+    messages: &[String],
+    log: &CallLog,
+    stop: &AtomicBool,
+) -> anyhow::Result<Pass> {
+    // Capture first: it must see the very first SYN.
+    let capture_stop = Arc::new(AtomicBool::new(false));
+    let mut source = LiveSource::open("lo", Arc::clone(&capture_stop), None)?;
+    let link = source.link_type();
+    let cap = thread::spawn(move || -> anyhow::Result<Vec<OwnedFrame>> {
+        let mut frames = Vec::new();
+        while let Some(f) = source.next_frame()? {
+            frames.push(OwnedFrame {
+                ts: f.ts,
+                orig_len: f.orig_len,
+                data: f.data.to_vec(),
+            });
+        }
+        Ok(frames)
+    });
+    let mut notes = Vec::new();
+    let mut self_ports = Vec::new();
+    for s in scenarios {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut ctx = Ctx {
+            addr,
+            log: log.clone(),
+            messages: messages.to_vec(),
+            notes: Vec::new(),
+        };
+        if let Err(e) = (s.run)(&mut ctx) {
+            notes.push(format!("{}: failed: {e}", s.name));
+        }
+        if s.name == "self-connect" {
+            self_ports.extend(
+                log.calls()
+                    .iter()
+                    .filter(|c| c.peer == Some(c.local))
+                    .map(|c| c.local.port()),
+            );
+        }
+        for n in ctx.notes {
+            notes.push(format!("{}: {n}", s.name));
+        }
+        // Let the last segments (final ACKs, delayed ACKs) reach the capture.
+        thread::sleep(Duration::from_millis(250));
+    }
+    capture_stop.store(true, Ordering::Relaxed);
+    let frames = cap
+        .join()
+        .map_err(|_| anyhow::anyhow!("capture thread panicked"))??;
+    Ok(Pass {
+        link,
+        frames,
+        notes,
+        self_ports,
+        time_wait: time_wait_sockets(),
+    })
 }
 
 /// Track the frames once to learn each connection's id, span and inferred states.

@@ -4,5 +4,6 @@
 pub mod calls;
 pub mod demo;
 pub mod kernel_check;
+pub mod netns;
 pub mod scenarios;
 pub mod sockets;

@@ -29,28 +29,25 @@ pub struct Scenario {
     pub about: &'static str,
     /// The play.
     pub run: fn(&mut Ctx) -> io::Result<()>,
+    /// Runs in a private network namespace of its own (with its own capture).
+    pub private_netns: bool,
 }
 
 /// Every scenario, in the lesson's order.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "basic", about: "one message, upper-cased back; the client closes first (TIME_WAIT on the client)", run: basic },
-    Scenario { name: "loop", about: "several messages, then three clients one after another on the same server", run: loop_clients },
-    Scenario { name: "empty", about: "send(b\"\") puts nothing on the wire: the server's recv() waits (bounded here by 1 s)", run: empty },
-    Scenario { name: "client-crash", about: "a client process is killed without close(): the kernel still sends FIN, the server keeps serving", run: client_crash },
-    Scenario { name: "server-first", about: "the server closes first (TIME_WAIT on the server); restart fails with EADDRINUSE without SO_REUSEADDR", run: server_first },
-    Scenario { name: "half-close", about: "shutdown(SHUT_WR): the client stops sending but still receives the reply", run: half_close },
-    Scenario { name: "refused", about: "connect() to a port with no listener: RST, ECONNREFUSED", run: refused },
-    Scenario { name: "abort", about: "SO_LINGER 0 then close(): RST instead of FIN, no TIME_WAIT", run: abort },
-    Scenario { name: "unread", about: "close() with unread data in the receive buffer: RST", run: unread },
-    Scenario { name: "backlog", about: "listen(1) and no accept(): extra clients' SYNs are dropped and retransmitted", run: backlog },
-    Scenario { name: "self-connect", about: "a socket bound to a port connects to itself: Linux's simultaneous-open path", run: self_connect },
+    Scenario { name: "basic", about: "one message, upper-cased back; the client closes first (TIME_WAIT on the client)", run: basic , private_netns: false },
+    Scenario { name: "loop", about: "several messages, then three clients one after another on the same server", run: loop_clients , private_netns: false },
+    Scenario { name: "empty", about: "send(b\"\") puts nothing on the wire: the server's recv() waits (bounded here by 1 s)", run: empty , private_netns: false },
+    Scenario { name: "client-crash", about: "a client process is killed without close(): the kernel still sends FIN, the server keeps serving", run: client_crash , private_netns: false },
+    Scenario { name: "server-first", about: "the server closes first (TIME_WAIT on the server); restart fails with EADDRINUSE without SO_REUSEADDR", run: server_first , private_netns: false },
+    Scenario { name: "half-close", about: "shutdown(SHUT_WR): the client stops sending but still receives the reply", run: half_close , private_netns: false },
+    Scenario { name: "refused", about: "connect() to a port with no listener: RST, ECONNREFUSED", run: refused , private_netns: false },
+    Scenario { name: "abort", about: "SO_LINGER 0 then close(): RST instead of FIN, no TIME_WAIT", run: abort , private_netns: false },
+    Scenario { name: "unread", about: "close() with unread data in the receive buffer: RST", run: unread , private_netns: false },
+    Scenario { name: "backlog", about: "listen(1) and no accept(): extra clients' SYNs are dropped and retransmitted", run: backlog , private_netns: false },
+    Scenario { name: "simultaneous-close", about: "both ends close at once: crossed FINs, CLOSING on both ends (private netns + nftables)", run: simultaneous_close, private_netns: true },
+    Scenario { name: "self-connect", about: "a socket bound to a port connects to itself: Linux's simultaneous-open path", run: self_connect , private_netns: false },
 ];
-
-/// Scenarios that cannot run on this machine, with why.
-pub const CANNOT_RUN: &[(&str, &str)] = &[(
-    "simultaneous-close",
-    "crossed FINs need both FINs in flight at once (a delay or drop in a private network namespace); this build does not set that up yet",
-)];
 
 fn client_addr(server: SocketAddr) -> SocketAddr {
     match server {
@@ -385,5 +382,37 @@ fn self_connect(ctx: &mut Ctx) -> io::Result<()> {
     c.recv(1024)?;
     c.close();
     ctx.notes.push(format!("{me} connected to itself: its own SYN arrived while it was in SYN_SENT, so Linux took the simultaneous-open path (SYN_SENT → SYN_RECEIVED → ESTABLISHED) and the socket echoes to itself."));
+    Ok(())
+}
+
+fn simultaneous_close(ctx: &mut Ctx) -> io::Result<()> {
+    use super::netns::FinDrop;
+    let (tx, rx) = mpsc::channel::<Sock>();
+    let h = serve(ctx, true, 5, move |l| {
+        let conn = l.accept()?;
+        let data = conn.recv(1024)?;
+        conn.send(&data.to_ascii_uppercase())?;
+        let _ = tx.send(conn);
+        l.close();
+        Ok(())
+    })?;
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.connect(ctx.addr)?;
+    c.send(ctx.messages[0].as_bytes())?;
+    c.recv(1024)?;
+    let server_side = rx
+        .recv()
+        .map_err(|_| io::Error::other("server thread died"))?;
+    join(h)?;
+    // Both close while their FINs cannot leave: each end sends a FIN before it sees the
+    // other's. When the rule goes, the retransmitted FINs (one RTO later, in the same timer
+    // tick) cross on the wire.
+    let drop_fins = FinDrop::install()?;
+    c.close();
+    server_side.close();
+    thread::sleep(Duration::from_millis(30));
+    drop(drop_fins);
+    thread::sleep(Duration::from_millis(600));
+    ctx.notes.push("Both ends closed at once (their first FINs were dropped by an nftables rule in a private network namespace, so the capture shows the retransmissions): each FIN reached an end that had sent its own, so both went FIN_WAIT_1 → CLOSING → TIME_WAIT, and both wait in TIME_WAIT.".into());
     Ok(())
 }

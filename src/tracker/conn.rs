@@ -463,6 +463,16 @@ impl Conn {
             side.window = u32::from(seg.window) << u32::from(side.wscale.unwrap_or(0).min(14));
         }
 
+        // In-order delivery: a later segment from the sender reaches the receiver after the
+        // sender's own SYN or FIN still in flight, so that one is delivered first.
+        if !self.self_connect {
+            if let Some(p) = self.sides[s].pending {
+                if seq >= p.ctrl_end && !is_retrans {
+                    self.deliver(q, s, p.t, p.frame);
+                }
+            }
+        }
+
         // 1. What the sender had received: resolve the peer's control segment in flight.
         let mut deliver_after = None;
         if let Some(p) = self.sides[r].pending {

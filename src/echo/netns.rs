@@ -1,0 +1,91 @@
+//! A private network namespace for the simultaneous-close scenario, and an nftables rule in
+//! it that drops FINs for a moment, so that both ends' FINs are in flight at once (this
+//! kernel has no netem). Nothing here touches the host's own network.
+
+use std::io::{self, Write};
+use std::process::{Command, Stdio};
+
+/// Move the calling thread (and the threads it starts later) into a new network namespace
+/// with its loopback up. Needs CAP_SYS_ADMIN.
+pub fn enter_private_netns() -> io::Result<()> {
+    // SAFETY: unshare(2) on the calling thread only; no memory is shared with the kernel.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    loopback_up()
+}
+
+/// `ip link set lo up`, by ioctl.
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: a datagram socket used only for the two interface ioctls below, then closed.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: ifreq is plain old data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in b"lo\0".iter().enumerate() {
+        req.ifr_name[i] = *b as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write `req`, which lives across both calls.
+    let rc = unsafe {
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req) != 0 {
+            -1
+        } else {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &mut req)
+        }
+    };
+    let e = io::Error::last_os_error();
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    if rc != 0 {
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn nft(script: &str) -> io::Result<()> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot run nft (Debian package nftables): {e}"),
+            )
+        })?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(script.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "nft failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// While this lives, every TCP FIN leaving this namespace is dropped.
+pub struct FinDrop(());
+
+impl FinDrop {
+    /// Install the rule (in the calling thread's namespace).
+    pub fn install() -> io::Result<FinDrop> {
+        nft("table inet synfin_demo {\n  chain out {\n    type filter hook output priority 0; policy accept;\n    tcp flags & fin == fin drop\n  }\n}\n")?;
+        Ok(FinDrop(()))
+    }
+}
+
+impl Drop for FinDrop {
+    fn drop(&mut self) {
+        let _ = nft("delete table inet synfin_demo\n");
+    }
+}
