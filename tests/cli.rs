@@ -277,11 +277,34 @@ fn payload_escape_sequences_never_reach_the_terminal() {
     bytes.extend((frame.len() as u32).to_le_bytes());
     bytes.extend(&frame);
     let f = temp_with(&bytes);
-    for format in ["ladder", "jsonl", "mermaid", "summary"] {
+    // The same frame in a pcapng file whose packet comment is an attack too.
+    let ng = tempfile::Builder::new()
+        .suffix(".pcapng")
+        .tempfile()
+        .unwrap();
+    {
+        use synfin::capture::pcap_writer::PcapNgWriter;
+        use synfin::capture::{Frame, LinkType};
+        let mut w = PcapNgWriter::create(ng.path(), LinkType::RAW).unwrap();
+        let fr = Frame {
+            number: 1,
+            ts: synfin::timestamp::Timestamp(1_000_000_000),
+            link: LinkType::RAW,
+            orig_len: frame.len() as u32,
+            data: &frame,
+        };
+        w.write(&fr, &["\x1b]0;owned\x07\x1b[31mred".to_string()])
+            .unwrap();
+        w.flush().unwrap();
+    }
+    for (file, format) in ["ladder", "jsonl", "mermaid", "summary"]
+        .into_iter()
+        .flat_map(|fm| [(f.path(), fm), (ng.path(), fm)])
+    {
         let out = synfin()
             .args([
                 "replay",
-                f.path().to_str().unwrap(),
+                file.to_str().unwrap(),
                 "-f",
                 format,
                 "--payload",
@@ -290,8 +313,13 @@ fn payload_escape_sequences_never_reach_the_terminal() {
             ])
             .output()
             .unwrap();
-        assert!(out.status.success());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!out.stdout.contains(&0x1b), "{format} leaked ESC");
         assert!(!out.stdout.contains(&0x07), "{format} leaked BEL");
+        assert!(!out.stderr.contains(&0x1b), "{format} leaked ESC on stderr");
     }
 }

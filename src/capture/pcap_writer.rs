@@ -80,3 +80,96 @@ impl Drop for PcapWriter {
         let _ = self.out.flush();
     }
 }
+
+/// A pcapng file being written: one interface (nanosecond timestamps, snaplen 262144), and
+/// packets that may carry comments (the demo's observed calls).
+pub struct PcapNgWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl PcapNgWriter {
+    /// Create `path` with a section header and one interface of link type `link`.
+    pub fn create(path: &Path, link: LinkType) -> Result<PcapNgWriter, CaptureError> {
+        use pcap_parser::pcapng::{InterfaceDescriptionBlock, SectionHeaderBlock};
+        let err = |source| CaptureError::Write {
+            path: path.into(),
+            source,
+        };
+        let file = File::create(path).map_err(err)?;
+        let mut w = PcapNgWriter {
+            path: path.into(),
+            out: BufWriter::with_capacity(1 << 20, file),
+        };
+        let mut shb = SectionHeaderBlock {
+            block_type: 0,
+            block_len1: 0,
+            bom: 0x1a2b_3c4d,
+            major_version: 1,
+            minor_version: 0,
+            section_len: -1,
+            options: Vec::new(),
+            block_len2: 0,
+        };
+        let mut idb = InterfaceDescriptionBlock {
+            block_type: 0,
+            block_len1: 0,
+            linktype: Linktype(link.0 as i32),
+            reserved: 0,
+            snaplen: SNAPLEN,
+            options: Vec::new(),
+            block_len2: 0,
+            if_tsresol: 9,
+            if_tsoffset: 0,
+        };
+        let head = [shb.to_vec(), idb.to_vec()];
+        for bytes in head {
+            let bytes = bytes.map_err(|e| err(std::io::Error::other(format!("{e:?}"))))?;
+            w.out.write_all(&bytes).map_err(err)?;
+        }
+        Ok(w)
+    }
+
+    /// Append one frame with `comments` (one `opt_comment` each).
+    pub fn write(&mut self, frame: &Frame<'_>, comments: &[String]) -> Result<(), CaptureError> {
+        use pcap_parser::pcapng::{EnhancedPacketBlock, OptionCode, PcapNGOption};
+        let ns = frame.ts.as_nanos().max(0) as u64;
+        let data = &frame.data[..frame.data.len().min(SNAPLEN as usize)];
+        let options = comments
+            .iter()
+            .map(|c| PcapNGOption {
+                code: OptionCode::Comment,
+                len: c.len().min(u16::MAX as usize) as u16,
+                value: std::borrow::Cow::Borrowed(c.as_bytes()),
+            })
+            .collect();
+        let mut epb = EnhancedPacketBlock {
+            block_type: 0,
+            block_len1: 0,
+            if_id: 0,
+            ts_high: (ns >> 32) as u32,
+            ts_low: ns as u32,
+            caplen: data.len() as u32,
+            origlen: frame.orig_len,
+            data,
+            options,
+            block_len2: 0,
+        };
+        let bytes = epb
+            .to_vec()
+            .map_err(|e| self.err(std::io::Error::other(format!("{e:?}"))))?;
+        self.out.write_all(&bytes).map_err(|e| self.err(e))
+    }
+
+    /// Push buffered blocks to the file.
+    pub fn flush(&mut self) -> Result<(), CaptureError> {
+        self.out.flush().map_err(|e| self.err(e))
+    }
+
+    fn err(&self, source: std::io::Error) -> CaptureError {
+        CaptureError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}

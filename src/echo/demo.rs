@@ -8,7 +8,7 @@ use super::scenarios::{Ctx, Scenario, SCENARIOS};
 use crate::app::{open_output, renderer_for, stop_flag, tracker_config, Pipeline, UsageError};
 use crate::capture::kernel_trace::{time_wait_sockets, KernelTrace};
 use crate::capture::live::LiveSource;
-use crate::capture::pcap_writer::PcapWriter;
+use crate::capture::pcap_writer::{PcapNgWriter, PcapWriter};
 use crate::capture::{Frame, LinkType};
 use crate::cli::DemoArgs;
 use crate::decode::decode;
@@ -152,7 +152,12 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut opts = output.opts;
     opts.payload = true;
     let renderer = renderer_for(output.format, opts, ConnFilter::default());
+    let is_pcapng = |p: &std::path::Path| p.extension().is_some_and(|e| e == "pcapng");
     let writer = match &a.write {
+        Some(p) if is_pcapng(p) => {
+            write_pcapng(p, link, &frames, &calls)?;
+            None
+        }
         Some(p) => Some(PcapWriter::create(p, link)?),
         None => None,
     };
@@ -194,6 +199,55 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `-w FILE.pcapng`: every frame, each with the observed calls made since the frame before
+/// it as packet comments (`» connect() enter 127.0.0.1:40000`).
+fn write_pcapng(
+    path: &std::path::Path,
+    link: LinkType,
+    frames: &[OwnedFrame],
+    calls: &[ObservedCall],
+) -> anyhow::Result<()> {
+    let mut w = PcapNgWriter::create(path, link)?;
+    let mut marks: Vec<(Timestamp, String)> = Vec::new();
+    for c in calls {
+        marks.push((
+            c.enter,
+            format!("» {}() enter on {}", c.call.as_str(), c.local),
+        ));
+        marks.push((
+            c.ret,
+            format!(
+                "» {}() returns {} on {}",
+                c.call.as_str(),
+                c.result,
+                c.local
+            ),
+        ));
+    }
+    marks.sort_by_key(|m| m.0);
+    let mut next = 0;
+    for (i, f) in frames.iter().enumerate() {
+        let last = i + 1 == frames.len();
+        let mut comments = Vec::new();
+        while next < marks.len() && (marks[next].0 <= f.ts || last) {
+            comments.push(marks[next].1.clone());
+            next += 1;
+        }
+        w.write(
+            &Frame {
+                number: i as u64 + 1,
+                ts: f.ts,
+                link,
+                orig_len: f.orig_len,
+                data: &f.data,
+            },
+            &comments,
+        )?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 /// What one capture pass gives.
