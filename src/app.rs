@@ -13,6 +13,8 @@ use crate::render::jsonl::JsonlRenderer;
 use crate::render::ladder::LadderRenderer;
 use crate::render::mermaid::MermaidRenderer;
 use crate::render::summary::StreamingSummary;
+use crate::render::svg::SvgRenderer;
+use crate::render::timeline::TimelineRenderer;
 use crate::render::{RenderOpts, Renderer};
 use crate::timeline::{Event, Meta, Summary};
 use crate::tracker::queue::Wanted;
@@ -129,6 +131,7 @@ pub fn open_output(a: &OutputArgs) -> anyhow::Result<Output> {
             width,
             payload: a.payload,
             max_segments: a.max_segments,
+            log_time: a.log_time,
         },
         format,
     })
@@ -141,6 +144,9 @@ pub fn renderer_for(format: Format, opts: RenderOpts, cf: ConnFilter) -> Box<dyn
         Format::Jsonl => Box::new(JsonlRenderer::default()),
         Format::Ladder => Box::new(Grouped::new(LadderRenderer::new(opts), cf)),
         Format::Mermaid => Box::new(Grouped::new(MermaidRenderer::new(opts), cf)),
+        Format::Timeline => Box::new(Grouped::new(TimelineRenderer::new(opts), cf)),
+        Format::Svg => Box::new(Grouped::new(SvgRenderer::svg(opts), cf)),
+        Format::Html => Box::new(Grouped::new(SvgRenderer::html(opts), cf)),
         Format::Summary => Box::new(StreamingSummary::new(cf)),
         Format::None => Box::new(NoOutput),
     }

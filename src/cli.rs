@@ -129,6 +129,12 @@ pub enum Format {
     Jsonl,
     /// A Mermaid sequenceDiagram per connection.
     Mermaid,
+    /// Each endpoint's states as bars on a shared time axis (see --log-time).
+    Timeline,
+    /// The ladder as one self-contained SVG picture.
+    Svg,
+    /// The SVG picture inside a minimal HTML page.
+    Html,
     /// Nothing but the summary line on stderr (for timing).
     None,
 }
@@ -162,6 +168,9 @@ pub struct OutputArgs {
     /// Elide the middle of long data phases beyond this many segments per ladder.
     #[arg(long, value_name = "N")]
     pub max_segments: Option<usize>,
+    /// Timeline: log-scale the gaps between events, so TIME_WAIT's 60 s does not squash the rest.
+    #[arg(long)]
+    pub log_time: bool,
     /// Write the output to this file instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -1,5 +1,6 @@
 //! Golden snapshots of every capture in `captures/` (ladder without and with colour, at
-//! widths 100 and 60; JSONL; summary; Mermaid), and the facts tcpdump/tshark report for the
+//! widths 100 and 60; JSONL; summary; Mermaid; timeline at widths 100 and 60 and
+//! log-scaled; SVG), and the facts tcpdump/tshark report for the
 //! same files (segment counts, first and last timestamps), written in as numbers.
 
 use assert_cmd::Command;
@@ -33,13 +34,14 @@ const CAPTURES: &[&str] = &[
     "unread.pcap",
     "backlog.pcap",
     "self-connect.pcap",
+    "simultaneous-close.pcap",
     "ipv6.pcap",
     "any-sll2.pcap",
     "basic.pcapng",
 ];
 
 #[test]
-fn ladders_jsonl_summary_mermaid_match_the_golden_snapshots() {
+fn every_format_matches_the_golden_snapshots() {
     for name in CAPTURES {
         let path = format!("captures/{name}");
         assert!(Path::new(&path).exists(), "{path} is missing");
@@ -63,7 +65,112 @@ fn ladders_jsonl_summary_mermaid_match_the_golden_snapshots() {
         insta::assert_snapshot!(format!("summary_{name}"), summary);
         let mermaid = synfin(&["replay", &path, "-f", "mermaid"]);
         insta::assert_snapshot!(format!("mermaid_{name}"), mermaid);
+        for width in ["100", "60"] {
+            let timeline = synfin(&[
+                "replay", &path, "-f", "timeline", "--color", "never", "--width", width,
+            ]);
+            assert_fits(&timeline, width.parse().unwrap());
+            insta::assert_snapshot!(format!("timeline_{name}_{width}"), timeline);
+        }
+        let log = synfin(&[
+            "replay",
+            &path,
+            "-f",
+            "timeline",
+            "--color",
+            "never",
+            "--width",
+            "100",
+            "--log-time",
+        ]);
+        assert_fits(&log, 100);
+        insta::assert_snapshot!(format!("timeline_log_{name}"), log);
+        let svg = synfin(&["replay", &path, "-f", "svg"]);
+        assert!(svg.starts_with("<?xml") && svg.trim_end().ends_with("</svg>"));
+        insta::assert_snapshot!(format!("svg_{name}"), svg);
     }
+}
+
+#[track_caller]
+fn assert_fits(text: &str, width: usize) {
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= width,
+            "line wider than {width}: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn log_timeline_gives_the_handshake_room_beside_time_wait() {
+    let linear = synfin(&[
+        "replay",
+        "captures/basic.pcap",
+        "-f",
+        "timeline",
+        "--color",
+        "never",
+        "--width",
+        "100",
+    ]);
+    let log = synfin(&[
+        "replay",
+        "captures/basic.pcap",
+        "-f",
+        "timeline",
+        "--color",
+        "never",
+        "--width",
+        "100",
+        "--log-time",
+    ]);
+    assert_fits(&log, 100);
+    // Linear: TIME_WAIT's 60 s leaves the handshake no room; log-scaled: every state shows.
+    assert!(!linear.contains("│ESTABLISHED"), "{linear}");
+    assert!(linear.contains("try --log-time"), "{linear}");
+    for state in ["│ESTABLISHED", "│TIME_WAIT", "│SYN_RECEIVED"] {
+        assert!(log.contains(state), "{state} missing:\n{log}");
+    }
+    let color = synfin(&[
+        "replay",
+        "captures/basic.pcap",
+        "-f",
+        "timeline",
+        "--color",
+        "always",
+        "--log-time",
+    ]);
+    assert!(color.contains("\u{1b}["), "--color always paints");
+}
+
+#[test]
+fn html_wraps_the_same_svg() {
+    let svg = synfin(&["replay", "captures/basic.pcap", "-f", "svg"]);
+    let html = synfin(&["replay", "captures/basic.pcap", "-f", "html"]);
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    assert!(html.trim_end().ends_with("</html>"));
+    let body = svg.split_once('\n').unwrap().1;
+    assert!(html.contains(body), "the page holds the SVG document");
+}
+
+#[test]
+fn svg_is_written_to_the_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("basic.svg");
+    let stdout = synfin(&[
+        "replay",
+        "captures/basic.pcap",
+        "-f",
+        "svg",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert!(stdout.is_empty());
+    let file = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        file,
+        synfin(&["replay", "captures/basic.pcap", "-f", "svg"])
+    );
 }
 
 #[test]
@@ -93,6 +200,12 @@ fn colour_palette_is_pinned() {
 
 /// (file, TCP segments, first and last timestamp as tshark's frame.time_epoch prints them).
 const TSHARK_FACTS: &[(&str, usize, &str, &str)] = &[
+    (
+        "simultaneous-close.pcap",
+        11,
+        "1795619242.168177511",
+        "1795619242.379190507",
+    ),
     (
         "abort.pcap",
         8,

@@ -4,7 +4,8 @@
 use super::calls::{CallLog, ObservedCall};
 use super::kernel_check::{compare, report};
 use super::netns::enter_private_netns;
-use super::scenarios::{Ctx, Scenario, SCENARIOS};
+use super::scenarios::{client_addr, start_echo_server, Ctx, Scenario, SCENARIOS};
+use super::sockets::Sock;
 use crate::app::{open_output, renderer_for, stop_flag, tracker_config, Pipeline, UsageError};
 use crate::capture::kernel_trace::{time_wait_sockets, KernelTrace};
 use crate::capture::live::LiveSource;
@@ -71,6 +72,9 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         a.addr
     };
+    if a.interactive {
+        return run_interactive(&a, addr);
+    }
     let cfg = tracker_config(&a.tracker, crate::cli::Format::Jsonl)?;
     let messages = if a.messages.is_empty() {
         vec!["hello".to_string()]
@@ -137,7 +141,6 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let calls = log.calls();
     let inferred = first_pass(&frames, link, &sf, cfg);
-    let extra = observed_events(&inferred, &calls);
     let kernel_report = match kernel {
         Some(trace) => {
             let transitions = trace.finish()?;
@@ -147,47 +150,9 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
-    let output = open_output(&a.output)?;
-    let cfg = tracker_config(&a.tracker, output.format)?;
-    let mut opts = output.opts;
-    opts.payload = true;
-    let renderer = renderer_for(output.format, opts, ConnFilter::default());
-    let is_pcapng = |p: &std::path::Path| p.extension().is_some_and(|e| e == "pcapng");
-    let writer = match &a.write {
-        Some(p) if is_pcapng(p) => {
-            write_pcapng(p, link, &frames, &calls)?;
-            None
-        }
-        Some(p) => Some(PcapWriter::create(p, link)?),
-        None => None,
-    };
-    let meta = Meta {
-        schema: 1,
-        tool: "synfin",
-        version: env!("CARGO_PKG_VERSION"),
-        source: "demo",
-        input: "lo".into(),
-        linktype: link.name(),
-    };
-    let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out)
-        .with_writer(writer)
-        .with_extra_events(extra);
-    p.start(&meta)?;
-    for (i, f) in frames.iter().enumerate() {
-        p.frame(&Frame {
-            number: i as u64 + 1,
-            ts: f.ts,
-            link,
-            orig_len: f.orig_len,
-            data: &f.data,
-        })?;
-    }
-    p.finish()?;
+    let format = draw(&a, &frames, &calls, link, &sf, a.write.as_deref())?;
     let mut err = std::io::stderr().lock();
-    if !matches!(
-        output.format,
-        crate::cli::Format::Jsonl | crate::cli::Format::None
-    ) {
+    if !matches!(format, crate::cli::Format::Jsonl | crate::cli::Format::None) {
         for n in &notes {
             writeln!(err, "note: {n}")?;
         }
@@ -323,6 +288,150 @@ fn run_pass(
         self_ports,
         time_wait: time_wait_sockets(),
     })
+}
+
+/// Render the frames with the observed calls merged in (and save them with `-w`).
+fn draw(
+    a: &DemoArgs,
+    frames: &[OwnedFrame],
+    calls: &[ObservedCall],
+    link: LinkType,
+    sf: &SegmentFilter,
+    write: Option<&std::path::Path>,
+) -> anyhow::Result<crate::cli::Format> {
+    let inferred = first_pass(
+        frames,
+        link,
+        sf,
+        tracker_config(&a.tracker, crate::cli::Format::Jsonl)?,
+    );
+    let extra = observed_events(&inferred, calls);
+    let output = open_output(&a.output)?;
+    let cfg = tracker_config(&a.tracker, output.format)?;
+    let mut opts = output.opts;
+    opts.payload = true;
+    let renderer = renderer_for(output.format, opts, ConnFilter::default());
+    let is_pcapng = |p: &std::path::Path| p.extension().is_some_and(|e| e == "pcapng");
+    let writer = match write {
+        Some(p) if is_pcapng(p) => {
+            write_pcapng(p, link, frames, calls)?;
+            None
+        }
+        Some(p) => Some(PcapWriter::create(p, link)?),
+        None => None,
+    };
+    let meta = Meta {
+        schema: 1,
+        tool: "synfin",
+        version: env!("CARGO_PKG_VERSION"),
+        source: "demo",
+        input: "lo".into(),
+        linktype: link.name(),
+    };
+    let mut p = Pipeline::new(Tracker::new(cfg), sf.clone(), renderer, output.out)
+        .with_writer(writer)
+        .with_extra_events(extra);
+    p.start(&meta)?;
+    for (i, f) in frames.iter().enumerate() {
+        p.frame(&Frame {
+            number: i as u64 + 1,
+            ts: f.ts,
+            link,
+            orig_len: f.orig_len,
+            data: &f.data,
+        })?;
+    }
+    p.finish()?;
+    Ok(output.format)
+}
+
+/// `--interactive`: the lesson's `input('>>: ')` client. Each line typed is sent and echoed
+/// back upper-cased, and the ladder is drawn again with what the capture has seen so far;
+/// an empty line is skipped (the lesson's fix); Ctrl-D closes.
+fn run_interactive(a: &DemoArgs, addr: std::net::SocketAddr) -> anyhow::Result<ExitCode> {
+    use std::io::BufRead;
+    let capture_stop = Arc::new(AtomicBool::new(false));
+    let mut source = LiveSource::open("lo", Arc::clone(&capture_stop), None)?;
+    let link = source.link_type();
+    let frames = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&frames);
+    let cap = thread::spawn(move || -> anyhow::Result<()> {
+        while let Some(f) = source.next_frame()? {
+            sink.lock().expect("frames lock").push(OwnedFrame {
+                ts: f.ts,
+                orig_len: f.orig_len,
+                data: f.data.to_vec(),
+            });
+        }
+        Ok(())
+    });
+    let log = CallLog::default();
+    let ctx = Ctx {
+        addr,
+        log: log.clone(),
+        messages: Vec::new(),
+        notes: Vec::new(),
+    };
+    let server = start_echo_server(&ctx, 1)?;
+    let mut client = Sock::client(&log, client_addr(addr))?;
+    client.connect(addr)?;
+    let sf = SegmentFilter {
+        ports: vec![addr.port()],
+        hosts: vec![],
+    };
+    let snapshot = |frames: &std::sync::Mutex<Vec<OwnedFrame>>| -> Vec<OwnedFrame> {
+        frames
+            .lock()
+            .expect("frames lock")
+            .iter()
+            .map(|f| OwnedFrame {
+                ts: f.ts,
+                orig_len: f.orig_len,
+                data: f.data.clone(),
+            })
+            .collect()
+    };
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    loop {
+        eprint!(">>: ");
+        line.clear();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            eprintln!();
+            break;
+        }
+        let msg = line.trim_end_matches(['\n', '\r']);
+        if msg.is_empty() {
+            eprintln!("(empty line: not sent; send(b\"\") would put nothing on the wire and the server's recv() would wait forever)");
+            continue;
+        }
+        client.send(msg.as_bytes())?;
+        let reply = client.recv(1024)?;
+        eprintln!(
+            "<< {}",
+            crate::render::escape::preview(&reply, reply.len() as u32)
+        );
+        // Let the ACKs reach the capture, then draw what it has.
+        thread::sleep(Duration::from_millis(50));
+        draw(a, &snapshot(&frames), &log.calls(), link, &sf, None)?;
+    }
+    client.close();
+    server
+        .join()
+        .map_err(|_| anyhow::anyhow!("server thread panicked"))??;
+    thread::sleep(Duration::from_millis(250));
+    capture_stop.store(true, Ordering::Relaxed);
+    cap.join()
+        .map_err(|_| anyhow::anyhow!("capture thread panicked"))??;
+    draw(
+        a,
+        &snapshot(&frames),
+        &log.calls(),
+        link,
+        &sf,
+        a.write.as_deref(),
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Track the frames once to learn each connection's id, span and inferred states.

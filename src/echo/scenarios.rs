@@ -49,7 +49,8 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { name: "self-connect", about: "a socket bound to a port connects to itself: Linux's simultaneous-open path", run: self_connect , private_netns: false },
 ];
 
-fn client_addr(server: SocketAddr) -> SocketAddr {
+/// Where the demo's clients bind: loopback of the server's family, any port.
+pub fn client_addr(server: SocketAddr) -> SocketAddr {
     match server {
         SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
         SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
@@ -97,7 +98,10 @@ fn serve(
 
 /// The lesson's server: accept `clients` connections one after another, echo each until the
 /// client closes (a reset ends one too: the server survives it), close it; then close.
-fn serve_echo(ctx: &Ctx, clients: usize) -> io::Result<thread::JoinHandle<io::Result<()>>> {
+pub fn start_echo_server(
+    ctx: &Ctx,
+    clients: usize,
+) -> io::Result<thread::JoinHandle<io::Result<()>>> {
     serve(ctx, true, 5, move |l| {
         for _ in 0..clients {
             let conn = l.accept()?;
@@ -126,7 +130,7 @@ fn one_client(ctx: &Ctx, messages: &[String]) -> io::Result<()> {
 }
 
 fn basic(ctx: &mut Ctx) -> io::Result<()> {
-    let h = serve_echo(ctx, 1)?;
+    let h = start_echo_server(ctx, 1)?;
     let msgs = ctx.messages.clone();
     one_client(ctx, &msgs[..1.min(msgs.len())])?;
     join(h)?;
@@ -135,7 +139,7 @@ fn basic(ctx: &mut Ctx) -> io::Result<()> {
 }
 
 fn loop_clients(ctx: &mut Ctx) -> io::Result<()> {
-    let h = serve_echo(ctx, 3)?;
+    let h = start_echo_server(ctx, 3)?;
     let mut msgs = ctx.messages.clone();
     if msgs.len() < 2 {
         msgs = vec!["hello".into(), "how are you".into(), "bye".into()];
@@ -308,7 +312,7 @@ fn refused(ctx: &mut Ctx) -> io::Result<()> {
 }
 
 fn abort(ctx: &mut Ctx) -> io::Result<()> {
-    let h = serve_echo(ctx, 1)?;
+    let h = start_echo_server(ctx, 1)?;
     let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
     c.connect(ctx.addr)?;
     c.send(ctx.messages[0].as_bytes())?;

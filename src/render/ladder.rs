@@ -6,10 +6,8 @@
 use super::escape::preview;
 use super::group::{ConnGroup, GroupRenderer};
 use super::palette;
-use super::RenderOpts;
-use crate::timeline::{
-    CallEvent, CallSource, Dir, Event, Meta, Phase, SegmentEvent, Summary, TcpState,
-};
+use super::{call_text, fit, RenderOpts};
+use crate::timeline::{Dir, Event, Meta, SegmentEvent, Summary, TcpState};
 use crate::timestamp::Timestamp;
 use std::io::{self, Write};
 
@@ -43,20 +41,6 @@ impl Layout {
     }
 }
 
-/// Cut `s` to `n` characters, marking the cut with `…`.
-fn fit(s: &str, n: usize) -> String {
-    let count = s.chars().count();
-    if count <= n {
-        return s.to_string();
-    }
-    if n == 0 {
-        return String::new();
-    }
-    let mut out: String = s.chars().take(n - 1).collect();
-    out.push('…');
-    out
-}
-
 fn pad(s: &str, n: usize) -> String {
     let s = fit(s, n);
     let len = s.chars().count();
@@ -82,30 +66,6 @@ pub fn segment_label(s: &SegmentEvent, payload: bool) -> String {
         }
     }
     l
-}
-
-fn call_text(c: &CallEvent) -> String {
-    let name = c.call.as_str();
-    let mark = match c.source {
-        CallSource::Observed => "»",
-        CallSource::Inferred => "~",
-    };
-    let body = match (c.phase, c.result.as_deref()) {
-        (Phase::Enter, None) => format!("{name}()"),
-        (Phase::Enter, Some(r)) if c.call.as_str() == "close" && r.starts_with("RST") => {
-            format!("{name}() → RST")
-        }
-        (Phase::Enter, Some(r)) if r.starts_with("SHUT") => format!("{name}(SHUT_WR)"),
-        (Phase::Enter, Some(_)) => format!("{name}()"),
-        (Phase::Return, Some("ok")) => format!("{name}() returns"),
-        (Phase::Return, Some(r)) if r.starts_with('E') => format!("{name}() → {r}"),
-        (Phase::Return, Some(r)) => {
-            let n = r.split(' ').next().unwrap_or(r);
-            format!("{name}() = {n}")
-        }
-        (Phase::Return, None) => format!("{name}() returns"),
-    };
-    format!("{mark} {body}")
 }
 
 struct Row {

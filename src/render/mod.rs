@@ -21,6 +21,8 @@ pub mod ladder;
 pub mod mermaid;
 pub mod palette;
 pub mod summary;
+pub mod svg;
+pub mod timeline;
 
 use crate::timeline::{Event, Meta, Summary};
 use std::io::{self, Write};
@@ -36,6 +38,9 @@ pub struct RenderOpts {
     pub payload: bool,
     /// Elide data segments beyond this many per connection.
     pub max_segments: Option<usize>,
+    /// Timeline: log-scale the gaps between events, so that a 60 s TIME_WAIT does not
+    /// squash a handshake of microseconds.
+    pub log_time: bool,
 }
 
 impl Default for RenderOpts {
@@ -45,8 +50,47 @@ impl Default for RenderOpts {
             width: 100,
             payload: false,
             max_segments: None,
+            log_time: false,
         }
     }
+}
+
+/// Cut `s` to `n` characters, marking the cut with `…`.
+pub(crate) fn fit(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    if n == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(n - 1).collect();
+    out.push('…');
+    out
+}
+
+/// A call as the ladder writes it: `» connect()`, `~ recv() = 0`, `» connect() → ECONNREFUSED`.
+pub(crate) fn call_text(c: &crate::timeline::CallEvent) -> String {
+    use crate::timeline::{CallSource, Phase};
+    let name = c.call.as_str();
+    let mark = match c.source {
+        CallSource::Observed => "»",
+        CallSource::Inferred => "~",
+    };
+    let body = match (c.phase, c.result.as_deref()) {
+        (Phase::Enter, None) => format!("{name}()"),
+        (Phase::Enter, Some(r)) if name == "close" && r.starts_with("RST") => {
+            format!("{name}() → RST")
+        }
+        (Phase::Enter, Some(r)) if r.starts_with("SHUT") => format!("{name}(SHUT_WR)"),
+        (Phase::Enter, Some(_)) => format!("{name}()"),
+        (Phase::Return, Some("ok")) | (Phase::Return, None) => format!("{name}() returns"),
+        (Phase::Return, Some(r)) if r.starts_with('E') => format!("{name}() → {r}"),
+        (Phase::Return, Some(r)) => {
+            let n = r.split(' ').next().unwrap_or(r);
+            format!("{name}() = {n}")
+        }
+    };
+    format!("{mark} {body}")
 }
 
 /// A streaming renderer: `start`, then every event in time order, then `finish`.

@@ -1,0 +1,673 @@
+//! `--format svg` and `--format html`: the ladder as a self-contained, deterministic SVG
+//! picture. Two vertical lifelines (client left, server right) headed `ip:port (role)`, each
+//! drawn as a lane coloured by the endpoint's state, with the state's name beside it at each
+//! change; an arrow per segment labelled as the ladder labels it; the socket calls beside the
+//! side that made them; times on the left. Several connections are stacked in one `<svg>`, so
+//! the renderer keeps the drawn connections and writes the document in `finish`, once the total
+//! height is known (memory: the drawing of every connection shown).
+//!
+//! Readable at 100 % zoom: monospace text of 13 px (headers 14 px) on a white background.
+//! Every piece of text is XML-escaped. Colour is decoration only: every arrow and lane keeps
+//! its label. Pure: no clock, no environment.
+
+use super::group::{ConnGroup, GroupRenderer};
+use super::ladder::segment_label;
+use super::{call_text, fit, RenderOpts};
+use crate::segment::TcpFlags;
+use crate::timeline::{Dir, Event, Meta, Role, Summary, TcpState};
+use crate::timestamp::Timestamp;
+use std::io::{self, Write};
+
+/// Draws the ladder of every connection into one SVG document (optionally inside an HTML page).
+pub struct SvgRenderer {
+    opts: RenderOpts,
+    html: bool,
+    title: String,
+    /// Each connection's drawing, already placed at its height.
+    parts: Vec<String>,
+    height: u32,
+}
+
+impl SvgRenderer {
+    /// An SVG document.
+    pub fn svg(opts: RenderOpts) -> Self {
+        SvgRenderer {
+            opts,
+            html: false,
+            title: String::new(),
+            parts: Vec::new(),
+            height: 0,
+        }
+    }
+
+    /// The same SVG inside a minimal HTML5 page.
+    pub fn html(opts: RenderOpts) -> Self {
+        SvgRenderer {
+            html: true,
+            ..SvgRenderer::svg(opts)
+        }
+    }
+}
+
+/// Escape text for XML content and attribute values. Characters XML forbids (C0 controls but
+/// tab, newline and carriage return) become `?`.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+// Geometry, in px. Text is monospace, 13 px, about 7.8 px a character.
+const WIDTH: f64 = 1210.0;
+const CHAR_W: f64 = 7.8;
+const ROW: f64 = 24.0;
+/// Right edge of the time column.
+const TIME_RIGHT: f64 = 88.0;
+const CLIENT_X: f64 = 348.0;
+const SERVER_X: f64 = 948.0;
+/// Half the width of a state lane.
+const LANE: f64 = 5.0;
+/// Gap between a lane and the text beside it.
+const GAP: f64 = 9.0;
+/// Characters of state or call text beside a lane (between the time column and the lane).
+const SIDE_CHARS: usize = ((CLIENT_X - LANE - GAP - TIME_RIGHT - 12.0) / CHAR_W) as usize;
+/// Characters of an arrow's label (between the lanes).
+const LABEL_CHARS: usize = ((SERVER_X - CLIENT_X - 2.0 * LANE - 24.0) / CHAR_W) as usize;
+/// Characters of a note centred between the lanes, within the picture.
+const NOTE_CHARS: usize = (2.0 * (WIDTH - 8.0 - (CLIENT_X + SERVER_X) / 2.0) / CHAR_W) as usize;
+/// Where the rows start, below the title and the endpoint headings.
+const ROWS_TOP: f64 = 58.0;
+
+const INK: &str = "#222222";
+const MUTED: &str = "#666666";
+const CALL: &str = "#00695c";
+const WARN: &str = "#8e24aa";
+
+/// A number for an attribute: whole numbers without a decimal point.
+fn num(x: f64) -> String {
+    let r = (x * 10.0).round() / 10.0;
+    if r.fract() == 0.0 {
+        format!("{}", r as i64)
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+/// Arrow colour by the segment's most telling flag (as the terminal palette).
+fn flag_colour(f: TcpFlags) -> &'static str {
+    if f.rst() {
+        "#c62828"
+    } else if f.syn() {
+        "#2e7d32"
+    } else if f.fin() {
+        "#9a6700"
+    } else {
+        "#37474f"
+    }
+}
+
+/// A pale lane colour per state family; the name beside the lane says which state it is.
+fn state_colour(s: TcpState) -> &'static str {
+    match s {
+        TcpState::Unknown => "#f5f5f5",
+        TcpState::Closed => "#e0e0e0",
+        TcpState::Listen => "#bbdefb",
+        TcpState::SynSent | TcpState::SynReceived => "#c8e6c9",
+        TcpState::Established => "#90caf9",
+        TcpState::FinWait1
+        | TcpState::FinWait2
+        | TcpState::CloseWait
+        | TcpState::Closing
+        | TcpState::LastAck => "#ffe082",
+        TcpState::TimeWait => "#ffcc80",
+    }
+}
+
+/// Builds SVG elements into a string.
+#[derive(Default)]
+struct Canvas(String);
+
+impl Canvas {
+    /// `<text>` with an anchor (`start`, `middle`, `end`) and extra attributes.
+    fn text(&mut self, x: f64, y: f64, anchor: &str, attrs: &str, content: &str) {
+        let anchor = if anchor == "start" {
+            String::new()
+        } else {
+            format!(" text-anchor=\"{anchor}\"")
+        };
+        let attrs = if attrs.is_empty() {
+            String::new()
+        } else {
+            format!(" {attrs}")
+        };
+        self.0.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\"{anchor}{attrs}>{}</text>\n",
+            num(x),
+            num(y),
+            xml_escape(content)
+        ));
+    }
+
+    fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str, width: f64) {
+        self.0.push_str(&format!(
+            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{stroke}\" stroke-width=\"{}\"/>\n",
+            num(x1),
+            num(y1),
+            num(x2),
+            num(y2),
+            num(width)
+        ));
+    }
+
+    fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str) {
+        self.0.push_str(&format!(
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{fill}\" stroke=\"#546e7a\" stroke-width=\"0.8\"/>\n",
+            num(x),
+            num(y),
+            num(w),
+            num(h)
+        ));
+    }
+
+    fn polygon(&mut self, points: &[(f64, f64)], fill: &str) {
+        let pts: Vec<String> = points
+            .iter()
+            .map(|(x, y)| format!("{},{}", num(*x), num(*y)))
+            .collect();
+        self.0.push_str(&format!(
+            "<polygon points=\"{}\" fill=\"{fill}\"/>\n",
+            pts.join(" ")
+        ));
+    }
+}
+
+/// What a row of the picture shows (besides state changes, which any row may carry).
+enum Kind {
+    /// The initial states.
+    Start,
+    /// An arrow.
+    Segment {
+        dir: Dir,
+        label: String,
+        flags: TcpFlags,
+    },
+    /// A call, beside the side that made it.
+    Call { client: bool, text: String },
+    /// A line across the picture: an anomaly, a "why", elided segments.
+    Note(String),
+    /// State changes with no segment to hang them on.
+    States,
+}
+
+struct Row {
+    time: Option<Timestamp>,
+    kind: Kind,
+    /// The client's states entered at this row, in order.
+    left: Vec<TcpState>,
+    /// The server's.
+    right: Vec<TcpState>,
+}
+
+impl Row {
+    fn new(time: Option<Timestamp>, kind: Kind) -> Row {
+        Row {
+            time,
+            kind,
+            left: Vec::new(),
+            right: Vec::new(),
+        }
+    }
+}
+
+/// The rows of one connection, as the ladder lays them out.
+fn rows_of(g: &ConnGroup, o: &RenderOpts) -> Vec<Row> {
+    let v = &g.verdict;
+    // State events are told apart by role, not address; a self-connected socket (client and
+    // server the same address) is one socket, drawn on both sides.
+    let selfc = v.client == v.server;
+    let initial = |role, ep| {
+        g.events
+            .iter()
+            .find_map(|e| match e {
+                Event::State(s) if s.role == role || selfc => Some(s.from),
+                _ => None,
+            })
+            .or_else(|| v.final_states.0.iter().find(|(e, _)| *e == ep).map(|x| x.1))
+            .unwrap_or(TcpState::Unknown)
+    };
+    let mut start = Row::new(None, Kind::Start);
+    start.left.push(initial(Role::Client, v.client));
+    start.right.push(initial(Role::Server, v.server));
+    let mut rows = vec![start];
+    let mut last_seg_row: Option<usize> = None;
+
+    // `--max-segments`: keep the first and last segments, count the rest.
+    let segs_total = g
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Segment(_)))
+        .count();
+    let (keep_head, keep_tail) = match o.max_segments {
+        Some(m) if segs_total > m => (m / 2, m - m / 2),
+        _ => (usize::MAX, 0),
+    };
+    let elided_row = |n: usize| Row::new(None, Kind::Note(format!("… {n} segments …")));
+    let mut seg_index = 0;
+    let mut elided = 0;
+    for e in &g.events {
+        let hidden = match e {
+            Event::Segment(_) => {
+                seg_index += 1;
+                keep_head != usize::MAX
+                    && seg_index > keep_head
+                    && seg_index <= segs_total - keep_tail
+            }
+            _ => false,
+        };
+        if hidden {
+            elided += 1;
+            continue;
+        }
+        if elided > 0 {
+            // Inside an elided stretch only state changes stay visible.
+            if matches!(e, Event::Segment(_)) {
+                rows.push(elided_row(elided));
+                last_seg_row = None;
+                elided = 0;
+            } else if !matches!(e, Event::State(_)) {
+                continue;
+            }
+        }
+        match e {
+            Event::Segment(s) => {
+                let mut label = segment_label(s, o.payload);
+                let mut notes: Vec<String> = s
+                    .notes
+                    .iter()
+                    .map(|n| format!("{n:?}").to_lowercase())
+                    .collect();
+                notes.dedup();
+                if !notes.is_empty() {
+                    label = format!("{label} [{}]", notes.join(","));
+                }
+                rows.push(Row::new(
+                    Some(s.t),
+                    Kind::Segment {
+                        dir: s.dir,
+                        label,
+                        flags: s.flags,
+                    },
+                ));
+                last_seg_row = Some(rows.len() - 1);
+            }
+            Event::State(st) => {
+                let idx = match last_seg_row {
+                    Some(i) => i,
+                    None => {
+                        rows.push(Row::new(Some(st.t), Kind::States));
+                        rows.len() - 1
+                    }
+                };
+                if st.role == Role::Client || selfc {
+                    rows[idx].left.push(st.to);
+                }
+                if st.role == Role::Server || selfc {
+                    rows[idx].right.push(st.to);
+                }
+            }
+            Event::Call(c) => rows.push(Row::new(
+                Some(c.t),
+                Kind::Call {
+                    client: c.endpoint == v.client,
+                    text: call_text(c),
+                },
+            )),
+            Event::Anomaly(a) => rows.push(Row::new(
+                Some(a.t),
+                Kind::Note(format!("! {}: {}", a.kind.as_str(), a.detail)),
+            )),
+            Event::Connection(_) => {}
+        }
+    }
+    if elided > 0 {
+        rows.push(elided_row(elided));
+    }
+    for e in &g.events {
+        if let Event::Call(c) = e {
+            if c.result.as_deref() == Some("ECONNREFUSED") {
+                rows.push(Row::new(
+                    None,
+                    Kind::Note(format!(
+                        "why: the RST answers a SYN: no listener on {} → connect() fails with ECONNREFUSED",
+                        v.server
+                    )),
+                ));
+            }
+        }
+    }
+    rows
+}
+
+/// The y of a row's arrow (and the middle of its text).
+fn anchor(i: usize) -> f64 {
+    ROWS_TOP + i as f64 * ROW + 16.0
+}
+
+/// Draw one connection with its top at y = 0; returns the drawing and its height.
+fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
+    let v = &g.verdict;
+    let rows = rows_of(g, o);
+    let mut c = Canvas::default();
+
+    let guessed = if v.roles_guessed {
+        " (roles guessed)"
+    } else {
+        ""
+    };
+    let head = format!(
+        "conn {}  {} → {}  {} · {} · history {}{}",
+        v.conn,
+        v.client,
+        v.server,
+        v.outcome.as_str(),
+        v.conn_state,
+        v.history,
+        guessed
+    );
+    c.text(
+        8.0,
+        20.0,
+        "start",
+        "font-size=\"14\" font-weight=\"bold\"",
+        &fit(&head, 140),
+    );
+    for (x, ep, role) in [
+        (CLIENT_X, v.client, "client"),
+        (SERVER_X, v.server, "server"),
+    ] {
+        c.text(
+            x,
+            46.0,
+            "middle",
+            "font-weight=\"bold\"",
+            &fit(&format!("{ep} ({role})"), 60),
+        );
+    }
+
+    let final_row = rows.len();
+    let bottom = anchor(final_row) + 6.0;
+    // Lifelines, then the state lanes over them: one rect per state, from the row that
+    // entered it to the row that left it (or the final row).
+    for x in [CLIENT_X, SERVER_X] {
+        c.line(x, ROWS_TOP - 6.0, x, bottom, "#546e7a", 1.0);
+    }
+    for (x, client) in [(CLIENT_X, true), (SERVER_X, false)] {
+        let mut changes: Vec<(usize, TcpState)> = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            let entered = if client { &r.left } else { &r.right };
+            if let Some(&last) = entered.last() {
+                changes.push((i, last));
+            }
+        }
+        for (k, &(i, st)) in changes.iter().enumerate() {
+            let end = changes.get(k + 1).map_or(final_row, |n| n.0);
+            let (y0, y1) = (anchor(i), anchor(end));
+            c.rect(x - LANE, y0, 2.0 * LANE, y1 - y0, state_colour(st));
+        }
+    }
+
+    let mid = (CLIENT_X + SERVER_X) / 2.0;
+    let left_text = CLIENT_X - LANE - GAP;
+    let right_text = SERVER_X + LANE + GAP;
+    for (i, r) in rows.iter().enumerate() {
+        let y = anchor(i);
+        let text_y = y + 4.5;
+        if let Some(t) = r.time {
+            let ms = t.since(v.start) as f64 / 1e6;
+            c.text(
+                TIME_RIGHT,
+                text_y,
+                "end",
+                &format!("fill=\"{MUTED}\""),
+                &format!("{ms:.3}ms"),
+            );
+        }
+        match &r.kind {
+            Kind::Segment { dir, label, flags } => {
+                let colour = flag_colour(*flags);
+                let (from, to) = match dir {
+                    Dir::C2s => (CLIENT_X + LANE, SERVER_X - LANE),
+                    Dir::S2c => (SERVER_X - LANE, CLIENT_X + LANE),
+                };
+                let back = if to > from { -9.0 } else { 9.0 };
+                c.line(from, y, to + back, y, colour, 1.5);
+                c.polygon(
+                    &[(to, y), (to + back, y - 4.5), (to + back, y + 4.5)],
+                    colour,
+                );
+                c.text(
+                    mid,
+                    y - 5.0,
+                    "middle",
+                    &format!("fill=\"{colour}\""),
+                    &fit(label, LABEL_CHARS),
+                );
+            }
+            Kind::Call { client, text } => {
+                let attrs = format!("fill=\"{CALL}\"");
+                if *client {
+                    c.text(left_text, text_y, "end", &attrs, &fit(text, SIDE_CHARS));
+                } else {
+                    c.text(right_text, text_y, "start", &attrs, &fit(text, SIDE_CHARS));
+                }
+            }
+            Kind::Note(text) => {
+                // A white halo keeps a note readable where it crosses a lane.
+                c.text(
+                    mid,
+                    text_y,
+                    "middle",
+                    &format!(
+                        "fill=\"{WARN}\" stroke=\"#ffffff\" stroke-width=\"4\" paint-order=\"stroke\""
+                    ),
+                    &fit(text, NOTE_CHARS),
+                );
+            }
+            Kind::Start | Kind::States => {}
+        }
+        let names = |states: &[TcpState]| {
+            let n: Vec<&str> = states.iter().map(|s| s.name()).collect();
+            fit(&n.join(" → "), SIDE_CHARS)
+        };
+        if !r.left.is_empty() {
+            c.text(
+                left_text,
+                text_y,
+                "end",
+                "font-weight=\"bold\"",
+                &names(&r.left),
+            );
+        }
+        if !r.right.is_empty() {
+            c.text(
+                right_text,
+                text_y,
+                "start",
+                "font-weight=\"bold\"",
+                &names(&r.right),
+            );
+        }
+    }
+
+    // The final row: each side's last state (TIME_WAIT with its countdown) and the totals.
+    let y = anchor(final_row) + 4.5;
+    let fin = |ep| {
+        let st = v
+            .final_states
+            .0
+            .iter()
+            .find(|(e, _)| *e == ep)
+            .map_or(TcpState::Unknown, |x| x.1);
+        match (st, v.time_wait_until) {
+            (TcpState::TimeWait, Some(until)) => {
+                format!("TIME_WAIT→+{:.1}s", until.since(v.start) as f64 / 1e9)
+            }
+            _ => st.name().to_string(),
+        }
+    };
+    c.text(TIME_RIGHT, y, "end", &format!("fill=\"{MUTED}\""), "final");
+    c.text(
+        left_text,
+        y,
+        "end",
+        "font-weight=\"bold\"",
+        &fit(&fin(v.client), SIDE_CHARS),
+    );
+    c.text(
+        right_text,
+        y,
+        "start",
+        "font-weight=\"bold\"",
+        &fit(&fin(v.server), SIDE_CHARS),
+    );
+    let totals = format!(
+        "{} segs, {}+{} bytes{}",
+        v.packets[0] + v.packets[1],
+        v.bytes[0],
+        v.bytes[1],
+        v.handshake_rtt_ms
+            .map(|r| format!(", handshake {r:.3} ms"))
+            .unwrap_or_default()
+    );
+    c.text(mid, y, "middle", "", &fit(&totals, LABEL_CHARS));
+    let legend =
+        "calls: » observed, ~ inferred from packets; states are each side's after the segment";
+    c.text(
+        8.0,
+        y + ROW,
+        "start",
+        &format!("fill=\"{MUTED}\" font-size=\"12\""),
+        legend,
+    );
+    (c.0, y + ROW + 14.0)
+}
+
+impl GroupRenderer for SvgRenderer {
+    fn start(&mut self, meta: &Meta, _out: &mut dyn Write) -> io::Result<()> {
+        self.title = format!("synfin: {}", meta.input);
+        Ok(())
+    }
+
+    fn connection(&mut self, g: &ConnGroup, _out: &mut dyn Write) -> io::Result<()> {
+        let (body, h) = draw_connection(g, &self.opts);
+        let top = self.height;
+        let mut part = String::new();
+        if !self.parts.is_empty() {
+            // A rule between connections.
+            part.push_str(&format!(
+                "<line x1=\"8\" y1=\"{top}\" x2=\"{}\" y2=\"{top}\" stroke=\"#cfd8dc\" stroke-width=\"1\"/>\n",
+                num(WIDTH - 8.0)
+            ));
+        }
+        part.push_str(&format!(
+            "<g transform=\"translate(0,{top})\">\n{body}</g>\n"
+        ));
+        self.parts.push(part);
+        self.height = top + h.ceil() as u32;
+        Ok(())
+    }
+
+    fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        if self.parts.is_empty() {
+            let mut c = Canvas::default();
+            c.text(
+                8.0,
+                24.0,
+                "start",
+                "",
+                &format!("no TCP connections ({} frames read)", summary.frames),
+            );
+            self.parts.push(c.0);
+            self.height = 40;
+        }
+        let (w, h) = (num(WIDTH), self.height);
+        let title = xml_escape(&self.title);
+        if self.html {
+            writeln!(out, "<!doctype html>")?;
+            writeln!(out, "<html lang=\"en\">")?;
+            writeln!(out, "<head>")?;
+            writeln!(out, "<meta charset=\"utf-8\">")?;
+            writeln!(out, "<title>{title}</title>")?;
+            writeln!(
+                out,
+                "<style>body{{margin:0;background:#ffffff}} svg{{display:block}}</style>"
+            )?;
+            writeln!(out, "</head>")?;
+            writeln!(out, "<body>")?;
+        } else {
+            writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+        }
+        writeln!(
+            out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
+             xml:space=\"preserve\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"13\" fill=\"{INK}\">"
+        )?;
+        writeln!(out, "<title>{title}</title>")?;
+        writeln!(
+            out,
+            "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>"
+        )?;
+        for p in &self.parts {
+            out.write_all(p.as_bytes())?;
+        }
+        writeln!(out, "</svg>")?;
+        if self.html {
+            writeln!(out, "</body>")?;
+            writeln!(out, "</html>")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_every_markup_character() {
+        assert_eq!(
+            xml_escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"
+        );
+        assert_eq!(xml_escape("a\u{1b}b\tc"), "a?b\tc");
+        assert_eq!(
+            xml_escape("FIN_WAIT_2 → TIME_WAIT"),
+            "FIN_WAIT_2 → TIME_WAIT"
+        );
+    }
+
+    #[test]
+    fn numbers_are_short_and_stable() {
+        assert_eq!(num(348.0), "348");
+        assert_eq!(num(74.5), "74.5");
+        assert_eq!(num(1.04), "1");
+    }
+
+    #[test]
+    fn text_columns_fit_the_geometry() {
+        assert_eq!((SIDE_CHARS, LABEL_CHARS, NOTE_CHARS), (30, 72, 142));
+        // Server-side text stays inside the picture.
+        assert!(SERVER_X + LANE + GAP + SIDE_CHARS as f64 * CHAR_W <= WIDTH - 8.0);
+    }
+}
