@@ -21,6 +21,8 @@ if [ $# -eq 0 ]; then
   fi
   set -- "$CAPDIR/medium.pcap" "$CAPDIR/large.pcap"
 fi
+tfile=$(mktemp)
+trap 'rm -f "$tfile"' EXIT
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(date -u +%F)"
 for f in "$@"; do
@@ -35,7 +37,8 @@ for f in "$@"; do
         "synfin --format jsonl") cmd=("$SYNFIN" replay "$f" --format jsonl) ;;
         "synfin --format none") cmd=("$SYNFIN" replay "$f" --format none) ;;
       esac
-      out=$( { /usr/bin/time -f "%e %M" "${cmd[@]}" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+      /usr/bin/time -o "$tfile" -f "%e %M" "${cmd[@]}" >/dev/null 2>/dev/null || true
+      out=$(tail -1 "$tfile")
       T[$n]+="${out% *} "; M[$n]+="${out#* } "
     done
   done

@@ -1,6 +1,7 @@
 //! Wiring: command line → source → decode → tracker → renderer. The only place (with
 //! `capture/` and `echo/`) that touches the OS: files, stdout, the environment, signals.
 
+use crate::capture::decoded_stream::{self, Decoded};
 use crate::capture::live::LiveSource;
 use crate::capture::pcap_reader::PcapSource;
 use crate::capture::pcap_writer::PcapWriter;
@@ -254,9 +255,7 @@ impl Pipeline {
                 if !self.segments.matches(&seg) {
                     return Ok(false);
                 }
-                self.summary.tcp_segments += 1;
-                self.tracker.handle_segment(&seg);
-                self.drain()?;
+                self.segment(&seg)?;
                 Ok(true)
             }
             Err(
@@ -270,6 +269,13 @@ impl Pipeline {
                 Ok(false)
             }
         }
+    }
+
+    /// Feed one decoded segment that passed the filters.
+    pub fn segment(&mut self, seg: &crate::segment::Segment) -> io::Result<()> {
+        self.summary.tcp_segments += 1;
+        self.tracker.handle_segment(seg);
+        self.drain()
     }
 
     fn drain(&mut self) -> io::Result<()> {
@@ -330,38 +336,36 @@ fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         linktype: link.name(),
     };
     let renderer = renderer_for(output.format, output.opts, cf);
-    let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out);
+    // The reader thread filters; the pipeline sees only what passed.
+    let mut p = Pipeline::new(
+        Tracker::new(cfg),
+        SegmentFilter::default(),
+        renderer,
+        output.out,
+    );
     p.start(&meta)?;
+    // One thread reads and decodes, this one tracks and renders.
+    let (rx, reader) = decoded_stream::spawn(first, a.files[1..].to_vec(), sf);
     let mut warnings = Vec::new();
-    let mut src = Some(first);
-    let mut next_number = 1;
-    for path in &a.files {
-        let mut source = match src.take() {
-            Some(s) => s,
-            None => PcapSource::open(path, next_number)?,
-        };
-        let before = p.summary.frames;
-        loop {
-            match source.next_frame() {
-                Ok(Some(frame)) => {
-                    p.frame(&frame)?;
+    for msg in rx {
+        match msg {
+            Decoded::Batch {
+                segments,
+                frames,
+                skipped,
+            } => {
+                p.summary.frames += frames;
+                p.summary.skipped_frames += skipped;
+                for seg in &segments {
+                    p.segment(seg)?;
                 }
-                Ok(None) => break,
-                Err(e) if e.is_damage() && p.summary.frames > 0 => {
-                    warnings.push(format!(
-                        "{e}; showing the {} frames read before it",
-                        p.summary.frames
-                    ));
-                    break;
-                }
-                Err(e) => return Err(e.into()),
             }
+            Decoded::Warning(w) => warnings.push(w),
         }
-        if p.summary.frames == before {
-            warnings.push(format!("{}: no packets in this capture", path.display()));
-        }
-        next_number = source.next_number();
     }
+    reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
     p.summary.errors = warnings.clone();
     p.finish()?;
     for w in &warnings {

@@ -2,6 +2,7 @@
 //! where they go to (`-w`). This module and its children are the only capture code that
 //! touches the OS; everything after a `Frame` is shared by `replay`, `watch` and `demo`.
 
+pub mod decoded_stream;
 pub mod error;
 pub mod kernel_trace;
 pub mod link_type;

@@ -197,6 +197,11 @@ impl PcapSource {
         }
     }
 
+    /// The file's name (`-` for stdin).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The number the next frame will get.
     pub fn next_number(&self) -> u64 {
         self.next_number
