@@ -233,7 +233,7 @@ pub struct TrackerArgs {
     #[arg(long, default_value_t = 60.0, value_name = "SECS")]
     pub time_wait: f64,
     /// Track at most this many connections at once; the oldest are evicted (reported).
-    #[arg(long, default_value_t = 1 << 20, value_name = "N")]
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub max_connections: usize,
 }
 

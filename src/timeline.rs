@@ -377,6 +377,9 @@ pub enum AnomalyKind {
     TruncatedFrame,
     /// The same segment captured twice.
     Duplicate,
+    /// Dropped from memory: more connections open at once than `--max-connections`.
+    /// (An addition to the schema's list, for the bounded-memory guarantee.)
+    Evicted,
 }
 
 impl AnomalyKind {
@@ -390,6 +393,7 @@ impl AnomalyKind {
             AnomalyKind::IllegalTransition => "illegal_transition",
             AnomalyKind::TruncatedFrame => "truncated_frame",
             AnomalyKind::Duplicate => "duplicate",
+            AnomalyKind::Evicted => "evicted",
         }
     }
 }

@@ -95,6 +95,8 @@ impl Side {
 #[derive(Debug, Clone)]
 pub(super) struct Conn {
     pub id: ConnId,
+    /// This connection's key in the tracker's table (`FlowKey::compact`).
+    pub key: u128,
     sides: [Side; 2],
     self_connect: bool,
     roles_guessed: bool,
@@ -164,6 +166,7 @@ impl Conn {
         };
         let mut c = Conn {
             id,
+            key: super::flow::FlowKey::new(seg.src, seg.dst).compact(),
             sides: [
                 Side::new(client, init_client),
                 Side::new(server, init_server),
@@ -538,7 +541,7 @@ impl Conn {
                         t,
                         peer_data_end: peer_end,
                     });
-                    q.hold((t, self.id, HoldKind::FinCall(s as u8)));
+                    q.hold((t, self.id, HoldKind::FinCall(s as u8)), self.key);
                 }
             } else {
                 self.transition(q, s, Input::SendFin, t, seg.frame);
@@ -642,7 +645,7 @@ impl Conn {
             ctrl_end: SeqNum(seg.seq) + seg.seq_len(),
         };
         self.sides[s].pending = Some(p);
-        q.hold((p.t, self.id, HoldKind::Delivery(s as u8)));
+        q.hold((p.t, self.id, HoldKind::Delivery(s as u8)), self.key);
     }
 
     fn drop_pending(&mut self, q: &mut EventQueue, s: usize) {

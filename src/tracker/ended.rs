@@ -13,7 +13,6 @@ use crate::timestamp::Timestamp;
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::hash::{Hash, Hasher};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 /// An ended connection, unpacked.
@@ -46,28 +45,8 @@ struct Packed {
     v6: Option<Box<[SocketAddr; 2]>>,
 }
 
-fn v4(a: &SocketAddr) -> Option<(u32, u16)> {
-    match a {
-        SocketAddr::V4(a) => Some((u32::from(*a.ip()), a.port())),
-        SocketAddr::V6(_) => None,
-    }
-}
-
 fn compact(key: &FlowKey) -> u128 {
-    match (v4(&key.lo), v4(&key.hi)) {
-        (Some((li, lp)), Some((hi, hp))) => {
-            (u128::from(li) << 80)
-                | (u128::from(lp) << 64)
-                | (u128::from(hi) << 16)
-                | u128::from(hp)
-        }
-        _ => {
-            // A fixed-key SipHash: the same key gives the same tag in every run.
-            let mut h = std::hash::DefaultHasher::new();
-            key.hash(&mut h);
-            V6_TAG | u128::from(h.finish())
-        }
-    }
+    key.compact()
 }
 
 fn v4_addrs(k: u128) -> [SocketAddr; 2] {

@@ -13,6 +13,32 @@ pub struct FlowKey {
 }
 
 impl FlowKey {
+    /// A 128-bit key for tables: an IPv4 4-tuple packed exactly (96 bits), an IPv6 one as a
+    /// 64-bit hash with the top bit set (a collision between two live IPv6 4-tuples has odds
+    /// of about 2^-64 per pair).
+    pub fn compact(&self) -> u128 {
+        use std::hash::{Hash, Hasher};
+        use std::net::SocketAddr;
+        let v4 = |a: &SocketAddr| match a {
+            SocketAddr::V4(a) => Some((u32::from(*a.ip()), a.port())),
+            SocketAddr::V6(_) => None,
+        };
+        match (v4(&self.lo), v4(&self.hi)) {
+            (Some((li, lp)), Some((hi, hp))) => {
+                (u128::from(li) << 80)
+                    | (u128::from(lp) << 64)
+                    | (u128::from(hi) << 16)
+                    | u128::from(hp)
+            }
+            _ => {
+                // A fixed-key SipHash: the same key in every run.
+                let mut h = std::hash::DefaultHasher::new();
+                self.hash(&mut h);
+                (1 << 127) | u128::from(h.finish())
+            }
+        }
+    }
+
     /// The key of a segment from `src` to `dst`.
     pub fn new(src: SocketAddr, dst: SocketAddr) -> FlowKey {
         if src <= dst {

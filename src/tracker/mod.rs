@@ -58,7 +58,7 @@ impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
             time_wait_ns: LINUX_TIME_WAIT_NS,
-            max_connections: 1 << 20,
+            max_connections: 100_000,
             delivery_limit_ns: 1_000_000_000,
             closed_grace_ns: 2_000_000_000,
             wanted: Wanted::ALL,
@@ -82,11 +82,11 @@ pub struct TrackerStats {
 /// Tracks every connection of a capture.
 pub struct Tracker {
     cfg: TrackerConfig,
-    conns: FxHashMap<FlowKey, Conn>,
+    /// Open connections, boxed: the table then moves 8 bytes a slot when it grows, not 700.
+    conns: FxHashMap<u128, Box<Conn>>,
     /// Creation order, for eviction (entries of ended connections are dropped lazily).
-    order: VecDeque<(FlowKey, ConnId)>,
+    order: VecDeque<(u128, ConnId)>,
     ended: EndedTable,
-    by_id: FxHashMap<ConnId, FlowKey>,
     next_id: ConnId,
     queue: EventQueue,
     stats: TrackerStats,
@@ -105,7 +105,6 @@ impl Tracker {
             conns: FxHashMap::default(),
             order: VecDeque::new(),
             ended: EndedTable::default(),
-            by_id: FxHashMap::default(),
             next_id: 1,
             queue,
             stats: TrackerStats::default(),
@@ -131,7 +130,8 @@ impl Tracker {
     pub fn handle_segment(&mut self, seg: &Segment) {
         self.handle_timeout(seg.ts);
         self.stats.segments += 1;
-        let key = FlowKey::new(seg.src, seg.dst);
+        let flow = FlowKey::new(seg.src, seg.dst);
+        let key = flow.compact();
         let f = seg.flags;
         let new_syn = f.syn() && !f.ack();
 
@@ -144,7 +144,7 @@ impl Tracker {
             }
         }
         if !self.conns.contains_key(&key) {
-            if let Some(old) = self.ended.get(&key) {
+            if let Some(old) = self.ended.get(&flow) {
                 let reuse = new_syn && old.client_isn != Some(SeqNum(seg.seq));
                 if reuse {
                     // The old TIME-WAIT ends now: the SYN reuses its 4-tuple.
@@ -153,7 +153,7 @@ impl Tracker {
                             self.close_time_wait(&old, s, seg.ts, Some(seg.frame), false);
                         }
                     }
-                    self.ended.remove(&key);
+                    self.ended.remove(&flow);
                 } else {
                     self.stray_segment(&old, seg);
                     return;
@@ -168,14 +168,14 @@ impl Tracker {
         }
     }
 
-    fn open_connection(&mut self, key: FlowKey, seg: &Segment) {
+    fn open_connection(&mut self, key: u128, seg: &Segment) {
         if self.conns.len() >= self.cfg.max_connections {
             self.evict_oldest(seg.ts);
         }
         let id = self.next_id;
         self.next_id += 1;
         self.stats.connections += 1;
-        let conn = Conn::new(id, seg, seg.ts, &mut self.queue);
+        let conn = Box::new(Conn::new(id, seg, seg.ts, &mut self.queue));
         self.conns.insert(key, conn);
         // Drop the ended connections at the front, so this stays about as long as `conns`.
         while let Some((k, i)) = self.order.front() {
@@ -185,7 +185,6 @@ impl Tracker {
             self.order.pop_front();
         }
         self.order.push_back((key, id));
-        self.by_id.insert(id, key);
     }
 
     fn evict_oldest(&mut self, now: Timestamp) {
@@ -206,7 +205,7 @@ impl Tracker {
                 t: now,
                 conn: id,
                 frame: None,
-                kind: AnomalyKind::IllegalTransition,
+                kind: AnomalyKind::Evicted,
                 detail,
             }));
             self.end_connection(key);
@@ -265,14 +264,13 @@ impl Tracker {
     }
 
     /// Emit the verdict and keep only what TIME-WAIT and stray segments need.
-    fn end_connection(&mut self, key: FlowKey) {
+    fn end_connection(&mut self, key: u128) {
         let Some(mut conn) = self.conns.remove(&key) else {
             return;
         };
         for kind in conn.open_holds() {
             conn.expire_hold(&mut self.queue, kind);
         }
-        self.by_id.remove(&conn.id);
         let verdict = conn.verdict(self.cfg.time_wait_ns);
         let (tw_sides, tw_since) = conn.time_wait();
         self.queue.push(Event::Connection(verdict));
@@ -291,7 +289,12 @@ impl Tracker {
             deadline,
             client_isn: conn.client_isn(),
         };
-        self.ended.insert(key, ended);
+        // An evicted connection keeps nothing (that is the point of evicting it), unless an
+        // endpoint is in TIME_WAIT and its end must still be told.
+        if !conn.evicted || ended.time_wait.contains(&true) {
+            let addrs = conn.addrs();
+            self.ended.insert(FlowKey::new(addrs[0], addrs[1]), ended);
+        }
     }
 
     /// Advance time to `now`: deliveries that waited too long, TIME-WAITs that ran out.
@@ -301,18 +304,15 @@ impl Tracker {
             self.now = now;
         }
         let limit = self.now.plus_nanos(-self.cfg.delivery_limit_ns);
-        for (_, id, kind) in self.queue.holds_before(limit) {
-            self.expire(id, kind);
+        for ((_, _, kind), key) in self.queue.holds_before(limit) {
+            self.expire(key, kind);
         }
         while let Some(old) = self.ended.pop_due(self.now) {
             self.expire_ended(&old, false);
         }
     }
 
-    fn expire(&mut self, id: ConnId, kind: HoldKind) {
-        let Some(key) = self.by_id.get(&id).copied() else {
-            return;
-        };
+    fn expire(&mut self, key: u128, kind: HoldKind) {
         if let Some(conn) = self.conns.get_mut(&key) {
             conn.expire_hold(&mut self.queue, kind);
             if conn.is_done() {
@@ -332,10 +332,10 @@ impl Tracker {
     /// The input has ended: settle everything in flight, emit every remaining verdict and
     /// the projected ends of TIME-WAIT.
     pub fn finish(&mut self) {
-        for (_, id, kind) in self.queue.all_holds() {
-            self.expire(id, kind);
+        for ((_, _, kind), key) in self.queue.all_holds() {
+            self.expire(key, kind);
         }
-        let mut open: Vec<(ConnId, FlowKey)> = self.conns.iter().map(|(k, c)| (c.id, *k)).collect();
+        let mut open: Vec<(ConnId, u128)> = self.conns.iter().map(|(k, c)| (c.id, *k)).collect();
         open.sort_unstable();
         for (_, key) in open {
             self.end_connection(key);

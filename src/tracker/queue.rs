@@ -81,7 +81,8 @@ pub struct EventQueue {
     /// Kinds of event nobody asked for: dropped at the door (verdicts always pass).
     skip: Wanted,
     queue: VecDeque<(Timestamp, Event)>,
-    holds: BTreeMap<HoldKey, ()>,
+    /// Each hold, with the table key of its connection.
+    holds: BTreeMap<HoldKey, u128>,
     peak: usize,
 }
 
@@ -136,8 +137,8 @@ impl EventQueue {
     }
 
     /// Hold back events later than `key.0` until `release(key)`.
-    pub fn hold(&mut self, key: HoldKey) {
-        self.holds.insert(key, ());
+    pub fn hold(&mut self, key: HoldKey, conn_key: u128) {
+        self.holds.insert(key, conn_key);
     }
 
     /// End a hold.
@@ -146,17 +147,17 @@ impl EventQueue {
     }
 
     /// Holds begun before `before`, oldest first.
-    pub fn holds_before(&self, before: Timestamp) -> Vec<HoldKey> {
+    pub fn holds_before(&self, before: Timestamp) -> Vec<(HoldKey, u128)> {
         self.holds
-            .keys()
-            .take_while(|k| k.0 < before)
-            .copied()
+            .iter()
+            .take_while(|(k, _)| k.0 < before)
+            .map(|(k, v)| (*k, *v))
             .collect()
     }
 
     /// Every hold, oldest first.
-    pub fn all_holds(&self) -> Vec<HoldKey> {
-        self.holds.keys().copied().collect()
+    pub fn all_holds(&self) -> Vec<(HoldKey, u128)> {
+        self.holds.iter().map(|(k, v)| (*k, *v)).collect()
     }
 
     /// The most events ever waiting at once.

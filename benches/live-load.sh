@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Live capture under load: `synfin watch` on lo while ../shared/bench/make-captures.sh drives
+# loopback connections flat out (its own tcpdump captures the same load, for comparison).
+#
+#   benches/live-load.sh [SECS] [summary|write]     defaults: 10 summary
+#
+# Prints the client's rate, tcpdump's kernel drops, and synfin's segment count and drops
+# (synfin prints "the kernel dropped N frames" on stderr when N > 0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+MODE=${2:-summary}
+cargo build --release --quiet
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+args=(watch -i lo --format summary --color never --duration $((SECS + 4)))
+tdmode=print
+if [ "$MODE" = write ]; then
+  args+=(-w "$out/live.pcap")
+  tdmode=write
+fi
+./target/release/synfin "${args[@]}" >"$out/summary.txt" 2>"$out/stderr.txt" &
+pid=$!
+sleep 1
+bash ../shared/bench/make-captures.sh live "$SECS" default "$tdmode" | tail -3
+wait $pid
+echo "synfin watch ($MODE): $(tail -2 "$out/summary.txt" | head -1)"
+if grep -q "dropped" "$out/stderr.txt"; then
+  echo "synfin: $(grep dropped "$out/stderr.txt")"
+else
+  echo "synfin: the kernel dropped 0 frames"
+fi
+if [ "$MODE" = write ]; then
+  echo "synfin -w file: $(tcpdump -r "$out/live.pcap" 2>/dev/null | wc -l) packets"
+fi

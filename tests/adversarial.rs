@@ -1,0 +1,180 @@
+//! Adversarial captures, generated in code (never committed): correct summaries, bounded
+//! memory (the child's peak RSS from wait4), no panics.
+
+mod support;
+
+use support::*;
+
+fn tmp(name: &str) -> (tempfile::TempDir, String) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join(name).to_str().unwrap().to_string();
+    (d, p)
+}
+
+#[test]
+fn syn_flood_of_a_million_half_open_connections_stays_bounded() {
+    let (_d, path) = tmp("flood.pcap");
+    let mut g = Gen::create(path.as_ref());
+    for i in 0..1_000_000u32 {
+        g.seg(
+            client(i),
+            server(),
+            SYN,
+            i.wrapping_mul(2_654_435_761),
+            0,
+            &[],
+            1_000,
+        );
+    }
+    g.finish();
+    let (out, code, rss_kib) = run_synfin(&["replay", &path, "-f", "summary", "--color", "never"]);
+    assert_eq!(code, 0);
+    let last = out.lines().rev().nth(1).unwrap();
+    assert!(
+        out.contains("1000000 connections (aborted 900000, incomplete 100000)"),
+        "{last}"
+    );
+    // 100,000 tracked at once (the default --max-connections), the rest evicted as anomalies.
+    assert!(rss_kib < 256 * 1024, "peak RSS {rss_kib} KiB");
+    let rows = summary_rows(&out);
+    assert_eq!(rows.len(), 1_000_000);
+    assert!(rows.iter().all(|r| r[8] == "S" && r[9] == "S0"));
+}
+
+#[test]
+fn eviction_is_reported_as_an_anomaly() {
+    let (_d, path) = tmp("evict.pcap");
+    let mut g = Gen::create(path.as_ref());
+    for i in 0..5u32 {
+        g.seg(client(i), server(), SYN, 7, 0, &[], 1_000);
+    }
+    g.finish();
+    let (out, code, _) = run_synfin(&["replay", &path, "-f", "jsonl", "--max-connections", "2"]);
+    assert_eq!(code, 0);
+    let evicted = out
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"evicted\""))
+        .count();
+    assert_eq!(evicted, 3);
+}
+
+#[test]
+fn sequence_numbers_wrapping_past_2_32_mid_connection() {
+    let (_d, path) = tmp("wrap.pcap");
+    let mut g = Gen::create(path.as_ref());
+    // 100 segments of 100 bytes from 2^32 - 5000: the client's sequence wraps at segment 51.
+    g.connection(
+        client(1),
+        server(),
+        u32::MAX - 5_000,
+        u32::MAX - 10,
+        100,
+        100,
+    );
+    g.finish();
+    let (out, code, _) = run_synfin(&["replay", &path, "-f", "jsonl"]);
+    assert_eq!(code, 0);
+    assert!(
+        !out.contains("retransmission"),
+        "a wrap is not a retransmission"
+    );
+    assert!(!out.contains("\"kind\":\"out_of_order\""));
+    assert!(!out.contains("illegal_transition"));
+    let conn = out
+        .lines()
+        .find(|l| l.contains("\"type\":\"connection\""))
+        .unwrap();
+    assert!(conn.contains("\"bytes\":[10000,0]"), "{conn}");
+    assert!(conn.contains("\"conn_state\":\"SF\""), "{conn}");
+    assert!(conn.contains("\"outcome\":\"closed\""), "{conn}");
+    // Relative sequence numbers keep counting across the wrap.
+    assert!(out.contains("\"seq\":5001,"), "relative seq after the wrap");
+}
+
+#[test]
+fn a_connection_of_a_million_data_segments() {
+    let (_d, path) = tmp("long.pcap");
+    let mut g = Gen::create(path.as_ref());
+    g.connection(client(2), server(), 1, 2, 500_000, 10);
+    g.finish();
+    let (out, code, rss_kib) = run_synfin(&["replay", &path, "-f", "summary", "--color", "never"]);
+    assert_eq!(code, 0);
+    let rows = summary_rows(&out);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][6], "500004/500002", "{:?}", rows[0]);
+    assert_eq!(rows[0][7], "5000000/0");
+    assert_eq!(
+        (rows[0][8].as_str(), rows[0][9].as_str()),
+        ("ShADaFf", "SF")
+    );
+    assert!(
+        rss_kib < 64 * 1024,
+        "peak RSS {rss_kib} KiB for one long connection"
+    );
+}
+
+#[test]
+fn timestamps_going_backwards_and_duplicated_frames() {
+    let (_d, path) = tmp("odd.pcap");
+    let mut g = Gen::create(path.as_ref());
+    let (c, s) = (client(3), server());
+    g.seg(c, s, SYN, 100, 0, &[], 1_000);
+    g.raw_frame(g.t); // the same SYN captured twice
+    g.seg(s, c, SYN | ACK, 900, 101, &[], -500); // stamped before the SYN
+    g.seg(c, s, ACK, 101, 901, &[], 2_000);
+    g.seg(c, s, ACK | PSH, 101, 901, b"hello", 1_000);
+    g.raw_frame(g.t);
+    g.seg(s, c, ACK, 901, 106, &[], 1_000);
+    g.seg(c, s, FIN | ACK, 106, 901, &[], 1_000);
+    g.seg(s, c, FIN | ACK, 901, 107, &[], 1_000);
+    g.seg(c, s, ACK, 107, 902, &[], -3_000); // backwards again
+    g.finish();
+    let (out, code, _) = run_synfin(&["replay", &path, "-f", "jsonl"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("\"kind\":\"duplicate\""))
+            .count(),
+        2
+    );
+    let conn = out
+        .lines()
+        .find(|l| l.contains("\"type\":\"connection\""))
+        .unwrap();
+    assert!(conn.contains("\"history\":\"ShADaFf\""), "{conn}");
+    assert!(
+        conn.contains("\"packets\":[5,3]"),
+        "duplicates are not counted twice: {conn}"
+    );
+    assert!(conn.contains("\"outcome\":\"closed\""), "{conn}");
+}
+
+#[test]
+fn two_connections_reusing_one_4_tuple_back_to_back() {
+    let (_d, path) = tmp("reuse.pcap");
+    let mut g = Gen::create(path.as_ref());
+    g.connection(client(4), server(), 1000, 5000, 1, 5);
+    g.connection(client(4), server(), 900_000, 700_000, 2, 5);
+    g.finish();
+    let (out, code, _) = run_synfin(&["replay", &path, "-f", "jsonl"]);
+    assert_eq!(code, 0);
+    let conns: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("\"type\":\"connection\""))
+        .collect();
+    assert_eq!(conns.len(), 2);
+    assert!(conns[0].contains("\"conn\":1,") && conns[1].contains("\"conn\":2,"));
+    // The new SYN ends the first connection's TIME_WAIT, not a projection 60 s later.
+    let tw_end: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("\"from\":\"TIME_WAIT\""))
+        .collect();
+    assert!(
+        tw_end[0].contains("\"conn\":1,") && tw_end[0].contains("\"projected\":false"),
+        "{tw_end:?}"
+    );
+    assert!(
+        tw_end[0].contains("\"frame\":"),
+        "caused by the reusing SYN: {tw_end:?}"
+    );
+}

@@ -1,0 +1,179 @@
+//! Builds pcap files in code (etherparse's PacketBuilder, synfin's own pcap writer), for the
+//! adversarial and large-capture tests. Nothing here is committed as a capture.
+
+#![allow(dead_code)]
+
+use etherparse::PacketBuilder;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
+use synfin::capture::pcap_writer::PcapWriter;
+use synfin::capture::{Frame, LinkType};
+use synfin::timestamp::Timestamp;
+
+/// TCP flag bits.
+pub const FIN: u8 = 0x01;
+/// SYN
+pub const SYN: u8 = 0x02;
+/// RST
+pub const RST: u8 = 0x04;
+/// PSH
+pub const PSH: u8 = 0x08;
+/// ACK
+pub const ACK: u8 = 0x10;
+
+/// A pcap being generated (raw IPv4 frames), with its own clock.
+pub struct Gen {
+    w: PcapWriter,
+    /// Current capture time, ns.
+    pub t: i64,
+    buf: Vec<u8>,
+    number: u64,
+}
+
+impl Gen {
+    /// Start a file.
+    pub fn create(path: &Path) -> Gen {
+        Gen {
+            w: PcapWriter::create(path, LinkType::RAW).unwrap(),
+            t: 1_700_000_000_000_000_000,
+            buf: Vec::with_capacity(2048),
+            number: 0,
+        }
+    }
+
+    /// One segment, `step_ns` after the previous one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn seg(
+        &mut self,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+        step_ns: i64,
+    ) {
+        self.t += step_ns;
+        let mut b = PacketBuilder::ipv4(src.ip().octets(), dst.ip().octets(), 64).tcp(
+            src.port(),
+            dst.port(),
+            seq,
+            65535,
+        );
+        if flags & SYN != 0 {
+            b = b.syn();
+        }
+        if flags & FIN != 0 {
+            b = b.fin();
+        }
+        if flags & RST != 0 {
+            b = b.rst();
+        }
+        if flags & PSH != 0 {
+            b = b.psh();
+        }
+        if flags & ACK != 0 {
+            b = b.ack(ack);
+        }
+        self.buf.clear();
+        b.write(&mut self.buf, payload).unwrap();
+        self.raw_frame(self.t);
+    }
+
+    /// Write the last built frame again (a duplicate), at time `t`.
+    pub fn raw_frame(&mut self, t: i64) {
+        self.number += 1;
+        let frame = Frame {
+            number: self.number,
+            ts: Timestamp(t),
+            link: LinkType::RAW,
+            orig_len: self.buf.len() as u32,
+            data: &self.buf,
+        };
+        self.w.write(&frame).unwrap();
+    }
+
+    /// A whole connection: handshake, `n` data segments of `len` bytes each way's ACKs, and a
+    /// client-first close. Sequence numbers start at the given ISNs (they may wrap).
+    pub fn connection(
+        &mut self,
+        c: SocketAddrV4,
+        s: SocketAddrV4,
+        isn_c: u32,
+        isn_s: u32,
+        n: usize,
+        len: usize,
+    ) {
+        let data = vec![b'x'; len];
+        let us = 1_000;
+        self.seg(c, s, SYN, isn_c, 0, &[], us);
+        self.seg(s, c, SYN | ACK, isn_s, isn_c.wrapping_add(1), &[], us);
+        let mut cs = isn_c.wrapping_add(1);
+        let ss = isn_s.wrapping_add(1);
+        self.seg(c, s, ACK, cs, ss, &[], us);
+        for _ in 0..n {
+            self.seg(c, s, ACK | PSH, cs, ss, &data, us);
+            cs = cs.wrapping_add(len as u32);
+            self.seg(s, c, ACK, ss, cs, &[], us);
+        }
+        self.seg(c, s, FIN | ACK, cs, ss, &[], us);
+        self.seg(s, c, FIN | ACK, ss, cs.wrapping_add(1), &[], us);
+        self.seg(c, s, ACK, cs.wrapping_add(1), ss.wrapping_add(1), &[], us);
+    }
+
+    /// Flush the file.
+    pub fn finish(mut self) {
+        self.w.flush().unwrap();
+    }
+}
+
+/// `10.a.b.c:port` for client number `i`.
+pub fn client(i: u32) -> SocketAddrV4 {
+    let ip = Ipv4Addr::from(0x0a00_0000 | (i >> 14));
+    SocketAddrV4::new(ip, 1024 + (i & 0x3fff) as u16)
+}
+
+/// The server everybody talks to.
+pub fn server() -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::new(10, 255, 0, 1), 80)
+}
+
+/// Run the binary; return stdout, exit code and the child's peak RSS in KiB.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives its rusage
+pub fn run_synfin(args: &[&str]) -> (String, i32, i64) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -libc::WTERMSIG(status)
+    };
+    (out, code, usage.ru_maxrss)
+}
+
+/// Summary rows: (client, server, pkts, bytes, history, state, outcome, closer, finals).
+pub fn summary_rows(out: &str) -> Vec<Vec<String>> {
+    out.lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
