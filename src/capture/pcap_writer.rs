@@ -173,3 +173,9 @@ impl PcapNgWriter {
         }
     }
 }
+
+impl Drop for PcapNgWriter {
+    fn drop(&mut self) {
+        let _ = self.out.flush();
+    }
+}
