@@ -323,3 +323,132 @@ fn payload_escape_sequences_never_reach_the_terminal() {
         assert!(!out.stderr.contains(&0x1b), "{format} leaked ESC on stderr");
     }
 }
+
+#[test]
+fn watch_and_demo_without_privileges_say_how_to_fix_it() {
+    use std::os::unix::process::CommandExt;
+    // As root, drop to `nobody` for the child; as anyone else, there is nothing to drop.
+    let as_nobody = |args: &[&str]| {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("synfin"));
+        c.args(args);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            c.uid(65534).gid(65534);
+        }
+        c.output().unwrap()
+    };
+    let out = as_nobody(&["watch", "-i", "lo", "--duration", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        "synfin: capturing on lo needs root or CAP_NET_RAW (try: sudo synfin watch, or sudo setcap cap_net_raw,cap_net_admin+ep $(which synfin))"
+    );
+    let out = as_nobody(&["demo", "--addr", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs root or CAP_NET_RAW"));
+}
+
+#[test]
+fn output_flags_change_what_is_drawn() {
+    let run = |args: &[&str]| {
+        let out = synfin().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // --max-segments elides the middle of a long exchange.
+    let full = run(&[
+        "replay",
+        "captures/loop.pcap",
+        "-f",
+        "ladder",
+        "--color",
+        "never",
+        "--conn",
+        "1",
+    ]);
+    let short = run(&[
+        "replay",
+        "captures/loop.pcap",
+        "-f",
+        "ladder",
+        "--color",
+        "never",
+        "--conn",
+        "1",
+        "--max-segments",
+        "6",
+    ]);
+    assert!(short.contains("… 8 segments …"), "{short}");
+    assert!(short.lines().count() < full.lines().count());
+    // --payload shows escaped previews; without it, none.
+    assert!(
+        run(&["replay", "captures/basic.pcap", "-f", "ladder", "--payload"]).contains("\"hello\"")
+    );
+    assert!(!run(&["replay", "captures/basic.pcap", "-f", "ladder"]).contains("\"hello\""));
+    // --width bounds every line.
+    for w in ["60", "140"] {
+        let out = run(&[
+            "replay",
+            "captures/backlog.pcap",
+            "-f",
+            "ladder",
+            "--width",
+            w,
+            "--payload",
+        ]);
+        let max = out.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(max <= w.parse().unwrap(), "width {w}: a line of {max}");
+    }
+    // --host and --anomalies select connections.
+    let s = run(&[
+        "replay",
+        "captures/loop.pcap",
+        "captures/backlog.pcap",
+        "-f",
+        "summary",
+        "--anomalies",
+    ]);
+    assert!(s.contains("2 connections (refused 2)"), "{s}");
+    let s = run(&[
+        "replay",
+        "captures/ipv6.pcap",
+        "captures/basic.pcap",
+        "-f",
+        "summary",
+        "--host",
+        "::1",
+    ]);
+    assert!(s.contains("1 connections") && s.contains("[::1]"), "{s}");
+    // -o writes the same bytes to a file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.jsonl");
+    run(&[
+        "replay",
+        "captures/basic.pcap",
+        "-f",
+        "jsonl",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        run(&["replay", "captures/basic.pcap", "-f", "jsonl"])
+    );
+    // NO_COLOR and TERM=dumb keep `auto` plain; `always` paints anyway.
+    let plain = synfin()
+        .args(["replay", "captures/basic.pcap", "-f", "ladder"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!plain.stdout.contains(&0x1b));
+    let painted = run(&[
+        "replay",
+        "captures/basic.pcap",
+        "-f",
+        "ladder",
+        "--color",
+        "always",
+    ]);
+    assert!(painted.contains('\u{1b}'));
+}

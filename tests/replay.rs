@@ -40,6 +40,24 @@ const CAPTURES: &[&str] = &[
     "basic.pcapng",
 ];
 
+/// Remove ANSI SGR sequences (`ESC [ … m`).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[test]
 fn every_format_matches_the_golden_snapshots() {
     for name in CAPTURES {
@@ -58,6 +76,20 @@ fn every_format_matches_the_golden_snapshots() {
                 "--payload",
             ]);
             insta::assert_snapshot!(format!("ladder_{name}_{width}"), ladder);
+            let painted = synfin(&[
+                "replay",
+                &path,
+                "-f",
+                "ladder",
+                "--color",
+                "always",
+                "--width",
+                width,
+                "--payload",
+            ]);
+            // Colour adds paint, never text: stripped of its escapes it is the plain ladder.
+            assert_eq!(strip_ansi(&painted), ladder, "{name} at {width}");
+            insta::assert_snapshot!(format!("ladder_color_{name}_{width}"), painted);
         }
         let jsonl = synfin(&["replay", &path, "-f", "jsonl"]);
         insta::assert_snapshot!(format!("jsonl_{name}"), jsonl);

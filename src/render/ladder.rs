@@ -303,21 +303,28 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
             }
         }
     }
+    // Paint only the text of a cell, never its padding, so a painted line is the plain line
+    // with escapes added (and trailing blanks trim the same way).
+    let cell = |text: &str, width: usize, paint: &dyn Fn(&str) -> String| {
+        let t = fit(text, width);
+        let fill = width - t.chars().count();
+        let body = if t.is_empty() { t } else { paint(&t) };
+        format!("{body}{}", " ".repeat(fill))
+    };
+    let side_paint = |text: &str| -> Box<dyn Fn(&str) -> String> {
+        if text.starts_with(['»', '~']) {
+            Box::new(move |t: &str| palette::call(t, color))
+        } else {
+            Box::new(move |t: &str| palette::state(t, color))
+        }
+    };
     for row in &rows {
-        let left = pad(&row.left, sidew);
-        let left = if row.left.starts_with(['»', '~']) {
-            palette::call(&left, color)
-        } else {
-            palette::state(&left, color)
-        };
-        let mid = pad(&row.mid, lay.arrow);
-        let mid = palette::segment(&mid, row.mid_flags, color);
-        let right = fit(&row.right, sidew);
-        let right = if row.right.starts_with(['»', '~']) {
-            palette::call(&right, color)
-        } else {
-            palette::state(&right, color)
-        };
+        let left = cell(&row.left, sidew, &*side_paint(&row.left));
+        let flags = row.mid_flags;
+        let mid = cell(&row.mid, lay.arrow, &|t: &str| {
+            palette::segment(t, flags, color)
+        });
+        let right = cell(&row.right, sidew, &*side_paint(&row.right));
         let line = format!("{:>w$}  {left} {mid} {right}", row.time, w = lay.time);
         writeln!(out, "{}", line.trim_end())?;
         for why in &row.why {
