@@ -178,3 +178,104 @@ fn two_connections_reusing_one_4_tuple_back_to_back() {
         "caused by the reusing SYN: {tw_end:?}"
     );
 }
+
+#[test]
+fn memory_grows_with_connections_open_at_once_not_with_capture_length() {
+    // The same traffic (2,000 connections a second, each closed by the client, so each client
+    // end waits in TIME_WAIT), for 5 s and for 50 s. With TIME_WAIT at 1 s here, about 2,000
+    // connections are remembered at any moment in both; a 10× longer capture must not need
+    // more memory.
+    let gen = |secs: u32, path: &str| {
+        let mut g = Gen::create(path.as_ref());
+        for i in 0..secs * 2_000 {
+            let start = g.t;
+            g.connection(client(i), server(), i.wrapping_mul(7919), 4242, 1, 10);
+            g.t = start + 500_000; // the next one 0.5 ms after this one began
+        }
+        g.finish();
+    };
+    let (_d1, short) = tmp("short.pcap");
+    let (_d2, long) = tmp("long.pcap");
+    gen(5, &short);
+    gen(50, &long);
+    let rss = |path: &str| {
+        let (out, code, rss) = run_synfin(&[
+            "replay",
+            path,
+            "-f",
+            "summary",
+            "--time-wait",
+            "1",
+            "--color",
+            "never",
+        ]);
+        assert_eq!(code, 0);
+        assert!(out.contains("ended in TIME_WAIT"), "{out}");
+        rss
+    };
+    let (a, b) = (rss(&short), rss(&long));
+    eprintln!("peak RSS: 5 s capture {a} KiB, 50 s capture {b} KiB");
+    assert!(b < a + a / 4, "10× longer capture: {b} KiB against {a} KiB");
+}
+
+#[test]
+fn two_thread_replay_prints_exactly_what_one_thread_does() {
+    use synfin::app::{renderer_for, Pipeline};
+    use synfin::capture::pcap_reader::PcapSource;
+    use synfin::filter::{ConnFilter, SegmentFilter};
+    use synfin::render::RenderOpts;
+    use synfin::timeline::Meta;
+    use synfin::tracker::{Tracker, TrackerConfig};
+    let (d, path) = tmp("big.pcap");
+    let mut g = Gen::create(path.as_ref());
+    for i in 0..20_000u32 {
+        let start = g.t;
+        g.connection(
+            client(i % 3_000),
+            server(),
+            i.wrapping_mul(7919),
+            i,
+            (i % 4) as usize,
+            20,
+        );
+        g.t = start + 300_000;
+    }
+    g.finish();
+    // The binary reads on one thread and tracks on another.
+    let (threaded, code, _) = run_synfin(&["replay", &path, "-f", "jsonl"]);
+    assert_eq!(code, 0);
+    // The library's one-thread path: frame by frame through the same pipeline.
+    let single_path = d.path().join("single.jsonl");
+    let out = std::fs::File::create(&single_path).unwrap();
+    let renderer = renderer_for(
+        synfin::cli::Format::Jsonl,
+        RenderOpts::default(),
+        ConnFilter::default(),
+    );
+    let mut p = Pipeline::new(
+        Tracker::new(TrackerConfig::default()),
+        SegmentFilter::default(),
+        renderer,
+        Box::new(out),
+    );
+    let meta = Meta {
+        schema: 1,
+        tool: "synfin",
+        version: env!("CARGO_PKG_VERSION"),
+        source: "replay",
+        input: path.clone(),
+        linktype: "RAW".into(),
+    };
+    p.start(&meta).unwrap();
+    let mut src = PcapSource::open(path.as_ref(), 1).unwrap();
+    while let Some(f) = src.next_frame().unwrap() {
+        p.frame(&f).unwrap();
+    }
+    p.finish().unwrap();
+    let single = std::fs::read_to_string(&single_path).unwrap();
+    assert!(threaded.lines().count() > 200_000);
+    assert!(
+        threaded == single,
+        "the two-thread output differs from the one-thread output"
+    );
+}
