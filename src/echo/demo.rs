@@ -139,6 +139,17 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         ports,
         hosts: vec![],
     };
+    // Only the demo's own traffic is drawn and saved (lo may carry other connections).
+    frames.retain(|f| {
+        let frame = Frame {
+            number: 0,
+            ts: f.ts,
+            link,
+            orig_len: f.orig_len,
+            data: &f.data,
+        };
+        decode(&frame).is_ok_and(|seg| sf.matches(&seg))
+    });
     let calls = log.calls();
     let inferred = first_pass(&frames, link, &sf, cfg);
     let kernel_report = match kernel {

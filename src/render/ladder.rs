@@ -142,12 +142,25 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
             .or_else(|| v.final_states.0.iter().find(|(e, _)| *e == ep).map(|x| x.1))
             .unwrap_or(TcpState::Unknown)
     };
+    // An endpoint that never had a socket (a refused connect's server) has no state at all.
+    let never = |ep| {
+        !g.events
+            .iter()
+            .any(|e| matches!(e, Event::State(s) if s.endpoint == ep))
+    };
+    let first_state = |ep| {
+        if v.outcome == crate::timeline::Outcome::Refused && never(ep) {
+            "(no socket)".to_string()
+        } else {
+            initial(ep).name().to_string()
+        }
+    };
     let init_row = Row {
         time: String::new(),
-        left: initial(client).name().to_string(),
+        left: first_state(client),
         mid: String::new(),
         mid_flags: Default::default(),
-        right: initial(server).name().to_string(),
+        right: first_state(server),
         why: vec![],
     };
     let mut rows: Vec<Row> = vec![init_row];
@@ -257,13 +270,24 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
             Event::Call(c) => {
                 let text = call_text(c);
                 let left = c.endpoint == client;
+                // RST causes, in words, under the call they end.
+                let why = match (c.source, c.result.as_deref()) {
+                    (crate::timeline::CallSource::Inferred, Some("ECONNREFUSED")) => vec![format!(
+                        "why: RST answers the SYN: nothing listens on {server} → ECONNREFUSED"
+                    )],
+                    (crate::timeline::CallSource::Inferred, Some("ECONNRESET")) => vec![
+                        "why: the peer reset the connection (close() with SO_LINGER 0, or with unread data)"
+                            .to_string(),
+                    ],
+                    _ => vec![],
+                };
                 rows.push(Row {
                     time: rel_ms(c.t, start),
                     left: if left { text.clone() } else { String::new() },
                     mid: String::new(),
                     mid_flags: Default::default(),
                     right: if left { String::new() } else { text },
-                    why: vec![],
+                    why,
                 });
             }
             Event::Anomaly(a) => {
@@ -285,24 +309,6 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
             why: vec![],
         });
     }
-    // RST causes, in words.
-    for e in &g.events {
-        if let Event::Call(c) = e {
-            if c.result.as_deref() == Some("ECONNREFUSED") {
-                rows.push(Row {
-                    time: String::new(),
-                    left: String::new(),
-                    mid: String::new(),
-                    mid_flags: Default::default(),
-                    right: String::new(),
-                    why: vec![format!(
-                        "why: the RST answers a SYN: no listener on {} → connect() fails with ECONNREFUSED",
-                        server
-                    )],
-                });
-            }
-        }
-    }
     // Paint only the text of a cell, never its padding, so a painted line is the plain line
     // with escapes added (and trailing blanks trim the same way).
     let cell = |text: &str, width: usize, paint: &dyn Fn(&str) -> String| {
@@ -319,13 +325,26 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
         }
     };
     for row in &rows {
-        let left = cell(&row.left, sidew, &*side_paint(&row.left));
-        let flags = row.mid_flags;
-        let mid = cell(&row.mid, lay.arrow, &|t: &str| {
-            palette::segment(t, flags, color)
-        });
-        let right = cell(&row.right, sidew, &*side_paint(&row.right));
-        let line = format!("{:>w$}  {left} {mid} {right}", row.time, w = lay.time);
+        // A row without an arrow lends the arrow's room to its call or state text.
+        let line = if row.mid.is_empty() && row.right.is_empty() {
+            let left = cell(&row.left, sidew + 1 + lay.arrow, &*side_paint(&row.left));
+            format!("{:>w$}  {left}", row.time, w = lay.time)
+        } else if row.mid.is_empty() && row.left.is_empty() {
+            let room = o
+                .width
+                .saturating_sub(lay.time + 2 + sidew + 1 + lay.arrow + 1);
+            let right = cell(&row.right, room.max(sidew), &*side_paint(&row.right));
+            let blank = " ".repeat(sidew + 1 + lay.arrow);
+            format!("{:>w$}  {blank} {right}", row.time, w = lay.time)
+        } else {
+            let left = cell(&row.left, sidew, &*side_paint(&row.left));
+            let flags = row.mid_flags;
+            let mid = cell(&row.mid, lay.arrow, &|t: &str| {
+                palette::segment(t, flags, color)
+            });
+            let right = cell(&row.right, sidew, &*side_paint(&row.right));
+            format!("{:>w$}  {left} {mid} {right}", row.time, w = lay.time)
+        };
         writeln!(out, "{}", line.trim_end())?;
         for why in &row.why {
             let text = fit(&format!("{}  {why}", " ".repeat(lay.time)), o.width);
@@ -343,6 +362,9 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
         match (st, v.time_wait_until) {
             (TcpState::TimeWait, Some(until)) => {
                 format!("TIME_WAIT→+{:.1}s", until.since(start) as f64 / 1e9)
+            }
+            _ if v.outcome == crate::timeline::Outcome::Refused && never(ep) => {
+                "(no socket)".to_string()
             }
             _ => st.name().to_string(),
         }
