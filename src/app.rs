@@ -11,11 +11,9 @@ use crate::decode::{decode, Skip};
 use crate::filter::{self, ConnFilter, SegmentFilter};
 use crate::render::group::{FilteredJsonl, Grouped};
 use crate::render::jsonl::JsonlRenderer;
-use crate::render::ladder::LadderRenderer;
 use crate::render::mermaid::MermaidRenderer;
 use crate::render::summary::StreamingSummary;
 use crate::render::svg::SvgRenderer;
-use crate::render::timeline::TimelineRenderer;
 use crate::render::{RenderOpts, Renderer};
 use crate::timeline::{Event, Meta, Summary};
 use crate::tracker::queue::Wanted;
@@ -143,9 +141,9 @@ pub fn renderer_for(format: Format, opts: RenderOpts, cf: ConnFilter) -> Box<dyn
     match format {
         Format::Jsonl if cf.needs_verdict() => Box::new(Grouped::new(FilteredJsonl, cf)),
         Format::Jsonl => Box::new(JsonlRenderer::default()),
-        Format::Ladder => Box::new(Grouped::new(LadderRenderer::new(opts), cf)),
+        Format::Ladder => Box::new(Grouped::new(crate::render::ladder::renderer(opts), cf)),
         Format::Mermaid => Box::new(Grouped::new(MermaidRenderer::new(opts), cf)),
-        Format::Timeline => Box::new(Grouped::new(TimelineRenderer::new(opts), cf)),
+        Format::Timeline => Box::new(Grouped::new(crate::render::timeline::renderer(opts), cf)),
         Format::Svg => Box::new(Grouped::new(SvgRenderer::svg(opts), cf)),
         Format::Html => Box::new(Grouped::new(SvgRenderer::html(opts), cf)),
         Format::Summary => Box::new(StreamingSummary::new(cf)),

@@ -104,3 +104,46 @@ impl GroupRenderer for FilteredJsonl {
         super::jsonl::JsonlRenderer::default().finish(summary, out)
     }
 }
+
+/// Draws one connection after another with `draw`, a blank line between them; says so when
+/// there were none. The ladder and the timeline are this with their own `draw`.
+pub struct Stacked {
+    opts: super::RenderOpts,
+    count: u64,
+    draw: DrawFn,
+}
+
+/// Draws one whole connection.
+pub type DrawFn = fn(&ConnGroup, &super::RenderOpts, &mut dyn Write) -> io::Result<()>;
+
+impl Stacked {
+    /// Stack the drawings of `draw` with `opts`.
+    pub fn new(opts: super::RenderOpts, draw: DrawFn) -> Self {
+        Stacked {
+            opts,
+            count: 0,
+            draw,
+        }
+    }
+}
+
+impl GroupRenderer for Stacked {
+    fn start(&mut self, _meta: &Meta, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
+        if self.count > 0 {
+            writeln!(out)?;
+        }
+        self.count += 1;
+        (self.draw)(g, &self.opts, out)
+    }
+
+    fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        if self.count == 0 {
+            writeln!(out, "no TCP connections ({} frames read)", summary.frames)?;
+        }
+        Ok(())
+    }
+}

@@ -4,24 +4,16 @@
 //! and a "why" line under anything unusual.
 
 use super::escape::preview;
-use super::group::{ConnGroup, GroupRenderer};
+use super::group::{ConnGroup, Stacked};
 use super::palette;
 use super::{call_text, fit, RenderOpts};
-use crate::timeline::{Dir, Event, Meta, SegmentEvent, Summary, TcpState};
+use crate::timeline::{Dir, Event, SegmentEvent, TcpState};
 use crate::timestamp::Timestamp;
 use std::io::{self, Write};
 
-/// Draws one ladder per connection.
-pub struct LadderRenderer {
-    opts: RenderOpts,
-    count: u64,
-}
-
-impl LadderRenderer {
-    /// A ladder renderer with these options.
-    pub fn new(opts: RenderOpts) -> Self {
-        LadderRenderer { opts, count: 0 }
-    }
+/// One ladder per connection, one after another.
+pub fn renderer(opts: RenderOpts) -> Stacked {
+    Stacked::new(opts, render_connection)
 }
 
 /// Column widths for a line width.
@@ -77,27 +69,6 @@ struct Row {
     why: Vec<String>,
 }
 
-impl GroupRenderer for LadderRenderer {
-    fn start(&mut self, _meta: &Meta, _out: &mut dyn Write) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
-        if self.count > 0 {
-            writeln!(out)?;
-        }
-        self.count += 1;
-        render_connection(g, &self.opts, out)
-    }
-
-    fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
-        if self.count == 0 {
-            writeln!(out, "no TCP connections ({} frames read)", summary.frames)?;
-        }
-        Ok(())
-    }
-}
-
 /// Draw one connection.
 pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()> {
     let v = &g.verdict;
@@ -106,21 +77,7 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
     let client = v.client;
     let server = v.server;
     let start = v.start;
-    let guessed = if v.roles_guessed {
-        " (roles guessed)"
-    } else {
-        ""
-    };
-    let head = format!(
-        "conn {}  {} → {}  {} · {} · history {}{}",
-        v.conn,
-        client,
-        server,
-        v.outcome.as_str(),
-        v.conn_state,
-        v.history,
-        guessed
-    );
+    let head = super::conn_header(v);
     writeln!(out, "{}", palette::header(&fit(&head, o.width), color))?;
     let sidew = lay.side;
     let titles = format!(
@@ -165,24 +122,14 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
     };
     let mut rows: Vec<Row> = vec![init_row];
     let mut last_seg_row: Option<usize> = None;
-    let segs_total = g
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::Segment(_)))
-        .count();
-    let (keep_head, keep_tail) = match o.max_segments {
-        Some(m) if segs_total > m => (m / 2, m - m / 2),
-        _ => (usize::MAX, 0),
-    };
+    let hide = super::hidden_segments(&g.events, o.max_segments);
     let mut seg_index = 0usize;
     let mut elided = 0usize;
     let mut eliding = false;
     for e in &g.events {
         if let Event::Segment(_) = e {
             seg_index += 1;
-            let hidden = keep_head != usize::MAX
-                && seg_index > keep_head
-                && seg_index <= segs_total - keep_tail;
+            let hidden = hide.contains(&seg_index);
             if hidden {
                 elided += 1;
                 eliding = true;

@@ -55,6 +55,41 @@ impl Default for RenderOpts {
     }
 }
 
+/// `conn 1  a → b  closed · SF · history ShADadFf`: the line over each connection.
+pub(crate) fn conn_header(v: &crate::timeline::ConnectionEvent) -> String {
+    format!(
+        "conn {}  {} → {}  {} · {} · history {}{}",
+        v.conn,
+        v.client,
+        v.server,
+        v.outcome.as_str(),
+        v.conn_state,
+        v.history,
+        if v.roles_guessed {
+            " (roles guessed)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// `--max-segments`: the 1-based segment numbers to hide (elide) in a connection: the middle,
+/// keeping the first and last halves of `max`. Empty when nothing is elided.
+pub(crate) fn hidden_segments(
+    events: &[Event],
+    max: Option<usize>,
+) -> std::ops::RangeInclusive<usize> {
+    let total = events
+        .iter()
+        .filter(|e| matches!(e, Event::Segment(_)))
+        .count();
+    match max {
+        Some(m) if total > m => (m / 2 + 1)..=(total - (m - m / 2)),
+        #[allow(clippy::reversed_empty_ranges)]
+        _ => 1..=0,
+    }
+}
+
 /// Cut `s` to `n` characters, marking the cut with `…`.
 pub(crate) fn fit(s: &str, n: usize) -> String {
     if s.chars().count() <= n {

@@ -253,15 +253,7 @@ fn rows_of(g: &ConnGroup, o: &RenderOpts) -> Vec<Row> {
     let mut last_seg_row: Option<usize> = None;
 
     // `--max-segments`: keep the first and last segments, count the rest.
-    let segs_total = g
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::Segment(_)))
-        .count();
-    let (keep_head, keep_tail) = match o.max_segments {
-        Some(m) if segs_total > m => (m / 2, m - m / 2),
-        _ => (usize::MAX, 0),
-    };
+    let hide = super::hidden_segments(&g.events, o.max_segments);
     let elided_row = |n: usize| Row::new(None, Kind::Note(format!("… {n} segments …")));
     let mut seg_index = 0;
     let mut elided = 0;
@@ -269,9 +261,7 @@ fn rows_of(g: &ConnGroup, o: &RenderOpts) -> Vec<Row> {
         let hidden = match e {
             Event::Segment(_) => {
                 seg_index += 1;
-                keep_head != usize::MAX
-                    && seg_index > keep_head
-                    && seg_index <= segs_total - keep_tail
+                hide.contains(&seg_index)
             }
             _ => false,
         };
@@ -370,21 +360,7 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
     let rows = rows_of(g, o);
     let mut c = Canvas::default();
 
-    let guessed = if v.roles_guessed {
-        " (roles guessed)"
-    } else {
-        ""
-    };
-    let head = format!(
-        "conn {}  {} → {}  {} · {} · history {}{}",
-        v.conn,
-        v.client,
-        v.server,
-        v.outcome.as_str(),
-        v.conn_state,
-        v.history,
-        guessed
-    );
+    let head = super::conn_header(v);
     c.text(
         8.0,
         20.0,

@@ -8,45 +8,16 @@
 //! events room in proportion to `ln(1 + gap / 1 µs)`, so a 60 s TIME_WAIT no longer squashes a
 //! handshake of microseconds. Pure: no clock, no environment; colour only when `opts.color`.
 
-use super::group::{ConnGroup, GroupRenderer};
+use super::group::{ConnGroup, Stacked};
 use super::{fit, palette, RenderOpts};
 use crate::segment::TcpFlags;
-use crate::timeline::{Endpoint, Event, Meta, Role, Summary, TcpState};
+use crate::timeline::{Endpoint, Event, Role, TcpState};
 use crate::timestamp::Timestamp;
 use std::io::{self, Write};
 
-/// Draws one set of lanes per connection.
-pub struct TimelineRenderer {
-    opts: RenderOpts,
-    count: u64,
-}
-
-impl TimelineRenderer {
-    /// A timeline renderer with these options.
-    pub fn new(opts: RenderOpts) -> Self {
-        TimelineRenderer { opts, count: 0 }
-    }
-}
-
-impl GroupRenderer for TimelineRenderer {
-    fn start(&mut self, _meta: &Meta, _out: &mut dyn Write) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
-        if self.count > 0 {
-            writeln!(out)?;
-        }
-        self.count += 1;
-        render_connection(g, &self.opts, out)
-    }
-
-    fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
-        if self.count == 0 {
-            writeln!(out, "no TCP connections ({} frames read)", summary.frames)?;
-        }
-        Ok(())
-    }
+/// One timeline per connection, one after another.
+pub fn renderer(opts: RenderOpts) -> Stacked {
+    Stacked::new(opts, render_connection)
 }
 
 /// The width of the lane names (`client `, `server `) in front of each lane.
@@ -313,21 +284,7 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
     let t_end = if t_end > t0 { t_end } else { t0.plus_nanos(1) };
     let scale = Scale::new(&times, t0, t_end, o.log_time);
 
-    let guessed = if v.roles_guessed {
-        " (roles guessed)"
-    } else {
-        ""
-    };
-    let head = format!(
-        "conn {}  {} → {}  {} · {} · history {}{}",
-        v.conn,
-        v.client,
-        v.server,
-        v.outcome.as_str(),
-        v.conn_state,
-        v.history,
-        guessed
-    );
+    let head = super::conn_header(v);
     writeln!(out, "{}", palette::header(&fit(&head, o.width), color))?;
 
     let mut hidden_note = Vec::new();
