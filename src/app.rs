@@ -2,7 +2,7 @@
 //! `capture/` and `echo/`) that touches the OS: files, stdout, the environment, signals.
 
 use crate::capture::decoded_stream::{self, Decoded};
-use crate::capture::live::LiveSource;
+use crate::capture::live::{LiveSource, Polled};
 use crate::capture::pcap_reader::PcapSource;
 use crate::capture::pcap_writer::PcapWriter;
 use crate::capture::{CaptureError, Frame, LinkType};
@@ -245,12 +245,19 @@ impl Pipeline {
     /// Feed one frame; returns whether it was a TCP segment that passed the filters.
     pub fn frame(&mut self, frame: &Frame<'_>) -> anyhow::Result<bool> {
         self.summary.frames += 1;
-        if let Some(w) = &mut self.writer {
+        let decoded = decode(frame);
+        // `-w` keeps what the filters keep (everything, without filters), like a capture
+        // filter would.
+        let keep = match &decoded {
+            Ok(seg) => self.segments.matches(seg),
+            Err(_) => self.segments.is_empty(),
+        };
+        if let (Some(w), true) = (&mut self.writer, keep) {
             w.write(frame)?;
         }
-        match decode(frame) {
+        match decoded {
             Ok(seg) => {
-                if !self.segments.matches(&seg) {
+                if !keep {
                     return Ok(false);
                 }
                 self.segment(&seg)?;
@@ -267,6 +274,12 @@ impl Pipeline {
                 Ok(false)
             }
         }
+    }
+
+    /// Time passes with no segment (live capture): settle what waited too long.
+    pub fn tick(&mut self, now: crate::timestamp::Timestamp) -> io::Result<()> {
+        self.tracker.handle_timeout(now);
+        self.drain()
     }
 
     /// Feed one decoded segment that passed the filters.
@@ -372,6 +385,14 @@ fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `CLOCK_REALTIME`, the clock of the kernel's capture timestamps.
+fn wall_clock() -> crate::timestamp::Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    crate::timestamp::Timestamp::from_secs_nanos(d.as_secs() as i64, i64::from(d.subsec_nanos()))
+}
+
 /// Ctrl-C and SIGTERM set this flag; live sources poll it.
 pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -412,15 +433,26 @@ fn watch(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out).with_writer(writer);
     p.start(&meta)?;
     let mut matched = 0u64;
-    while let Some(frame) = source.next_frame()? {
-        if p.frame(&frame)? {
-            matched += 1;
-            if a.count.is_some_and(|c| matched >= c) {
-                break;
+    loop {
+        match source.poll()? {
+            Polled::Stopped => break,
+            // Quiet: let the tracker's clock move on (held inferences, TIME_WAIT ends) and
+            // show what is settled.
+            Polled::Idle => {
+                p.tick(wall_clock())?;
+                p.flush()?;
             }
-        }
-        if p.summary.frames % 64 == 0 {
-            p.flush()?;
+            Polled::Frame => {
+                if p.frame(&source.frame())? {
+                    matched += 1;
+                    if a.count.is_some_and(|c| matched >= c) {
+                        break;
+                    }
+                }
+                if p.summary.frames % 64 == 0 {
+                    p.flush()?;
+                }
+            }
         }
     }
     let drops = source.kernel_drops();

@@ -16,6 +16,11 @@ pub struct SegmentFilter {
 }
 
 impl SegmentFilter {
+    /// No condition at all.
+    pub fn is_empty(&self) -> bool {
+        self.ports.is_empty() && self.hosts.is_empty()
+    }
+
     /// Does `seg` pass?
     pub fn matches(&self, seg: &Segment) -> bool {
         (self.ports.is_empty()

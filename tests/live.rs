@@ -275,3 +275,87 @@ fn demo_scenarios_show_the_lesson() {
             .unwrap()
             .starts_with("SYN retransmitted")));
 }
+
+#[test]
+fn ctrl_c_leaves_a_valid_pcap_and_a_clean_exit() {
+    if !live_allowed("ctrl_c_leaves_a_valid_pcap_and_a_clean_exit") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cut.pcap");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args([
+            "watch",
+            "-i",
+            "lo",
+            "--port",
+            &port.to_string(),
+            "-f",
+            "jsonl",
+            "-w",
+            file.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read stdout on a thread, so that every wait here has a deadline.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| {
+        rx.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no {what} within 10 s"))
+    };
+    assert!(next("meta line").contains("\"type\":\"meta\""));
+    // One whole connection, then Ctrl-C while the capture is still running.
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 16];
+        while c.read(&mut buf).unwrap() > 0 {}
+    });
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client.write_all(b"bye").unwrap();
+    drop(client);
+    server.join().unwrap();
+    // The connection's verdict shows it was all captured (and written to the file).
+    while !next("connection verdict").contains("\"type\":\"connection\"") {}
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "Ctrl-C is a clean stop: {status:?}");
+    let rest: Vec<String> = rx.iter().collect();
+    reader.join().unwrap();
+    assert!(
+        rest.last()
+            .is_some_and(|l| l.contains("\"type\":\"summary\"")),
+        "the summary line still comes: {rest:?}"
+    );
+    // The file is whole: it replays, with the segments seen.
+    let out = Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args([
+            "replay",
+            file.to_str().unwrap(),
+            "-f",
+            "summary",
+            "--color",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 connections"));
+}

@@ -45,8 +45,9 @@ pub struct LiveSource {
     deadline: Option<Instant>,
     next_number: u64,
     drops: u64,
-    /// The last frame, copied out of pnet's buffer.
+    /// The last frame, copied out of pnet's buffer, and its kernel timestamp.
     frame: Vec<u8>,
+    frame_ts: Timestamp,
 }
 
 impl std::fmt::Debug for LiveSource {
@@ -142,6 +143,7 @@ impl LiveSource {
             next_number: 1,
             drops: 0,
             frame: Vec::with_capacity(READ_BUFFER),
+            frame_ts: Timestamp(0),
         };
         // Packets queued between socket() and bind() may come from any interface: discard.
         src.read_drops();
@@ -191,50 +193,66 @@ impl LiveSource {
     /// The next frame; `None` once stopped (flag or deadline), checked every `POLL_INTERVAL`.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         loop {
-            if self.stop.load(Ordering::Relaxed)
-                || self.deadline.is_some_and(|d| Instant::now() >= d)
-            {
-                return Ok(None);
-            }
-            // Poll pnet, then read the timestamp of what it returned.
-            let fd = self.fd;
-            match self.rx.next() {
-                Ok(data) => {
-                    self.frame.clear();
-                    self.frame.extend_from_slice(data);
-                    break;
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                            | io::ErrorKind::WouldBlock
-                    ) =>
-                {
-                    let _ = fd;
-                    continue;
-                }
-                Err(e) => {
-                    return Err(CaptureError::Live {
-                        iface: self.iface.clone(),
-                        what: "read",
-                        source: e,
-                    })
-                }
+            match self.poll()? {
+                Polled::Idle => continue,
+                Polled::Stopped => return Ok(None),
+                Polled::Frame => return Ok(Some(self.frame())),
             }
         }
-        let ts = kernel_timestamp(self.fd);
-        let number = self.next_number;
-        self.next_number += 1;
-        Ok(Some(Frame {
-            number,
-            ts,
+    }
+
+    /// Wait up to `POLL_INTERVAL` for a frame (then read it with `frame`).
+    pub fn poll(&mut self) -> Result<Polled, CaptureError> {
+        if self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(Polled::Stopped);
+        }
+        match self.rx.next() {
+            Ok(data) => {
+                self.frame.clear();
+                self.frame.extend_from_slice(data);
+                self.frame_ts = kernel_timestamp(self.fd);
+                self.next_number += 1;
+                Ok(Polled::Frame)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                        | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                Ok(Polled::Idle)
+            }
+            Err(e) => Err(CaptureError::Live {
+                iface: self.iface.clone(),
+                what: "read",
+                source: e,
+            }),
+        }
+    }
+
+    /// The frame the last `poll` returned.
+    pub fn frame(&self) -> Frame<'_> {
+        Frame {
+            number: self.next_number - 1,
+            ts: self.frame_ts,
             link: self.link,
             orig_len: self.frame.len() as u32,
             data: &self.frame,
-        }))
+        }
     }
+}
+
+/// What one poll of a live source gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Polled {
+    /// A frame: read it with `LiveSource::frame`.
+    Frame,
+    /// Nothing within the poll interval.
+    Idle,
+    /// The stop flag was set or the duration has passed.
+    Stopped,
 }
 
 fn setsockopt(
