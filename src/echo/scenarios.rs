@@ -191,15 +191,16 @@ fn client_crash(ctx: &mut Ctx) -> io::Result<()> {
     let addr = ctx.addr;
     let local = client_addr(addr);
     let enter = now();
-    // SAFETY: the child only makes async-signal-safe syscalls (socket, bind, connect, send,
-    // pause) on memory prepared before fork(), then is killed.
     let sa: socket2::SockAddr = addr.into();
     let la: socket2::SockAddr = local.into();
+    // SAFETY: after fork() the child only makes async-signal-safe syscalls (socket, bind,
+    // connect, send, pause) on memory prepared before it, and never returns: it is killed.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
+        // SAFETY: see the fork above; the addresses outlive the child.
         unsafe {
             let fam = if addr.is_ipv4() {
                 libc::AF_INET
