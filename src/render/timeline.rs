@@ -316,8 +316,12 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
             let rel0 = t0.since(v.start);
             let rel_end = t_end.since(v.start);
             let mut k = rel0.div_euclid(step) + i64::from(rel0.rem_euclid(step) != 0);
-            while k.saturating_mul(step) <= rel_end {
-                let t = v.start.plus_nanos(k * step);
+            // At most one tick per column: a damaged capture can span i64::MAX nanoseconds.
+            while let Some(at) = k.checked_mul(step).filter(|&at| at <= rel_end) {
+                if labels.len() > w {
+                    break;
+                }
+                let t = v.start.plus_nanos(at);
                 let c = scale.col(t, w).min(w - 1);
                 axis[c] = Mark {
                     ch: '┬',

@@ -118,6 +118,10 @@ pub(super) struct Conn {
     resets: u32,
     states_entered: u16,
     tw_since: Option<Timestamp>,
+    /// The TIME-WAIT start the tracker has scheduled an end for.
+    pub tw_scheduled: Option<Timestamp>,
+    /// When each side last changed state (a late delivery is never dated before it).
+    last_change: [Option<Timestamp>; 2],
 }
 
 /// What the tracker needs back after a segment.
@@ -191,6 +195,8 @@ impl Conn {
             resets: 0,
             states_entered: 0,
             tw_since: None,
+            tw_scheduled: None,
+            last_change: [None; 2],
         };
         if !f.syn() || f.ack() {
             let detail = if guessed {
@@ -287,6 +293,7 @@ impl Conn {
             return;
         }
         self.sides[s].state = to;
+        self.last_change[s] = Some(t);
         self.states_entered |= to.bit() | from.bit();
         if to == TcpState::TimeWait {
             self.tw_since = Some(t);
@@ -661,9 +668,20 @@ impl Conn {
         };
         q.release((p.t, self.id, HoldKind::Delivery(x as u8)));
         let y = self.peer(x);
+        // A receiver's states stay in time order: a delivery settled late (the segment that
+        // proved it came after the receiver had already changed on another ACK) is dated no
+        // earlier than that change.
+        let t = match self.last_change[y] {
+            Some(last) if last > t => last,
+            _ => t,
+        };
         if p.syn && p.ack.is_none() {
-            if self.sides[y].state == TcpState::Closed && !self.self_connect {
-                // The passive side was listening: its first state.
+            // The passive side was listening: its first state (no change is emitted, as no
+            // segment shows when the listen() happened). Only a side that never had a state.
+            if self.sides[y].state == TcpState::Closed
+                && self.last_change[y].is_none()
+                && !self.self_connect
+            {
                 self.sides[y].state = TcpState::Listen;
                 self.sides[y].passive = true;
             }
@@ -879,6 +897,23 @@ impl Conn {
                 .sides
                 .iter()
                 .all(|s| s.pending.is_none() && s.fin_call.is_none())
+    }
+
+    /// The side at `addr` has closed or is in TIME-WAIT (a new SYN from it opens a new
+    /// connection, whatever its peer still waits for).
+    pub fn side_ended(&self, addr: SocketAddr) -> bool {
+        let s = self.side_of(addr);
+        matches!(self.sides[s].state, TcpState::Closed | TcpState::TimeWait)
+            && self.sides[s].isn.is_some()
+    }
+
+    /// When a side entered TIME-WAIT, if one is in it.
+    pub fn time_wait_since(&self) -> Option<Timestamp> {
+        self.sides
+            .iter()
+            .any(|s| s.state == TcpState::TimeWait)
+            .then_some(self.tw_since)
+            .flatten()
     }
 
     /// Both ends closed or in TIME-WAIT (something may still be in flight).

@@ -33,7 +33,8 @@ pub use flow::FlowKey;
 use queue::{EventQueue, HoldKind, Wanted};
 use rustc_hash::FxHashMap;
 use seq::SeqNum;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// Linux's TCP_TIMEWAIT_LEN: 60 s (not 2×MSL).
 pub const LINUX_TIME_WAIT_NS: i64 = 60_000_000_000;
@@ -48,6 +49,11 @@ pub struct TrackerConfig {
     /// How long (capture time) a SYN or FIN may wait for proof of delivery before it is
     /// taken as delivered (or, for an unanswered SYN, as lost).
     pub delivery_limit_ns: i64,
+    /// How long (capture time) a FIN's close-or-shutdown question may stay open.
+    pub fin_call_limit_ns: i64,
+    /// How many events may wait behind unsettled inferences before the oldest is settled
+    /// early (bounds memory when a port scan or a half-close holds the stream).
+    pub max_queued: usize,
     /// How long a closed connection's 4-tuple keeps stray segments (after TIME-WAIT, if any).
     pub closed_grace_ns: i64,
     /// Which events to produce (a summary needs only the verdicts).
@@ -60,6 +66,8 @@ impl Default for TrackerConfig {
             time_wait_ns: LINUX_TIME_WAIT_NS,
             max_connections: 100_000,
             delivery_limit_ns: 1_000_000_000,
+            fin_call_limit_ns: 10_000_000_000,
+            max_queued: 100_000,
             closed_grace_ns: 2_000_000_000,
             wanted: Wanted::ALL,
         }
@@ -87,6 +95,8 @@ pub struct Tracker {
     /// Creation order, for eviction (entries of ended connections are dropped lazily).
     order: VecDeque<(u128, ConnId)>,
     ended: EndedTable,
+    /// TIME-WAIT deadlines of connections not yet ended (their peer still waits).
+    live_time_wait: BinaryHeap<Reverse<(Timestamp, u128, ConnId)>>,
     next_id: ConnId,
     queue: EventQueue,
     stats: TrackerStats,
@@ -105,6 +115,7 @@ impl Tracker {
             conns: FxHashMap::default(),
             order: VecDeque::new(),
             ended: EndedTable::default(),
+            live_time_wait: BinaryHeap::new(),
             next_id: 1,
             queue,
             stats: TrackerStats::default(),
@@ -138,7 +149,7 @@ impl Tracker {
         if let Some(conn) = self.conns.get(&key) {
             // A new SYN with a new ISN on a 4-tuple whose connection has closed on both
             // sides starts a new connection.
-            let closed_enough = conn.is_done() || conn.both_ended();
+            let closed_enough = conn.is_done() || conn.both_ended() || conn.side_ended(seg.src);
             if new_syn && closed_enough && conn.client_isn() != Some(SeqNum(seg.seq)) {
                 self.end_connection(key);
             }
@@ -165,6 +176,33 @@ impl Tracker {
         let fx = conn.handle(seg, &mut self.queue);
         if fx.done {
             self.end_connection(key);
+        } else {
+            self.schedule_time_wait(key);
+        }
+        // Memory stays bounded: settle the oldest waiting inference early if too much waits.
+        while self.queue.len() > self.cfg.max_queued && self.queue.blocked() {
+            let Some((hold, key)) = self.queue.oldest_hold() else {
+                break;
+            };
+            self.expire(key, hold.2);
+            if self.queue.oldest_hold().is_some_and(|(h, _)| h == hold) {
+                // Its connection is gone: nothing can settle it any more.
+                self.queue.release(hold);
+            }
+        }
+    }
+
+    /// A connection not yet ended with a side in TIME-WAIT ends when that TIME-WAIT does.
+    fn schedule_time_wait(&mut self, key: u128) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        if let Some(since) = conn.time_wait_since() {
+            if conn.tw_scheduled != Some(since) {
+                conn.tw_scheduled = Some(since);
+                let deadline = since.plus_nanos(self.cfg.time_wait_ns);
+                self.live_time_wait.push(Reverse((deadline, key, conn.id)));
+            }
         }
     }
 
@@ -185,6 +223,12 @@ impl Tracker {
             self.order.pop_front();
         }
         self.order.push_back((key, id));
+        // A long-lived connection at the front keeps ended ones behind it: compact.
+        if self.order.len() > 2 * self.conns.len() + 1024 {
+            let conns = &self.conns;
+            self.order
+                .retain(|(k, i)| conns.get(k).is_some_and(|c| c.id == *i));
+        }
     }
 
     fn evict_oldest(&mut self, now: Timestamp) {
@@ -304,8 +348,24 @@ impl Tracker {
             self.now = now;
         }
         let limit = self.now.plus_nanos(-self.cfg.delivery_limit_ns);
-        for ((_, _, kind), key) in self.queue.holds_before(limit) {
+        let fin_limit = self.now.plus_nanos(-self.cfg.fin_call_limit_ns);
+        for ((_, _, kind), key) in self.queue.holds_before(limit, fin_limit) {
             self.expire(key, kind);
+        }
+        // A side in TIME-WAIT whose peer never finished (its last ACK was not captured):
+        // the connection ends when the TIME-WAIT does.
+        while let Some(Reverse((deadline, key, id))) = self.live_time_wait.peek().copied() {
+            if deadline > self.now {
+                break;
+            }
+            self.live_time_wait.pop();
+            if self.conns.get(&key).is_some_and(|c| {
+                c.id == id
+                    && c.time_wait_since()
+                        .is_some_and(|t| t.plus_nanos(self.cfg.time_wait_ns) == deadline)
+            }) {
+                self.end_connection(key);
+            }
         }
         while let Some(old) = self.ended.pop_due(self.now) {
             self.expire_ended(&old, false);
@@ -317,6 +377,8 @@ impl Tracker {
             conn.expire_hold(&mut self.queue, kind);
             if conn.is_done() {
                 self.end_connection(key);
+            } else {
+                self.schedule_time_wait(key);
             }
         }
     }

@@ -83,6 +83,9 @@ pub struct EventQueue {
     queue: VecDeque<(Timestamp, Event)>,
     /// Each hold, with the table key of its connection.
     holds: BTreeMap<HoldKey, u128>,
+    /// Holds for close-or-shutdown decisions, which may wait longer (a half-closed peer can
+    /// take its time to answer).
+    fin_holds: BTreeMap<HoldKey, u128>,
     peak: usize,
 }
 
@@ -138,26 +141,70 @@ impl EventQueue {
 
     /// Hold back events later than `key.0` until `release(key)`.
     pub fn hold(&mut self, key: HoldKey, conn_key: u128) {
-        self.holds.insert(key, conn_key);
+        self.map_for(key.2).insert(key, conn_key);
     }
 
     /// End a hold.
     pub fn release(&mut self, key: HoldKey) {
-        self.holds.remove(&key);
+        self.map_for(key.2).remove(&key);
     }
 
-    /// Holds begun before `before`, oldest first.
-    pub fn holds_before(&self, before: Timestamp) -> Vec<(HoldKey, u128)> {
-        self.holds
+    fn map_for(&mut self, kind: HoldKind) -> &mut BTreeMap<HoldKey, u128> {
+        match kind {
+            HoldKind::Delivery(_) => &mut self.holds,
+            HoldKind::FinCall(_) => &mut self.fin_holds,
+        }
+    }
+
+    /// Delivery holds begun before `deliveries`, and close/shutdown holds begun before
+    /// `fin_calls`, oldest first.
+    pub fn holds_before(
+        &self,
+        deliveries: Timestamp,
+        fin_calls: Timestamp,
+    ) -> Vec<(HoldKey, u128)> {
+        let mut v: Vec<(HoldKey, u128)> = self
+            .holds
             .iter()
-            .take_while(|(k, _)| k.0 < before)
+            .take_while(|(k, _)| k.0 < deliveries)
+            .chain(self.fin_holds.iter().take_while(|(k, _)| k.0 < fin_calls))
             .map(|(k, v)| (*k, *v))
-            .collect()
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// Every hold, oldest first.
     pub fn all_holds(&self) -> Vec<(HoldKey, u128)> {
-        self.holds.iter().map(|(k, v)| (*k, *v)).collect()
+        self.holds_before(Timestamp(i64::MAX), Timestamp(i64::MAX))
+    }
+
+    /// The oldest hold, if any.
+    pub fn oldest_hold(&self) -> Option<(HoldKey, u128)> {
+        let a = self.holds.first_key_value();
+        let b = self.fin_holds.first_key_value();
+        match (a, b) {
+            (Some(x), Some(y)) => Some(if x.0 <= y.0 {
+                (*x.0, *x.1)
+            } else {
+                (*y.0, *y.1)
+            }),
+            (Some(x), None) | (None, Some(x)) => Some((*x.0, *x.1)),
+            (None, None) => None,
+        }
+    }
+
+    /// Is the next event held back by a hold?
+    pub fn blocked(&self) -> bool {
+        match (self.queue.front(), self.oldest_hold()) {
+            (Some((t, _)), Some((h, _))) => *t > h.0,
+            _ => false,
+        }
+    }
+
+    /// Events waiting (held or not).
+    pub fn len(&self) -> usize {
+        self.queue.len()
     }
 
     /// The most events ever waiting at once.
@@ -168,7 +215,7 @@ impl EventQueue {
     /// The next event that may leave.
     pub fn pop(&mut self) -> Option<Event> {
         let (t, _) = self.queue.front()?;
-        if let Some((first, _)) = self.holds.first_key_value() {
+        if let Some((first, _)) = self.oldest_hold() {
             if *t > first.0 {
                 return None;
             }

@@ -341,3 +341,84 @@ proptest! {
         }
     }
 }
+
+// =============================================================================================
+// Regressions (found in review)
+// =============================================================================================
+/// A retransmission that carries a newer ACK must not make a late FIN delivery go back in time.
+#[test]
+fn crossed_fins_then_a_retransmission_keep_each_endpoint_in_time_order() {
+    let ev = run(&[
+        seg(1, C, S, SY, 100, 0, 0),
+        seg(2, S, C, SY | A, 500, 101, 0),
+        seg(3, C, S, A, 101, 501, 0),
+        seg(4, C, S, A | TcpFlags::PSH, 101, 501, 5),
+        seg(5, S, C, F | A, 501, 101, 0),
+        seg(6, C, S, F | A, 106, 501, 0),
+        seg(7, C, S, A | TcpFlags::PSH, 101, 502, 5), // retransmitted data, newer ACK
+        seg(8, S, C, A, 502, 107, 0),
+    ]);
+    let server: SocketAddr = S.parse().unwrap();
+    let mut last = Timestamp(i64::MIN);
+    let mut chain = Vec::new();
+    for e in &ev {
+        if let Event::State(s) = e {
+            if s.endpoint.0 == server && !s.projected {
+                assert!(s.t >= last, "the server's states go back in time: {ev:?}");
+                last = s.t;
+                if let Some(prev) = chain.last() {
+                    assert_eq!(*prev, s.from, "the server's chain breaks");
+                }
+                chain.push(s.to);
+            }
+        }
+    }
+    assert_eq!(chain.last(), Some(&TimeWait));
+}
+
+/// The final ACK was not captured: the TIME_WAIT side still ends on time, not at the end.
+#[test]
+fn time_wait_ends_on_time_when_the_last_ack_is_missing() {
+    const C2: &str = "10.0.0.3:40001";
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, F | A, ISN_C + 1, ISN_S + 1, 0),
+        seg(5, S, C, A, ISN_S + 1, ISN_C + 2, 0),
+        seg(6, S, C, F | A, ISN_S + 1, ISN_C + 2, 0),
+        // no final ACK; 100 s later, another connection
+        seg(100_000, C2, S, SY, 7, 0, 0),
+    ]);
+    let ev = run(&s);
+    let tw_end = ev
+        .iter()
+        .position(|e| matches!(e, Event::State(st) if st.from == TimeWait && st.conn == 1))
+        .unwrap();
+    let later = ev.iter().position(|e| e.conn() == 2).unwrap();
+    assert!(tw_end < later, "TIME_WAIT's end comes in time order");
+    assert!(matches!(&ev[tw_end], Event::State(st) if !st.projected));
+}
+
+/// A new SYN from a client in TIME_WAIT opens a new connection even if the server never
+/// finished (its LAST_ACK still waits).
+#[test]
+fn reuse_while_the_peer_still_waits_in_last_ack() {
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, F | A, ISN_C + 1, ISN_S + 1, 0),
+        seg(5, S, C, A, ISN_S + 1, ISN_C + 2, 0),
+        seg(6, S, C, F | A, ISN_S + 1, ISN_C + 2, 0),
+        seg(7, C, S, A, ISN_C + 2, ISN_S + 2, 0),
+    ]);
+    // The server saw the last ACK here; drop it to leave LAST_ACK waiting.
+    s.pop();
+    s.extend([
+        seg(2000, C, S, SY, ISN_C + 50_000, 0, 0),
+        seg(2001, S, C, SY | A, ISN_S + 70_000, ISN_C + 50_001, 0),
+        seg(2002, C, S, A, ISN_C + 50_001, ISN_S + 70_001, 0),
+    ]);
+    let ev = run(&s);
+    assert_eq!(verdicts(&ev).len(), 2);
+    assert!(!ev
+        .iter()
+        .any(|e| matches!(e, Event::Anomaly(a) if a.kind == AnomalyKind::IllegalTransition)));
+}
