@@ -207,6 +207,11 @@ impl EventQueue {
         self.queue.len()
     }
 
+    /// No event waiting.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// The most events ever waiting at once.
     pub fn peak(&self) -> usize {
         self.peak
