@@ -89,7 +89,8 @@ fn read_all(
                 Ok(None) => break,
                 Err(e) if e.is_damage() && total_frames + frames > 0 => {
                     warning = Some(format!(
-                        "{e}; showing the {} frames read before it",
+                        "{}; showing the {} frames read before it",
+                        with_cause(&e),
                         total_frames + frames
                     ));
                     break;
@@ -115,5 +116,13 @@ fn read_all(
             }
         }
         next_number = src.next_number();
+    }
+}
+
+/// The error and its cause on one line (`Display` of the error leaves the cause to the chain).
+fn with_cause(e: &CaptureError) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
     }
 }

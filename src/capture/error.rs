@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// The file could not be opened.
-    #[error("cannot open {}: {source}", .path.display())]
+    #[error("cannot open {}", .path.display())]
     Open {
         /// The file.
         path: PathBuf,
@@ -54,7 +54,7 @@ pub enum CaptureError {
         what: String,
     },
     /// The operating system refused a read.
-    #[error("{}: read error at byte offset {offset}: {source}", .path.display())]
+    #[error("{}: read error at byte offset {offset}", .path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -79,7 +79,7 @@ pub enum CaptureError {
         available: String,
     },
     /// Another failure of live capture.
-    #[error("capture on {iface} failed: {what}: {source}")]
+    #[error("capture on {iface} failed: {what}")]
     Live {
         /// The interface.
         iface: String,
@@ -90,7 +90,7 @@ pub enum CaptureError {
         source: io::Error,
     },
     /// Writing `-w FILE` failed.
-    #[error("cannot write {}: {source}", .path.display())]
+    #[error("cannot write {}", .path.display())]
     Write {
         /// The file.
         path: PathBuf,

@@ -367,7 +367,7 @@ fn interpret(
                 Format::PcapNg { interfaces } if interfaces.len() < 65_536 => {
                     interfaces.push(Interface {
                         link,
-                        units_per_sec: idb.ts_resolution(),
+                        units_per_sec: ts_units(idb.if_tsresol),
                         offset_secs: idb.if_tsoffset,
                     })
                 }
@@ -417,6 +417,17 @@ fn interface(
             )
         }),
         Format::Pcap { .. } => Err(damaged(path, offset, "a pcapng block inside a pcap file")),
+    }
+}
+
+/// `if_tsresol`: units per second, 10^n, or 2^n when the top bit is set (pcapng §4.2). Our
+/// own decoding: pcap-parser 0.17 rejects every power-of-two resolution.
+fn ts_units(tsresol: u8) -> Option<u64> {
+    let n = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 != 0 {
+        1u64.checked_shl(n)
+    } else {
+        10u64.checked_pow(n)
     }
 }
 

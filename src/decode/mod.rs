@@ -90,7 +90,7 @@ pub fn decode(frame: &Frame<'_>) -> Result<Segment, Skip> {
         }
         // The fixed header is whole but the options are cut (snaplen): keep the segment,
         // without its options, as tshark does. Its real header length still counts.
-        Err(_) if ip_payload.payload.len() >= 20 => {
+        Err(_) if ip_payload.payload.len() >= 20 && ip_payload.payload[12] >> 4 >= 5 => {
             fixed.copy_from_slice(&ip_payload.payload[..20]);
             let header_len = usize::from(fixed[12] >> 4) * 4;
             fixed[12] = (5 << 4) | (fixed[12] & 0x0f);

@@ -36,8 +36,17 @@ pub struct Grouped<G> {
     inner: G,
     filter: ConnFilter,
     open: HashMap<ConnId, Vec<Event>>,
+    /// Connections drawn, for their late events (TIME_WAIT's end); the oldest are forgotten
+    /// past `SHOWN_KEPT`, so memory stays bounded however long the input.
     shown: HashSet<ConnId>,
+    shown_order: std::collections::VecDeque<ConnId>,
+    /// The highest connection id seen: an event of a lower id with no open group belongs to
+    /// a connection already judged (a late event), not to a new one.
+    max_seen: ConnId,
 }
+
+/// How many drawn connections are remembered for their late events.
+const SHOWN_KEPT: usize = 1 << 20;
 
 impl<G: GroupRenderer> Grouped<G> {
     /// Group for `inner`, showing only connections that pass `filter`.
@@ -47,6 +56,8 @@ impl<G: GroupRenderer> Grouped<G> {
             filter,
             open: HashMap::new(),
             shown: HashSet::new(),
+            shown_order: Default::default(),
+            max_seen: 0,
         }
     }
 }
@@ -62,6 +73,12 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                 let events = self.open.remove(&v.conn).unwrap_or_default();
                 if self.filter.matches(v) {
                     self.shown.insert(v.conn);
+                    self.shown_order.push_back(v.conn);
+                    if self.shown_order.len() > SHOWN_KEPT {
+                        if let Some(old) = self.shown_order.pop_front() {
+                            self.shown.remove(&old);
+                        }
+                    }
                     let group = ConnGroup {
                         events,
                         verdict: v.clone(),
@@ -70,8 +87,15 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                 }
                 Ok(())
             }
-            e if self.shown.contains(&e.conn()) => self.inner.late_event(e, out),
+            e if e.conn() <= self.max_seen && !self.open.contains_key(&e.conn()) => {
+                if self.shown.contains(&e.conn()) {
+                    self.inner.late_event(e, out)
+                } else {
+                    Ok(()) // a late event of a connection the filter hid
+                }
+            }
             e => {
+                self.max_seen = self.max_seen.max(e.conn());
                 self.open.entry(e.conn()).or_default().push(e.clone());
                 Ok(())
             }
