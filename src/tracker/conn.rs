@@ -118,6 +118,9 @@ pub(super) struct Conn {
     resets: u32,
     states_entered: u16,
     tw_since: Option<Timestamp>,
+    /// Ended by an RST and kept a little longer for the segments still in flight (Zeek
+    /// keeps such a connection too: a FIN after the RST still counts in its history).
+    pub lingering: bool,
     /// The TIME-WAIT start the tracker has scheduled an end for.
     pub tw_scheduled: Option<Timestamp>,
     /// When each side last changed state (a late delivery is never dated before it).
@@ -195,6 +198,7 @@ impl Conn {
             resets: 0,
             states_entered: 0,
             tw_since: None,
+            lingering: false,
             tw_scheduled: None,
             last_change: [None; 2],
         };
@@ -914,6 +918,11 @@ impl Conn {
             .any(|s| s.state == TcpState::TimeWait)
             .then_some(self.tw_since)
             .flatten()
+    }
+
+    /// Did an RST end it?
+    pub fn ended_by_rst(&self) -> bool {
+        self.resets > 0
     }
 
     /// Both ends closed or in TIME-WAIT (something may still be in flight).

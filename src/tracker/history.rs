@@ -22,6 +22,7 @@ enum ZState {
 #[derive(Debug, Clone, Default)]
 struct ZEndpoint {
     state: Option<ZState>,
+    prev_state: Option<ZState>,
     start_seq: Option<SeqNum>,
     last_seq: Option<SeqNum>,
     /// Highest ACK the peer sent for this endpoint's data.
@@ -266,6 +267,11 @@ impl ZeekHistory {
                 } else if f.rst() {
                     Reset
                 } else if f.fin() {
+                    // UpdateEstablishedState: "if the peer is RESET with prev_state CLOSED,
+                    // the peer goes back to CLOSED" (its RST followed its own FIN).
+                    if peer_state == Reset && self.ep[peer].prev_state == Some(Closed) {
+                        self.ep[peer].state = Some(Closed);
+                    }
                     Closed
                 } else {
                     cur
@@ -280,6 +286,9 @@ impl ZeekHistory {
             }
             Reset => Reset,
         };
+        if new != cur {
+            self.ep[side].prev_state = Some(cur);
+        }
         self.ep[side].state = Some(new);
     }
 

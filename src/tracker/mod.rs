@@ -95,6 +95,8 @@ pub struct Tracker {
     /// Creation order, for eviction (entries of ended connections are dropped lazily).
     order: VecDeque<(u128, ConnId)>,
     ended: EndedTable,
+    /// Connections ended by an RST, judged at these times.
+    lingering: BinaryHeap<Reverse<(Timestamp, u128, ConnId)>>,
     /// TIME-WAIT deadlines of connections not yet ended (their peer still waits).
     live_time_wait: BinaryHeap<Reverse<(Timestamp, u128, ConnId)>>,
     next_id: ConnId,
@@ -116,6 +118,7 @@ impl Tracker {
             order: VecDeque::new(),
             ended: EndedTable::default(),
             live_time_wait: BinaryHeap::new(),
+            lingering: BinaryHeap::new(),
             next_id: 1,
             queue,
             stats: TrackerStats::default(),
@@ -175,7 +178,17 @@ impl Tracker {
         let conn = self.conns.get_mut(&key).expect("inserted above");
         let fx = conn.handle(seg, &mut self.queue);
         if fx.done {
-            self.end_connection(key);
+            if conn.ended_by_rst() {
+                // Segments in flight after an RST (a FIN the peer sent before it got the RST)
+                // still belong to this connection: judge it a moment later.
+                if !conn.lingering {
+                    conn.lingering = true;
+                    let at = seg.ts.plus_nanos(self.cfg.closed_grace_ns);
+                    self.lingering.push(Reverse((at, key, conn.id)));
+                }
+            } else {
+                self.end_connection(key);
+            }
         } else {
             self.schedule_time_wait(key);
         }
@@ -309,6 +322,11 @@ impl Tracker {
 
     /// Emit the verdict and keep only what TIME-WAIT and stray segments need.
     fn end_connection(&mut self, key: u128) {
+        self.end_connection_at(key, None);
+    }
+
+    /// End a connection; its verdict is ordered at `at` (default: its last segment).
+    fn end_connection_at(&mut self, key: u128, at: Option<Timestamp>) {
         let Some(mut conn) = self.conns.remove(&key) else {
             return;
         };
@@ -317,7 +335,8 @@ impl Tracker {
         }
         let verdict = conn.verdict(self.cfg.time_wait_ns);
         let (tw_sides, tw_since) = conn.time_wait();
-        self.queue.push(Event::Connection(verdict));
+        let order_at = at.unwrap_or(verdict.end);
+        self.queue.push_at(order_at, Event::Connection(verdict));
         let deadline = match (tw_sides.is_empty(), tw_since) {
             (false, Some(since)) => since.plus_nanos(self.cfg.time_wait_ns),
             _ => conn.last.plus_nanos(self.cfg.closed_grace_ns),
@@ -351,6 +370,15 @@ impl Tracker {
         let fin_limit = self.now.plus_nanos(-self.cfg.fin_call_limit_ns);
         for ((_, _, kind), key) in self.queue.holds_before(limit, fin_limit) {
             self.expire(key, kind);
+        }
+        while let Some(Reverse((at, key, id))) = self.lingering.peek().copied() {
+            if at > self.now {
+                break;
+            }
+            self.lingering.pop();
+            if self.conns.get(&key).is_some_and(|c| c.id == id) {
+                self.end_connection_at(key, Some(at));
+            }
         }
         // A side in TIME-WAIT whose peer never finished (its last ACK was not captured):
         // the connection ends when the TIME-WAIT does.
