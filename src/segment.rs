@@ -179,6 +179,9 @@ pub struct Segment {
     pub payload_len: u32,
     /// The first payload bytes that were captured.
     pub payload: PayloadPrefix,
+    /// The capture holds fewer payload bytes than `payload_len` (snaplen): the bytes were on
+    /// the wire but are not in the file (Zeek counts what is acknowledged as a content gap).
+    pub payload_cut: bool,
     /// Decoded options.
     pub options: TcpOptions,
 }

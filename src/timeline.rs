@@ -528,6 +528,10 @@ pub struct ConnectionEvent {
     /// Roles were guessed (no handshake captured).
     #[serde(skip)]
     pub roles_guessed: bool,
+    /// Zeek's own endpoint records (`c$orig`, `c$resp`): the state, named as init-bare.zeek's
+    /// `TCP_*` constants, and `size` (for comparison with Zeek's output only).
+    #[serde(skip)]
+    pub zeek_endpoints: [(&'static str, u64); 2],
 }
 
 /// One event of the timeline.

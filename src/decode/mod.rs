@@ -106,6 +106,7 @@ pub fn decode(frame: &Frame<'_>) -> Result<Segment, Skip> {
     };
     let payload_len = ip_len.saturating_sub(header_len);
     let payload = if options_cut { &[][..] } else { tcp.payload() };
+    let payload_cut = payload.len() < payload_len;
     let payload = &payload[..payload.len().min(payload_len)];
     let flags = TcpFlags(tcp.header_slice()[13]);
     Ok(Segment {
@@ -121,6 +122,7 @@ pub fn decode(frame: &Frame<'_>) -> Result<Segment, Skip> {
         window: tcp.window_size(),
         payload_len: u32::try_from(payload_len).unwrap_or(u32::MAX),
         payload: PayloadPrefix::new(payload),
+        payload_cut,
         options: if options_cut {
             TcpOptions::default()
         } else {

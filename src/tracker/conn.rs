@@ -1039,6 +1039,7 @@ impl Conn {
             resets: self.resets,
             states_entered: self.states_entered,
             roles_guessed: self.roles_guessed,
+            zeek_endpoints: self.history.endpoints(),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! does (TCPSessionAdapter.cc `update_history`, `update_window`, `update_last_seq`,
 //! `UpdateStateMachine`; main.zeek `conn_state`), with checksums ignored as `zeek -C` does
 //! (loopback captures carry offloaded, "bad" checksums). Originator letters upper case,
-//! responder lower case; side 0 is the originator.
+//! responder lower case; side 0 is the originator. The content-gap letters `G`/`g` come from
+//! Zeek's reassembler, modelled in `reassembly.rs`.
 
+use super::reassembly::Reassembly;
 use super::seq::SeqNum;
 use crate::segment::Segment;
 
@@ -35,6 +37,13 @@ struct ZEndpoint {
     rxmt_thresh: u32,
     win0: u32,
     win0_thresh: u32,
+    gaps: u32,
+    gap_thresh: u32,
+    /// A sequence number of this side and its relative (64-bit, unwrapped) value.
+    rel_ref: Option<(SeqNum, i64)>,
+    /// Relative sequence number just past this side's last FIN (Zeek's `FIN_seq`).
+    fin_seq: Option<u64>,
+    stream: Reassembly,
 }
 
 impl ZEndpoint {
@@ -43,6 +52,33 @@ impl ZEndpoint {
     }
     fn rel(&self, seq: u32) -> u32 {
         seq.wrapping_sub(self.start_seq.map_or(seq.wrapping_sub(1), |s| s.0))
+    }
+    /// Zeek's relative sequence number, unwrapped past 2^32; negative before the start.
+    fn rel64(&self, seq: u32) -> i64 {
+        let seq = SeqNum(seq);
+        match (self.rel_ref, self.start_seq) {
+            (Some((r, v)), _) => v + (seq - r),
+            (None, Some(start)) => seq - start,
+            (None, None) => 1,
+        }
+    }
+    /// Remember `seq` as a reference for unwrapping when it moves forward.
+    fn note_rel(&mut self, seq: u32, rel: i64) {
+        if self.rel_ref.is_none_or(|(_, v)| rel > v) {
+            self.rel_ref = Some((SeqNum(seq), rel));
+        }
+    }
+    /// Zeek's `NoDataAcked`: the peer never acknowledged any of this side's data.
+    fn no_data_acked(&self) -> bool {
+        match (self.ack_seq, self.start_seq) {
+            (Some(a), Some(s)) => a == s || a == s + 1,
+            _ => true,
+        }
+    }
+    /// Both ends "cleanly established or closing": only then is a gap a history letter.
+    fn is_clean(&self) -> bool {
+        self.state() == ZState::Established
+            || (self.state() == ZState::Closed && self.prev_state == Some(ZState::Established))
     }
     /// TCP_Endpoint::Size(): bytes sent, from the highest of last_seq and the peer's ACK.
     fn size(&self) -> u64 {
@@ -68,6 +104,9 @@ pub struct ZeekHistory {
     text: String,
     seen: u32,
     ep: [ZEndpoint; 2],
+    /// Zeek's `is_partial`: a side's first packet was not a plain SYN (or SYN-ACK).
+    partial: bool,
+    first_seen: [bool; 2],
 }
 
 const HIST_SYN: u32 = 0x1;
@@ -127,19 +166,34 @@ impl ZeekHistory {
     pub fn on_segment(&mut self, side: usize, seg: &Segment) {
         let peer = 1 - side;
         let f = seg.flags;
+        // SetPartialStatus.
+        if !self.first_seen[side] && (side == 0 || !self.partial) {
+            self.partial = !f.syn() || (side == 0 && f.ack());
+        }
         // init_endpoint: start_seq from the SYN, else seq-1.
         {
             let e = &mut self.ep[side];
             if f.syn() {
                 e.start_seq = Some(SeqNum(seg.seq));
                 e.last_seq = Some(SeqNum(seg.seq));
+                e.rel_ref = None;
             } else if e.start_seq.is_none() {
                 e.start_seq = Some(SeqNum(seg.seq.wrapping_sub(1)));
                 e.last_seq = Some(SeqNum(seg.seq));
             }
         }
         let rel = self.ep[side].rel(seg.seq);
+        let rel64 = self.ep[side].rel64(seg.seq);
         let len = seg.payload_len;
+        if f.fin() {
+            self.ep[side].fin_seq = u64::try_from(rel64 + i64::from(seg.seq_len())).ok();
+        }
+        // The ACK, relative to the peer's stream (before the state machine moves).
+        let rel_ack = if f.ack() && self.ep[peer].state() != ZState::Inactive {
+            Some(u64::try_from(self.ep[peer].rel64(seg.ack)).unwrap_or(0))
+        } else {
+            None
+        };
         // update_history: at most one of I, Q, S/H, F, R, D, A.
         let bits = u8::from(f.syn()) + u8::from(f.fin()) + u8::from(f.rst());
         if bits > 1 {
@@ -217,6 +271,36 @@ impl ZeekHistory {
             }
         }
         self.update_state(side, seg);
+        // AckReceived, after the state machine: a gap revealed by a FIN or RST is judged
+        // with the states it leaves behind.
+        if let Some(ack) = rel_ack {
+            let partial = self.partial;
+            let gaps = {
+                let p = &mut self.ep[peer];
+                let fin = p.fin_seq;
+                p.stream.ack(ack, fin, partial)
+            };
+            if gaps > 0 && self.ep[peer].is_clean() && self.ep[side].is_clean() {
+                let p = &mut self.ep[peer];
+                for _ in 0..gaps {
+                    Self::scaled(&mut self.text, peer, 'G', &mut p.gaps, &mut p.gap_thresh);
+                }
+            }
+        }
+        // DataSent: only a payload the capture holds whole, never an RST's.
+        let e = &mut self.ep[side];
+        if rel64 >= 0 {
+            e.note_rel(seg.seq, rel64);
+            if len > 0 && !seg.payload_cut && !f.rst() {
+                let data_seq = rel64 as u64 + u64::from(f.syn());
+                let acked = e
+                    .ack_seq
+                    .map_or(0, |a| u64::try_from(e.rel64(a.0)).unwrap_or(0));
+                let none_acked = e.no_data_acked();
+                e.stream.data(data_seq, u64::from(len), acked, none_acked);
+            }
+        }
+        self.first_seen[side] = true;
     }
 
     /// UpdateStateMachine, dispatched on the sender's state before the packet.
@@ -248,7 +332,10 @@ impl ZeekHistory {
                 match s {
                     Some(s) => s,
                     None if side == 1 && seg.payload_len == 0 && peer_state == SynSent => Inactive,
-                    None if f.ack() && peer_state == Established => Established,
+                    None if f.ack() && peer_state == Established => {
+                        self.partial = false;
+                        Established
+                    }
                     None => Partial,
                 }
             }
@@ -290,6 +377,23 @@ impl ZeekHistory {
             self.ep[side].prev_state = Some(cur);
         }
         self.ep[side].state = Some(new);
+    }
+
+    /// Zeek's endpoint records (`c$orig`, `c$resp`): state name and `size`.
+    pub fn endpoints(&self) -> [(&'static str, u64); 2] {
+        [0, 1].map(|i| {
+            let e = &self.ep[i];
+            let name = match e.state() {
+                ZState::Inactive => "INACTIVE",
+                ZState::SynSent => "SYN_SENT",
+                ZState::SynAckSent => "SYN_ACK_SENT",
+                ZState::Partial => "PARTIAL",
+                ZState::Established => "ESTABLISHED",
+                ZState::Closed => "CLOSED",
+                ZState::Reset => "RESET",
+            };
+            (name, e.size())
+        })
     }
 
     /// main.zeek `conn_state`.

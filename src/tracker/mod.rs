@@ -18,6 +18,7 @@ mod ended;
 pub mod flow;
 pub mod history;
 pub mod queue;
+mod reassembly;
 pub mod seq;
 pub mod state;
 

@@ -30,6 +30,7 @@ fn seg(n: u64, from: &str, to: &str, flags: u8, seq: u32, ack: u32, len: u32) ->
         window: 1000,
         payload_len: len,
         payload: PayloadPrefix::default(),
+        payload_cut: false,
         options: TcpOptions::default(),
     }
 }
@@ -241,6 +242,65 @@ fn rst_outside_the_window_is_ignored() {
         .iter()
         .any(|e| matches!(e, Event::Anomaly(a) if a.kind == AnomalyKind::RstOutOfWindow)));
     assert_eq!(path(&ev, S).last(), Some(&Established));
+}
+
+// =============================================================================================
+// Tests for content gaps: Zeek's G/g history letters
+// =============================================================================================
+/// A payload cut by the snaplen: on the wire, not in the file.
+fn cut(mut s: Segment) -> Segment {
+    s.payload_cut = true;
+    s
+}
+
+#[test]
+fn acked_data_the_capture_cut_is_a_content_gap() {
+    let mut s = handshake();
+    s.push(cut(seg(4, C, S, A, ISN_C + 1, ISN_S + 1, 100)));
+    s.push(seg(5, S, C, A, ISN_S + 1, ISN_C + 101, 0));
+    s.push(cut(seg(6, S, C, A, ISN_S + 1, ISN_C + 101, 50)));
+    s.push(seg(7, C, S, A, ISN_C + 101, ISN_S + 51, 0));
+    let ev = run(&s);
+    assert_eq!(verdicts(&ev)[0].history, "ShADaGdg");
+}
+
+#[test]
+fn acked_data_that_was_never_captured_is_a_content_gap() {
+    let mut s = handshake();
+    // Bytes 1..=100 missing; 101..=150 captured; the ACK covers both.
+    s.push(seg(4, C, S, A, ISN_C + 101, ISN_S + 1, 50));
+    s.push(seg(5, S, C, A, ISN_S + 1, ISN_C + 151, 0));
+    let ev = run(&s);
+    assert_eq!(verdicts(&ev)[0].history, "ShADaG");
+}
+
+#[test]
+fn captured_data_acked_is_no_gap() {
+    let mut s = handshake();
+    s.push(seg(4, C, S, A, ISN_C + 1, ISN_S + 1, 100));
+    s.push(seg(5, S, C, A, ISN_S + 1, ISN_C + 101, 0));
+    let ev = run(&s);
+    assert_eq!(verdicts(&ev)[0].history, "ShADa");
+}
+
+#[test]
+fn a_gap_revealed_by_an_rst_is_not_a_letter() {
+    let mut s = handshake();
+    s.push(cut(seg(4, C, S, A, ISN_C + 1, ISN_S + 1, 100)));
+    // The RST's sender is no longer cleanly established: Zeek does not trust it.
+    s.push(seg(5, S, C, R | A, ISN_S + 1, ISN_C + 101, 0));
+    let ev = run(&s);
+    assert_eq!(verdicts(&ev)[0].history, "ShADr");
+}
+
+#[test]
+fn a_gap_in_a_connection_picked_up_mid_stream_is_not_a_letter() {
+    let s = vec![
+        cut(seg(1, C, S, A, ISN_C + 1, ISN_S + 1, 100)),
+        seg(2, S, C, A, ISN_S + 1, ISN_C + 101, 0),
+    ];
+    let ev = run(&s);
+    assert!(!verdicts(&ev)[0].history.contains(['G', 'g']));
 }
 
 // =============================================================================================
