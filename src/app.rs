@@ -328,8 +328,12 @@ impl Pipeline {
 
 fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let (sf, cf) = filter::from_args(&a.filter);
-    // Open the first file before writing anything: a bad file is an error, not output.
+    // Open every file before writing anything: a bad file is an error, not output. The later
+    // ones are opened again, in turn, by the reader thread.
     let first = PcapSource::open(&a.files[0], 1)?;
+    for f in &a.files[1..] {
+        PcapSource::open(f, 1)?;
+    }
     let output = open_output(&a.output)?;
     let cfg = tracker_config(&a.tracker, output.format)?;
     let link = first.link_type().unwrap_or(LinkType::EN10MB);

@@ -60,6 +60,21 @@ fn missing_file_directory_empty_text() {
 }
 
 #[test]
+fn a_bad_second_file_fails_before_any_output() {
+    let text = temp_with(b"# not a capture either\n");
+    let t = text.path().to_str().unwrap();
+    for (second, needle) in [
+        ("/nonexistent/y.pcap", "cannot open /nonexistent/y.pcap"),
+        (t, "not a pcap or pcapng file"),
+    ] {
+        let args = ["replay", "captures/basic.pcap", second, "--format", "jsonl"];
+        fails_with(&args, 1, needle);
+        let out = synfin().args(args).output().unwrap();
+        assert!(out.stdout.is_empty(), "{second}: printed before failing");
+    }
+}
+
+#[test]
 fn wrong_magic_cut_header_and_unknown_link_type() {
     let mut wrong = pcap_header(1);
     wrong[0] = 0x00;

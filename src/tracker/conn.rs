@@ -65,6 +65,8 @@ struct Side {
     pending: Option<Pending>,
     fin_call: Option<FinCall>,
     last_sig: Option<Signature>,
+    /// A frame of this side cut by the snaplen was reported (once per side).
+    cut_reported: bool,
 }
 
 impl Side {
@@ -84,6 +86,7 @@ impl Side {
             wscale: None,
             syn_tries: 0,
             last_syn_t: None,
+            cut_reported: false,
             pending: None,
             fin_call: None,
             last_sig: None,
@@ -453,6 +456,22 @@ impl Conn {
                 self.ep(s)
             );
             self.anomaly(q, t, Some(seg.frame), AnomalyKind::OutOfOrder, d);
+        }
+        if seg.cap_len < seg.orig_len && !self.sides[s].cut_reported {
+            self.sides[s].cut_reported = true;
+            let d = format!(
+                "frame {} was captured with {} of its {} bytes (snaplen){}; later cut frames from {} are not reported again",
+                seg.frame,
+                seg.cap_len,
+                seg.orig_len,
+                if seg.payload_cut {
+                    format!(": its {} payload bytes are not all in the file", seg.payload_len)
+                } else {
+                    String::new()
+                },
+                self.ep(s)
+            );
+            self.anomaly(q, t, Some(seg.frame), AnomalyKind::TruncatedFrame, d);
         }
 
         // Sender bookkeeping.

@@ -250,7 +250,19 @@ fn rst_outside_the_window_is_ignored() {
 /// A payload cut by the snaplen: on the wire, not in the file.
 fn cut(mut s: Segment) -> Segment {
     s.payload_cut = true;
+    s.orig_len = 54 + s.payload_len;
+    s.cap_len = 54;
     s
+}
+
+fn truncated(events: &[Event]) -> Vec<u64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Anomaly(a) if a.kind == AnomalyKind::TruncatedFrame => a.frame,
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
@@ -260,8 +272,11 @@ fn acked_data_the_capture_cut_is_a_content_gap() {
     s.push(seg(5, S, C, A, ISN_S + 1, ISN_C + 101, 0));
     s.push(cut(seg(6, S, C, A, ISN_S + 1, ISN_C + 101, 50)));
     s.push(seg(7, C, S, A, ISN_C + 101, ISN_S + 51, 0));
+    s.push(cut(seg(8, C, S, A, ISN_C + 101, ISN_S + 51, 100)));
     let ev = run(&s);
     assert_eq!(verdicts(&ev)[0].history, "ShADaGdg");
+    // A truncated_frame anomaly for the first cut frame of each side, not for every one.
+    assert_eq!(truncated(&ev), vec![4, 6]);
 }
 
 #[test]
