@@ -528,6 +528,10 @@ pub struct ConnectionEvent {
     /// Roles were guessed (no handshake captured).
     #[serde(skip)]
     pub roles_guessed: bool,
+    /// Crossed SYNs between two sockets: both are active, neither listened (renderers only;
+    /// `client` is then the first SYN's sender).
+    #[serde(skip)]
+    pub simultaneous_open: bool,
     /// Zeek's own endpoint records (`c$orig`, `c$resp`): the state, named as init-bare.zeek's
     /// `TCP_*` constants, and `size` (for comparison with Zeek's output only).
     #[serde(skip)]

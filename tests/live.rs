@@ -140,14 +140,24 @@ fn demo_scenarios_show_the_lesson() {
             "127.0.0.9:8899",
             "-f",
             "jsonl",
+            "--kernel-check",
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The kernel's own trace (tracefs inet_sock_set_state, /proc/net/tcp for TIME_WAIT)
+    // agrees with the inferred state sequence of every endpoint of every scenario.
+    let agree = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("kernel check: ")?
+                .strip_suffix(" endpoints agree")?
+                .parse::<usize>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no kernel check verdict in: {stderr}"));
+    assert!(agree >= 37, "only {agree} endpoints checked: {stderr}");
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(json)
@@ -268,6 +278,25 @@ fn demo_scenarios_show_the_lesson() {
             && &l["endpoint"] == ep
             && l["to"] == "CLOSING"));
     }
+    // simultaneous-open (private netns, tc tbf): two sockets, crossed SYNs, both ends
+    // SYN_SENT → SYN_RECEIVED → ESTABLISHED, no LISTEN.
+    let opened_together: Vec<&&serde_json::Value> = verdicts
+        .iter()
+        .filter(|v| v["client"] != v["server"])
+        .filter(|v| {
+            [&v["client"], &v["server"]].iter().all(|ep| {
+                let path: Vec<&str> = lines
+                    .iter()
+                    .filter(|l| {
+                        l["type"] == "state" && l["conn"] == v["conn"] && &&l["endpoint"] == ep
+                    })
+                    .map(|l| l["to"].as_str().unwrap())
+                    .collect();
+                path.starts_with(&["SYN_SENT", "SYN_RECEIVED", "ESTABLISHED"])
+            })
+        })
+        .collect();
+    assert_eq!(opened_together.len(), 1, "one simultaneous open");
     // backlog: SYNs retransmitted.
     assert!(lines.iter().any(|l| l["type"] == "anomaly"
         && l["detail"]

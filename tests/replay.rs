@@ -35,6 +35,7 @@ const CAPTURES: &[&str] = &[
     "backlog.pcap",
     "self-connect.pcap",
     "simultaneous-close.pcap",
+    "simultaneous-open.pcap",
     "ipv6.pcap",
     "any-sll2.pcap",
     "basic.pcapng",
@@ -232,6 +233,12 @@ fn colour_palette_is_pinned() {
 
 /// (file, TCP segments, first and last timestamp as tshark's frame.time_epoch prints them).
 const TSHARK_FACTS: &[(&str, usize, &str, &str)] = &[
+    (
+        "simultaneous-open.pcap",
+        11,
+        "1795626267.704244902",
+        "1795626267.929315794",
+    ),
     (
         "simultaneous-close.pcap",
         11,

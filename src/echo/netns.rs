@@ -1,6 +1,8 @@
-//! A private network namespace for the simultaneous-close scenario, and an nftables rule in
-//! it that drops FINs for a moment, so that both ends' FINs are in flight at once (this
-//! kernel has no netem). Nothing here touches the host's own network.
+//! A private network namespace for the scenarios whose segments must cross, and the two ways
+//! used in it to get two segments in flight at once (this kernel has no netem): an nftables
+//! rule that drops FINs for a moment (both ends retransmit in the same timer tick), and a
+//! token-bucket qdisc so slow that every segment waits in it. Nothing here touches the
+//! host's own network.
 
 use std::io::{self, Write};
 use std::process::{Command, Stdio};
@@ -41,6 +43,26 @@ fn loopback_up() -> io::Result<()> {
     unsafe { libc::close(fd) };
     if rc != 0 {
         return Err(e);
+    }
+    Ok(())
+}
+
+fn tc(args: &[&str]) -> io::Result<()> {
+    let out = Command::new("tc")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot run tc (Debian package iproute2): {e}"),
+            )
+        })?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "tc failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
     Ok(())
 }
@@ -87,5 +109,38 @@ impl FinDrop {
 impl Drop for FinDrop {
     fn drop(&mut self) {
         let _ = nft("delete table inet synfin_demo\n");
+    }
+}
+
+/// The token bucket's size in bytes: a SYN fits, and one datagram of exactly this size
+/// empties it.
+const BUCKET: usize = 128;
+
+/// While this lives, everything leaving loopback (in this namespace) passes a token bucket
+/// of 8 kbit/s (`tc qdisc … tbf`): a SYN waits about 75 ms in it, so two sockets that
+/// connect() to each other at once both have their SYN in flight before either arrives.
+pub struct SlowLoopback(());
+
+impl SlowLoopback {
+    /// Install the qdisc and empty its bucket (it starts full, and would let the first SYN
+    /// through at once).
+    pub fn install() -> io::Result<SlowLoopback> {
+        let burst = BUCKET.to_string();
+        tc(&[
+            "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "8kbit", "burst", &burst, "limit",
+            "8192",
+        ])?;
+        let guard = SlowLoopback(());
+        // Ethernet 14 + IPv4 20 + UDP 8 + payload = BUCKET bytes, to the discard port (no
+        // one listens; the ICMP answer is larger than the bucket and is dropped).
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        udp.send_to(&[0u8; BUCKET - 42], "127.0.0.1:9")?;
+        Ok(guard)
+    }
+}
+
+impl Drop for SlowLoopback {
+    fn drop(&mut self) {
+        let _ = tc(&["qdisc", "del", "dev", "lo", "root"]);
     }
 }

@@ -46,6 +46,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { name: "unread", about: "close() with unread data in the receive buffer: RST", run: unread , private_netns: false },
     Scenario { name: "backlog", about: "listen(1) and no accept(): extra clients' SYNs are dropped and retransmitted", run: backlog , private_netns: false },
     Scenario { name: "simultaneous-close", about: "both ends close at once: crossed FINs, CLOSING on both ends (private netns + nftables)", run: simultaneous_close, private_netns: true },
+    Scenario { name: "simultaneous-open", about: "two sockets connect() to each other at once: crossed SYNs, SYN_RECEIVED on both ends, no listen() (private netns + tc tbf)", run: simultaneous_open, private_netns: true },
     Scenario { name: "self-connect", about: "a socket bound to a port connects to itself: Linux's simultaneous-open path", run: self_connect , private_netns: false },
 ];
 
@@ -419,5 +420,40 @@ fn simultaneous_close(ctx: &mut Ctx) -> io::Result<()> {
     drop(drop_fins);
     thread::sleep(Duration::from_millis(600));
     ctx.notes.push("Both ends closed at once (their first FINs were dropped by an nftables rule in a private network namespace, so the capture shows the retransmissions): each FIN reached an end that had sent its own, so both went FIN_WAIT_1 → CLOSING → TIME_WAIT, and both wait in TIME_WAIT.".into());
+    Ok(())
+}
+
+fn simultaneous_open(ctx: &mut Ctx) -> io::Result<()> {
+    use super::netns::SlowLoopback;
+    // One socket on the demo's address (bound, never listening), one on any port.
+    let a = Sock::bound_reusing(&ctx.log, ctx.addr)?;
+    let b = Sock::bound_reusing(&ctx.log, client_addr(ctx.addr))?;
+    let (a_addr, b_addr) = (a.local, b.local);
+    // Both connect() at once while every segment waits ~75 ms in the token bucket: each SYN
+    // is still in flight when the other socket sends its own.
+    let slow = SlowLoopback::install()?;
+    let connect = |mut s: Sock, to: SocketAddr| {
+        thread::spawn(move || -> io::Result<Sock> {
+            s.connect(to)?;
+            Ok(s)
+        })
+    };
+    let ha = connect(a, b_addr);
+    let hb = connect(b, a_addr);
+    let a = ha
+        .join()
+        .map_err(|_| io::Error::other("connect thread panicked"))??;
+    let b = hb
+        .join()
+        .map_err(|_| io::Error::other("connect thread panicked"))??;
+    drop(slow);
+    a.send(ctx.messages[0].as_bytes())?;
+    let data = b.recv(1024)?;
+    b.send(&data.to_ascii_uppercase())?;
+    a.recv(1024)?;
+    a.close();
+    b.recv(1024)?;
+    b.close();
+    ctx.notes.push(format!("{a_addr} and {b_addr} connect()ed to each other at the same moment (a token-bucket qdisc in a private network namespace held each segment ~75 ms, so both SYNs were in flight at once): each SYN reached a socket in SYN_SENT, so both went SYN_SENT → SYN_RECEIVED → ESTABLISHED, answered with SYN,ACK, and no one called listen() or accept()."));
     Ok(())
 }

@@ -97,6 +97,21 @@ impl Sock {
         })
     }
 
+    /// A socket bound to `local` with SO_REUSEADDR (the port may still have TIME_WAIT
+    /// sockets of an earlier connection), to connect() from rather than listen on.
+    pub fn bound_reusing(log: &CallLog, local: SocketAddr) -> io::Result<Sock> {
+        let sock = new_socket(local)?;
+        sock.set_reuse_address(true)?;
+        sock.bind(&local.into())?;
+        let local = std_addr(&sock.local_addr()?);
+        Ok(Sock {
+            sock,
+            local,
+            peer: None,
+            log: log.clone(),
+        })
+    }
+
     /// connect() to `to`.
     pub fn connect(&mut self, to: SocketAddr) -> io::Result<()> {
         self.peer = Some(to);

@@ -80,12 +80,13 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
     let head = super::conn_header(v);
     writeln!(out, "{}", palette::header(&fit(&head, o.width), color))?;
     let sidew = lay.side;
+    let [cr, sr] = super::role_names(v);
     let titles = format!(
         "{}  {} {} {}",
         " ".repeat(lay.time),
-        pad(&format!("{client} client"), sidew),
+        pad(&format!("{client} {cr}"), sidew),
         " ".repeat(lay.arrow),
-        fit(&format!("{server} server"), sidew)
+        fit(&format!("{server} {sr}"), sidew)
     );
     writeln!(out, "{}", titles.trim_end())?;
     // Initial states: the `from` of each side's first change, else its final state.

@@ -45,8 +45,9 @@ impl GroupRenderer for MermaidRenderer {
             v.history
         )?;
         writeln!(out, "sequenceDiagram")?;
-        writeln!(out, "    participant C as {} (client)", v.client)?;
-        writeln!(out, "    participant S as {} (server)", v.server)?;
+        let [cr, sr] = super::role_names(v);
+        writeln!(out, "    participant C as {} ({cr})", v.client)?;
+        writeln!(out, "    participant S as {} ({sr})", v.server)?;
         for e in &g.events {
             match e {
                 Event::Segment(s) => {

@@ -67,10 +67,22 @@ pub(crate) fn conn_header(v: &crate::timeline::ConnectionEvent) -> String {
         v.history,
         if v.roles_guessed {
             " (roles guessed)"
+        } else if v.simultaneous_open {
+            " (simultaneous open)"
         } else {
             ""
         }
     )
+}
+
+/// What to call the two sides: `client` and `server`, or `active` twice when both sent a
+/// SYN (a simultaneous open: no one listened).
+pub(crate) fn role_names(v: &crate::timeline::ConnectionEvent) -> [&'static str; 2] {
+    if v.simultaneous_open {
+        ["active", "active"]
+    } else {
+        ["client", "server"]
+    }
 }
 
 /// `--max-segments`: the 1-based segment numbers to hide (elide) in a connection: the middle,

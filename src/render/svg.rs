@@ -368,10 +368,8 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
         "font-size=\"14\" font-weight=\"bold\"",
         &fit(&head, 140),
     );
-    for (x, ep, role) in [
-        (CLIENT_X, v.client, "client"),
-        (SERVER_X, v.server, "server"),
-    ] {
+    let [cr, sr] = super::role_names(v);
+    for (x, ep, role) in [(CLIENT_X, v.client, cr), (SERVER_X, v.server, sr)] {
         c.text(
             x,
             46.0,

@@ -288,8 +288,12 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
     writeln!(out, "{}", palette::header(&fit(&head, o.width), color))?;
 
     let mut hidden_note = Vec::new();
-    for (role, ep) in [(Role::Client, v.client), (Role::Server, v.server)] {
-        let name = role.as_str();
+    let names = super::role_names(v);
+    for (i, (role, ep)) in [(Role::Client, v.client), (Role::Server, v.server)]
+        .into_iter()
+        .enumerate()
+    {
+        let name = names[i];
         let sp = spans(g, role, ep, t0, t_end);
         let (bars, hidden) = lane(&sp, &scale, w, color);
         let prefix = fit(name, name_w.saturating_sub(1));

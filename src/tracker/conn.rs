@@ -29,6 +29,9 @@ pub(super) struct Pending {
     ack: Option<SeqNum>,
     /// What an ACK must reach to show the control segment was received.
     ctrl_end: SeqNum,
+    /// A SYN,ACK with this SYN's sequence number, sent while the SYN was still in flight
+    /// (a simultaneous open): (time, frame, its ACK), delivered right after the SYN.
+    synack: Option<(Timestamp, u64, SeqNum)>,
 }
 
 /// A FIN whose call (close or shutdown) is not yet known.
@@ -103,6 +106,8 @@ pub(super) struct Conn {
     sides: [Side; 2],
     self_connect: bool,
     roles_guessed: bool,
+    /// A SYN reached a side in SYN_SENT: both sides are active (no listen()).
+    simultaneous_open: bool,
     start: Timestamp,
     pub last: Timestamp,
     syn_t: Option<Timestamp>,
@@ -183,6 +188,7 @@ impl Conn {
             ],
             self_connect,
             roles_guessed: guessed,
+            simultaneous_open: false,
             start: now,
             last: now,
             syn_t: None,
@@ -546,7 +552,13 @@ impl Conn {
             side.last_syn_t = Some(t);
             self.set_pending(q, s, seg);
         } else if f.syn() && f.ack() {
-            self.transition(q, s, Input::SendSynAck, t, seg.frame);
+            // A SYN,ACK of our ISN captured after its sender is already established was sent
+            // before, in SYN_RECEIVED, and held in flight (crossed SYNs on a slow path).
+            let late =
+                self.sides[s].state == TcpState::Established && self.sides[s].isn == Some(seq);
+            if !late {
+                self.transition(q, s, Input::SendSynAck, t, seg.frame);
+            }
             self.sides[s].synack_sent = true;
             self.set_pending(q, s, seg);
         }
@@ -663,8 +675,20 @@ impl Conn {
     }
 
     fn set_pending(&mut self, q: &mut EventQueue, s: usize, seg: &Segment) {
-        if self.sides[s].pending.is_some() {
-            return; // a retransmission of what is already in flight
+        if let Some(p) = &mut self.sides[s].pending {
+            // A SYN,ACK answering a crossed SYN while our own SYN is still in flight: its ACK
+            // field reaches the peer after that SYN.
+            let f = seg.flags;
+            if p.syn
+                && p.ack.is_none()
+                && p.synack.is_none()
+                && f.syn()
+                && f.ack()
+                && p.ctrl_end == SeqNum(seg.seq) + 1
+            {
+                p.synack = Some((seg.ts, seg.frame, SeqNum(seg.ack)));
+            }
+            return; // otherwise a retransmission of what is already in flight
         }
         let p = Pending {
             t: seg.ts,
@@ -673,6 +697,7 @@ impl Conn {
             fin: seg.flags.fin(),
             ack: seg.flags.ack().then_some(SeqNum(seg.ack)),
             ctrl_end: SeqNum(seg.seq) + seg.seq_len(),
+            synack: None,
         };
         self.sides[s].pending = Some(p);
         q.hold((p.t, self.id, HoldKind::Delivery(s as u8)), self.key);
@@ -708,21 +733,18 @@ impl Conn {
                 self.sides[y].state = TcpState::Listen;
                 self.sides[y].passive = true;
             }
+            if self.sides[y].state == TcpState::SynSent {
+                self.simultaneous_open = true;
+            }
             self.transition(q, y, Input::RecvSyn, t, frame);
+            if let Some((t2, frame2, ack)) = p.synack {
+                let t2 = if t2 > t { t2 } else { t };
+                self.recv_syn_ack(q, y, Some(ack), t2, frame2);
+            }
             return;
         }
         if p.syn {
-            let acks_our_syn = match (p.ack, self.sides[y].isn) {
-                (Some(a), Some(isn)) => a > isn,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if acks_our_syn {
-                let was = self.sides[y].state;
-                if self.transition(q, y, Input::RecvSynAck, t, frame) && was == TcpState::SynSent {
-                    self.call(q, t, y, CallName::Connect, Phase::Return, Some("ok"));
-                }
-            }
+            self.recv_syn_ack(q, y, p.ack, t, frame);
             return;
         }
         if let Some(a) = p.ack {
@@ -745,6 +767,32 @@ impl Conn {
         }
     }
 
+    /// Side `y` receives a SYN,ACK whose ACK field is `ack`.
+    fn recv_syn_ack(
+        &mut self,
+        q: &mut EventQueue,
+        y: usize,
+        ack: Option<SeqNum>,
+        t: Timestamp,
+        frame: u64,
+    ) {
+        let acks_our_syn = match (ack, self.sides[y].isn) {
+            (Some(a), Some(isn)) => a > isn,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if !acks_our_syn {
+            return;
+        }
+        let was = self.sides[y].state;
+        let passive = self.sides[y].passive;
+        if self.transition(q, y, Input::RecvSynAck, t, frame)
+            && (was == TcpState::SynSent || (was == TcpState::SynReceived && !passive))
+        {
+            self.call(q, t, y, CallName::Connect, Phase::Return, Some("ok"));
+        }
+    }
+
     /// Side `y` receives an ACK of `ack` (sent by `x`).
     fn apply_ack(&mut self, q: &mut EventQueue, y: usize, ack: SeqNum, t: Timestamp, frame: u64) {
         let side = &self.sides[y];
@@ -759,6 +807,9 @@ impl Conn {
                 }
                 if passive {
                     self.call(q, t, y, CallName::Accept, Phase::Return, Some("ok"));
+                } else if !self.self_connect {
+                    // A simultaneous open: connect() returns once the socket is established.
+                    self.call(q, t, y, CallName::Connect, Phase::Return, Some("ok"));
                 }
             }
             TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
@@ -1058,6 +1109,7 @@ impl Conn {
             resets: self.resets,
             states_entered: self.states_entered,
             roles_guessed: self.roles_guessed,
+            simultaneous_open: self.simultaneous_open && !self.self_connect,
             zeek_endpoints: self.history.endpoints(),
         }
     }

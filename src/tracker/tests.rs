@@ -109,6 +109,43 @@ fn crossed_syns_take_the_simultaneous_open_path() {
 }
 
 #[test]
+fn crossed_syns_held_in_flight_establish_on_the_peers_syn_ack() {
+    // As captured behind a slow link: each SYN,ACK was sent in SYN_RECEIVED but is seen only
+    // after the peer's SYN,ACK; the first one establishes its receiver at once.
+    let ev = run(&[
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(2, S, C, SY, ISN_S, 0, 0),
+        seg(3, S, C, SY | A, ISN_S, ISN_C + 1, 0),
+        seg(4, C, S, SY | A, ISN_C, ISN_S + 1, 0),
+        seg(5, C, S, A, ISN_C + 1, ISN_S + 1, 5),
+    ]);
+    assert_eq!(path(&ev, C), [Closed, SynSent, SynReceived, Established]);
+    assert_eq!(path(&ev, S), [Closed, SynSent, SynReceived, Established]);
+    let established_at = |ep: &str| {
+        ev.iter()
+            .find_map(|e| match e {
+                Event::State(s) if s.endpoint.0 == ep.parse().unwrap() && s.to == Established => {
+                    s.frame
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(established_at(C), 3, "on S's SYN,ACK, not later");
+    assert_eq!(established_at(S), 4);
+    assert!(!ev.iter().any(|e| matches!(e, Event::Anomaly(_))));
+    let returns = ev
+        .iter()
+        .filter(|e| {
+            matches!(e, Event::Call(c) if c.call == crate::timeline::CallName::Connect
+                && c.phase == crate::timeline::Phase::Return)
+        })
+        .count();
+    assert_eq!(returns, 2, "both connect() calls return");
+    assert!(verdicts(&ev)[0].simultaneous_open);
+}
+
+#[test]
 fn refused_connect_gives_the_server_no_states() {
     let ev = run(&[
         seg(1, C, S, SY, ISN_C, 0, 0),
