@@ -316,33 +316,40 @@ fn acked_data_the_capture_cut_is_a_content_gap() {
     assert_eq!(truncated(&ev), vec![4, 6]);
 }
 
+/// The history after the handshake and `then`.
+fn history_after_handshake(then: &[Segment]) -> String {
+    let mut s = handshake();
+    s.extend_from_slice(then);
+    verdicts(&run(&s))[0].history.clone()
+}
+
 #[test]
 fn acked_data_that_was_never_captured_is_a_content_gap() {
-    let mut s = handshake();
     // Bytes 1..=100 missing; 101..=150 captured; the ACK covers both.
-    s.push(seg(4, C, S, A, ISN_C + 101, ISN_S + 1, 50));
-    s.push(seg(5, S, C, A, ISN_S + 1, ISN_C + 151, 0));
-    let ev = run(&s);
-    assert_eq!(verdicts(&ev)[0].history, "ShADaG");
+    let h = history_after_handshake(&[
+        seg(4, C, S, A, ISN_C + 101, ISN_S + 1, 50),
+        seg(5, S, C, A, ISN_S + 1, ISN_C + 151, 0),
+    ]);
+    assert_eq!(h, "ShADaG");
 }
 
 #[test]
 fn captured_data_acked_is_no_gap() {
-    let mut s = handshake();
-    s.push(seg(4, C, S, A, ISN_C + 1, ISN_S + 1, 100));
-    s.push(seg(5, S, C, A, ISN_S + 1, ISN_C + 101, 0));
-    let ev = run(&s);
-    assert_eq!(verdicts(&ev)[0].history, "ShADa");
+    let h = history_after_handshake(&[
+        seg(4, C, S, A, ISN_C + 1, ISN_S + 1, 100),
+        seg(5, S, C, A, ISN_S + 1, ISN_C + 101, 0),
+    ]);
+    assert_eq!(h, "ShADa");
 }
 
 #[test]
 fn a_gap_revealed_by_an_rst_is_not_a_letter() {
-    let mut s = handshake();
-    s.push(cut(seg(4, C, S, A, ISN_C + 1, ISN_S + 1, 100)));
     // The RST's sender is no longer cleanly established: Zeek does not trust it.
-    s.push(seg(5, S, C, R | A, ISN_S + 1, ISN_C + 101, 0));
-    let ev = run(&s);
-    assert_eq!(verdicts(&ev)[0].history, "ShADr");
+    let h = history_after_handshake(&[
+        cut(seg(4, C, S, A, ISN_C + 1, ISN_S + 1, 100)),
+        seg(5, S, C, R | A, ISN_S + 1, ISN_C + 101, 0),
+    ]);
+    assert_eq!(h, "ShADr");
 }
 
 #[test]
