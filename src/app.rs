@@ -329,10 +329,17 @@ impl Pipeline {
 fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let (sf, cf) = filter::from_args(&a.filter);
     // Open every file before writing anything: a bad file is an error, not output. The later
-    // ones are opened again, in turn, by the reader thread.
+    // ones are opened again, in turn, by the reader thread, so only regular files are checked
+    // here: a pipe or `-` cannot be read twice.
     let first = PcapSource::open(&a.files[0], 1)?;
     for f in &a.files[1..] {
-        PcapSource::open(f, 1)?;
+        let regular = match std::fs::metadata(f) {
+            Ok(m) => m.is_file() || m.is_dir(),
+            Err(_) => true, // let open() say why
+        };
+        if f.as_os_str() != "-" && regular {
+            PcapSource::open(f, 1)?;
+        }
     }
     let output = open_output(&a.output)?;
     let cfg = tracker_config(&a.tracker, output.format)?;

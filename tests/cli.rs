@@ -75,6 +75,23 @@ fn a_bad_second_file_fails_before_any_output() {
 }
 
 #[test]
+fn stdin_may_follow_a_file() {
+    let bytes = std::fs::read("captures/refused.pcap").unwrap();
+    let out = synfin()
+        .args(["replay", "captures/basic.pcap", "-", "-f", "summary"])
+        .write_stdin(bytes)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("2 connections"), "{text}");
+}
+
+#[test]
 fn wrong_magic_cut_header_and_unknown_link_type() {
     let mut wrong = pcap_header(1);
     wrong[0] = 0x00;

@@ -123,11 +123,13 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let link = passes.first().map_or(LinkType::EN10MB, |p| p.link);
     let mut frames = Vec::new();
     let mut notes = Vec::new();
+    let mut failures = Vec::new();
     let mut self_ports = Vec::new();
     let mut time_wait = HashSet::new();
     for p in passes {
         frames.extend(p.frames);
         notes.extend(p.notes);
+        failures.extend(p.failures);
         self_ports.extend(p.self_ports);
         time_wait.extend(p.time_wait);
     }
@@ -168,13 +170,19 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             writeln!(err, "note: {n}")?;
         }
     }
+    let mut code = ExitCode::SUCCESS;
     if let Some((text, agree)) = kernel_report {
         write!(err, "{text}")?;
         if !agree {
-            return Ok(ExitCode::from(1));
+            code = ExitCode::from(1);
         }
     }
-    Ok(ExitCode::SUCCESS)
+    // Whatever the format: a scenario that could not run is an error.
+    for f in &failures {
+        writeln!(err, "synfin: {f}")?;
+        code = ExitCode::from(1);
+    }
+    Ok(code)
 }
 
 /// `-w FILE.pcapng`: every frame, each with the observed calls made since the frame before
@@ -231,6 +239,8 @@ struct Pass {
     link: LinkType,
     frames: Vec<OwnedFrame>,
     notes: Vec<String>,
+    /// Scenarios that failed, each with why.
+    failures: Vec<String>,
     self_ports: Vec<u16>,
     /// Sockets in TIME_WAIT at the end, seen from this pass's namespace.
     time_wait: HashSet<(std::net::SocketAddr, std::net::SocketAddr)>,
@@ -260,6 +270,7 @@ fn run_pass(
         Ok(frames)
     });
     let mut notes = Vec::new();
+    let mut failures = Vec::new();
     let mut self_ports = Vec::new();
     for s in scenarios {
         if stop.load(Ordering::Relaxed) {
@@ -272,7 +283,7 @@ fn run_pass(
             notes: Vec::new(),
         };
         if let Err(e) = (s.run)(&mut ctx) {
-            notes.push(format!("{}: failed: {e}", s.name));
+            failures.push(format!("scenario {} failed: {e}", s.name));
         }
         if s.name == "self-connect" {
             self_ports.extend(
@@ -296,6 +307,7 @@ fn run_pass(
         link,
         frames,
         notes,
+        failures,
         self_ports,
         time_wait: time_wait_sockets(),
     })

@@ -16,6 +16,8 @@ pub struct EndpointCheck {
     pub endpoint: Endpoint,
     /// Its role.
     pub role: Role,
+    /// Both sides were active (a simultaneous open): the role only says who sent first.
+    pub both_active: bool,
     /// synfin's states, first one included (projected changes left out).
     pub synfin: Vec<TcpState>,
     /// The kernel's, with a final FIN_WAIT_2/CLOSING→CLOSE read as TIME_WAIT when
@@ -87,6 +89,7 @@ pub fn compare(
                 conn: v.conn,
                 endpoint: local,
                 role,
+                both_active: v.simultaneous_open,
                 synfin,
                 kernel: kern,
             });
@@ -116,7 +119,11 @@ pub fn report(checks: &[EndpointCheck]) -> String {
             if c.agrees() { "=" } else { "≠" },
             c.conn,
             c.endpoint,
-            c.role.as_str(),
+            if c.both_active {
+                "active"
+            } else {
+                c.role.as_str()
+            },
             names(&c.synfin),
             if c.agrees() {
                 String::new()

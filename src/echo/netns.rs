@@ -60,7 +60,9 @@ fn tc(args: &[&str]) -> io::Result<()> {
         })?;
     if !out.status.success() {
         return Err(io::Error::other(format!(
-            "tc failed: {}",
+            "tc {} failed ({}): {}",
+            args.join(" "),
+            out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
@@ -112,29 +114,39 @@ impl Drop for FinDrop {
     }
 }
 
-/// The token bucket's size in bytes: a SYN fits, and one datagram of exactly this size
-/// empties it.
+/// The token bucket's size in bytes: a SYN fits.
 const BUCKET: usize = 128;
+/// Frames sent to empty it: together more than the bucket holds (whatever rounding tc and
+/// the kernel apply to its size), each far smaller than it.
+const DRAIN: [usize; 4] = [64; 4];
 
 /// While this lives, everything leaving loopback (in this namespace) passes a token bucket
 /// of 8 kbit/s (`tc qdisc … tbf`): a SYN waits about 75 ms in it, so two sockets that
 /// connect() to each other at once both have their SYN in flight before either arrives.
-pub struct SlowLoopback(());
+pub struct SlowLoopback {
+    /// Receives the datagrams that empty the bucket; it lives as long as the qdisc, so that
+    /// none of them meets a closed port (its ICMP answer would queue behind the SYNs).
+    _sink: std::net::UdpSocket,
+}
 
 impl SlowLoopback {
     /// Install the qdisc and empty its bucket (it starts full, and would let the first SYN
-    /// through at once).
+    /// through at once): a few datagrams to a socket of our own (no ICMP answer to queue)
+    /// leave the bucket empty and a short queue in it, which every later frame waits behind.
     pub fn install() -> io::Result<SlowLoopback> {
+        let sink = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let to = sink.local_addr()?;
         let burst = BUCKET.to_string();
         tc(&[
             "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "8kbit", "burst", &burst, "limit",
             "8192",
         ])?;
-        let guard = SlowLoopback(());
-        // Ethernet 14 + IPv4 20 + UDP 8 + payload = BUCKET bytes, to the discard port (no
-        // one listens; the ICMP answer is larger than the bucket and is dropped).
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
-        udp.send_to(&[0u8; BUCKET - 42], "127.0.0.1:9")?;
+        let guard = SlowLoopback { _sink: sink };
+        for frame in DRAIN {
+            // Ethernet 14 + IPv4 20 + UDP 8 + payload = `frame` bytes.
+            udp.send_to(&vec![0u8; frame - 42], to)?;
+        }
         Ok(guard)
     }
 }

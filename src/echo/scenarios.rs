@@ -432,8 +432,11 @@ fn simultaneous_open(ctx: &mut Ctx) -> io::Result<()> {
     // Both connect() at once while every segment waits ~75 ms in the token bucket: each SYN
     // is still in flight when the other socket sends its own.
     let slow = SlowLoopback::install()?;
+    let together = std::sync::Arc::new(std::sync::Barrier::new(2));
     let connect = |mut s: Sock, to: SocketAddr| {
+        let together = std::sync::Arc::clone(&together);
         thread::spawn(move || -> io::Result<Sock> {
+            together.wait();
             s.connect(to)?;
             Ok(s)
         })

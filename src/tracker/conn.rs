@@ -54,6 +54,8 @@ struct Side {
     exists: bool,
     /// Opened passively (was LISTEN).
     passive: bool,
+    /// Sent a SYN without ACK: it called connect().
+    active: bool,
     isn: Option<SeqNum>,
     synack_sent: bool,
     next_seq: Option<SeqNum>,
@@ -79,6 +81,7 @@ impl Side {
             state,
             exists: false,
             passive: false,
+            active: false,
             isn: None,
             synack_sent: false,
             next_seq: None,
@@ -142,7 +145,13 @@ pub(super) struct Effects {
 
 impl Conn {
     /// A connection whose first captured segment is `seg`.
-    pub fn new(id: ConnId, seg: &Segment, now: Timestamp, q: &mut EventQueue) -> Conn {
+    pub fn new(
+        id: ConnId,
+        seg: &Segment,
+        now: Timestamp,
+        q: &mut EventQueue,
+        ranges: &super::reassembly::RangeBudget,
+    ) -> Conn {
         let f = seg.flags;
         let self_connect = seg.src == seg.dst;
         // Roles: the sender of a SYN without ACK is the client; of a SYN,ACK the server;
@@ -195,7 +204,7 @@ impl Conn {
             rtt_ns: None,
             packets: [0; 2],
             bytes: [0; 2],
-            history: ZeekHistory::new(flipped),
+            history: ZeekHistory::new(flipped, ranges),
             refused: false,
             reset: false,
             reset_in_handshake: false,
@@ -407,10 +416,16 @@ impl Conn {
         if f.syn() && !f.ack() && side.isn == Some(seq) {
             let gap = side.last_syn_t.map(|p| t.since(p));
             retrans_detail = Some(format!(
-                "SYN retransmitted (try {}){}: the SYN was not answered",
+                "SYN retransmitted (try {}){}: {}",
                 side.syn_tries + 1,
                 gap.map(|g| format!(" {:.3} s after the previous one", g as f64 / 1e9))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                if self.refused {
+                    "an RST refused the previous one; the same ISN suggests one connect() trying \
+                     again (Windows does; on Linux connect() fails at once, a new one picks a new ISN)"
+                } else {
+                    "the SYN was not answered"
+                }
             ));
         } else if f.syn() && f.ack() && side.synack_sent && side.isn == Some(seq) {
             retrans_detail = Some("SYN,ACK retransmitted: its ACK was not seen".to_string());
@@ -548,6 +563,7 @@ impl Conn {
                 self.transition(q, s, Input::SendSyn, t, seg.frame);
             }
             let side = &mut self.sides[s];
+            side.active = true;
             side.syn_tries += 1;
             side.last_syn_t = Some(t);
             self.set_pending(q, s, seg);
@@ -679,12 +695,14 @@ impl Conn {
             // A SYN,ACK answering a crossed SYN while our own SYN is still in flight: its ACK
             // field reaches the peer after that SYN.
             let f = seg.flags;
+            let peer_isn = self.sides[1 - s].isn;
             if p.syn
                 && p.ack.is_none()
                 && p.synack.is_none()
                 && f.syn()
                 && f.ack()
                 && p.ctrl_end == SeqNum(seg.seq) + 1
+                && peer_isn.is_some_and(|isn| SeqNum(seg.ack) == isn + 1)
             {
                 p.synack = Some((seg.ts, seg.frame, SeqNum(seg.ack)));
             }
@@ -785,9 +803,9 @@ impl Conn {
             return;
         }
         let was = self.sides[y].state;
-        let passive = self.sides[y].passive;
+        let active = self.sides[y].active;
         if self.transition(q, y, Input::RecvSynAck, t, frame)
-            && (was == TcpState::SynSent || (was == TcpState::SynReceived && !passive))
+            && (was == TcpState::SynSent || (was == TcpState::SynReceived && active))
         {
             self.call(q, t, y, CallName::Connect, Phase::Return, Some("ok"));
         }
@@ -807,7 +825,7 @@ impl Conn {
                 }
                 if passive {
                     self.call(q, t, y, CallName::Accept, Phase::Return, Some("ok"));
-                } else if !self.self_connect {
+                } else if self.sides[y].active && !self.self_connect {
                     // A simultaneous open: connect() returns once the socket is established.
                     self.call(q, t, y, CallName::Connect, Phase::Return, Some("ok"));
                 }
@@ -947,8 +965,11 @@ impl Conn {
             HoldKind::Delivery(x) => {
                 let x = usize::from(x);
                 match self.sides[x].pending {
-                    // An unanswered SYN reached nobody we can see.
-                    Some(p) if p.syn && p.ack.is_none() => self.drop_pending(q, x),
+                    // An unanswered SYN reached nobody we can see; but one its sender
+                    // already answered with a SYN,ACK (crossed SYNs) did arrive.
+                    Some(p) if p.syn && p.ack.is_none() && p.synack.is_none() => {
+                        self.drop_pending(q, x)
+                    }
                     Some(p) => self.deliver(q, x, p.t, p.frame),
                     None => {}
                 }

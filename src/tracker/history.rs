@@ -5,7 +5,7 @@
 //! responder lower case; side 0 is the originator. The content-gap letters `G`/`g` come from
 //! Zeek's reassembler, modelled in `reassembly.rs`.
 
-use super::reassembly::Reassembly;
+use super::reassembly::{RangeBudget, Reassembly};
 use super::seq::SeqNum;
 use crate::segment::Segment;
 
@@ -119,8 +119,12 @@ const HIST_MULTI: u32 = 0x40;
 
 impl ZeekHistory {
     /// A connection whose roles were flipped from the first packet's sender starts with `^`.
-    pub fn new(flipped: bool) -> ZeekHistory {
+    /// Its reassembly model counts its ranges against `ranges`.
+    pub fn new(flipped: bool, ranges: &RangeBudget) -> ZeekHistory {
         let mut h = ZeekHistory::default();
+        for e in &mut h.ep {
+            e.stream = Reassembly::with_budget(ranges.clone());
+        }
         if flipped {
             h.text.push('^');
         }
@@ -186,7 +190,13 @@ impl ZeekHistory {
         let rel64 = self.ep[side].rel64(seg.seq);
         let len = seg.payload_len;
         if f.fin() {
-            self.ep[side].fin_seq = u64::try_from(rel64 + i64::from(seg.seq_len())).ok();
+            // Zeek's get_segment_len: an RST's payload is not in the sequence space.
+            let seg_len = if f.rst() {
+                seg.seq_len().wrapping_sub(len)
+            } else {
+                seg.seq_len()
+            };
+            self.ep[side].fin_seq = u64::try_from(rel64 + i64::from(seg_len)).ok();
         }
         // The ACK, relative to the peer's stream (before the state machine moves).
         let rel_ack = if f.ack() && self.ep[peer].state() != ZState::Inactive {

@@ -106,6 +106,8 @@ pub struct Tracker {
     now: Timestamp,
     /// The input has ended (`finish` was called).
     finishing: bool,
+    /// The sequence ranges every connection's Zeek reassembly model may hold together.
+    ranges: reassembly::RangeBudget,
 }
 
 impl Tracker {
@@ -125,6 +127,7 @@ impl Tracker {
             stats: TrackerStats::default(),
             now: Timestamp(i64::MIN),
             finishing: false,
+            ranges: reassembly::RangeBudget::new(reassembly::TOTAL_RANGES),
         }
     }
 
@@ -227,7 +230,7 @@ impl Tracker {
         let id = self.next_id;
         self.next_id += 1;
         self.stats.connections += 1;
-        let conn = Box::new(Conn::new(id, seg, seg.ts, &mut self.queue));
+        let conn = Box::new(Conn::new(id, seg, seg.ts, &mut self.queue, &self.ranges));
         self.conns.insert(key, conn);
         // Drop the ended connections at the front, so this stays about as long as `conns`.
         while let Some((k, i)) = self.order.front() {

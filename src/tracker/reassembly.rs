@@ -4,25 +4,63 @@
 //!
 //! Sequence numbers here are relative and 64-bit, as Zeek's: the first data byte is 1.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 /// Zeek's `tcp_max_above_hole_without_any_acks`: undelivered bytes above a hole, with no
 /// ACK ever seen for this stream, after which Zeek gives up on the stream.
 const ABOVE_HOLE_WITHOUT_ACKS: u64 = 16_384;
 /// Zeek's `tcp_excessive_data_without_further_acks`.
 const EXCESSIVE_WITHOUT_ACKS: u64 = 10 * 1024 * 1024;
-/// Holes kept at most; beyond this the stream is given up (as Zeek gives up on excess).
-const MAX_RANGES: usize = 1024;
+/// Ranges one stream may hold (each sits above a hole). Zeek has no such limit; a stream that
+/// reaches it is given up, and reports no more gaps.
+pub const MAX_RANGES: usize = 1 << 16;
+/// Ranges all the streams of one tracker may hold together (a few MiB), so that a capture
+/// made of holes cannot exhaust memory whatever the number of connections.
+pub const TOTAL_RANGES: usize = 1 << 18;
+
+/// The ranges the streams of one tracker may still take.
+#[derive(Debug, Clone)]
+pub struct RangeBudget(Arc<AtomicUsize>);
+
+impl RangeBudget {
+    /// A budget of `n` ranges.
+    pub fn new(n: usize) -> RangeBudget {
+        RangeBudget(Arc::new(AtomicUsize::new(n)))
+    }
+    fn take(&self, n: usize) -> bool {
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(n)
+            })
+            .is_ok()
+    }
+    fn give(&self, n: usize) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Ranges left.
+    pub fn left(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 /// One direction's reassembly bookkeeping.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Reassembly {
     /// `last_reassem_seq`: everything below was delivered or declared missing.
     last: u64,
     /// `trim_seq`: everything below was acknowledged and forgotten.
     trim: u64,
-    /// Captured ranges above `last`, waiting for a hole to fill: sorted, disjoint.
-    pending: Vec<(u64, u64)>,
-    /// `skip_deliveries`: Zeek stopped reassembling this stream.
+    /// Captured ranges above `last`, waiting for a hole to fill: start → end, disjoint.
+    pending: BTreeMap<u64, u64>,
+    /// Bytes in `pending`.
+    bytes: u64,
+    /// `skip_deliveries`: Zeek (or the range limits) stopped reassembling this stream.
     skip: bool,
+    /// Where `pending`'s ranges are counted, and how many it holds there.
+    budget: Option<RangeBudget>,
+    held: usize,
 }
 
 impl Default for Reassembly {
@@ -30,13 +68,46 @@ impl Default for Reassembly {
         Reassembly {
             last: 1,
             trim: 1,
-            pending: Vec::new(),
+            pending: BTreeMap::new(),
+            bytes: 0,
             skip: false,
+            budget: None,
+            held: 0,
+        }
+    }
+}
+
+/// A copy is detached from the budget (nothing clones a live connection's history).
+impl Clone for Reassembly {
+    fn clone(&self) -> Self {
+        Reassembly {
+            last: self.last,
+            trim: self.trim,
+            pending: self.pending.clone(),
+            bytes: self.bytes,
+            skip: self.skip,
+            budget: None,
+            held: 0,
+        }
+    }
+}
+
+impl Drop for Reassembly {
+    fn drop(&mut self) {
+        if let Some(b) = &self.budget {
+            b.give(self.held);
         }
     }
 }
 
 impl Reassembly {
+    /// A stream whose ranges count against `budget`.
+    pub fn with_budget(budget: RangeBudget) -> Reassembly {
+        let mut r = Reassembly::default();
+        r.budget = Some(budget);
+        r
+    }
+
     /// `DataSent`: the capture holds the payload `[seq, seq + len)` whole. `acked` is the
     /// highest ACK seen for this stream; `no_data_acked` when none acknowledged data yet.
     pub fn data(&mut self, seq: u64, len: u64, acked: u64, no_data_acked: bool) {
@@ -55,15 +126,14 @@ impl Reassembly {
             }
             self.deliver();
         }
-        let top = self.pending.last().map_or(self.last, |r| r.1);
-        let held = self.last.saturating_sub(self.trim) + self.pending_bytes();
+        let top = self.pending.last_key_value().map_or(self.last, |(_, &e)| e);
+        let held = self.last.saturating_sub(self.trim) + self.bytes;
         if (no_data_acked && top - self.last > ABOVE_HOLE_WITHOUT_ACKS)
             || held > EXCESSIVE_WITHOUT_ACKS
-            || self.pending.len() > MAX_RANGES
         {
-            self.pending.clear();
-            self.skip = true;
+            self.give_up();
         }
+        self.settle();
     }
 
     /// `AckReceived`: the peer acknowledged up to `seq`. `fin_seq` is the sequence number
@@ -82,9 +152,15 @@ impl Reassembly {
         if seq > self.last {
             gaps = self.undelivered(seq, partial);
         }
-        self.pending.retain(|r| r.1 > seq);
+        while let Some((_, &end)) = self.pending.first_key_value() {
+            if end > seq {
+                break;
+            }
+            self.pop_first();
+        }
         self.deliver();
         self.trim = seq;
+        self.settle();
         gaps
     }
 
@@ -97,7 +173,7 @@ impl Reassembly {
         }
         let mut gaps = 0;
         if !self.skip {
-            while let Some(&(start, _)) = self.pending.first() {
+            while let Some((&start, _)) = self.pending.first_key_value() {
                 if start >= up_to {
                     break;
                 }
@@ -117,30 +193,65 @@ impl Reassembly {
 
     /// Deliver what now continues the stream.
     fn deliver(&mut self) {
-        while let Some(&(start, end)) = self.pending.first() {
+        while let Some((&start, &end)) = self.pending.first_key_value() {
             if start > self.last {
                 break;
             }
             self.last = self.last.max(end);
-            self.pending.remove(0);
+            self.pop_first();
         }
     }
 
+    fn pop_first(&mut self) {
+        if let Some((s, e)) = self.pending.pop_first() {
+            self.bytes -= e - s;
+        }
+    }
+
+    /// Add `[start, end)`, merged with every range it overlaps or touches.
     fn insert(&mut self, start: u64, end: u64) {
-        let i = self.pending.partition_point(|r| r.1 < start);
-        let mut s = start;
-        let mut e = end;
-        let mut j = i;
-        while j < self.pending.len() && self.pending[j].0 <= e {
-            s = s.min(self.pending[j].0);
-            e = e.max(self.pending[j].1);
-            j += 1;
+        let (mut s, mut e) = (start, end);
+        while let Some((&k, &v)) = self.pending.range(..=e).next_back() {
+            if v < s {
+                break;
+            }
+            s = s.min(k);
+            e = e.max(v);
+            self.pending.remove(&k);
+            self.bytes -= v - k;
         }
-        self.pending.splice(i..j, [(s, e)]);
+        self.pending.insert(s, e);
+        self.bytes += e - s;
     }
 
-    fn pending_bytes(&self) -> u64 {
-        self.pending.iter().map(|r| r.1 - r.0).sum()
+    /// Count the ranges held against the budget; past a limit, give the stream up.
+    fn settle(&mut self) {
+        let now = self.pending.len();
+        if now > self.held {
+            let more = now - self.held;
+            let granted = self.budget.as_ref().is_none_or(|b| b.take(more));
+            if !granted || now > MAX_RANGES {
+                if granted {
+                    self.held = now;
+                }
+                self.give_up();
+                return;
+            }
+        } else if let Some(b) = &self.budget {
+            b.give(self.held - now);
+        }
+        self.held = now;
+    }
+
+    /// Stop reassembling: no more gaps from this stream (Zeek's `skip_deliveries`).
+    fn give_up(&mut self) {
+        self.pending = BTreeMap::new();
+        self.bytes = 0;
+        self.skip = true;
+        if let Some(b) = &self.budget {
+            b.give(self.held);
+        }
+        self.held = 0;
     }
 }
 
@@ -207,11 +318,52 @@ mod tests {
         assert_eq!(r.ack(ABOVE_HOLE_WITHOUT_ACKS + 1100, None, false), 0);
     }
 
+    #[test]
+    fn a_stream_with_too_many_holes_is_given_up_and_returns_its_ranges() {
+        let budget = RangeBudget::new(TOTAL_RANGES);
+        let mut r = Reassembly::with_budget(budget.clone());
+        for i in 0..(MAX_RANGES as u64 + 1) {
+            r.data(10 + 2 * i, 1, 1, false);
+        }
+        assert!(r.skip);
+        assert_eq!(budget.left(), TOTAL_RANGES);
+        assert_eq!(r.ack(1_000_000, None, false), 0);
+    }
+
+    #[test]
+    fn streams_share_the_budget_and_give_ranges_back() {
+        let budget = RangeBudget::new(3);
+        let mut a = Reassembly::with_budget(budget.clone());
+        let mut b = Reassembly::with_budget(budget.clone());
+        a.data(10, 1, 1, false);
+        a.data(20, 1, 1, false);
+        assert_eq!(budget.left(), 1);
+        b.data(10, 1, 1, false);
+        b.data(20, 1, 1, false); // over budget: b gives up
+        assert!(b.skip && !a.skip);
+        assert_eq!(budget.left(), 1);
+        // An ACK above both of a's ranges frees them; dropping a stream frees the rest.
+        assert_eq!(a.ack(30, None, false), 3);
+        assert_eq!(budget.left(), 3);
+        a.data(40, 1, 30, false);
+        drop(a);
+        assert_eq!(budget.left(), 3);
+    }
+
+    #[test]
+    fn ten_mib_held_without_acks_gives_the_stream_up() {
+        let mut r = Reassembly::default();
+        // Delivered in order but never acknowledged: Zeek holds it all, then gives up.
+        r.data(1, EXCESSIVE_WITHOUT_ACKS + 1, 1, false);
+        assert!(r.skip);
+    }
+
     proptest! {
-        /// Whatever arrives in whatever order, the bookkeeping stays sorted and disjoint,
-        /// above what was delivered, and a gap is reported only for bytes never captured.
+        /// Whatever arrives in whatever order, every ACK reports exactly one gap per run of
+        /// bytes below it that were never captured (and not yet reported), the ranges stay
+        /// disjoint and above what was delivered, and their byte count stays right.
         #[test]
-        fn ranges_stay_sorted_and_gaps_need_missing_bytes(
+        fn each_ack_reports_each_missing_run_once(
             ops in prop::collection::vec((any::<bool>(), 1u64..2000, 1u64..300), 1..60)
         ) {
             let mut r = Reassembly::default();
@@ -221,23 +373,36 @@ mod tests {
                 if is_ack {
                     let before = r.last;
                     let gaps = r.ack(a, None, false);
-                    if gaps > 0 {
-                        let missing = (before as usize..a as usize).any(|i| !covered[i]);
-                        prop_assert!(missing, "gap reported with every byte captured");
+                    let mut runs = 0;
+                    let mut in_hole = false;
+                    for c in covered.iter().take(a as usize).skip(before as usize) {
+                        if !*c && !in_hole {
+                            runs += 1;
+                        }
+                        in_hole = !*c;
                     }
+                    prop_assert_eq!(gaps, runs);
                     acked = acked.max(a);
                 } else {
-                    r.data(a, b, acked, acked <= 2);
-                    for c in covered.iter_mut().take((a + b) as usize).skip(a as usize) {
+                    // Bytes below what was already delivered or acknowledged are ignored.
+                    let from = a.max(r.last).max(acked);
+                    for c in covered.iter_mut().take((a + b) as usize).skip(from as usize) {
                         *c = true;
                     }
+                    r.data(a, b, acked, acked <= 2);
                 }
-                for w in r.pending.windows(2) {
-                    prop_assert!(w[0].1 < w[1].0);
+                let mut prev_end = None;
+                let mut bytes = 0;
+                for (&s, &e) in &r.pending {
+                    prop_assert!(s < e);
+                    prop_assert!(s > r.last);
+                    if let Some(p) = prev_end {
+                        prop_assert!(p < s);
+                    }
+                    prev_end = Some(e);
+                    bytes += e - s;
                 }
-                if let Some(first) = r.pending.first() {
-                    prop_assert!(first.0 > r.last);
-                }
+                prop_assert_eq!(bytes, r.bytes);
             }
         }
     }

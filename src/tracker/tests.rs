@@ -146,6 +146,44 @@ fn crossed_syns_held_in_flight_establish_on_the_peers_syn_ack() {
 }
 
 #[test]
+fn crossed_syns_with_syn_acks_far_apart_still_establish_both() {
+    // The second SYN,ACK comes after the delivery limit (1 s): the first SYN,ACK, attached to
+    // its sender's SYN, is delivered when that SYN is settled, not lost with it.
+    let ev = run(&[
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(2, S, C, SY, ISN_S, 0, 0),
+        seg(3, S, C, SY | A, ISN_S, ISN_C + 1, 0),
+        seg(1600, C, S, SY | A, ISN_C, ISN_S + 1, 0),
+        seg(1610, C, S, A, ISN_C + 1, ISN_S + 1, 5),
+    ]);
+    assert_eq!(path(&ev, C), [Closed, SynSent, SynReceived, Established]);
+    assert_eq!(path(&ev, S), [Closed, SynSent, SynReceived, Established]);
+    assert!(!ev.iter().any(|e| matches!(e, Event::Anomaly(_))));
+}
+
+#[test]
+fn a_syn_ack_that_acks_nothing_of_ours_is_not_a_crossed_open() {
+    // A SYN,ACK from the SYN's own sender with an ACK that is no ISN of the peer's.
+    let ev = run(&[
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(2, C, S, SY | A, ISN_C, 777, 0),
+    ]);
+    assert!(!path(&ev, S).contains(&Established));
+}
+
+#[test]
+fn a_server_picked_up_at_its_syn_ack_never_returns_from_connect() {
+    let ev = run(&[
+        seg(1, S, C, SY | A, ISN_S, ISN_C + 1, 0),
+        seg(2, C, S, A, ISN_C + 1, ISN_S + 1, 0),
+    ]);
+    assert_eq!(path(&ev, S).last(), Some(&Established));
+    let server: SocketAddr = S.parse().unwrap();
+    assert!(!ev.iter().any(|e| matches!(e, Event::Call(c)
+        if c.endpoint.0 == server && c.call == crate::timeline::CallName::Connect)));
+}
+
+#[test]
 fn refused_connect_gives_the_server_no_states() {
     let ev = run(&[
         seg(1, C, S, SY, ISN_C, 0, 0),
