@@ -279,3 +279,47 @@ fn two_thread_replay_prints_exactly_what_one_thread_does() {
         "the two-thread output differs from the one-thread output"
     );
 }
+
+#[test]
+fn a_capture_made_of_holes_keeps_memory_bounded() {
+    // 2,000 connections open at once, each client sending 600 one-byte segments with a byte
+    // missing before each (600 holes a stream), acknowledged only at the end: 1.2 million
+    // ranges for the Zeek gap model to keep, more than its tracker-wide budget allows.
+    let (_d, path) = tmp("holes.pcap");
+    let mut g = Gen::create(path.as_ref());
+    let (n, holes) = (2_000u32, 600u32);
+    let isn = |i: u32| i.wrapping_mul(2_654_435_761);
+    for i in 0..n {
+        let c = client(i);
+        g.seg(c, server(), SYN, isn(i), 0, &[], 1_000);
+        g.seg(server(), c, SYN | ACK, 7, isn(i) + 1, &[], 1_000);
+        g.seg(c, server(), ACK, isn(i) + 1, 8, &[], 1_000);
+    }
+    for k in 0..holes {
+        for i in 0..n {
+            let seq = isn(i) + 2 + 2 * k;
+            g.seg(client(i), server(), ACK | PSH, seq, 8, b"x", 1_000);
+        }
+    }
+    for i in 0..n {
+        let (c, end) = (client(i), isn(i) + 2 + 2 * holes);
+        g.seg(server(), c, ACK, 8, end, &[], 1_000);
+        g.seg(c, server(), FIN | ACK, end, 8, &[], 1_000);
+        g.seg(server(), c, FIN | ACK, 8, end + 1, &[], 1_000);
+        g.seg(c, server(), ACK, end + 1, 9, &[], 1_000);
+    }
+    g.finish();
+    let (out, code, rss_kib) = run_synfin(&["replay", &path, "-f", "summary", "--color", "never"]);
+    assert_eq!(code, 0);
+    eprintln!("peak RSS {rss_kib} KiB");
+    assert!(out.contains("2000 connections (closed 2000)"), "{out}");
+    let rows = summary_rows(&out);
+    // The streams the budget could hold report Zeek's letters (600 gaps: G at 1, 10, 100);
+    // the rest gave up their ranges, as Zeek gives up a stream, and report none.
+    let full = rows.iter().filter(|r| r[8].contains("GGG")).count();
+    assert!(full >= 400, "{full} streams kept their ranges");
+    assert!(
+        rss_kib < 48 * 1024,
+        "peak RSS {rss_kib} KiB for 1.2 million holes"
+    );
+}
