@@ -1,4 +1,5 @@
-//! Tracker tests on segments built in code, grouped by what they exercise, and property tests.
+//! Tracker tests on segments built in code, one banner per RFC 9293 state (as smoltcp groups
+//! its tests), then connections picked up mid-stream, then property tests.
 
 use super::*;
 use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
