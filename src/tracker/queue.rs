@@ -16,6 +16,9 @@ pub enum HoldKind {
     Delivery(u8),
     /// Whether this side's FIN was close() or shutdown().
     FinCall(u8),
+    /// Whether an RST that refused this side's SYN ended its connect(), or the same SYN
+    /// comes again (one connect() trying again).
+    Refusal(u8),
 }
 
 /// Which kinds of event a consumer wants (the verdicts always come).
@@ -151,7 +154,7 @@ impl EventQueue {
 
     fn map_for(&mut self, kind: HoldKind) -> &mut BTreeMap<HoldKey, u128> {
         match kind {
-            HoldKind::Delivery(_) => &mut self.holds,
+            HoldKind::Delivery(_) | HoldKind::Refusal(_) => &mut self.holds,
             HoldKind::FinCall(_) => &mut self.fin_holds,
         }
     }

@@ -141,6 +141,58 @@ fn three_way_handshake() {
 // =============================================================================================
 // Tests for the SYN-SENT state
 // =============================================================================================
+/// The `connect` calls of side `ep`: (phase, result, frame-time in ms).
+fn connect_calls(events: &[Event], ep: &str) -> Vec<(crate::timeline::Phase, Option<String>, i64)> {
+    let ep: SocketAddr = ep.parse().unwrap();
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Call(c)
+                if c.endpoint.0 == ep && c.call == crate::timeline::CallName::Connect =>
+            {
+                Some((c.phase, c.result.clone(), c.t.0 / 1_000_000))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_refused_syn_returns_econnrefused_at_the_rst() {
+    let ev = run(&[
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(2, S, C, R | A, 0, ISN_C + 1, 0),
+    ]);
+    use crate::timeline::Phase::{Enter, Return};
+    assert_eq!(
+        connect_calls(&ev, C),
+        [(Enter, None, 1), (Return, Some("ECONNREFUSED".into()), 2)]
+    );
+}
+
+#[test]
+fn the_same_syn_after_a_refusal_is_one_connect_trying_again() {
+    // Windows answers an RST to its SYN by sending the same SYN again, twice, in one
+    // connect(): one call, refused at the last RST.
+    let ev = run(&[
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(2, S, C, R | A, 0, ISN_C + 1, 0),
+        seg(500, C, S, SY, ISN_C, 0, 0),
+        seg(501, S, C, R | A, 0, ISN_C + 1, 0),
+        seg(1000, C, S, SY, ISN_C, 0, 0),
+        seg(1001, S, C, R | A, 0, ISN_C + 1, 0),
+    ]);
+    use crate::timeline::Phase::{Enter, Return};
+    assert_eq!(
+        connect_calls(&ev, C),
+        [
+            (Enter, None, 1),
+            (Return, Some("ECONNREFUSED".into()), 1001)
+        ]
+    );
+    assert_eq!(verdicts(&ev).len(), 1);
+}
+
 #[test]
 fn syn_retransmission_is_one_connection_with_an_interval() {
     let ev = run(&[
