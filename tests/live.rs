@@ -29,6 +29,31 @@ fn live_allowed(test: &str) -> bool {
     false
 }
 
+/// The demo's namespace scenarios need `nft` (simultaneous-close) and `tc`
+/// (simultaneous-open). Where they are missing the demo test skips with a message, unless
+/// SYNFIN_REQUIRE_LIVE=1 (CI, whose `.ci/run` installs them), where it fails.
+fn namespace_tools_present(test: &str) -> bool {
+    let missing: Vec<&str> = ["nft", "tc"]
+        .into_iter()
+        .filter(|tool| {
+            !std::env::var_os("PATH")
+                .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!(
+        "{test}: needs {} (Debian packages nftables, iproute2)",
+        missing.join(" and ")
+    );
+    if std::env::var("SYNFIN_REQUIRE_LIVE").is_ok_and(|v| v == "1") {
+        panic!("{why}");
+    }
+    eprintln!("skipping {why}");
+    false
+}
+
 fn json(line: &str) -> serde_json::Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
@@ -128,7 +153,9 @@ fn watch_sees_each_loopback_segment_exactly_once_with_kernel_timestamps() {
 
 #[test]
 fn demo_scenarios_show_the_lesson() {
-    if !live_allowed("demo_scenarios_show_the_lesson") {
+    if !live_allowed("demo_scenarios_show_the_lesson")
+        || !namespace_tools_present("demo_scenarios_show_the_lesson")
+    {
         return;
     }
     let out = Command::new(env!("CARGO_BIN_EXE_synfin"))
