@@ -72,9 +72,6 @@ struct Side {
     last_sig: Option<Signature>,
     /// A frame of this side cut by the snaplen was reported (once per side).
     cut_reported: bool,
-    /// An RST refused this side's SYN at this time: connect() returns ECONNREFUSED then,
-    /// unless the same SYN comes again (the same connect() trying again, as Windows does).
-    refusal: Option<Timestamp>,
 }
 
 impl Side {
@@ -96,7 +93,6 @@ impl Side {
             syn_tries: 0,
             last_syn_t: None,
             cut_reported: false,
-            refusal: None,
             pending: None,
             fin_call: None,
             last_sig: None,
@@ -425,8 +421,8 @@ impl Conn {
                 gap.map(|g| format!(" {:.3} s after the previous one", g as f64 / 1e9))
                     .unwrap_or_default(),
                 if self.refused {
-                    "an RST refused the previous one; the same ISN suggests one connect() trying \
-                     again (Windows does; on Linux connect() fails at once, a new one picks a new ISN)"
+                    "an RST refused the previous one and the same SYN (same ISN) comes again, as \
+                     Windows retries a refused connect(); Linux fails it at once"
                 } else {
                     "the SYN was not answered"
                 }
@@ -560,12 +556,7 @@ impl Conn {
         if f.syn() && !f.ack() {
             if self.sides[s].state == TcpState::Closed || self.sides[s].state == TcpState::Unknown {
                 self.syn_t.get_or_insert(t);
-                // The same SYN after an RST refused it: the same connect() trying again.
-                let retry = self.sides[s].isn == Some(seq) && self.sides[s].refusal.is_some();
-                if let Some(at) = self.sides[s].refusal.take().filter(|_| retry) {
-                    q.release((at, self.id, HoldKind::Refusal(s as u8)));
-                }
-                if self.transition(q, s, Input::SendSyn, t, seg.frame) && !retry {
+                if self.transition(q, s, Input::SendSyn, t, seg.frame) {
                     self.call(q, t, s, CallName::Connect, Phase::Enter, None);
                 }
             } else if self.sides[s].isn != Some(seq) {
@@ -906,11 +897,14 @@ impl Conn {
             TcpState::SynSent => {
                 self.refused = true;
                 self.transition(q, r, Input::RecvRst, t, frame);
-                // connect() → ECONNREFUSED, once it is known that no retry follows.
-                if self.sides[r].refusal.is_none() {
-                    self.sides[r].refusal = Some(t);
-                    q.hold((t, self.id, HoldKind::Refusal(r as u8)), self.key);
-                }
+                self.call(
+                    q,
+                    t,
+                    r,
+                    CallName::Connect,
+                    Phase::Return,
+                    Some("ECONNREFUSED"),
+                );
             }
             TcpState::Closed | TcpState::Listen => {}
             _ => {
@@ -981,14 +975,6 @@ impl Conn {
                 }
             }
             HoldKind::FinCall(x) => self.decide_fin_call(q, usize::from(x), false),
-            HoldKind::Refusal(x) => {
-                let x = usize::from(x);
-                if let Some(at) = self.sides[x].refusal.take() {
-                    q.release((at, self.id, HoldKind::Refusal(x as u8)));
-                    let refused = Some("ECONNREFUSED");
-                    self.call(q, at, x, CallName::Connect, Phase::Return, refused);
-                }
-            }
         }
     }
 
@@ -1005,7 +991,7 @@ impl Conn {
             && self
                 .sides
                 .iter()
-                .all(|s| s.pending.is_none() && s.fin_call.is_none() && s.refusal.is_none())
+                .all(|s| s.pending.is_none() && s.fin_call.is_none())
     }
 
     /// The side at `addr` has closed or is in TIME-WAIT (a new SYN from it opens a new
@@ -1067,9 +1053,6 @@ impl Conn {
             if s.fin_call.is_some() {
                 v.push(HoldKind::FinCall(i as u8));
             }
-            if s.refusal.is_some() {
-                v.push(HoldKind::Refusal(i as u8));
-            }
         }
         v
     }
@@ -1091,7 +1074,7 @@ impl Conn {
         let established = self.states_entered & TcpState::Established.bit() != 0;
         let outcome = if self.evicted {
             Outcome::Aborted
-        } else if self.refused {
+        } else if self.refused && !established {
             Outcome::Refused
         } else if self.reset_in_handshake {
             Outcome::Aborted

@@ -31,7 +31,7 @@ use crate::timestamp::Timestamp;
 use conn::Conn;
 use ended::{Ended, EndedTable};
 pub use flow::FlowKey;
-use queue::{EventQueue, HoldKind, Wanted};
+use queue::{EventQueue, HoldKey, Wanted};
 use rustc_hash::FxHashMap;
 use seq::SeqNum;
 use std::cmp::Reverse;
@@ -182,17 +182,7 @@ impl Tracker {
         let conn = self.conns.get_mut(&key).expect("inserted above");
         let fx = conn.handle(seg, &mut self.queue);
         if fx.done {
-            if conn.ended_by_rst() {
-                // Segments in flight after an RST (a FIN the peer sent before it got the RST)
-                // still belong to this connection: judge it a moment later.
-                if !conn.lingering {
-                    conn.lingering = true;
-                    let at = seg.ts.plus_nanos(self.cfg.closed_grace_ns);
-                    self.lingering.push(Reverse((at, key, conn.id)));
-                }
-            } else {
-                self.end_connection(key);
-            }
+            self.done(key, seg.ts);
         } else {
             self.schedule_time_wait(key);
         }
@@ -201,11 +191,25 @@ impl Tracker {
             let Some((hold, key)) = self.queue.oldest_hold() else {
                 break;
             };
-            self.expire(key, hold.2);
-            if self.queue.oldest_hold().is_some_and(|(h, _)| h == hold) {
-                // Its connection is gone: nothing can settle it any more.
-                self.queue.release(hold);
+            self.expire(hold, key);
+        }
+    }
+
+    /// Connection `key` has nothing more to wait for as of `at`: end it, or, if an RST ended
+    /// it, a moment later: segments in flight after an RST (a FIN the peer sent before it got
+    /// the RST) still belong to it.
+    fn done(&mut self, key: u128, at: Timestamp) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        if conn.ended_by_rst() {
+            if !conn.lingering {
+                conn.lingering = true;
+                let at = at.plus_nanos(self.cfg.closed_grace_ns);
+                self.lingering.push(Reverse((at, key, conn.id)));
             }
+        } else {
+            self.end_connection(key);
         }
     }
 
@@ -372,8 +376,8 @@ impl Tracker {
         }
         let limit = self.now.plus_nanos(-self.cfg.delivery_limit_ns);
         let fin_limit = self.now.plus_nanos(-self.cfg.fin_call_limit_ns);
-        for ((_, _, kind), key) in self.queue.holds_before(limit, fin_limit) {
-            self.expire(key, kind);
+        for (hold, key) in self.queue.holds_before(limit, fin_limit) {
+            self.expire(hold, key);
         }
         while let Some(Reverse((at, key, id))) = self.lingering.peek().copied() {
             if at > self.now {
@@ -404,15 +408,18 @@ impl Tracker {
         }
     }
 
-    fn expire(&mut self, key: u128, kind: HoldKind) {
+    fn expire(&mut self, hold: HoldKey, key: u128) {
         if let Some(conn) = self.conns.get_mut(&key) {
-            conn.expire_hold(&mut self.queue, kind);
+            conn.expire_hold(&mut self.queue, hold.2);
+            let last = conn.last;
             if conn.is_done() {
-                self.end_connection(key);
+                self.done(key, last);
             } else {
                 self.schedule_time_wait(key);
             }
         }
+        // Whatever its connection made of it, a hold that expired holds nothing back.
+        self.queue.release(hold);
     }
 
     fn expire_ended(&mut self, old: &Ended, projected: bool) {
@@ -426,8 +433,8 @@ impl Tracker {
     /// The input has ended: settle everything in flight, emit every remaining verdict and
     /// the projected ends of TIME-WAIT.
     pub fn finish(&mut self) {
-        for ((_, _, kind), key) in self.queue.all_holds() {
-            self.expire(key, kind);
+        for (hold, key) in self.queue.all_holds() {
+            self.expire(hold, key);
         }
         let mut open: Vec<(ConnId, u128)> = self.conns.iter().map(|(k, c)| (c.id, *k)).collect();
         open.sort_unstable();

@@ -171,26 +171,28 @@ fn a_refused_syn_returns_econnrefused_at_the_rst() {
 }
 
 #[test]
-fn the_same_syn_after_a_refusal_is_one_connect_trying_again() {
-    // Windows answers an RST to its SYN by sending the same SYN again, twice, in one
-    // connect(): one call, refused at the last RST.
+fn the_same_syn_after_a_refusal_is_one_connection_refused_each_time() {
+    // Windows answers an RST to its SYN by sending the same SYN again: one connection (the
+    // ISN is the same), each try read as its own connect() → ECONNREFUSED.
     let ev = run(&[
         seg(1, C, S, SY, ISN_C, 0, 0),
         seg(2, S, C, R | A, 0, ISN_C + 1, 0),
         seg(500, C, S, SY, ISN_C, 0, 0),
         seg(501, S, C, R | A, 0, ISN_C + 1, 0),
-        seg(1000, C, S, SY, ISN_C, 0, 0),
-        seg(1001, S, C, R | A, 0, ISN_C + 1, 0),
     ]);
     use crate::timeline::Phase::{Enter, Return};
+    let refused = Some("ECONNREFUSED".to_string());
     assert_eq!(
         connect_calls(&ev, C),
         [
             (Enter, None, 1),
-            (Return, Some("ECONNREFUSED".into()), 1001)
+            (Return, refused.clone(), 2),
+            (Enter, None, 500),
+            (Return, refused, 501)
         ]
     );
     assert_eq!(verdicts(&ev).len(), 1);
+    assert_eq!(verdicts(&ev)[0].outcome, Outcome::Refused);
 }
 
 #[test]
