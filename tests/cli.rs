@@ -168,30 +168,16 @@ fn absurd_caplen_is_reported_with_its_offset() {
 
 #[test]
 fn bad_flag_values_exit_2() {
-    synfin()
-        .args(["replay", "x", "--width", "3"])
-        .assert()
-        .code(2);
-    synfin()
-        .args(["replay", "x", "--format", "pdf"])
-        .assert()
-        .code(2);
-    synfin()
-        .args(["replay", "x", "--state", "SLEEPING"])
-        .assert()
-        .code(2);
-    synfin()
-        .args(["replay", "x", "--color", "sometimes"])
-        .assert()
-        .code(2);
-    synfin()
-        .args(["demo", "--scenario", "nope"])
-        .assert()
-        .code(2);
-    synfin()
-        .args(["watch", "--duration", "-1"])
-        .assert()
-        .code(2);
+    for args in [
+        &["replay", "x", "--width", "3"][..],
+        &["replay", "x", "--format", "pdf"],
+        &["replay", "x", "--state", "SLEEPING"],
+        &["replay", "x", "--color", "sometimes"],
+        &["demo", "--scenario", "nope"],
+        &["watch", "--duration", "-1"],
+    ] {
+        synfin().args(args).assert().code(2);
+    }
 }
 
 #[test]

@@ -54,6 +54,18 @@ fn namespace_tools_present(test: &str) -> bool {
     false
 }
 
+/// `synfin watch -i lo --port PORT -f jsonl EXTRA...`, stdout and stderr piped.
+fn watch_lo(port: u16, extra: &[&str]) -> std::process::Child {
+    let port = port.to_string();
+    Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args(["watch", "-i", "lo", "--port", &port, "-f", "jsonl"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn json(line: &str) -> serde_json::Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
@@ -65,24 +77,7 @@ fn watch_sees_each_loopback_segment_exactly_once_with_kernel_timestamps() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
-        .args([
-            "watch",
-            "-i",
-            "lo",
-            "--port",
-            &port.to_string(),
-            "-f",
-            "jsonl",
-            "--duration",
-            "20",
-            "-c",
-            "10",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = watch_lo(port, &["--duration", "20", "-c", "10"]);
     // Wait for the meta line: the capture socket is open from then on.
     let mut stdout = child.stdout.take().unwrap();
     let mut first = Vec::new();
@@ -341,22 +336,7 @@ fn ctrl_c_leaves_a_valid_pcap_and_a_clean_exit() {
     let file = dir.path().join("cut.pcap");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
-        .args([
-            "watch",
-            "-i",
-            "lo",
-            "--port",
-            &port.to_string(),
-            "-f",
-            "jsonl",
-            "-w",
-            file.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = watch_lo(port, &["-w", file.to_str().unwrap()]);
     // Read stdout on a thread, so that every wait here has a deadline.
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();

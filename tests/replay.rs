@@ -136,27 +136,19 @@ fn assert_fits(text: &str, width: usize) {
 
 #[test]
 fn log_timeline_gives_the_handshake_room_beside_time_wait() {
-    let linear = synfin(&[
-        "replay",
-        "captures/basic.pcap",
-        "-f",
-        "timeline",
-        "--color",
-        "never",
-        "--width",
-        "100",
-    ]);
-    let log = synfin(&[
-        "replay",
-        "captures/basic.pcap",
-        "-f",
-        "timeline",
-        "--color",
-        "never",
-        "--width",
-        "100",
-        "--log-time",
-    ]);
+    let timeline = |extra: &[&str]| {
+        let base = [
+            "replay",
+            "captures/basic.pcap",
+            "-f",
+            "timeline",
+            "--color",
+            "never",
+        ];
+        synfin(&[&base[..], &["--width", "100"], extra].concat())
+    };
+    let linear = timeline(&[]);
+    let log = timeline(&["--log-time"]);
     assert_fits(&log, 100);
     // Linear: TIME_WAIT's 60 s leaves the handshake no room; log-scaled: every state shows.
     assert!(!linear.contains("│ESTABLISHED"), "{linear}");

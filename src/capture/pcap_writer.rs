@@ -14,34 +14,62 @@ pub const SNAPLEN: u32 = 262_144;
 /// Magic of a pcap file with nanosecond timestamps (written little-endian).
 const MAGIC_NANOS: u32 = 0xa1b2_3c4d;
 
-/// A pcap file being written.
-pub struct PcapWriter {
+/// A capture file being written, block by block (both formats share it).
+struct BlockFile {
     path: PathBuf,
     out: BufWriter<File>,
 }
 
+impl BlockFile {
+    fn create(path: &Path) -> Result<BlockFile, CaptureError> {
+        let file = File::create(path).map_err(|source| CaptureError::Write {
+            path: path.into(),
+            source,
+        })?;
+        Ok(BlockFile {
+            path: path.into(),
+            out: BufWriter::with_capacity(1 << 20, file),
+        })
+    }
+
+    /// Append one serialized block (or say why it could not be serialized).
+    fn put<E: std::fmt::Debug>(&mut self, block: Result<Vec<u8>, E>) -> Result<(), CaptureError> {
+        let bytes = block.map_err(|e| self.err(std::io::Error::other(format!("{e:?}"))))?;
+        self.out.write_all(&bytes).map_err(|e| self.err(e))
+    }
+
+    fn flush(&mut self) -> Result<(), CaptureError> {
+        self.out.flush().map_err(|e| self.err(e))
+    }
+
+    fn err(&self, source: std::io::Error) -> CaptureError {
+        CaptureError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+impl Drop for BlockFile {
+    fn drop(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
+/// A pcap file being written.
+pub struct PcapWriter(BlockFile);
+
 impl PcapWriter {
     /// Create `path` and write the file header for `link`.
     pub fn create(path: &Path, link: LinkType) -> Result<PcapWriter, CaptureError> {
-        let err = |source| CaptureError::Write {
-            path: path.into(),
-            source,
-        };
-        let file = File::create(path).map_err(err)?;
-        let mut w = PcapWriter {
-            path: path.into(),
-            out: BufWriter::with_capacity(1 << 20, file),
-        };
+        let mut w = PcapWriter(BlockFile::create(path)?);
         let header = PcapHeader {
             magic_number: MAGIC_NANOS,
             snaplen: SNAPLEN,
             network: Linktype(link.0 as i32),
             ..PcapHeader::new()
         };
-        let bytes = header
-            .to_vec_raw()
-            .map_err(|e| err(std::io::Error::other(format!("{e:?}"))))?;
-        w.out.write_all(&bytes).map_err(err)?;
+        w.0.put(header.to_vec_raw())?;
         Ok(w)
     }
 
@@ -56,51 +84,24 @@ impl PcapWriter {
             origlen: frame.orig_len,
             data,
         };
-        let bytes = block
-            .to_vec_raw()
-            .map_err(|e| self.err(std::io::Error::other(format!("{e:?}"))))?;
-        self.out.write_all(&bytes).map_err(|e| self.err(e))
+        self.0.put(block.to_vec_raw())
     }
 
     /// Push buffered records to the file.
     pub fn flush(&mut self) -> Result<(), CaptureError> {
-        self.out.flush().map_err(|e| self.err(e))
-    }
-
-    fn err(&self, source: std::io::Error) -> CaptureError {
-        CaptureError::Write {
-            path: self.path.clone(),
-            source,
-        }
-    }
-}
-
-impl Drop for PcapWriter {
-    fn drop(&mut self) {
-        let _ = self.out.flush();
+        self.0.flush()
     }
 }
 
 /// A pcapng file being written: one interface (nanosecond timestamps, snaplen 262144), and
 /// packets that may carry comments (the demo's observed calls).
-pub struct PcapNgWriter {
-    path: PathBuf,
-    out: BufWriter<File>,
-}
+pub struct PcapNgWriter(BlockFile);
 
 impl PcapNgWriter {
     /// Create `path` with a section header and one interface of link type `link`.
     pub fn create(path: &Path, link: LinkType) -> Result<PcapNgWriter, CaptureError> {
         use pcap_parser::pcapng::{InterfaceDescriptionBlock, SectionHeaderBlock};
-        let err = |source| CaptureError::Write {
-            path: path.into(),
-            source,
-        };
-        let file = File::create(path).map_err(err)?;
-        let mut w = PcapNgWriter {
-            path: path.into(),
-            out: BufWriter::with_capacity(1 << 20, file),
-        };
+        let mut w = PcapNgWriter(BlockFile::create(path)?);
         let mut shb = SectionHeaderBlock {
             block_type: 0,
             block_len1: 0,
@@ -122,11 +123,8 @@ impl PcapNgWriter {
             if_tsresol: 9,
             if_tsoffset: 0,
         };
-        let head = [shb.to_vec(), idb.to_vec()];
-        for bytes in head {
-            let bytes = bytes.map_err(|e| err(std::io::Error::other(format!("{e:?}"))))?;
-            w.out.write_all(&bytes).map_err(err)?;
-        }
+        w.0.put(shb.to_vec())?;
+        w.0.put(idb.to_vec())?;
         Ok(w)
     }
 
@@ -155,27 +153,11 @@ impl PcapNgWriter {
             options,
             block_len2: 0,
         };
-        let bytes = epb
-            .to_vec()
-            .map_err(|e| self.err(std::io::Error::other(format!("{e:?}"))))?;
-        self.out.write_all(&bytes).map_err(|e| self.err(e))
+        self.0.put(epb.to_vec())
     }
 
     /// Push buffered blocks to the file.
     pub fn flush(&mut self) -> Result<(), CaptureError> {
-        self.out.flush().map_err(|e| self.err(e))
-    }
-
-    fn err(&self, source: std::io::Error) -> CaptureError {
-        CaptureError::Write {
-            path: self.path.clone(),
-            source,
-        }
-    }
-}
-
-impl Drop for PcapNgWriter {
-    fn drop(&mut self) {
-        let _ = self.out.flush();
+        self.0.flush()
     }
 }

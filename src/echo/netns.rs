@@ -47,20 +47,29 @@ fn loopback_up() -> io::Result<()> {
     Ok(())
 }
 
-fn tc(args: &[&str]) -> io::Result<()> {
-    let out = Command::new("tc")
+/// Run `tool` (from Debian package `package`) with `args`, `input` on its stdin.
+fn run(tool: &str, package: &str, args: &[&str], input: &str) -> io::Result<()> {
+    let mut child = Command::new(tool)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("cannot run tc (Debian package iproute2): {e}"),
+                format!("cannot run {tool} (Debian package {package}): {e}"),
             )
         })?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input.as_bytes())?;
+    let out = child.wait_with_output()?;
     if !out.status.success() {
         return Err(io::Error::other(format!(
-            "tc {} failed ({}): {}",
+            "{tool} {} failed ({}): {}",
             args.join(" "),
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
@@ -69,32 +78,12 @@ fn tc(args: &[&str]) -> io::Result<()> {
     Ok(())
 }
 
+fn tc(args: &[&str]) -> io::Result<()> {
+    run("tc", "iproute2", args, "")
+}
+
 fn nft(script: &str) -> io::Result<()> {
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot run nft (Debian package nftables): {e}"),
-            )
-        })?;
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(script.as_bytes())?;
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "nft failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(())
+    run("nft", "nftables", &["-f", "-"], script)
 }
 
 /// While this lives, every TCP FIN leaving this namespace is dropped.

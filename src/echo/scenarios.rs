@@ -58,15 +58,25 @@ pub fn client_addr(server: SocketAddr) -> SocketAddr {
     }
 }
 
-/// The lesson's server loop on an accepted connection: recv(1024), send(upper) until 0.
-fn echo_until_eof(conn: &Sock) -> io::Result<()> {
-    loop {
-        let data = conn.recv(1024)?;
-        if data.is_empty() {
-            return Ok(());
-        }
-        conn.send(&data.to_ascii_uppercase())?;
+/// One turn of the lesson's server: recv(1024), send(upper); false when recv returned 0.
+fn echo_once(conn: &Sock) -> io::Result<bool> {
+    let data = conn.recv(1024)?;
+    if data.is_empty() {
+        return Ok(false);
     }
+    conn.send(&data.to_ascii_uppercase())?;
+    Ok(true)
+}
+
+/// The lesson's server loop on an accepted connection: echo until recv returns 0.
+fn echo_until_eof(conn: &Sock) -> io::Result<()> {
+    while echo_once(conn)? {}
+    Ok(())
+}
+
+/// The first of the client's messages (none if there are none).
+fn first_message(ctx: &Ctx) -> Vec<String> {
+    ctx.messages.iter().take(1).cloned().collect()
 }
 
 /// Run `server` in a thread once the listener is up; returns its join handle.
@@ -132,8 +142,7 @@ fn one_client(ctx: &Ctx, messages: &[String]) -> io::Result<()> {
 
 fn basic(ctx: &mut Ctx) -> io::Result<()> {
     let h = start_echo_server(ctx, 1)?;
-    let msgs = ctx.messages.clone();
-    one_client(ctx, &msgs[..1.min(msgs.len())])?;
+    one_client(ctx, &first_message(ctx))?;
     join(h)?;
     ctx.notes.push("The client closed first, so the client's end waits in TIME_WAIT (60 s on Linux); the server's ends in LAST_ACK → CLOSED.".into());
     Ok(())
@@ -235,8 +244,7 @@ fn client_crash(ctx: &mut Ctx) -> io::Result<()> {
         result: "killed by SIGKILL: the kernel closes the socket".into(),
     });
     // The server is still serving: a second client gets its echo.
-    let msgs = ctx.messages.clone();
-    one_client(ctx, &msgs[..1.min(msgs.len())])?;
+    one_client(ctx, &first_message(ctx))?;
     join(h)?;
     ctx.notes.push("The killed client never called close(); the kernel closed its socket and sent FIN (RST if unread data had been waiting). The server's recv() returned 0 and it went on to serve the next client.".into());
     Ok(())
@@ -245,8 +253,7 @@ fn client_crash(ctx: &mut Ctx) -> io::Result<()> {
 fn server_first(ctx: &mut Ctx) -> io::Result<()> {
     let h = serve(ctx, true, 5, |l| {
         let conn = l.accept()?;
-        let data = conn.recv(1024)?;
-        conn.send(&data.to_ascii_uppercase())?;
+        echo_once(&conn)?;
         conn.close();
         l.close();
         Ok(())
@@ -396,8 +403,7 @@ fn simultaneous_close(ctx: &mut Ctx) -> io::Result<()> {
     let (tx, rx) = mpsc::channel::<Sock>();
     let h = serve(ctx, true, 5, move |l| {
         let conn = l.accept()?;
-        let data = conn.recv(1024)?;
-        conn.send(&data.to_ascii_uppercase())?;
+        echo_once(&conn)?;
         let _ = tx.send(conn);
         l.close();
         Ok(())
@@ -451,8 +457,7 @@ fn simultaneous_open(ctx: &mut Ctx) -> io::Result<()> {
         .map_err(|_| io::Error::other("connect thread panicked"))??;
     drop(slow);
     a.send(ctx.messages[0].as_bytes())?;
-    let data = b.recv(1024)?;
-    b.send(&data.to_ascii_uppercase())?;
+    echo_once(&b)?;
     a.recv(1024)?;
     a.close();
     b.recv(1024)?;

@@ -86,22 +86,20 @@ impl Sock {
 
     /// A client socket bound to `local` (port 0: any), not yet connected.
     pub fn client(log: &CallLog, local: SocketAddr) -> io::Result<Sock> {
-        let sock = new_socket(local)?;
-        sock.bind(&local.into())?;
-        let local = std_addr(&sock.local_addr()?);
-        Ok(Sock {
-            sock,
-            local,
-            peer: None,
-            log: log.clone(),
-        })
+        Self::bound(log, local, false)
     }
 
     /// A socket bound to `local` with SO_REUSEADDR (the port may still have TIME_WAIT
     /// sockets of an earlier connection), to connect() from rather than listen on.
     pub fn bound_reusing(log: &CallLog, local: SocketAddr) -> io::Result<Sock> {
+        Self::bound(log, local, true)
+    }
+
+    fn bound(log: &CallLog, local: SocketAddr, reuse: bool) -> io::Result<Sock> {
         let sock = new_socket(local)?;
-        sock.set_reuse_address(true)?;
+        if reuse {
+            sock.set_reuse_address(true)?;
+        }
         sock.bind(&local.into())?;
         let local = std_addr(&sock.local_addr()?);
         Ok(Sock {

@@ -97,7 +97,7 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
                 Event::State(s) if s.endpoint == ep => Some(s.from),
                 _ => None,
             })
-            .or_else(|| v.final_states.0.iter().find(|(e, _)| *e == ep).map(|x| x.1))
+            .or_else(|| super::final_state(v, ep))
             .unwrap_or(TcpState::Unknown)
     };
     // An endpoint that never had a socket (a refused connect's server) has no state at all.
@@ -301,20 +301,10 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
     }
     // Final states and the TIME_WAIT countdown.
     let fin = |ep| {
-        let st = v
-            .final_states
-            .0
-            .iter()
-            .find(|(e, _)| *e == ep)
-            .map_or(TcpState::Unknown, |x| x.1);
-        match (st, v.time_wait_until) {
-            (TcpState::TimeWait, Some(until)) => {
-                format!("TIME_WAIT→+{:.1}s", until.since(start) as f64 / 1e9)
-            }
-            _ if v.outcome == crate::timeline::Outcome::Refused && never(ep) => {
-                "(no socket)".to_string()
-            }
-            _ => st.name().to_string(),
+        if v.outcome == crate::timeline::Outcome::Refused && never(ep) {
+            "(no socket)".to_string()
+        } else {
+            super::final_text(v, ep)
         }
     };
     let end = format!(

@@ -75,6 +75,30 @@ pub(crate) fn conn_header(v: &crate::timeline::ConnectionEvent) -> String {
     )
 }
 
+/// Endpoint `ep`'s state at the end, as the verdict gives it.
+pub(crate) fn final_state(
+    v: &crate::timeline::ConnectionEvent,
+    ep: crate::timeline::Endpoint,
+) -> Option<crate::timeline::TcpState> {
+    v.final_states.0.iter().find(|(e, _)| *e == ep).map(|x| x.1)
+}
+
+/// Endpoint `ep`'s final state as the drawings end on it: its name, or for TIME_WAIT when it
+/// ends, counted from the connection's start (`TIME_WAIT→+60.0s`).
+pub(crate) fn final_text(
+    v: &crate::timeline::ConnectionEvent,
+    ep: crate::timeline::Endpoint,
+) -> String {
+    use crate::timeline::TcpState;
+    let st = final_state(v, ep).unwrap_or(TcpState::Unknown);
+    match (st, v.time_wait_until) {
+        (TcpState::TimeWait, Some(until)) => {
+            format!("TIME_WAIT→+{:.1}s", until.since(v.start) as f64 / 1e9)
+        }
+        _ => st.name().to_string(),
+    }
+}
+
 /// What to call the two sides: `client` and `server`, or `active` twice when both sent a
 /// SYN (a simultaneous open: no one listened).
 pub(crate) fn role_names(v: &crate::timeline::ConnectionEvent) -> [&'static str; 2] {

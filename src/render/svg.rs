@@ -243,7 +243,7 @@ fn rows_of(g: &ConnGroup, o: &RenderOpts) -> Vec<Row> {
                 Event::State(s) if s.role == role || selfc => Some(s.from),
                 _ => None,
             })
-            .or_else(|| v.final_states.0.iter().find(|(e, _)| *e == ep).map(|x| x.1))
+            .or_else(|| super::final_state(v, ep))
             .unwrap_or(TcpState::Unknown)
     };
     let mut start = Row::new(None, Kind::Start);
@@ -486,20 +486,7 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
 
     // The final row: each side's last state (TIME_WAIT with its countdown) and the totals.
     let y = anchor(final_row) + 4.5;
-    let fin = |ep| {
-        let st = v
-            .final_states
-            .0
-            .iter()
-            .find(|(e, _)| *e == ep)
-            .map_or(TcpState::Unknown, |x| x.1);
-        match (st, v.time_wait_until) {
-            (TcpState::TimeWait, Some(until)) => {
-                format!("TIME_WAIT→+{:.1}s", until.since(v.start) as f64 / 1e9)
-            }
-            _ => st.name().to_string(),
-        }
-    };
+    let fin = |ep| super::final_text(v, ep);
     c.text(TIME_RIGHT, y, "end", &format!("fill=\"{MUTED}\""), "final");
     c.text(
         left_text,

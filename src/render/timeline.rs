@@ -163,7 +163,7 @@ fn spans(g: &ConnGroup, role: Role, ep: Endpoint, t0: Timestamp, t_end: Timestam
             _ => None,
         })
         .collect();
-    let final_state = v.final_states.0.iter().find(|(e, _)| *e == ep).map(|x| x.1);
+    let final_state = super::final_state(v, ep);
     let mut cur = changes
         .first()
         .map(|s| s.from)

@@ -233,17 +233,22 @@ fn a_syn_ack_that_acks_nothing_of_ours_is_not_a_crossed_open() {
 // =============================================================================================
 // Tests for the SYN-RECEIVED state
 // =============================================================================================
+/// Crossed SYNs, S's SYN,ACK at 3 ms, C's at `n` ms (frame `n`), then C's first data.
+fn crossed_syns_with_second_syn_ack_at(n: u64) -> Vec<Event> {
+    run(&[
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(2, S, C, SY, ISN_S, 0, 0),
+        seg(3, S, C, SY | A, ISN_S, ISN_C + 1, 0),
+        seg(n, C, S, SY | A, ISN_C, ISN_S + 1, 0),
+        seg(n + 1, C, S, A, ISN_C + 1, ISN_S + 1, 5),
+    ])
+}
+
 #[test]
 fn crossed_syns_held_in_flight_establish_on_the_peers_syn_ack() {
     // As captured behind a slow link: each SYN,ACK was sent in SYN_RECEIVED but is seen only
     // after the peer's SYN,ACK; the first one establishes its receiver at once.
-    let ev = run(&[
-        seg(1, C, S, SY, ISN_C, 0, 0),
-        seg(2, S, C, SY, ISN_S, 0, 0),
-        seg(3, S, C, SY | A, ISN_S, ISN_C + 1, 0),
-        seg(4, C, S, SY | A, ISN_C, ISN_S + 1, 0),
-        seg(5, C, S, A, ISN_C + 1, ISN_S + 1, 5),
-    ]);
+    let ev = crossed_syns_with_second_syn_ack_at(4);
     assert_eq!(path(&ev, C), [Closed, SynSent, SynReceived, Established]);
     assert_eq!(path(&ev, S), [Closed, SynSent, SynReceived, Established]);
     let established_at = |ep: &str| {
@@ -274,13 +279,7 @@ fn crossed_syns_held_in_flight_establish_on_the_peers_syn_ack() {
 fn crossed_syns_with_syn_acks_far_apart_still_establish_both() {
     // The second SYN,ACK comes after the delivery limit (1 s): the first SYN,ACK, attached to
     // its sender's SYN, is delivered when that SYN is settled, not lost with it.
-    let ev = run(&[
-        seg(1, C, S, SY, ISN_C, 0, 0),
-        seg(2, S, C, SY, ISN_S, 0, 0),
-        seg(3, S, C, SY | A, ISN_S, ISN_C + 1, 0),
-        seg(1600, C, S, SY | A, ISN_C, ISN_S + 1, 0),
-        seg(1610, C, S, A, ISN_C + 1, ISN_S + 1, 5),
-    ]);
+    let ev = crossed_syns_with_second_syn_ack_at(1600);
     assert_eq!(path(&ev, C), [Closed, SynSent, SynReceived, Established]);
     assert_eq!(path(&ev, S), [Closed, SynSent, SynReceived, Established]);
     assert!(!ev.iter().any(|e| matches!(e, Event::Anomaly(_))));
