@@ -344,13 +344,29 @@ fn payload_escape_sequences_never_reach_the_terminal() {
 
 #[test]
 fn watch_and_demo_without_privileges_say_how_to_fix_it() {
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     // As root, drop to `nobody` for the child; as anyone else, there is nothing to drop.
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    // `nobody` may not reach the build directory (a clone in a private temporary directory):
+    // it runs a copy from a directory anyone can enter.
+    let bin = assert_cmd::cargo::cargo_bin("synfin");
+    let copy = std::env::temp_dir().join(format!("synfin-nobody-{}", std::process::id()));
+    let bin = if root {
+        std::fs::create_dir_all(&copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let to = copy.join("synfin");
+        std::fs::copy(&bin, &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
+        to
+    } else {
+        bin
+    };
     let as_nobody = |args: &[&str]| {
-        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("synfin"));
+        let mut c = std::process::Command::new(&bin);
         c.args(args);
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
+        if root {
             c.uid(65534).gid(65534);
         }
         c.output().unwrap()
@@ -363,6 +379,7 @@ fn watch_and_demo_without_privileges_say_how_to_fix_it() {
         "synfin: capturing on lo needs root or CAP_NET_RAW (try: sudo synfin watch, or sudo setcap cap_net_raw,cap_net_admin+ep $(which synfin))"
     );
     let out = as_nobody(&["demo", "--addr", "127.0.0.1:0"]);
+    let _ = std::fs::remove_dir_all(&copy);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs root or CAP_NET_RAW"));
 }
