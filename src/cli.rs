@@ -190,7 +190,7 @@ pub struct FilterArgs {
     pub conns: Vec<u64>,
     /// Only connections in which an endpoint entered this state (e.g. TIME_WAIT).
     #[arg(long, value_name = "STATE", value_parser = parse_state)]
-    pub state: Option<crate::timeline::TcpState>,
+    pub state: Option<crate::events::TcpState>,
     /// Only connections with this outcome.
     #[arg(long, value_enum, value_name = "OUTCOME")]
     pub outcome: Option<OutcomeArg>,
@@ -216,9 +216,9 @@ pub enum OutcomeArg {
     Open,
 }
 
-fn parse_state(s: &str) -> Result<crate::timeline::TcpState, String> {
-    crate::timeline::TcpState::parse(s).ok_or_else(|| {
-        let names: Vec<&str> = crate::timeline::TcpState::ALL
+fn parse_state(s: &str) -> Result<crate::events::TcpState, String> {
+    crate::events::TcpState::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = crate::events::TcpState::ALL
             .iter()
             .map(|s| s.name())
             .collect();
@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(r.files.len(), 2);
         assert_eq!(r.output.format, Some(Format::Summary));
         assert_eq!(r.filter.ports, [80]);
-        assert_eq!(r.filter.state, Some(crate::timeline::TcpState::TimeWait));
+        assert_eq!(r.filter.state, Some(crate::events::TcpState::TimeWait));
         assert!(Cli::try_parse_from(["synfin", "replay", "a", "--state", "NOPE"]).is_err());
         assert!(Cli::try_parse_from(["synfin", "replay", "a", "--width", "5"]).is_err());
     }

@@ -1,9 +1,8 @@
 //! Filters shared by every output: which segments enter the tracker (ports, hosts), and
 //! which connections are shown (id, a state entered, outcome, anomalies). Pure functions.
 
-use crate::cli::{FilterArgs, OutcomeArg};
+use crate::events::{ConnectionEvent, Outcome, TcpState};
 use crate::segment::Segment;
-use crate::timeline::{ConnectionEvent, Outcome, TcpState};
 use std::net::IpAddr;
 
 /// Which segments to track (like a capture filter).
@@ -60,28 +59,4 @@ impl ConnFilter {
             && self.outcome.is_none_or(|o| c.outcome == o)
             && (!self.anomalies || c.anomalies > 0)
     }
-}
-
-/// Split the command line's filters into the two kinds.
-pub fn from_args(a: &FilterArgs) -> (SegmentFilter, ConnFilter) {
-    let outcome = a.outcome.map(|o| match o {
-        OutcomeArg::Closed => Outcome::Closed,
-        OutcomeArg::Reset => Outcome::Reset,
-        OutcomeArg::Refused => Outcome::Refused,
-        OutcomeArg::Aborted => Outcome::Aborted,
-        OutcomeArg::Incomplete => Outcome::Incomplete,
-        OutcomeArg::Open => Outcome::Open,
-    });
-    (
-        SegmentFilter {
-            ports: a.ports.clone(),
-            hosts: a.hosts.clone(),
-        },
-        ConnFilter {
-            conns: a.conns.clone(),
-            state: a.state,
-            outcome,
-            anomalies: a.anomalies,
-        },
-    )
 }

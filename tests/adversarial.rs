@@ -220,11 +220,12 @@ fn memory_grows_with_connections_open_at_once_not_with_capture_length() {
 
 #[test]
 fn two_thread_replay_prints_exactly_what_one_thread_does() {
-    use synfin::app::{renderer_for, Pipeline};
     use synfin::capture::pcap_reader::PcapSource;
+    use synfin::events::Meta;
     use synfin::filter::{ConnFilter, SegmentFilter};
+    use synfin::pipeline::output::renderer_for;
+    use synfin::pipeline::Pipeline;
     use synfin::render::RenderOpts;
-    use synfin::timeline::Meta;
     use synfin::tracker::{Tracker, TrackerConfig};
     let (d, path) = tmp("big.pcap");
     let mut g = Gen::create(path.as_ref());

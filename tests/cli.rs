@@ -302,7 +302,7 @@ fn payload_escape_sequences_never_reach_the_terminal() {
         .unwrap();
     {
         use synfin::capture::pcap_writer::PcapNgWriter;
-        use synfin::capture::{Frame, LinkType};
+        use synfin::frame::{Frame, LinkType};
         let mut w = PcapNgWriter::create(ng.path(), LinkType::RAW).unwrap();
         let fr = Frame {
             number: 1,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use synfin::capture::pcap_reader::PcapSource;
 use synfin::decode::decode;
-use synfin::timeline::Event;
+use synfin::events::Event;
 use synfin::tracker::{Tracker, TrackerConfig};
 
 fn dir() -> Option<PathBuf> {
@@ -35,7 +35,7 @@ fn captures(d: &Path) -> Vec<PathBuf> {
 }
 
 /// (segments decoded, verdicts) or the error.
-fn replay(p: &Path) -> Result<(usize, Vec<synfin::timeline::ConnectionEvent>), String> {
+fn replay(p: &Path) -> Result<(usize, Vec<synfin::events::ConnectionEvent>), String> {
     let mut src = PcapSource::open(p, 1).map_err(|e| e.to_string())?;
     let mut tracker = Tracker::new(TrackerConfig::default());
     let mut n = 0;
@@ -336,7 +336,7 @@ fn zeek_rows(text: &str) -> (Vec<ZeekRow>, Vec<String>) {
 }
 
 /// Does synfin's connection `v` have the row's endpoints (in either role)?
-fn matches(row: &ZeekRow, v: &synfin::timeline::ConnectionEvent) -> bool {
+fn matches(row: &ZeekRow, v: &synfin::events::ConnectionEvent) -> bool {
     let (c, s) = (v.client.to_string(), v.server.to_string());
     (row.orig.matches(&c) && row.resp.matches(&s)) || (row.orig.matches(&s) && row.resp.matches(&c))
 }

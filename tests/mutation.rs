@@ -9,13 +9,13 @@ mod support;
 use std::io::{self, Cursor};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use synfin::app::renderer_for;
 use synfin::capture::pcap_reader::PcapSource;
 use synfin::cli::Format;
 use synfin::decode::decode;
+use synfin::events::{Meta, Summary};
 use synfin::filter::ConnFilter;
+use synfin::pipeline::output::renderer_for;
 use synfin::render::RenderOpts;
-use synfin::timeline::{Meta, Summary};
 use synfin::tracker::{Tracker, TrackerConfig};
 
 const FORMATS: [Format; 8] = [
@@ -233,7 +233,7 @@ proptest::proptest! {
         let head: Vec<u8> = if ng {
             // A section header and one interface, as synfin writes them.
             let f = tempfile::NamedTempFile::new().unwrap();
-            let w = synfin::capture::pcap_writer::PcapNgWriter::create(f.path(), synfin::capture::LinkType::EN10MB).unwrap();
+            let w = synfin::capture::pcap_writer::PcapNgWriter::create(f.path(), synfin::frame::LinkType::EN10MB).unwrap();
             drop(w);
             std::fs::read(f.path()).unwrap()
         } else {

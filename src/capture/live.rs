@@ -7,7 +7,8 @@
 //! ask the kernel for each frame's (`SIOCGSTAMPNS`), no drop counter, so we read
 //! `PACKET_STATISTICS`, and a 4 KiB default read buffer, which would cut lo's 64 KiB frames.
 
-use super::{CaptureError, Frame, LinkType};
+use super::CaptureError;
+use crate::frame::{Frame, LinkType};
 use crate::timestamp::Timestamp;
 use pnet::datalink::{self, Channel, DataLinkReceiver};
 use std::io;

@@ -2,7 +2,8 @@
 //! interfaces, any timestamp resolution) files or stdin, on pcap-parser. Memory stays constant:
 //! one fixed buffer, never the whole file, never an allocation sized by a record's length.
 
-use super::{CaptureError, Frame, LinkType};
+use super::CaptureError;
+use crate::frame::{Frame, LinkType};
 use crate::timestamp::Timestamp;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};

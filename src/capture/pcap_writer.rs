@@ -2,7 +2,8 @@
 //! timestamps and snaplen 262144 (what tcpdump uses), serialized by pcap-parser. Every record
 //! is written whole, so the file is valid after any flush (and after Ctrl-C).
 
-use super::{CaptureError, Frame, LinkType};
+use super::CaptureError;
+use crate::frame::{Frame, LinkType};
 use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec};
 use std::fs::File;
 use std::io::{BufWriter, Write};

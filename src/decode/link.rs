@@ -1,7 +1,7 @@
 //! The link-layer headers etherparse does not parse (NULL/LOOP, Linux SLL and SLL2), parsed
 //! here, once. Ethernet (with VLAN tags) and raw IP are left to etherparse.
 
-use crate::capture::LinkType;
+use crate::frame::LinkType;
 
 /// IPv4 / IPv6 ether types.
 pub const ETHERTYPE_IPV4: u16 = 0x0800;

@@ -8,7 +8,7 @@
 
 pub mod link;
 
-use crate::capture::Frame;
+use crate::frame::Frame;
 use crate::segment::{PayloadPrefix, Segment, TcpFlags, TcpOptions};
 use etherparse::{
     Ethernet2Slice, IpNumber, LaxIpSlice, SingleVlanSlice, TcpOptionElement, TcpSlice,

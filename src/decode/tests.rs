@@ -1,7 +1,7 @@
 //! Decode tests on frames built in code, one per link type, plus property tests.
 
 use super::*;
-use crate::capture::LinkType;
+use crate::frame::LinkType;
 use crate::timestamp::Timestamp;
 use etherparse::PacketBuilder;
 use proptest::prelude::*;

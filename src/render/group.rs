@@ -3,8 +3,8 @@
 //! get a whole connection once its verdict is known. Memory: the events of open connections.
 
 use super::Renderer;
+use crate::events::{ConnId, ConnectionEvent, Event, Meta, Summary};
 use crate::filter::ConnFilter;
-use crate::timeline::{ConnId, ConnectionEvent, Event, Meta, Summary};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 

@@ -1,7 +1,7 @@
 //! `--format jsonl`: shared/SCHEMA.md exactly, one object per line.
 
 use super::Renderer;
-use crate::timeline::{Event, Meta, Summary};
+use crate::events::{Event, Meta, Summary};
 use serde::Serialize;
 use std::io::{self, Write};
 

@@ -7,7 +7,7 @@ use super::escape::preview;
 use super::group::{ConnGroup, Stacked};
 use super::palette;
 use super::{call_text, fit, RenderOpts};
-use crate::timeline::{Dir, Event, SegmentEvent, TcpState};
+use crate::events::{Dir, Event, SegmentEvent, TcpState};
 use crate::timestamp::Timestamp;
 use std::io::{self, Write};
 
@@ -107,7 +107,7 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
             .any(|e| matches!(e, Event::State(s) if s.endpoint == ep))
     };
     let first_state = |ep| {
-        if v.outcome == crate::timeline::Outcome::Refused && never(ep) {
+        if v.outcome == crate::events::Outcome::Refused && never(ep) {
             "(no socket)".to_string()
         } else {
             initial(ep).name().to_string()
@@ -220,10 +220,10 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
                 let left = c.endpoint == client;
                 // RST causes, in words, under the call they end.
                 let why = match (c.source, c.result.as_deref()) {
-                    (crate::timeline::CallSource::Inferred, Some("ECONNREFUSED")) => vec![format!(
+                    (crate::events::CallSource::Inferred, Some("ECONNREFUSED")) => vec![format!(
                         "why: RST answers the SYN: nothing listens on {server} → ECONNREFUSED"
                     )],
-                    (crate::timeline::CallSource::Inferred, Some("ECONNRESET")) => vec![
+                    (crate::events::CallSource::Inferred, Some("ECONNRESET")) => vec![
                         "why: the peer reset the connection (close() with SO_LINGER 0, or with unread data)"
                             .to_string(),
                     ],
@@ -301,7 +301,7 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
     }
     // Final states and the TIME_WAIT countdown.
     let fin = |ep| {
-        if v.outcome == crate::timeline::Outcome::Refused && never(ep) {
+        if v.outcome == crate::events::Outcome::Refused && never(ep) {
             "(no socket)".to_string()
         } else {
             super::final_text(v, ep)

@@ -4,7 +4,7 @@
 use super::group::{ConnGroup, GroupRenderer};
 use super::ladder::segment_label;
 use super::RenderOpts;
-use crate::timeline::{Dir, Event, Meta, Summary};
+use crate::events::{Dir, Event, Meta, Summary};
 use std::io::{self, Write};
 
 /// Mermaid output.

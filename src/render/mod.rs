@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use synfin::render::{jsonl::JsonlRenderer, Renderer};
-//! use synfin::timeline::{Meta, Summary};
+//! use synfin::events::{Meta, Summary};
 //! let mut out = Vec::new();
 //! let mut r = JsonlRenderer::default();
 //! let meta = Meta { schema: 1, tool: "synfin", version: "0.1.0", source: "replay",
@@ -24,7 +24,7 @@ pub mod summary;
 pub mod svg;
 pub mod timeline;
 
-use crate::timeline::{Event, Meta, Summary};
+use crate::events::{Event, Meta, Summary};
 use std::io::{self, Write};
 
 /// Options every renderer reads.
@@ -56,7 +56,7 @@ impl Default for RenderOpts {
 }
 
 /// `conn 1  a → b  closed · SF · history ShADadFf`: the line over each connection.
-pub(crate) fn conn_header(v: &crate::timeline::ConnectionEvent) -> String {
+pub(crate) fn conn_header(v: &crate::events::ConnectionEvent) -> String {
     format!(
         "conn {}  {} → {}  {} · {} · history {}{}",
         v.conn,
@@ -77,19 +77,19 @@ pub(crate) fn conn_header(v: &crate::timeline::ConnectionEvent) -> String {
 
 /// Endpoint `ep`'s state at the end, as the verdict gives it.
 pub(crate) fn final_state(
-    v: &crate::timeline::ConnectionEvent,
-    ep: crate::timeline::Endpoint,
-) -> Option<crate::timeline::TcpState> {
+    v: &crate::events::ConnectionEvent,
+    ep: crate::events::Endpoint,
+) -> Option<crate::events::TcpState> {
     v.final_states.0.iter().find(|(e, _)| *e == ep).map(|x| x.1)
 }
 
 /// Endpoint `ep`'s final state as the drawings end on it: its name, or for TIME_WAIT when it
 /// ends, counted from the connection's start (`TIME_WAIT→+60.0s`).
 pub(crate) fn final_text(
-    v: &crate::timeline::ConnectionEvent,
-    ep: crate::timeline::Endpoint,
+    v: &crate::events::ConnectionEvent,
+    ep: crate::events::Endpoint,
 ) -> String {
-    use crate::timeline::TcpState;
+    use crate::events::TcpState;
     let st = final_state(v, ep).unwrap_or(TcpState::Unknown);
     match (st, v.time_wait_until) {
         (TcpState::TimeWait, Some(until)) => {
@@ -101,7 +101,7 @@ pub(crate) fn final_text(
 
 /// What to call the two sides: `client` and `server`, or `active` twice when both sent a
 /// SYN (a simultaneous open: no one listened).
-pub(crate) fn role_names(v: &crate::timeline::ConnectionEvent) -> [&'static str; 2] {
+pub(crate) fn role_names(v: &crate::events::ConnectionEvent) -> [&'static str; 2] {
     if v.simultaneous_open {
         ["active", "active"]
     } else {
@@ -140,8 +140,8 @@ pub(crate) fn fit(s: &str, n: usize) -> String {
 }
 
 /// A call as the ladder writes it: `» connect()`, `~ recv() = 0`, `» connect() → ECONNREFUSED`.
-pub(crate) fn call_text(c: &crate::timeline::CallEvent) -> String {
-    use crate::timeline::{CallSource, Phase};
+pub(crate) fn call_text(c: &crate::events::CallEvent) -> String {
+    use crate::events::{CallSource, Phase};
     let name = c.call.as_str();
     let mark = match c.source {
         CallSource::Observed => "»",

@@ -1,7 +1,7 @@
 //! `--format summary`: one row per connection as it ends, then totals.
 
 use super::group::{ConnGroup, GroupRenderer};
-use crate::timeline::{ConnectionEvent, Event, Meta, Outcome, Summary, TcpState};
+use crate::events::{ConnectionEvent, Event, Meta, Outcome, Summary, TcpState};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 

@@ -13,8 +13,8 @@
 use super::group::{ConnGroup, GroupRenderer};
 use super::ladder::segment_label;
 use super::{call_text, fit, RenderOpts};
+use crate::events::{Dir, Event, Meta, Role, Summary, TcpState};
 use crate::segment::TcpFlags;
-use crate::timeline::{Dir, Event, Meta, Role, Summary, TcpState};
 use crate::timestamp::Timestamp;
 use std::io::{self, Write};
 

@@ -10,8 +10,8 @@
 
 use super::group::{ConnGroup, Stacked};
 use super::{fit, palette, RenderOpts};
+use crate::events::{Endpoint, Event, Role, TcpState};
 use crate::segment::TcpFlags;
-use crate::timeline::{Endpoint, Event, Role, TcpState};
 use crate::timestamp::Timestamp;
 use std::io::{self, Write};
 

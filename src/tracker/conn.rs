@@ -7,15 +7,15 @@
 //! (its ACK covers it) or had not (its own SYN or FIN crossed it): the ack numbers, not the
 //! arrival order, decide. Meanwhile the queue holds later events back (see `queue`).
 
-use super::history::ZeekHistory;
 use super::queue::{EventQueue, HoldKind, Kind};
 use super::seq::SeqNum;
 use super::state::{next_state, Input, TcpState};
-use crate::segment::Segment;
-use crate::timeline::{
+use super::zeek::history::ZeekHistory;
+use crate::events::{
     AnomalyEvent, AnomalyKind, CallEvent, CallName, CallSource, ConnId, ConnectionEvent, Dir,
     Endpoint, Event, FinalStates, Initiator, Note, Outcome, Phase, Role, SegmentEvent, StateEvent,
 };
+use crate::segment::Segment;
 use crate::timestamp::Timestamp;
 use std::net::SocketAddr;
 
@@ -150,7 +150,7 @@ impl Conn {
         seg: &Segment,
         now: Timestamp,
         q: &mut EventQueue,
-        ranges: &super::reassembly::RangeBudget,
+        ranges: &super::zeek::reassembly::RangeBudget,
     ) -> Conn {
         let f = seg.flags;
         let self_connect = seg.src == seg.dst;

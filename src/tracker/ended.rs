@@ -8,7 +8,7 @@
 
 use super::flow::FlowKey;
 use super::seq::SeqNum;
-use crate::timeline::ConnId;
+use crate::events::ConnId;
 use crate::timestamp::Timestamp;
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;

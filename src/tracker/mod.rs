@@ -16,17 +16,16 @@
 mod conn;
 mod ended;
 pub mod flow;
-pub mod history;
 pub mod queue;
-mod reassembly;
 pub mod seq;
 pub mod state;
+pub mod zeek;
 
-use crate::segment::Segment;
-use crate::timeline::{
+use crate::events::{
     AnomalyEvent, AnomalyKind, ConnId, Dir, Endpoint, Event, Note, Role, SegmentEvent, StateEvent,
     TcpState,
 };
+use crate::segment::Segment;
 use crate::timestamp::Timestamp;
 use conn::Conn;
 use ended::{Ended, EndedTable};
@@ -107,7 +106,7 @@ pub struct Tracker {
     /// The input has ended (`finish` was called).
     finishing: bool,
     /// The sequence ranges every connection's Zeek reassembly model may hold together.
-    ranges: reassembly::RangeBudget,
+    ranges: zeek::reassembly::RangeBudget,
 }
 
 impl Tracker {
@@ -127,7 +126,7 @@ impl Tracker {
             stats: TrackerStats::default(),
             now: Timestamp(i64::MIN),
             finishing: false,
-            ranges: reassembly::RangeBudget::new(reassembly::TOTAL_RANGES),
+            ranges: zeek::reassembly::RangeBudget::new(zeek::reassembly::TOTAL_RANGES),
         }
     }
 

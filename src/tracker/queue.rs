@@ -5,7 +5,7 @@
 //! and no event later than that time leaves the queue, so a late inference can still be
 //! emitted at the time it happened without breaking the stream's order.
 
-use crate::timeline::{ConnId, Event};
+use crate::events::{ConnId, Event};
 use crate::timestamp::Timestamp;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -253,7 +253,7 @@ impl EventQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timeline::{AnomalyEvent, AnomalyKind};
+    use crate::events::{AnomalyEvent, AnomalyKind};
     use proptest::prelude::*;
 
     fn ev(t: i64, tag: u64) -> Event {

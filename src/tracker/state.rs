@@ -4,7 +4,7 @@
 //! We observe rather than participate, so inputs are what an endpoint was seen to send or
 //! (inferred) to receive; `next_state` is the one place that says which changes are legal.
 
-pub use crate::timeline::TcpState;
+pub use crate::events::TcpState;
 
 /// What happened to an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

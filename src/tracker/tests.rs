@@ -2,8 +2,8 @@
 //! its tests), then connections picked up mid-stream, then property tests.
 
 use super::*;
+use crate::events::{Outcome, TcpState::*};
 use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
-use crate::timeline::{Outcome, TcpState::*};
 use proptest::prelude::*;
 use std::net::SocketAddr;
 
@@ -69,7 +69,7 @@ fn path(events: &[Event], ep: &str) -> Vec<TcpState> {
     v
 }
 
-fn verdicts(events: &[Event]) -> Vec<&crate::timeline::ConnectionEvent> {
+fn verdicts(events: &[Event]) -> Vec<&crate::events::ConnectionEvent> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -142,14 +142,12 @@ fn three_way_handshake() {
 // Tests for the SYN-SENT state
 // =============================================================================================
 /// The `connect` calls of side `ep`: (phase, result, frame-time in ms).
-fn connect_calls(events: &[Event], ep: &str) -> Vec<(crate::timeline::Phase, Option<String>, i64)> {
+fn connect_calls(events: &[Event], ep: &str) -> Vec<(crate::events::Phase, Option<String>, i64)> {
     let ep: SocketAddr = ep.parse().unwrap();
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Call(c)
-                if c.endpoint.0 == ep && c.call == crate::timeline::CallName::Connect =>
-            {
+            Event::Call(c) if c.endpoint.0 == ep && c.call == crate::events::CallName::Connect => {
                 Some((c.phase, c.result.clone(), c.t.0 / 1_000_000))
             }
             _ => None,
@@ -163,7 +161,7 @@ fn a_refused_syn_returns_econnrefused_at_the_rst() {
         seg(1, C, S, SY, ISN_C, 0, 0),
         seg(2, S, C, R | A, 0, ISN_C + 1, 0),
     ]);
-    use crate::timeline::Phase::{Enter, Return};
+    use crate::events::Phase::{Enter, Return};
     assert_eq!(
         connect_calls(&ev, C),
         [(Enter, None, 1), (Return, Some("ECONNREFUSED".into()), 2)]
@@ -180,7 +178,7 @@ fn the_same_syn_after_a_refusal_is_one_connection_refused_each_time() {
         seg(500, C, S, SY, ISN_C, 0, 0),
         seg(501, S, C, R | A, 0, ISN_C + 1, 0),
     ]);
-    use crate::timeline::Phase::{Enter, Return};
+    use crate::events::Phase::{Enter, Return};
     let refused = Some("ECONNREFUSED".to_string());
     assert_eq!(
         connect_calls(&ev, C),
@@ -267,8 +265,8 @@ fn crossed_syns_held_in_flight_establish_on_the_peers_syn_ack() {
     let returns = ev
         .iter()
         .filter(|e| {
-            matches!(e, Event::Call(c) if c.call == crate::timeline::CallName::Connect
-                && c.phase == crate::timeline::Phase::Return)
+            matches!(e, Event::Call(c) if c.call == crate::events::CallName::Connect
+                && c.phase == crate::events::Phase::Return)
         })
         .count();
     assert_eq!(returns, 2, "both connect() calls return");
@@ -408,7 +406,7 @@ fn half_close_is_inferred_as_shutdown() {
     ]);
     let ev = run(&s);
     assert!(ev.iter().any(|e| matches!(e, Event::Call(c)
-        if c.call == crate::timeline::CallName::Shutdown)));
+        if c.call == crate::events::CallName::Shutdown)));
     assert_eq!(path(&ev, C)[3..], [FinWait1, FinWait2, TimeWait]);
 }
 
@@ -429,7 +427,7 @@ fn crossed_fins_give_closing_on_both_ends() {
     assert_eq!(path(&ev, S)[3..], [FinWait1, Closing, TimeWait]);
     assert_eq!(
         verdicts(&ev)[0].close_initiator,
-        Some(crate::timeline::Initiator::Both)
+        Some(crate::events::Initiator::Both)
     );
 }
 
@@ -618,7 +616,7 @@ fn a_server_picked_up_at_its_syn_ack_never_returns_from_connect() {
     assert_eq!(path(&ev, S).last(), Some(&Established));
     let server: SocketAddr = S.parse().unwrap();
     assert!(!ev.iter().any(|e| matches!(e, Event::Call(c)
-        if c.endpoint.0 == server && c.call == crate::timeline::CallName::Connect)));
+        if c.endpoint.0 == server && c.call == crate::events::CallName::Connect)));
 }
 
 #[test]

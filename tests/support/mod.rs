@@ -7,7 +7,7 @@ use etherparse::PacketBuilder;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use synfin::capture::pcap_writer::PcapWriter;
-use synfin::capture::{Frame, LinkType};
+use synfin::frame::{Frame, LinkType};
 use synfin::timestamp::Timestamp;
 
 /// TCP flag bits.

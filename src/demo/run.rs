@@ -3,18 +3,20 @@
 
 use super::calls::{CallLog, ObservedCall};
 use super::kernel_check::{compare, report};
+use super::kernel_trace::{time_wait_sockets, KernelTrace};
 use super::netns::enter_private_netns;
 use super::scenarios::{client_addr, start_echo_server, Ctx, Scenario, SCENARIOS};
 use super::sockets::Sock;
-use crate::app::{open_output, renderer_for, stop_flag, tracker_config, Pipeline, UsageError};
-use crate::capture::kernel_trace::{time_wait_sockets, KernelTrace};
 use crate::capture::live::LiveSource;
 use crate::capture::pcap_writer::{PcapNgWriter, PcapWriter};
-use crate::capture::{Frame, LinkType};
 use crate::cli::DemoArgs;
 use crate::decode::decode;
+use crate::events::{ConnId, Event, Meta};
 use crate::filter::{ConnFilter, SegmentFilter};
-use crate::timeline::{ConnId, Event, Meta};
+use crate::frame::{Frame, LinkType};
+use crate::pipeline::config::tracker_config;
+use crate::pipeline::output::{open_output, renderer_for};
+use crate::pipeline::{stop_flag, Pipeline, UsageError};
 use crate::timestamp::Timestamp;
 use crate::tracker::{FlowKey, Tracker};
 use std::collections::HashSet;

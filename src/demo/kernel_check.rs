@@ -1,8 +1,8 @@
 //! `demo --kernel-check`: each endpoint's inferred state sequence beside the kernel's own.
 //! Pure: the trace and the TIME_WAIT sockets are read by `capture::kernel_trace`.
 
-use crate::capture::kernel_trace::KernelTransition;
-use crate::timeline::{ConnId, Endpoint, Event, Role, TcpState};
+use super::kernel_trace::KernelTransition;
+use crate::events::{ConnId, Endpoint, Event, Role, TcpState};
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::net::SocketAddr;

@@ -2,7 +2,7 @@
 
 use super::calls::{now, CallLog, ObservedCall};
 use super::sockets::Sock;
-use crate::timeline::CallName;
+use crate::events::CallName;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;

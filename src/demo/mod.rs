@@ -2,8 +2,9 @@
 //! `capture/` and `app`, the only code that touches the OS.
 
 pub mod calls;
-pub mod demo;
 pub mod kernel_check;
+pub mod kernel_trace;
 pub mod netns;
+pub mod run;
 pub mod scenarios;
 pub mod sockets;

@@ -2,8 +2,8 @@
 //! segments to the thread that tracks and renders. Order is kept (one channel, one reader),
 //! so the output is exactly that of doing both on one thread.
 
-use super::pcap_reader::PcapSource;
-use super::CaptureError;
+use crate::capture::pcap_reader::PcapSource;
+use crate::capture::CaptureError;
 use crate::decode::decode;
 use crate::filter::SegmentFilter;
 use crate::segment::Segment;

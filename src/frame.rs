@@ -1,6 +1,23 @@
-//! Link-layer header types (LINKTYPE_* of the pcap and pcapng formats) that synfin decodes.
+//! One captured frame and its link-layer type: what capture hands to decode. Plain data, no
+//! I/O; below both `capture` and `decode`.
 
+use crate::timestamp::Timestamp;
 use std::fmt;
+
+/// One captured frame, borrowed from the source's buffer until the next call.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// 1-based frame number in the input (record index; live: capture order).
+    pub number: u64,
+    /// Capture timestamp.
+    pub ts: Timestamp,
+    /// Link-layer header type of `data`.
+    pub link: LinkType,
+    /// Length of the frame on the wire.
+    pub orig_len: u32,
+    /// The captured bytes (possibly cut by snaplen).
+    pub data: &'a [u8],
+}
 
 /// A pcap/pcapng LINKTYPE value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,7 +2,7 @@
 //! recorded in a `CallLog`.
 
 use super::calls::{errno_name, now, CallLog, ObservedCall};
-use crate::timeline::CallName;
+use crate::events::CallName;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};

@@ -3,7 +3,7 @@
 //! `/proc/net/tcp{,6}` (the trace never shows TIME_WAIT: a timewait minisock takes over and
 //! the socket reports FIN_WAIT2→CLOSE).
 
-use crate::timeline::TcpState;
+use crate::events::TcpState;
 use std::collections::HashSet;
 use std::fs;
 use std::io;

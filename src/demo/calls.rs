@@ -1,7 +1,7 @@
 //! Observed socket calls: each one timed around the real syscall with `CLOCK_REALTIME`
 //! (the clock of the capture's kernel timestamps), with its result or errno.
 
-use crate::timeline::{CallEvent, CallName, CallSource, ConnId, Endpoint, Event, Phase};
+use crate::events::{CallEvent, CallName, CallSource, ConnId, Endpoint, Event, Phase};
 use crate::timestamp::Timestamp;
 use std::io;
 use std::net::SocketAddr;

@@ -1,0 +1,83 @@
+//! `synfin watch`: a live interface → the pipeline, until Ctrl-C, `-c` or `--duration`.
+
+use super::filters::from_args;
+use crate::capture::live::{LiveSource, Polled};
+use crate::capture::pcap_writer::PcapWriter;
+use crate::cli::{Format, WatchArgs};
+use crate::events::Meta;
+use crate::pipeline::config::tracker_config;
+use crate::pipeline::output::{open_output, renderer_for};
+use crate::pipeline::{stop_flag, wall_clock, Pipeline, UsageError};
+use crate::tracker::Tracker;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Run `watch`.
+pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
+    tracker_config(&a.tracker, Format::None)?;
+    let (sf, cf) = from_args(&a.filter);
+    let duration = match a.duration {
+        Some(d) if !(d.is_finite() && d > 0.0) => {
+            return Err(
+                UsageError(format!("--duration {d}: give a positive number of seconds")).into(),
+            )
+        }
+        d => d.map(Duration::from_secs_f64),
+    };
+    let stop = stop_flag()?;
+    let mut source = LiveSource::open(&a.iface, stop, duration)?;
+    let writer = match &a.write {
+        Some(path) => Some(PcapWriter::create(path, source.link_type())?),
+        None => None,
+    };
+    let output = open_output(&a.output)?;
+    let cfg = tracker_config(&a.tracker, output.format)?;
+    let meta = Meta {
+        schema: 1,
+        tool: "synfin",
+        version: env!("CARGO_PKG_VERSION"),
+        source: "watch",
+        input: a.iface.clone(),
+        linktype: source.link_type().name(),
+    };
+    let renderer = renderer_for(output.format, output.opts, cf);
+    let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out).with_writer(writer);
+    p.start(&meta)?;
+    let mut matched = 0u64;
+    loop {
+        match source.poll()? {
+            Polled::Stopped => break,
+            // Quiet: let the tracker's clock move on (held inferences, TIME_WAIT ends) and
+            // show what is settled.
+            Polled::Idle => {
+                p.tick(wall_clock())?;
+                p.flush()?;
+            }
+            Polled::Frame => {
+                if p.frame(&source.frame())? {
+                    matched += 1;
+                    if a.count.is_some_and(|c| matched >= c) {
+                        break;
+                    }
+                }
+                if p.summary.frames % 64 == 0 {
+                    p.flush()?;
+                }
+            }
+        }
+    }
+    let drops = source.kernel_drops();
+    if drops > 0 {
+        p.summary
+            .errors
+            .push(format!("the kernel dropped {drops} frames"));
+    }
+    p.finish()?;
+    if drops > 0 {
+        eprintln!(
+            "synfin: warning: the kernel dropped {drops} frames on {}",
+            a.iface
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,177 @@
+//! Everything after the source, shared by replay, watch and demo: decode, filter, track,
+//! render, save. `output` opens the output and picks the renderer; `config` turns the
+//! command line's tracker options into the tracker's settings; `decoded_stream` is replay's
+//! reader thread.
+
+pub mod config;
+pub mod decoded_stream;
+pub mod output;
+
+use crate::capture::pcap_writer::PcapWriter;
+use crate::decode::{decode, Skip};
+use crate::events::{Event, Meta, Summary};
+use crate::filter::SegmentFilter;
+use crate::frame::Frame;
+use crate::render::Renderer;
+use crate::tracker::Tracker;
+use anyhow::Context;
+use std::io::{self, Write};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// A mistake in how synfin was run (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Everything after the source, shared by replay, watch and demo.
+pub struct Pipeline {
+    /// The tracker.
+    pub tracker: Tracker,
+    segments: SegmentFilter,
+    renderer: Box<dyn Renderer>,
+    out: Box<dyn Write>,
+    /// Totals so far.
+    pub summary: Summary,
+    writer: Option<PcapWriter>,
+    /// Extra events (observed calls) to merge by time.
+    extra: std::collections::VecDeque<Event>,
+}
+
+impl Pipeline {
+    /// A pipeline writing to `output`.
+    pub fn new(
+        tracker: Tracker,
+        segments: SegmentFilter,
+        renderer: Box<dyn Renderer>,
+        out: Box<dyn Write>,
+    ) -> Pipeline {
+        Pipeline {
+            tracker,
+            segments,
+            renderer,
+            out,
+            summary: Summary::default(),
+            writer: None,
+            extra: Default::default(),
+        }
+    }
+
+    /// Also save frames to `w`.
+    pub fn with_writer(mut self, w: Option<PcapWriter>) -> Pipeline {
+        self.writer = w;
+        self
+    }
+
+    /// Events (sorted by time) to merge into the output, e.g. the demo's observed calls.
+    pub fn with_extra_events(mut self, mut events: Vec<Event>) -> Pipeline {
+        events.sort_by_key(|e| e.t());
+        self.extra = events.into();
+        self
+    }
+
+    /// Write the meta line (or header).
+    pub fn start(&mut self, meta: &Meta) -> io::Result<()> {
+        self.renderer.start(meta, &mut self.out)
+    }
+
+    /// Feed one frame; returns whether it was a TCP segment that passed the filters.
+    pub fn frame(&mut self, frame: &Frame<'_>) -> anyhow::Result<bool> {
+        self.summary.frames += 1;
+        let decoded = decode(frame);
+        // `-w` keeps what the filters keep (everything, without filters), like a capture
+        // filter would.
+        let keep = match &decoded {
+            Ok(seg) => self.segments.matches(seg),
+            Err(_) => self.segments.is_empty(),
+        };
+        if let (Some(w), true) = (&mut self.writer, keep) {
+            w.write(frame)?;
+        }
+        match decoded {
+            Ok(seg) => {
+                if !keep {
+                    return Ok(false);
+                }
+                self.segment(&seg)?;
+                Ok(true)
+            }
+            Err(
+                Skip::NotIp
+                | Skip::NotTcp
+                | Skip::Fragment
+                | Skip::Truncated
+                | Skip::UnsupportedLink,
+            ) => {
+                self.summary.skipped_frames += 1;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Time passes with no segment (live capture): settle what waited too long.
+    pub fn tick(&mut self, now: crate::timestamp::Timestamp) -> io::Result<()> {
+        self.tracker.handle_timeout(now);
+        self.drain()
+    }
+
+    /// Feed one decoded segment that passed the filters.
+    pub fn segment(&mut self, seg: &crate::segment::Segment) -> io::Result<()> {
+        self.summary.tcp_segments += 1;
+        self.tracker.handle_segment(seg);
+        self.drain()
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        while let Some(e) = self.tracker.poll_event() {
+            while self.extra.front().is_some_and(|x| x.t() <= e.t()) {
+                let x = self.extra.pop_front().expect("checked");
+                self.renderer.event(&x, &mut self.out)?;
+            }
+            self.renderer.event(&e, &mut self.out)?;
+        }
+        Ok(())
+    }
+
+    /// Flush the writer (e.g. periodically while live).
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        if let Some(w) = &mut self.writer {
+            w.flush()?;
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// End of input: settle the tracker, write the remaining events and the summary.
+    pub fn finish(mut self) -> anyhow::Result<Summary> {
+        self.tracker.finish();
+        self.drain()?;
+        for x in std::mem::take(&mut self.extra) {
+            self.renderer.event(&x, &mut self.out)?;
+        }
+        self.summary.connections = self.tracker.stats().connections;
+        self.renderer.finish(&self.summary, &mut self.out)?;
+        if let Some(w) = &mut self.writer {
+            w.flush()?;
+        }
+        self.out.flush()?;
+        Ok(self.summary)
+    }
+}
+
+/// Ctrl-C and SIGTERM set this flag; live sources poll it.
+pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot handle signals")?;
+    }
+    Ok(stop)
+}
+
+/// `CLOCK_REALTIME`, the clock of the kernel's capture timestamps.
+pub fn wall_clock() -> crate::timestamp::Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    crate::timestamp::Timestamp::from_secs_nanos(d.as_secs() as i64, i64::from(d.subsec_nanos()))
+}
