@@ -1,7 +1,9 @@
 //! Observed socket calls: each one timed around the real syscall with `CLOCK_REALTIME`
 //! (the clock of the capture's kernel timestamps), with its result or errno.
 
-use crate::events::{CallEvent, CallName, CallSource, ConnId, Endpoint, Event, Phase};
+use crate::events::{
+    CallEvent, CallName, CallResult, CallSource, ConnId, Endpoint, Errno, Event, Phase,
+};
 use crate::timestamp::Timestamp;
 use std::io;
 use std::net::SocketAddr;
@@ -30,13 +32,13 @@ pub struct ObservedCall {
     /// Which call.
     pub call: CallName,
     /// `ok`, `5 bytes`, `ECONNREFUSED`, …
-    pub result: String,
+    pub result: CallResult,
 }
 
 impl ObservedCall {
     /// The enter and return events, for connection `conn`.
     pub fn events(&self, conn: ConnId) -> [Event; 2] {
-        let mk = |t, phase, result: Option<String>| {
+        let mk = |t, phase, result: Option<CallResult>| {
             Event::Call(CallEvent {
                 t,
                 conn,
@@ -49,25 +51,14 @@ impl ObservedCall {
         };
         [
             mk(self.enter, Phase::Enter, None),
-            mk(self.ret, Phase::Return, Some(self.result.clone())),
+            mk(self.ret, Phase::Return, Some(self.result)),
         ]
     }
 }
 
-/// The errno name of an I/O error (`ECONNREFUSED`), else its text.
-pub fn errno_name(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::ECONNREFUSED) => "ECONNREFUSED".into(),
-        Some(libc::ECONNRESET) => "ECONNRESET".into(),
-        Some(libc::EADDRINUSE) => "EADDRINUSE".into(),
-        Some(libc::EAGAIN) => "EAGAIN".into(),
-        Some(libc::ETIMEDOUT) => "ETIMEDOUT".into(),
-        Some(libc::EPIPE) => "EPIPE".into(),
-        Some(libc::ENOTCONN) => "ENOTCONN".into(),
-        Some(libc::EINPROGRESS) => "EINPROGRESS".into(),
-        Some(n) => format!("errno {n}"),
-        None => e.to_string(),
-    }
+/// The errno of a failed call (`errno 0` for an error that carries none).
+pub fn errno_of(e: &io::Error) -> CallResult {
+    CallResult::Errno(Errno(e.raw_os_error().unwrap_or(0)))
 }
 
 /// A shared, append-only log of observed calls.
@@ -82,14 +73,14 @@ impl CallLog {
         local: SocketAddr,
         peer: Option<SocketAddr>,
         f: impl FnOnce() -> io::Result<T>,
-        describe: impl FnOnce(&T) -> String,
+        describe: impl FnOnce(&T) -> CallResult,
     ) -> io::Result<T> {
         let enter = now();
         let r = f();
         let ret = now();
         let result = match &r {
             Ok(v) => describe(v),
-            Err(e) => errno_name(e),
+            Err(e) => errno_of(e),
         };
         self.push(ObservedCall {
             enter,

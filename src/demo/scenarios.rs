@@ -2,7 +2,7 @@
 
 use super::calls::{now, CallLog, ObservedCall};
 use super::sockets::Sock;
-use crate::events::CallName;
+use crate::events::{CallName, CallResult};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;
@@ -241,7 +241,7 @@ fn client_crash(ctx: &mut Ctx) -> io::Result<()> {
         local,
         peer: Some(addr),
         call: CallName::Close,
-        result: "killed by SIGKILL: the kernel closes the socket".into(),
+        result: CallResult::Killed,
     });
     // The server is still serving: a second client gets its echo.
     one_client(ctx, &first_message(ctx))?;

@@ -1,8 +1,8 @@
 //! The lesson's echo server and client, as small steps on socket2 sockets, every syscall
 //! recorded in a `CallLog`.
 
-use super::calls::{errno_name, now, CallLog, ObservedCall};
-use crate::events::CallName;
+use super::calls::{errno_of, now, CallLog, ObservedCall};
+use crate::events::{CallName, CallResult};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
@@ -33,11 +33,6 @@ impl Sock {
     pub fn listen(log: &CallLog, addr: SocketAddr, reuse: bool, backlog: i32) -> io::Result<Sock> {
         let sock = new_socket(addr)?;
         sock.set_reuse_address(reuse)?;
-        let what = if reuse {
-            "bind+listen with SO_REUSEADDR"
-        } else {
-            "bind+listen without SO_REUSEADDR"
-        };
         log.record(
             CallName::Listen,
             addr,
@@ -46,7 +41,7 @@ impl Sock {
                 sock.bind(&addr.into())?;
                 sock.listen(backlog)
             },
-            |_| format!("ok ({what}, backlog {backlog})"),
+            |_| CallResult::Listening { reuse, backlog },
         )?;
         let local = std_addr(&sock.local_addr()?);
         Ok(Sock {
@@ -63,8 +58,8 @@ impl Sock {
         let r = self.sock.accept();
         let ret = now();
         let (peer, result) = match &r {
-            Ok((_, a)) => (Some(std_addr(a)), "ok".to_string()),
-            Err(e) => (None, errno_name(e)),
+            Ok((_, a)) => (Some(std_addr(a)), CallResult::Ok),
+            Err(e) => (None, errno_of(e)),
         };
         self.log.push(ObservedCall {
             enter,
@@ -118,7 +113,7 @@ impl Sock {
             self.local,
             Some(to),
             || self.sock.connect(&to.into()),
-            |_| "ok".into(),
+            |_| CallResult::Ok,
         )
     }
 
@@ -129,7 +124,7 @@ impl Sock {
             self.local,
             self.peer,
             || self.sock.send(data),
-            |n| format!("{n} bytes"),
+            |n| CallResult::Bytes(*n as u64),
         )
     }
 
@@ -141,7 +136,7 @@ impl Sock {
             self.local,
             self.peer,
             || (&self.sock).read(&mut buf),
-            |n| format!("{n} bytes"),
+            |n| CallResult::Bytes(*n as u64),
         )?;
         buf.truncate(n);
         Ok(buf)
@@ -154,7 +149,7 @@ impl Sock {
             self.local,
             self.peer,
             || self.sock.shutdown(Shutdown::Write),
-            |_| "ok (SHUT_WR)".into(),
+            |_| CallResult::OkShutWr,
         )
     }
 
@@ -184,7 +179,7 @@ impl Sock {
                 drop(sock);
                 Ok(())
             },
-            |_| "ok".into(),
+            |_| CallResult::Ok,
         );
     }
 }

@@ -7,7 +7,7 @@ use super::escape::preview;
 use super::group::{ConnGroup, Stacked};
 use super::palette;
 use super::{call_text, fit, RenderOpts};
-use crate::events::{Dir, Event, SegmentEvent, TcpState};
+use crate::events::{CallResult, CallSource, Dir, Errno, Event, SegmentEvent, TcpState};
 use crate::timestamp::Timestamp;
 use std::io::{self, Write};
 
@@ -219,11 +219,11 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
                 let text = call_text(c);
                 let left = c.endpoint == client;
                 // RST causes, in words, under the call they end.
-                let why = match (c.source, c.result.as_deref()) {
-                    (crate::events::CallSource::Inferred, Some("ECONNREFUSED")) => vec![format!(
+                let why = match (c.source, c.result) {
+                    (CallSource::Inferred, Some(CallResult::Errno(Errno::ECONNREFUSED))) => vec![format!(
                         "why: RST answers the SYN: nothing listens on {server} → ECONNREFUSED"
                     )],
-                    (crate::events::CallSource::Inferred, Some("ECONNRESET")) => vec![
+                    (CallSource::Inferred, Some(CallResult::Errno(Errno::ECONNRESET))) => vec![
                         "why: the peer reset the connection (close() with SO_LINGER 0, or with unread data)"
                             .to_string(),
                     ],

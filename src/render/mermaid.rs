@@ -70,8 +70,7 @@ impl GroupRenderer for MermaidRenderer {
                     let who = if c.endpoint == v.client { "C" } else { "S" };
                     let r = c
                         .result
-                        .as_deref()
-                        .map(|r| format!(" → {}", clean(r)))
+                        .map(|r| format!(" → {}", clean(&r.as_text())))
                         .unwrap_or_default();
                     writeln!(
                         out,

@@ -141,25 +141,25 @@ pub(crate) fn fit(s: &str, n: usize) -> String {
 
 /// A call as the ladder writes it: `» connect()`, `~ recv() = 0`, `» connect() → ECONNREFUSED`.
 pub(crate) fn call_text(c: &crate::events::CallEvent) -> String {
-    use crate::events::{CallSource, Phase};
+    use crate::events::{CallResult, CallSource, Phase};
     let name = c.call.as_str();
     let mark = match c.source {
         CallSource::Observed => "»",
         CallSource::Inferred => "~",
     };
-    let body = match (c.phase, c.result.as_deref()) {
-        (Phase::Enter, None) => format!("{name}()"),
-        (Phase::Enter, Some(r)) if name == "close" && r.starts_with("RST") => {
-            format!("{name}() → RST")
+    let body = match (c.phase, c.result) {
+        (Phase::Enter, Some(CallResult::RstSent)) => format!("{name}() → RST"),
+        (Phase::Enter, Some(CallResult::ShutWrSent)) => format!("{name}(SHUT_WR)"),
+        (Phase::Enter, _) => format!("{name}()"),
+        (
+            Phase::Return,
+            Some(CallResult::Ok | CallResult::OkShutWr | CallResult::Listening { .. }) | None,
+        ) => {
+            format!("{name}() returns")
         }
-        (Phase::Enter, Some(r)) if r.starts_with("SHUT") => format!("{name}(SHUT_WR)"),
-        (Phase::Enter, Some(_)) => format!("{name}()"),
-        (Phase::Return, Some("ok")) | (Phase::Return, None) => format!("{name}() returns"),
-        (Phase::Return, Some(r)) if r.starts_with('E') => format!("{name}() → {r}"),
-        (Phase::Return, Some(r)) => {
-            let n = r.split(' ').next().unwrap_or(r);
-            format!("{name}() = {n}")
-        }
+        (Phase::Return, Some(CallResult::Errno(e))) => format!("{name}() → {e}"),
+        (Phase::Return, Some(CallResult::Bytes(n))) => format!("{name}() = {n}"),
+        (Phase::Return, Some(r)) => format!("{name}() → {r}"),
     };
     format!("{mark} {body}")
 }

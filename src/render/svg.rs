@@ -13,7 +13,7 @@
 use super::group::{ConnGroup, GroupRenderer};
 use super::ladder::segment_label;
 use super::{call_text, fit, RenderOpts};
-use crate::events::{Dir, Event, Meta, Role, Summary, TcpState};
+use crate::events::{CallResult, Dir, Errno, Event, Meta, Role, Summary, TcpState};
 use crate::segment::TcpFlags;
 use crate::timestamp::Timestamp;
 use std::io::{self, Write};
@@ -335,7 +335,7 @@ fn rows_of(g: &ConnGroup, o: &RenderOpts) -> Vec<Row> {
     }
     for e in &g.events {
         if let Event::Call(c) = e {
-            if c.result.as_deref() == Some("ECONNREFUSED") {
+            if c.result == Some(CallResult::Errno(Errno::ECONNREFUSED)) {
                 rows.push(Row::new(
                     None,
                     Kind::Note(format!(

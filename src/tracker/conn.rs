@@ -12,8 +12,9 @@ use super::seq::SeqNum;
 use super::state::{next_state, Input, TcpState};
 use super::zeek::history::ZeekHistory;
 use crate::events::{
-    AnomalyEvent, AnomalyKind, CallEvent, CallName, CallSource, ConnId, ConnectionEvent, Dir,
-    Endpoint, Event, FinalStates, Initiator, Note, Outcome, Phase, Role, SegmentEvent, StateEvent,
+    AnomalyEvent, AnomalyKind, CallEvent, CallName, CallResult, CallSource, ConnId,
+    ConnectionEvent, Dir, Endpoint, Errno, Event, FinalStates, Initiator, Note, Outcome, Phase,
+    Role, SegmentEvent, StateEvent,
 };
 use crate::segment::Segment;
 use crate::timestamp::Timestamp;
@@ -284,7 +285,7 @@ impl Conn {
         s: usize,
         call: CallName,
         phase: Phase,
-        result: Option<&str>,
+        result: Option<CallResult>,
     ) {
         if !q.wants(Kind::Call) {
             return;
@@ -295,7 +296,7 @@ impl Conn {
             endpoint: self.ep(s),
             call,
             phase,
-            result: result.map(str::to_string),
+            result,
             source: CallSource::Inferred,
         }));
     }
@@ -580,8 +581,8 @@ impl Conn {
         }
         if seg.payload_len > 0 && self.sides[s].fin_seq.is_none_or(|fs| seq < fs) {
             if !is_retrans && q.wants(Kind::Call) {
-                let n = format!("{} bytes", seg.payload_len);
-                self.call(q, t, s, CallName::Send, Phase::Return, Some(&n));
+                let n = CallResult::Bytes(u64::from(seg.payload_len));
+                self.call(q, t, s, CallName::Send, Phase::Return, Some(n));
             }
         } else if seg.payload_len > 0 && !is_retrans {
             let d = format!("{} sends data after its own FIN", self.ep(s));
@@ -780,7 +781,14 @@ impl Conn {
                         | TcpState::FinWait1
                 )
             {
-                self.call(q, t, y, CallName::Recv, Phase::Return, Some("0 bytes"));
+                self.call(
+                    q,
+                    t,
+                    y,
+                    CallName::Recv,
+                    Phase::Return,
+                    Some(CallResult::Bytes(0)),
+                );
             }
         }
     }
@@ -807,7 +815,14 @@ impl Conn {
         if self.transition(q, y, Input::RecvSynAck, t, frame)
             && (was == TcpState::SynSent || (was == TcpState::SynReceived && active))
         {
-            self.call(q, t, y, CallName::Connect, Phase::Return, Some("ok"));
+            self.call(
+                q,
+                t,
+                y,
+                CallName::Connect,
+                Phase::Return,
+                Some(CallResult::Ok),
+            );
         }
     }
 
@@ -824,10 +839,24 @@ impl Conn {
                     }
                 }
                 if passive {
-                    self.call(q, t, y, CallName::Accept, Phase::Return, Some("ok"));
+                    self.call(
+                        q,
+                        t,
+                        y,
+                        CallName::Accept,
+                        Phase::Return,
+                        Some(CallResult::Ok),
+                    );
                 } else if self.sides[y].active && !self.self_connect {
                     // A simultaneous open: connect() returns once the socket is established.
-                    self.call(q, t, y, CallName::Connect, Phase::Return, Some("ok"));
+                    self.call(
+                        q,
+                        t,
+                        y,
+                        CallName::Connect,
+                        Phase::Return,
+                        Some(CallResult::Ok),
+                    );
                 }
             }
             TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
@@ -887,7 +916,7 @@ impl Conn {
                 s,
                 CallName::Close,
                 Phase::Enter,
-                Some("RST: close() with SO_LINGER 0, or with unread data"),
+                Some(CallResult::RstSent),
             );
             self.decide_fin_call(q, s, false);
         }
@@ -903,7 +932,7 @@ impl Conn {
                     r,
                     CallName::Connect,
                     Phase::Return,
-                    Some("ECONNREFUSED"),
+                    Some(CallResult::Errno(Errno::ECONNREFUSED)),
                 );
             }
             TcpState::Closed | TcpState::Listen => {}
@@ -916,7 +945,14 @@ impl Conn {
                 self.first_closer.get_or_insert(s);
                 self.transition(q, r, Input::RecvRst, t, frame);
                 if rstate != TcpState::TimeWait {
-                    self.call(q, t, r, CallName::Recv, Phase::Return, Some("ECONNRESET"));
+                    self.call(
+                        q,
+                        t,
+                        r,
+                        CallName::Recv,
+                        Phase::Return,
+                        Some(CallResult::Errno(Errno::ECONNRESET)),
+                    );
                 }
                 self.decide_fin_call(q, r, false);
             }
@@ -935,15 +971,9 @@ impl Conn {
         };
         q.release((fc.t, self.id, HoldKind::FinCall(s as u8)));
         let (call, result) = if shutdown {
-            (
-                CallName::Shutdown,
-                "SHUT_WR: it kept ACKing data after its FIN",
-            )
+            (CallName::Shutdown, CallResult::ShutWrSent)
         } else {
-            (
-                CallName::Close,
-                "FIN (or shutdown(SHUT_WR): nothing came back to tell)",
-            )
+            (CallName::Close, CallResult::FinSent)
         };
         q.push_at(
             fc.t,
@@ -953,7 +983,7 @@ impl Conn {
                 endpoint: self.ep(s),
                 call,
                 phase: Phase::Enter,
-                result: Some(result.to_string()),
+                result: Some(result),
                 source: CallSource::Inferred,
             }),
         );

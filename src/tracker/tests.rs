@@ -148,7 +148,7 @@ fn connect_calls(events: &[Event], ep: &str) -> Vec<(crate::events::Phase, Optio
         .iter()
         .filter_map(|e| match e {
             Event::Call(c) if c.endpoint.0 == ep && c.call == crate::events::CallName::Connect => {
-                Some((c.phase, c.result.clone(), c.t.0 / 1_000_000))
+                Some((c.phase, c.result.map(|r| r.to_string()), c.t.0 / 1_000_000))
             }
             _ => None,
         })

@@ -5,6 +5,9 @@ use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
 use crate::timestamp::Timestamp;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
+
+mod call;
+pub use call::{CallEvent, CallName, CallResult, CallSource, Errno, Phase};
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -282,81 +285,6 @@ pub struct StateEvent {
     pub frame: Option<u64>,
     /// A TIME_WAIT→CLOSED change after the input ended.
     pub projected: bool,
-}
-
-/// A socket call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CallName {
-    /// listen()
-    Listen,
-    /// connect()
-    Connect,
-    /// accept()
-    Accept,
-    /// send()
-    Send,
-    /// recv()
-    Recv,
-    /// shutdown()
-    Shutdown,
-    /// close()
-    Close,
-}
-
-impl CallName {
-    /// The call's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallName::Listen => "listen",
-            CallName::Connect => "connect",
-            CallName::Accept => "accept",
-            CallName::Send => "send",
-            CallName::Recv => "recv",
-            CallName::Shutdown => "shutdown",
-            CallName::Close => "close",
-        }
-    }
-}
-
-/// Entering or returning from a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    /// The call was made.
-    Enter,
-    /// The call returned.
-    Return,
-}
-
-/// Timed around the real syscall, or inferred from packets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CallSource {
-    /// The demo timed the real syscall.
-    Observed,
-    /// Inferred from what is on the wire.
-    Inferred,
-}
-
-/// A socket call event.
-#[derive(Debug, Clone, Serialize)]
-pub struct CallEvent {
-    /// When.
-    pub t: Timestamp,
-    /// Connection (0 for calls on no connection, such as listen()).
-    pub conn: ConnId,
-    /// The socket's endpoint.
-    pub endpoint: Endpoint,
-    /// Which call.
-    pub call: CallName,
-    /// Enter or return.
-    pub phase: Phase,
-    /// Result (`ok`, `ECONNREFUSED`, `0 bytes`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<String>,
-    /// Observed or inferred.
-    pub source: CallSource,
 }
 
 /// Kinds of anomaly.

@@ -1,0 +1,200 @@
+//! Socket calls: which call, entering or returning, observed or inferred, and its result as
+//! a value (serialised as the schema's strings).
+
+use super::{ConnId, Endpoint};
+use crate::timestamp::Timestamp;
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// A socket call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallName {
+    /// listen()
+    Listen,
+    /// connect()
+    Connect,
+    /// accept()
+    Accept,
+    /// send()
+    Send,
+    /// recv()
+    Recv,
+    /// shutdown()
+    Shutdown,
+    /// close()
+    Close,
+}
+
+impl CallName {
+    /// The call's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallName::Listen => "listen",
+            CallName::Connect => "connect",
+            CallName::Accept => "accept",
+            CallName::Send => "send",
+            CallName::Recv => "recv",
+            CallName::Shutdown => "shutdown",
+            CallName::Close => "close",
+        }
+    }
+}
+
+/// Entering or returning from a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The call was made.
+    Enter,
+    /// The call returned.
+    Return,
+}
+
+/// Timed around the real syscall, or inferred from packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallSource {
+    /// The demo timed the real syscall.
+    Observed,
+    /// Inferred from what is on the wire.
+    Inferred,
+}
+
+/// A socket call event.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallEvent {
+    /// When.
+    pub t: Timestamp,
+    /// Connection (0 for calls on no connection, such as listen()).
+    pub conn: ConnId,
+    /// The socket's endpoint.
+    pub endpoint: Endpoint,
+    /// Which call.
+    pub call: CallName,
+    /// Enter or return.
+    pub phase: Phase,
+    /// Result (`ok`, `ECONNREFUSED`, `0 bytes`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<CallResult>,
+    /// Observed or inferred.
+    pub source: CallSource,
+}
+
+/// An errno a socket call returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    /// Connection refused.
+    pub const ECONNREFUSED: Errno = Errno(111);
+    /// Connection reset by peer.
+    pub const ECONNRESET: Errno = Errno(104);
+    /// Address already in use.
+    pub const EADDRINUSE: Errno = Errno(98);
+    /// Try again.
+    pub const EAGAIN: Errno = Errno(11);
+    /// Connection timed out.
+    pub const ETIMEDOUT: Errno = Errno(110);
+    /// Broken pipe.
+    pub const EPIPE: Errno = Errno(32);
+    /// Transport endpoint is not connected.
+    pub const ENOTCONN: Errno = Errno(107);
+    /// Operation now in progress.
+    pub const EINPROGRESS: Errno = Errno(115);
+
+    const NAMES: [(Errno, &'static str); 8] = [
+        (Self::ECONNREFUSED, "ECONNREFUSED"),
+        (Self::ECONNRESET, "ECONNRESET"),
+        (Self::EADDRINUSE, "EADDRINUSE"),
+        (Self::EAGAIN, "EAGAIN"),
+        (Self::ETIMEDOUT, "ETIMEDOUT"),
+        (Self::EPIPE, "EPIPE"),
+        (Self::ENOTCONN, "ENOTCONN"),
+        (Self::EINPROGRESS, "EINPROGRESS"),
+    ];
+
+    /// The symbolic name, when synfin knows it.
+    pub fn name(self) -> Option<&'static str> {
+        Self::NAMES
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map(|(_, n)| *n)
+    }
+}
+
+impl fmt::Display for Errno {
+    /// `ECONNREFUSED`, or `errno 71` for one synfin has no name for.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "errno {}", self.0),
+        }
+    }
+}
+
+/// What a call returned, or (for an inferred call's enter) what the wire showed of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallResult {
+    /// Success: `ok`.
+    Ok,
+    /// shutdown(SHUT_WR) succeeded: `ok (SHUT_WR)`.
+    OkShutWr,
+    /// socket → [SO_REUSEADDR] → bind → listen(backlog) succeeded.
+    Listening {
+        /// SO_REUSEADDR was set first.
+        reuse: bool,
+        /// listen()'s backlog.
+        backlog: i32,
+    },
+    /// send()/recv() moved this many bytes: `5 bytes` (recv: `0 bytes` is the peer's FIN).
+    Bytes(u64),
+    /// Failed with an errno: `ECONNREFUSED`.
+    Errno(Errno),
+    /// A FIN was sent and nothing showed whether by close() or shutdown(SHUT_WR).
+    FinSent,
+    /// A FIN was sent and the sender kept acknowledging data: shutdown(SHUT_WR).
+    ShutWrSent,
+    /// close() sent an RST (SO_LINGER 0, or unread data).
+    RstSent,
+    /// The process was killed; the kernel closed the socket.
+    Killed,
+}
+
+impl CallResult {
+    /// The schema's string.
+    pub fn as_text(self) -> std::borrow::Cow<'static, str> {
+        use std::borrow::Cow::{Borrowed, Owned};
+        match self {
+            CallResult::Ok => Borrowed("ok"),
+            CallResult::OkShutWr => Borrowed("ok (SHUT_WR)"),
+            CallResult::Listening { reuse, backlog } => Owned(format!(
+                "ok (bind+listen with{} SO_REUSEADDR, backlog {backlog})",
+                if reuse { "" } else { "out" }
+            )),
+            CallResult::Bytes(n) => Owned(format!("{n} bytes")),
+            CallResult::Errno(e) => match e.name() {
+                Some(n) => Borrowed(n),
+                None => Owned(e.to_string()),
+            },
+            CallResult::FinSent => {
+                Borrowed("FIN (or shutdown(SHUT_WR): nothing came back to tell)")
+            }
+            CallResult::ShutWrSent => Borrowed("SHUT_WR: it kept ACKing data after its FIN"),
+            CallResult::RstSent => Borrowed("RST: close() with SO_LINGER 0, or with unread data"),
+            CallResult::Killed => Borrowed("killed by SIGKILL: the kernel closes the socket"),
+        }
+    }
+}
+
+impl fmt::Display for CallResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_text())
+    }
+}
+
+impl Serialize for CallResult {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.as_text())
+    }
+}
