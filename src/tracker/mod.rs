@@ -18,6 +18,7 @@ mod ended;
 pub mod flow;
 pub mod queue;
 pub mod seq;
+pub mod side;
 pub mod state;
 pub mod zeek;
 
@@ -259,7 +260,7 @@ impl Tracker {
             if conn.id != id {
                 continue;
             }
-            conn.evicted = true;
+            conn.evict();
             self.stats.evicted += 1;
             let detail = format!(
                 "evicted: more than {} connections open at once (--max-connections)",
@@ -350,7 +351,7 @@ impl Tracker {
         };
         let mut time_wait = [false; 2];
         for s in tw_sides {
-            time_wait[s] = true;
+            time_wait[s.index()] = true;
         }
         let ended = Ended {
             id: conn.id,
@@ -361,7 +362,7 @@ impl Tracker {
         };
         // An evicted connection keeps nothing (that is the point of evicting it), unless an
         // endpoint is in TIME_WAIT and its end must still be told.
-        if !conn.evicted || ended.time_wait.contains(&true) {
+        if !conn.is_evicted() || ended.time_wait.contains(&true) {
             let addrs = conn.addrs();
             self.ended.insert(FlowKey::new(addrs[0], addrs[1]), ended);
         }

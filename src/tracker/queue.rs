@@ -5,6 +5,7 @@
 //! and no event later than that time leaves the queue, so a late inference can still be
 //! emitted at the time it happened without breaking the stream's order.
 
+use super::side::Side;
 use crate::events::{ConnId, Event};
 use crate::timestamp::Timestamp;
 use std::collections::{BTreeMap, VecDeque};
@@ -13,9 +14,9 @@ use std::collections::{BTreeMap, VecDeque};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HoldKind {
     /// A SYN or FIN sent by this side, not yet known to be received.
-    Delivery(u8),
+    Delivery(Side),
     /// Whether this side's FIN was close() or shutdown().
-    FinCall(u8),
+    FinCall(Side),
 }
 
 /// Which kinds of event a consumer wants (the verdicts always come).
@@ -282,7 +283,7 @@ mod tests {
             hold_at in 0i64..50,
         ) {
             let mut q = EventQueue::default();
-            let key = (Timestamp(hold_at), 1, HoldKind::Delivery(0));
+            let key = (Timestamp(hold_at), 1, HoldKind::Delivery(Side::Client));
             q.hold(key, 7);
             for (i, &t) in times.iter().enumerate() {
                 q.push(ev(t, i as u64));

@@ -1,0 +1,212 @@
+//! Delivery decisions: a SYN or FIN is in flight until the receiver's next segment shows
+//! whether it had arrived (its ACK covers it) or not (its own SYN or FIN crossed it).
+
+use super::*;
+
+impl Conn {
+    pub(super) fn set_pending(&mut self, q: &mut EventQueue, s: Side, seg: &Segment) {
+        let peer_isn = self.sides[s.peer()].isn;
+        if let Some(p) = &mut self.sides[s].pending {
+            // A SYN,ACK answering a crossed SYN while our own SYN is still in flight: its ACK
+            // field reaches the peer after that SYN.
+            let f = seg.flags;
+            if p.syn
+                && p.ack.is_none()
+                && p.synack.is_none()
+                && f.syn()
+                && f.ack()
+                && p.ctrl_end == SeqNum(seg.seq) + 1
+                && peer_isn.is_some_and(|isn| SeqNum(seg.ack) == isn + 1)
+            {
+                p.synack = Some((seg.ts, seg.frame, SeqNum(seg.ack)));
+            }
+            return; // otherwise a retransmission of what is already in flight
+        }
+        let p = Pending {
+            t: seg.ts,
+            frame: seg.frame,
+            syn: seg.flags.syn(),
+            fin: seg.flags.fin(),
+            ack: seg.flags.ack().then_some(SeqNum(seg.ack)),
+            ctrl_end: SeqNum(seg.seq) + seg.seq_len(),
+            synack: None,
+        };
+        self.sides[s].pending = Some(p);
+        q.hold((p.t, self.id, HoldKind::Delivery(s)), self.key);
+    }
+
+    pub(super) fn drop_pending(&mut self, q: &mut EventQueue, s: Side) {
+        if let Some(p) = self.sides[s].pending.take() {
+            q.release((p.t, self.id, HoldKind::Delivery(s)));
+        }
+    }
+
+    /// Side `x`'s control segment reaches its peer at `t`: ACK field first, then SYN or FIN.
+    pub fn deliver(&mut self, q: &mut EventQueue, x: Side, t: Timestamp, frame: u64) {
+        let Some(p) = self.sides[x].pending.take() else {
+            return;
+        };
+        q.release((p.t, self.id, HoldKind::Delivery(x)));
+        let y = self.peer(x);
+        // A receiver's states stay in time order: a delivery settled late (the segment that
+        // proved it came after the receiver had already changed on another ACK) is dated no
+        // earlier than that change.
+        let t = match self.last_change[y] {
+            Some(last) if last > t => last,
+            _ => t,
+        };
+        if p.syn && p.ack.is_none() {
+            // The passive side was listening: its first state (no change is emitted, as no
+            // segment shows when the listen() happened). Only a side that never had a state.
+            if self.sides[y].state == TcpState::Closed
+                && self.last_change[y].is_none()
+                && !self.self_connect
+            {
+                self.sides[y].state = TcpState::Listen;
+                self.sides[y].passive = true;
+            }
+            if self.sides[y].state == TcpState::SynSent {
+                self.simultaneous_open = true;
+            }
+            self.transition(q, y, Input::RecvSyn, t, frame);
+            if let Some((t2, frame2, ack)) = p.synack {
+                let t2 = if t2 > t { t2 } else { t };
+                self.recv_syn_ack(q, y, Some(ack), t2, frame2);
+            }
+            return;
+        }
+        if p.syn {
+            self.recv_syn_ack(q, y, p.ack, t, frame);
+            return;
+        }
+        if let Some(a) = p.ack {
+            self.apply_ack(q, y, a, t, frame);
+        }
+        if p.fin {
+            let was = self.sides[y].state;
+            if self.transition(q, y, Input::RecvFin, t, frame)
+                && matches!(
+                    was,
+                    TcpState::Established
+                        | TcpState::SynReceived
+                        | TcpState::Unknown
+                        | TcpState::FinWait2
+                        | TcpState::FinWait1
+                )
+            {
+                self.call(
+                    q,
+                    t,
+                    y,
+                    CallName::Recv,
+                    Phase::Return,
+                    Some(CallResult::Bytes(0)),
+                );
+            }
+        }
+    }
+
+    /// Side `y` receives a SYN,ACK whose ACK field is `ack`.
+    pub(super) fn recv_syn_ack(
+        &mut self,
+        q: &mut EventQueue,
+        y: Side,
+        ack: Option<SeqNum>,
+        t: Timestamp,
+        frame: u64,
+    ) {
+        let acks_our_syn = match (ack, self.sides[y].isn) {
+            (Some(a), Some(isn)) => a > isn,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if !acks_our_syn {
+            return;
+        }
+        let was = self.sides[y].state;
+        let active = self.sides[y].active;
+        if self.transition(q, y, Input::RecvSynAck, t, frame)
+            && (was == TcpState::SynSent || (was == TcpState::SynReceived && active))
+        {
+            self.call(
+                q,
+                t,
+                y,
+                CallName::Connect,
+                Phase::Return,
+                Some(CallResult::Ok),
+            );
+        }
+    }
+
+    /// Side `y` receives an ACK of `ack` (sent by `x`).
+    pub(super) fn apply_ack(
+        &mut self,
+        q: &mut EventQueue,
+        y: Side,
+        ack: SeqNum,
+        t: Timestamp,
+        frame: u64,
+    ) {
+        let side = &self.sides[y];
+        match side.state {
+            TcpState::SynReceived if side.isn.is_some_and(|isn| ack > isn) => {
+                let passive = side.passive;
+                self.transition(q, y, Input::RecvAckOfSyn, t, frame);
+                if self.rtt_ns.is_none() {
+                    if let Some(s0) = self.syn_t {
+                        self.rtt_ns = Some(t.since(s0));
+                    }
+                }
+                if passive {
+                    self.call(
+                        q,
+                        t,
+                        y,
+                        CallName::Accept,
+                        Phase::Return,
+                        Some(CallResult::Ok),
+                    );
+                } else if self.sides[y].active && !self.self_connect {
+                    // A simultaneous open: connect() returns once the socket is established.
+                    self.call(
+                        q,
+                        t,
+                        y,
+                        CallName::Connect,
+                        Phase::Return,
+                        Some(CallResult::Ok),
+                    );
+                }
+            }
+            TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
+                if side.fin_seq.is_some_and(|fs| ack > fs) =>
+            {
+                self.transition(q, y, Input::RecvAckOfFin, t, frame);
+                let st = self.sides[y].state;
+                if matches!(st, TcpState::TimeWait | TcpState::Closed) {
+                    self.decide_fin_call(q, y, false);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Resolve what waits on side `s` because time ran out (or the input ended).
+    pub fn expire_hold(&mut self, q: &mut EventQueue, kind: HoldKind) {
+        match kind {
+            HoldKind::Delivery(x) => {
+                match self.sides[x].pending {
+                    // An unanswered SYN reached nobody we can see; but one its sender
+                    // already answered with a SYN,ACK (crossed SYNs) did arrive.
+                    Some(p) if p.syn && p.ack.is_none() && p.synack.is_none() => {
+                        self.drop_pending(q, x)
+                    }
+                    Some(p) => self.deliver(q, x, p.t, p.frame),
+                    None => {}
+                }
+            }
+            HoldKind::FinCall(x) => self.decide_fin_call(q, x, false),
+        }
+    }
+}

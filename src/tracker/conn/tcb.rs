@@ -1,0 +1,88 @@
+//! What synfin knows of one endpoint: its inferred TCB (state, sequence space, window) and
+//! the control segment it has in flight.
+
+use crate::events::TcpState;
+use crate::timestamp::Timestamp;
+use crate::tracker::seq::SeqNum;
+use std::net::SocketAddr;
+
+/// A SYN or FIN on its way to the peer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pending {
+    pub(super) t: Timestamp,
+    pub(super) frame: u64,
+    pub(super) syn: bool,
+    pub(super) fin: bool,
+    pub(super) ack: Option<SeqNum>,
+    /// What an ACK must reach to show the control segment was received.
+    pub(super) ctrl_end: SeqNum,
+    /// A SYN,ACK with this SYN's sequence number, sent while the SYN was still in flight
+    /// (a simultaneous open): (time, frame, its ACK), delivered right after the SYN.
+    pub(super) synack: Option<(Timestamp, u64, SeqNum)>,
+}
+
+/// A FIN whose call (close or shutdown) is not yet known.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FinCall {
+    pub(super) t: Timestamp,
+    /// The end of the peer's data when the FIN was sent; an ACK beyond it means the FIN
+    /// sender kept receiving: shutdown(SHUT_WR).
+    pub(super) peer_data_end: Option<SeqNum>,
+}
+
+/// The fields that make two captures of one segment identical.
+pub(super) type Signature = (u32, u32, u8, u32, u16, Option<(u32, u32)>, Timestamp);
+
+#[derive(Debug, Clone)]
+pub(super) struct Tcb {
+    pub(super) addr: SocketAddr,
+    pub(super) state: TcpState,
+    /// Has this endpoint been seen to exist as a socket (sent anything but a bare RST)?
+    pub(super) exists: bool,
+    /// Opened passively (was LISTEN).
+    pub(super) passive: bool,
+    /// Sent a SYN without ACK: it called connect().
+    pub(super) active: bool,
+    pub(super) isn: Option<SeqNum>,
+    pub(super) synack_sent: bool,
+    pub(super) next_seq: Option<SeqNum>,
+    /// End of the payload sent (FIN excluded).
+    pub(super) data_end: Option<SeqNum>,
+    pub(super) fin_seq: Option<SeqNum>,
+    pub(super) max_ack: Option<SeqNum>,
+    pub(super) window: u32,
+    pub(super) wscale: Option<u8>,
+    pub(super) syn_tries: u32,
+    pub(super) last_syn_t: Option<Timestamp>,
+    pub(super) pending: Option<Pending>,
+    pub(super) fin_call: Option<FinCall>,
+    pub(super) last_sig: Option<Signature>,
+    /// A frame of this side cut by the snaplen was reported (once per side).
+    pub(super) cut_reported: bool,
+}
+
+impl Tcb {
+    pub(super) fn new(addr: SocketAddr, state: TcpState) -> Tcb {
+        Tcb {
+            addr,
+            state,
+            exists: false,
+            passive: false,
+            active: false,
+            isn: None,
+            synack_sent: false,
+            next_seq: None,
+            data_end: None,
+            fin_seq: None,
+            max_ack: None,
+            window: 0,
+            wscale: None,
+            syn_tries: 0,
+            last_syn_t: None,
+            cut_reported: false,
+            pending: None,
+            fin_call: None,
+            last_sig: None,
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The verdict on a connection (outcome, who closed first, final states, Zeek's history and
+//! conn_state), and what the tracker asks of a connection's progress.
+
+use super::*;
+
+/// What ended a connection, as far as its outcome goes. The strongest evidence wins
+/// (`Evicted` > `Refused` > `AbortedInHandshake` > `Reset`), except that a refusal is
+/// overtaken once a later try of the same connect() got through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Ending {
+    /// Nothing but FINs, or nothing yet: the outcome follows the states.
+    Natural,
+    /// An RST after the connection was established.
+    Reset,
+    /// An RST while an end was in SYN-RECEIVED.
+    AbortedInHandshake,
+    /// An RST answered the SYN: nothing listened (ECONNREFUSED).
+    Refused,
+    /// Dropped from memory: more connections at once than `--max-connections`.
+    Evicted,
+}
+
+impl Conn {
+    /// Record evidence of how the connection ended.
+    pub(super) fn end_with(&mut self, e: Ending) {
+        let retried = self.ending == Ending::Refused
+            && self.established()
+            && matches!(e, Ending::Reset | Ending::AbortedInHandshake);
+        if e > self.ending || retried {
+            self.ending = e;
+        }
+    }
+
+    /// Dropped from memory (`--max-connections`).
+    pub fn evict(&mut self) {
+        self.end_with(Ending::Evicted);
+    }
+
+    /// Was it evicted?
+    pub fn is_evicted(&self) -> bool {
+        self.ending == Ending::Evicted
+    }
+
+    /// Did an end reach ESTABLISHED?
+    fn established(&self) -> bool {
+        self.states_entered & TcpState::Established.bit() != 0
+    }
+
+    /// The ends in use: both, or one in a self-connect.
+    pub(super) fn ends(&self) -> &'static [Side] {
+        if self.self_connect {
+            &Side::BOTH[..1]
+        } else {
+            &Side::BOTH
+        }
+    }
+
+    /// Nothing more is expected: both ends closed or in TIME-WAIT, nothing in flight.
+    pub fn is_done(&self) -> bool {
+        let ended = |st: TcpState| matches!(st, TcpState::Closed | TcpState::TimeWait);
+        let both = self.ends().iter().all(|&s| ended(self.sides[s].state));
+        let started = self.sides.iter().any(|s| s.exists);
+        both && started
+            && self
+                .sides
+                .iter()
+                .all(|s| s.pending.is_none() && s.fin_call.is_none())
+    }
+
+    /// The side at `addr` has closed or is in TIME-WAIT (a new SYN from it opens a new
+    /// connection, whatever its peer still waits for).
+    pub fn side_ended(&self, addr: SocketAddr) -> bool {
+        let s = self.side_of(addr);
+        matches!(self.sides[s].state, TcpState::Closed | TcpState::TimeWait)
+            && self.sides[s].isn.is_some()
+    }
+
+    /// When a side entered TIME-WAIT, if one is in it.
+    pub fn time_wait_since(&self) -> Option<Timestamp> {
+        self.sides
+            .iter()
+            .any(|s| s.state == TcpState::TimeWait)
+            .then_some(self.tw_since)
+            .flatten()
+    }
+
+    /// Did an RST end it?
+    pub fn ended_by_rst(&self) -> bool {
+        self.resets > 0
+    }
+
+    /// Both ends closed or in TIME-WAIT (something may still be in flight).
+    pub fn both_ended(&self) -> bool {
+        self.ends()
+            .iter()
+            .all(|&s| matches!(self.sides[s].state, TcpState::Closed | TcpState::TimeWait))
+    }
+
+    /// Which sides are in TIME-WAIT, and since when.
+    pub fn time_wait(&self) -> (Vec<Side>, Option<Timestamp>) {
+        let sides = (self.ends().iter().copied())
+            .filter(|&s| self.sides[s].state == TcpState::TimeWait)
+            .collect();
+        (sides, self.tw_since)
+    }
+
+    /// The endpoints, client first.
+    pub fn addrs(&self) -> [SocketAddr; 2] {
+        [self.sides[Side::Client].addr, self.sides[Side::Server].addr]
+    }
+
+    /// The client's ISN, to tell a reusing SYN from a retransmission.
+    pub fn client_isn(&self) -> Option<SeqNum> {
+        self.sides[Side::Client].isn
+    }
+
+    /// Any hold still open on this connection.
+    pub fn open_holds(&self) -> Vec<HoldKind> {
+        let mut v = Vec::new();
+        for s in Side::BOTH {
+            if self.sides[s].pending.is_some() {
+                v.push(HoldKind::Delivery(s));
+            }
+            if self.sides[s].fin_call.is_some() {
+                v.push(HoldKind::FinCall(s));
+            }
+        }
+        v
+    }
+
+    /// The verdict line.
+    pub fn verdict(&self, time_wait_ns: i64) -> ConnectionEvent {
+        let ends = self.ends();
+        let final_states = FinalStates(
+            ends.iter()
+                .map(|&s| (self.ep(s), self.sides[s].state))
+                .collect(),
+        );
+        let live = |&s: &Side| {
+            !matches!(
+                self.sides[s].state,
+                TcpState::Closed | TcpState::TimeWait | TcpState::Listen
+            )
+        };
+        let established = self.established();
+        let outcome = match self.ending {
+            Ending::Evicted | Ending::AbortedInHandshake => Outcome::Aborted,
+            Ending::Refused if !established => Outcome::Refused,
+            Ending::Reset => Outcome::Reset,
+            Ending::Natural | Ending::Refused => {
+                if ends.iter().any(live) {
+                    let unknown = ends
+                        .iter()
+                        .any(|&s| self.sides[s].state == TcpState::Unknown);
+                    if established || unknown {
+                        Outcome::Open
+                    } else {
+                        Outcome::Incomplete
+                    }
+                } else if ends.iter().all(|&s| self.sides[s].fin_seq.is_some()) {
+                    Outcome::Closed
+                } else {
+                    Outcome::Incomplete
+                }
+            }
+        };
+        let close_initiator = if self.crossed_fins {
+            Some(Initiator::Both)
+        } else {
+            self.first_closer.map(|s| match s {
+                Side::Client => Initiator::Client,
+                Side::Server => Initiator::Server,
+            })
+        };
+        let time_wait_until = self
+            .sides
+            .iter()
+            .any(|s| s.state == TcpState::TimeWait)
+            .then(|| self.tw_since.map(|t| t.plus_nanos(time_wait_ns)))
+            .flatten();
+        ConnectionEvent {
+            conn: self.id,
+            client: self.ep(Side::Client),
+            server: self.ep(Side::Server),
+            start: self.start,
+            end: self.last,
+            handshake_rtt_ms: self
+                .rtt_ns
+                .map(|ns| (ns as f64 / 1_000.0).round() / 1_000.0),
+            packets: self.packets.0,
+            bytes: self.bytes.0,
+            history: self.history.as_str().to_string(),
+            conn_state: self.history.conn_state(),
+            outcome,
+            close_initiator,
+            final_states,
+            time_wait_until,
+            anomalies: self.anomalies,
+            retransmissions: self.retransmissions,
+            resets: self.resets,
+            states_entered: self.states_entered,
+            roles_guessed: self.roles_guessed,
+            simultaneous_open: self.simultaneous_open && !self.self_connect,
+            zeek_endpoints: self.history.endpoints(),
+        }
+    }
+}
