@@ -120,14 +120,6 @@ impl Role {
             Role::Server => "server",
         }
     }
-    /// The role of side index 0 (client) or 1 (server).
-    pub fn of_side(side: usize) -> Role {
-        if side == 0 {
-            Role::Client
-        } else {
-            Role::Server
-        }
-    }
 }
 
 /// An endpoint `ip:port` (IPv6 as `[::1]:8888`), serialized as a string.

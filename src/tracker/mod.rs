@@ -20,11 +20,11 @@ pub mod queue;
 pub mod seq;
 pub mod side;
 pub mod state;
+mod state_change;
 pub mod zeek;
 
 use crate::events::{
-    AnomalyEvent, AnomalyKind, ConnId, Dir, Endpoint, Event, Note, Role, SegmentEvent, StateEvent,
-    TcpState,
+    AnomalyEvent, AnomalyKind, ConnId, Dir, Endpoint, Event, Note, SegmentEvent, TcpState,
 };
 use crate::segment::Segment;
 use crate::timestamp::Timestamp;
@@ -34,6 +34,8 @@ pub use flow::FlowKey;
 use queue::{EventQueue, HoldKey, Wanted};
 use rustc_hash::FxHashMap;
 use seq::SeqNum;
+use side::Side;
+use state_change::{state_event, Cause};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
@@ -166,9 +168,9 @@ impl Tracker {
                 let reuse = new_syn && old.client_isn != Some(SeqNum(seg.seq));
                 if reuse {
                     // The old TIME-WAIT ends now: the SYN reuses its 4-tuple.
-                    for s in 0..2 {
-                        if old.time_wait[s] {
-                            self.close_time_wait(&old, s, seg.ts, Some(seg.frame), false);
+                    for s in Side::BOTH {
+                        if old.time_wait[s.index()] {
+                            self.close_time_wait(&old, s, Cause::Timer(seg.ts, Some(seg.frame)));
                         }
                     }
                     self.ended.remove(&flow);
@@ -281,14 +283,18 @@ impl Tracker {
     /// A segment for a connection that has ended: attribute it, and let an RST end a
     /// TIME-WAIT (RFC 1337's assassination, which Linux allows).
     fn stray_segment(&mut self, old: &Ended, seg: &Segment) {
-        let s = usize::from(seg.src != old.addrs[0]);
+        let s = Side::from_is_server(seg.src != old.addrs[0]);
         self.queue.push(Event::Segment(SegmentEvent {
             frame: seg.frame,
             t: seg.ts,
             conn: old.id,
             src: Endpoint(seg.src),
             dst: Endpoint(seg.dst),
-            dir: if s == 0 { Dir::C2s } else { Dir::S2c },
+            dir: if s == Side::Client {
+                Dir::C2s
+            } else {
+                Dir::S2c
+            },
             flags: seg.flags,
             seq: seg.seq,
             ack: seg.ack,
@@ -300,32 +306,23 @@ impl Tracker {
             notes: vec![Note::AfterClose],
             payload: seg.payload,
         }));
-        let r = 1 - s;
-        if seg.flags.rst() && old.time_wait[r] {
-            self.close_time_wait(old, r, seg.ts, Some(seg.frame), false);
+        let r = s.peer();
+        if seg.flags.rst() && old.time_wait[r.index()] {
+            self.close_time_wait(old, r, Cause::Timer(seg.ts, Some(seg.frame)));
             self.ended
-                .clear_time_wait(&FlowKey::new(seg.src, seg.dst), r);
+                .clear_time_wait(&FlowKey::new(seg.src, seg.dst), r.index());
         }
     }
 
-    fn close_time_wait(
-        &mut self,
-        old: &Ended,
-        s: usize,
-        t: Timestamp,
-        frame: Option<u64>,
-        projected: bool,
-    ) {
-        self.queue.push(Event::State(StateEvent {
-            t,
-            conn: old.id,
-            endpoint: Endpoint(old.addrs[s]),
-            role: Role::of_side(s),
-            from: TcpState::TimeWait,
-            to: TcpState::Closed,
-            frame,
-            projected,
-        }));
+    /// An ended connection's TIME-WAIT end: side `s` goes TIME-WAIT → CLOSED (its connection
+    /// is gone from the table, so the change is told here, not by `Conn::set_state`).
+    fn close_time_wait(&mut self, old: &Ended, s: Side, cause: Cause) {
+        let Some(change) = cause.change() else {
+            return;
+        };
+        let ep = Endpoint(old.addrs[s.index()]);
+        let e = state_event(old.id, ep, s, TcpState::TimeWait, TcpState::Closed, change);
+        self.queue.push(e);
     }
 
     /// Emit the verdict and keep only what TIME-WAIT and stray segments need.
@@ -423,9 +420,14 @@ impl Tracker {
     }
 
     fn expire_ended(&mut self, old: &Ended, projected: bool) {
-        for s in 0..2 {
-            if old.time_wait[s] {
-                self.close_time_wait(old, s, old.deadline, None, projected);
+        for s in Side::BOTH {
+            if old.time_wait[s.index()] {
+                let cause = if projected {
+                    Cause::Projected(old.deadline)
+                } else {
+                    Cause::Timer(old.deadline, None)
+                };
+                self.close_time_wait(old, s, cause);
             }
         }
     }

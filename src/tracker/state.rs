@@ -45,6 +45,22 @@ impl Input {
         Input::RecvFin,
         Input::RecvRst,
     ];
+
+    /// In words, for people: `sent a FIN`, `received an ACK of its FIN`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Input::SendSyn => "sent a SYN",
+            Input::SendSynAck => "sent a SYN,ACK",
+            Input::SendFin => "sent a FIN",
+            Input::SendRst => "sent an RST",
+            Input::RecvSyn => "received a SYN",
+            Input::RecvSynAck => "received a SYN,ACK",
+            Input::RecvAckOfSyn => "received an ACK of its SYN",
+            Input::RecvAckOfFin => "received an ACK of its FIN",
+            Input::RecvFin => "received a FIN",
+            Input::RecvRst => "received an RST",
+        }
+    }
 }
 
 /// The state after `input` in `state`; `None` when no rule allows it (an anomaly, never a

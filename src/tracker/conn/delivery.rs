@@ -62,7 +62,7 @@ impl Conn {
                 && self.last_change[y].is_none()
                 && !self.self_connect
             {
-                self.sides[y].state = TcpState::Listen;
+                self.set_state(q, y, TcpState::Listen, Cause::Found);
                 self.sides[y].passive = true;
             }
             if self.sides[y].state == TcpState::SynSent {

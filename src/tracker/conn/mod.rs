@@ -9,7 +9,9 @@
 
 use super::queue::{EventQueue, HoldKind, Kind};
 mod calls;
+mod classify;
 mod delivery;
+mod open;
 mod reset;
 mod tcb;
 mod verdict;
@@ -17,14 +19,16 @@ mod verdict;
 use super::seq::SeqNum;
 use super::side::{PerSide, Side};
 use super::state::{next_state, Input, TcpState};
+use super::state_change::{state_event, Cause};
 use super::zeek::history::ZeekHistory;
 use crate::events::{
     AnomalyEvent, AnomalyKind, CallEvent, CallName, CallResult, CallSource, ConnId,
     ConnectionEvent, Dir, Endpoint, Errno, Event, FinalStates, Initiator, Note, Outcome, Phase,
-    SegmentEvent, StateEvent,
+    SegmentEvent,
 };
 use crate::segment::Segment;
 use crate::timestamp::Timestamp;
+use classify::Classified;
 use std::net::SocketAddr;
 use tcb::{FinCall, Pending, Tcb};
 use verdict::Ending;
@@ -71,95 +75,6 @@ pub(super) struct Effects {
 }
 
 impl Conn {
-    /// A connection whose first captured segment is `seg`.
-    pub fn new(
-        id: ConnId,
-        seg: &Segment,
-        now: Timestamp,
-        q: &mut EventQueue,
-        ranges: &super::zeek::reassembly::RangeBudget,
-    ) -> Conn {
-        let f = seg.flags;
-        let self_connect = seg.src == seg.dst;
-        // Roles: the sender of a SYN without ACK is the client; of a SYN,ACK the server;
-        // otherwise guess as Zeek does: a well-known (<1024) or else the lower port serves.
-        let (client, server, guessed, flipped) = if f.syn() && !f.ack() {
-            (seg.src, seg.dst, false, false)
-        } else if f.syn() && f.ack() {
-            (seg.dst, seg.src, false, true)
-        } else {
-            let (sp, dp) = (seg.src.port(), seg.dst.port());
-            let src_serves = match (sp < 1024, dp < 1024) {
-                (true, false) => true,
-                (false, true) => false,
-                _ => sp < dp,
-            };
-            if src_serves {
-                (seg.dst, seg.src, true, true)
-            } else {
-                (seg.src, seg.dst, true, false)
-            }
-        };
-        let init = if f.syn() {
-            TcpState::Closed
-        } else {
-            TcpState::Unknown
-        };
-        let init_server = if f.syn() && f.ack() {
-            TcpState::Unknown
-        } else {
-            init
-        };
-        let init_client = if f.syn() && f.ack() {
-            TcpState::Unknown
-        } else {
-            init
-        };
-        let mut c = Conn {
-            id,
-            key: super::flow::FlowKey::new(seg.src, seg.dst).compact(),
-            sides: PerSide([Tcb::new(client, init_client), Tcb::new(server, init_server)]),
-            self_connect,
-            roles_guessed: guessed,
-            simultaneous_open: false,
-            start: now,
-            last: now,
-            syn_t: None,
-            rtt_ns: None,
-            packets: PerSide([0; 2]),
-            bytes: PerSide([0; 2]),
-            history: ZeekHistory::new(flipped, ranges),
-            ending: Ending::Natural,
-            first_closer: None,
-            crossed_fins: false,
-            anomalies: 0,
-            retransmissions: 0,
-            resets: 0,
-            states_entered: 0,
-            tw_since: None,
-            lingering: false,
-            tw_scheduled: None,
-            last_change: PerSide([None; 2]),
-        };
-        if !f.syn() || f.ack() {
-            let detail = if guessed {
-                format!(
-                    "picked up mid-stream: no handshake captured; roles guessed ({} serves: {})",
-                    server,
-                    if server.port() < 1024 && client.port() >= 1024 {
-                        "well-known port"
-                    } else {
-                        "lower port"
-                    }
-                )
-            } else {
-                "picked up mid-handshake: the SYN was not captured".to_string()
-            };
-            c.anomaly(q, now, Some(seg.frame), AnomalyKind::Midstream, detail);
-        }
-        c
-    }
-
     pub(super) fn side_of(&self, src: SocketAddr) -> Side {
         Side::from_is_server(!self.self_connect && src != self.sides[Side::Client].addr)
     }
@@ -199,36 +114,23 @@ impl Conn {
         }));
     }
 
-    /// The one place an endpoint's state changes.
-    pub(super) fn set_state(
-        &mut self,
-        q: &mut EventQueue,
-        s: Side,
-        to: TcpState,
-        t: Timestamp,
-        frame: Option<u64>,
-        projected: bool,
-    ) {
+    /// The one place an endpoint's state changes. `cause` says when and why; a `Cause::Found`
+    /// state (a listener's LISTEN, known only once a SYN reaches it) emits no event.
+    pub(super) fn set_state(&mut self, q: &mut EventQueue, s: Side, to: TcpState, cause: Cause) {
         let from = self.sides[s].state;
         if from == to {
             return;
         }
         self.sides[s].state = to;
-        self.last_change[s] = Some(t);
         self.states_entered |= to.bit() | from.bit();
+        let Some(change) = cause.change() else {
+            return;
+        };
+        self.last_change[s] = Some(change.t);
         if to == TcpState::TimeWait {
-            self.tw_since = Some(t);
+            self.tw_since = Some(change.t);
         }
-        q.push(Event::State(StateEvent {
-            t,
-            conn: self.id,
-            endpoint: self.ep(s),
-            role: s.role(),
-            from,
-            to,
-            frame,
-            projected,
-        }));
+        q.push(state_event(self.id, self.ep(s), s, from, to, change));
         // Once it is closed or in TIME-WAIT, a FIN sender can no longer show a half-close.
         if matches!(to, TcpState::TimeWait | TcpState::Closed) {
             self.decide_fin_call(q, s, false);
@@ -247,16 +149,16 @@ impl Conn {
         let from = self.sides[s].state;
         match next_state(from, input) {
             Some(to) => {
-                self.set_state(q, s, to, t, Some(frame), false);
+                self.set_state(q, s, to, Cause::Segment(t, frame));
                 to != from
             }
             None => {
                 let detail = format!(
-                    "{} ({}) in {}: no RFC 9293 rule for {:?}; state kept",
+                    "{} ({}) in {} {}: no RFC 9293 rule allows it; state kept",
                     self.ep(s),
                     s.role().as_str(),
                     from,
-                    input
+                    input.describe()
                 );
                 self.anomaly(q, t, Some(frame), AnomalyKind::IllegalTransition, detail);
                 false
@@ -274,125 +176,9 @@ impl Conn {
         let seq = SeqNum(seg.seq);
         let seg_end = seq + seg.seq_len();
 
-        // A frame captured twice: same header fields, same TCP timestamp (or same time).
-        let sig = (
-            seg.seq,
-            seg.ack,
-            f.0,
-            seg.payload_len,
-            seg.window,
-            seg.options.ts,
-            if seg.options.ts.is_some() {
-                Timestamp(0)
-            } else {
-                t
-            },
-        );
-        let carries = seg.payload_len > 0 || f.syn() || f.fin() || f.rst();
-        if carries && self.sides[s].last_sig == Some(sig) {
-            self.push_segment(q, seg, s, r, vec![Note::Duplicate]);
-            self.anomaly(
-                q,
-                t,
-                Some(seg.frame),
-                AnomalyKind::Duplicate,
-                format!("frame {} repeats the previous segment exactly", seg.frame),
-            );
+        let Some(Classified { is_retrans, rst_ok }) = self.classify(q, seg, s, r) else {
             return self.effects();
-        }
-        self.sides[s].last_sig = Some(sig);
-        self.packets[s] += 1;
-        self.bytes[s] += u64::from(seg.payload_len);
-        self.history.on_segment(s.index(), seg);
-        if !f.rst() || self.sides[s].state != TcpState::Closed {
-            self.sides[s].exists = true;
-        }
-
-        // Classify: retransmission or a gap.
-        let mut notes = Vec::new();
-        let mut retrans_detail = None;
-        let side = &self.sides[s];
-        if f.syn() && !f.ack() && side.isn == Some(seq) {
-            let gap = side.last_syn_t.map(|p| t.since(p));
-            retrans_detail = Some(format!(
-                "SYN retransmitted (try {}){}: {}",
-                side.syn_tries + 1,
-                gap.map(|g| format!(" {:.3} s after the previous one", g as f64 / 1e9))
-                    .unwrap_or_default(),
-                if self.ending == Ending::Refused {
-                    "an RST refused the previous one and the same SYN (same ISN) comes again, as \
-                     Windows retries a refused connect(); Linux fails it at once"
-                } else {
-                    "the SYN was not answered"
-                }
-            ));
-        } else if f.syn() && f.ack() && side.synack_sent && side.isn == Some(seq) {
-            retrans_detail = Some("SYN,ACK retransmitted: its ACK was not seen".to_string());
-        } else if !f.syn() && seg.seq_len() > 0 {
-            if let Some(nxt) = side.next_seq {
-                if seq < nxt {
-                    retrans_detail = Some(format!(
-                        "{} retransmitted (relative seq {}, {} bytes)",
-                        if f.fin() && seg.payload_len == 0 {
-                            "FIN"
-                        } else {
-                            "data"
-                        },
-                        Self::rel(side.isn, seg.seq),
-                        seg.payload_len
-                    ));
-                } else if seq > nxt {
-                    notes.push(Note::OutOfOrder);
-                }
-            }
-        }
-        let is_retrans = retrans_detail.is_some();
-        if is_retrans {
-            notes.push(Note::Retransmission);
-            self.retransmissions += 1;
-        }
-
-        // Is an RST acceptable to its receiver (RFC 9293 §3.10.7.3/§3.10.7.4, RFC 5961)?
-        let rst_ok = f.rst() && self.rst_acceptable(seg, s, r);
-        if f.rst() && !rst_ok {
-            notes.push(Note::RstOutOfWindow);
-        }
-        self.push_segment(q, seg, s, r, notes);
-        if let Some(d) = retrans_detail {
-            self.anomaly(q, t, Some(seg.frame), AnomalyKind::Retransmission, d);
-        }
-        if f.rst() && !rst_ok {
-            let d = format!(
-                "RST from {} is outside {}'s window: ignored (RFC 5961)",
-                self.ep(s),
-                self.ep(r)
-            );
-            self.anomaly(q, t, Some(seg.frame), AnomalyKind::RstOutOfWindow, d);
-        }
-        if seq > self.sides[s].next_seq.unwrap_or(seq) && !f.syn() {
-            let gap = seq - self.sides[s].next_seq.unwrap_or(seq);
-            let d = format!(
-                "{gap} bytes from {} were not captured (sequence gap)",
-                self.ep(s)
-            );
-            self.anomaly(q, t, Some(seg.frame), AnomalyKind::OutOfOrder, d);
-        }
-        if seg.cap_len < seg.orig_len && !self.sides[s].cut_reported {
-            self.sides[s].cut_reported = true;
-            let d = format!(
-                "frame {} was captured with {} of its {} bytes (snaplen){}; later cut frames from {} are not reported again",
-                seg.frame,
-                seg.cap_len,
-                seg.orig_len,
-                if seg.payload_cut {
-                    format!(": its {} payload bytes are not all in the file", seg.payload_len)
-                } else {
-                    String::new()
-                },
-                self.ep(s)
-            );
-            self.anomaly(q, t, Some(seg.frame), AnomalyKind::TruncatedFrame, d);
-        }
+        };
 
         // Sender bookkeeping.
         {
@@ -547,49 +333,5 @@ impl Conn {
         Effects {
             done: self.is_done(),
         }
-    }
-
-    pub(super) fn push_segment(
-        &self,
-        q: &mut EventQueue,
-        seg: &Segment,
-        s: Side,
-        r: Side,
-        notes: Vec<Note>,
-    ) {
-        if !q.wants(Kind::Segment) {
-            return;
-        }
-        q.push(Event::Segment(SegmentEvent {
-            frame: seg.frame,
-            t: seg.ts,
-            conn: self.id,
-            src: Endpoint(seg.src),
-            dst: Endpoint(seg.dst),
-            dir: if s == Side::Client {
-                Dir::C2s
-            } else {
-                Dir::S2c
-            },
-            flags: seg.flags,
-            seq: Self::rel(
-                self.sides[s]
-                    .isn
-                    .or(seg.flags.syn().then_some(SeqNum(seg.seq))),
-                seg.seq,
-            ),
-            ack: if seg.flags.ack() {
-                Self::rel(self.sides[r].isn, seg.ack)
-            } else {
-                0
-            },
-            seq_raw: seg.seq,
-            ack_raw: seg.ack,
-            len: seg.payload_len,
-            win: seg.window,
-            options: seg.options,
-            notes,
-            payload: seg.payload,
-        }));
     }
 }

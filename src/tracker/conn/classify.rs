@@ -1,0 +1,193 @@
+//! Classification of a captured segment before it is applied: a capture duplicate, a
+//! retransmission, a sequence gap, an RST outside the window, a frame cut by the snaplen.
+//! Counts and history letters are taken here, once per segment that is not a duplicate.
+
+use super::*;
+
+/// What the rest of `handle` needs to know of a segment.
+pub(super) struct Classified {
+    /// It resends sequence space already sent.
+    pub is_retrans: bool,
+    /// It is an RST its receiver accepts.
+    pub rst_ok: bool,
+}
+
+impl Conn {
+    /// Classify `seg` (sent by `s` to `r`), emit its segment event and anomalies; `None` for
+    /// a capture duplicate (already fully reported).
+    pub(super) fn classify(
+        &mut self,
+        q: &mut EventQueue,
+        seg: &Segment,
+        s: Side,
+        r: Side,
+    ) -> Option<Classified> {
+        let f = seg.flags;
+        let t = seg.ts;
+        let seq = SeqNum(seg.seq);
+        // A frame captured twice: same header fields, same TCP timestamp (or same time).
+        let sig = (
+            seg.seq,
+            seg.ack,
+            f.0,
+            seg.payload_len,
+            seg.window,
+            seg.options.ts,
+            if seg.options.ts.is_some() {
+                Timestamp(0)
+            } else {
+                t
+            },
+        );
+        let carries = seg.payload_len > 0 || f.syn() || f.fin() || f.rst();
+        if carries && self.sides[s].last_sig == Some(sig) {
+            self.push_segment(q, seg, s, r, vec![Note::Duplicate]);
+            self.anomaly(
+                q,
+                t,
+                Some(seg.frame),
+                AnomalyKind::Duplicate,
+                format!("frame {} repeats the previous segment exactly", seg.frame),
+            );
+            return None;
+        }
+        self.sides[s].last_sig = Some(sig);
+        self.packets[s] += 1;
+        self.bytes[s] += u64::from(seg.payload_len);
+        self.history.on_segment(s.index(), seg);
+        if !f.rst() || self.sides[s].state != TcpState::Closed {
+            self.sides[s].exists = true;
+        }
+
+        // Classify: retransmission or a gap.
+        let mut notes = Vec::new();
+        let mut retrans_detail = None;
+        let side = &self.sides[s];
+        if f.syn() && !f.ack() && side.isn == Some(seq) {
+            let gap = side.last_syn_t.map(|p| t.since(p));
+            retrans_detail = Some(format!(
+                "SYN retransmitted (try {}){}: {}",
+                side.syn_tries + 1,
+                gap.map(|g| format!(" {:.3} s after the previous one", g as f64 / 1e9))
+                    .unwrap_or_default(),
+                if self.ending == Ending::Refused {
+                    "an RST refused the previous one and the same SYN (same ISN) comes again, as \
+                     Windows retries a refused connect(); Linux fails it at once"
+                } else {
+                    "the SYN was not answered"
+                }
+            ));
+        } else if f.syn() && f.ack() && side.synack_sent && side.isn == Some(seq) {
+            retrans_detail = Some("SYN,ACK retransmitted: its ACK was not seen".to_string());
+        } else if !f.syn() && seg.seq_len() > 0 {
+            if let Some(nxt) = side.next_seq {
+                if seq < nxt {
+                    retrans_detail = Some(format!(
+                        "{} retransmitted (relative seq {}, {} bytes)",
+                        if f.fin() && seg.payload_len == 0 {
+                            "FIN"
+                        } else {
+                            "data"
+                        },
+                        Self::rel(side.isn, seg.seq),
+                        seg.payload_len
+                    ));
+                } else if seq > nxt {
+                    notes.push(Note::OutOfOrder);
+                }
+            }
+        }
+        let is_retrans = retrans_detail.is_some();
+        if is_retrans {
+            notes.push(Note::Retransmission);
+            self.retransmissions += 1;
+        }
+
+        // Is an RST acceptable to its receiver (RFC 9293 §3.10.7.3/§3.10.7.4, RFC 5961)?
+        let rst_ok = f.rst() && self.rst_acceptable(seg, s, r);
+        if f.rst() && !rst_ok {
+            notes.push(Note::RstOutOfWindow);
+        }
+        self.push_segment(q, seg, s, r, notes);
+        if let Some(d) = retrans_detail {
+            self.anomaly(q, t, Some(seg.frame), AnomalyKind::Retransmission, d);
+        }
+        if f.rst() && !rst_ok {
+            let d = format!(
+                "RST from {} is outside {}'s window: ignored (RFC 5961)",
+                self.ep(s),
+                self.ep(r)
+            );
+            self.anomaly(q, t, Some(seg.frame), AnomalyKind::RstOutOfWindow, d);
+        }
+        if seq > self.sides[s].next_seq.unwrap_or(seq) && !f.syn() {
+            let gap = seq - self.sides[s].next_seq.unwrap_or(seq);
+            let d = format!(
+                "{gap} bytes from {} were not captured (sequence gap)",
+                self.ep(s)
+            );
+            self.anomaly(q, t, Some(seg.frame), AnomalyKind::OutOfOrder, d);
+        }
+        if seg.cap_len < seg.orig_len && !self.sides[s].cut_reported {
+            self.sides[s].cut_reported = true;
+            let d = format!(
+                "frame {} was captured with {} of its {} bytes (snaplen){}; later cut frames from {} are not reported again",
+                seg.frame,
+                seg.cap_len,
+                seg.orig_len,
+                if seg.payload_cut {
+                    format!(": its {} payload bytes are not all in the file", seg.payload_len)
+                } else {
+                    String::new()
+                },
+                self.ep(s)
+            );
+            self.anomaly(q, t, Some(seg.frame), AnomalyKind::TruncatedFrame, d);
+        }
+        Some(Classified { is_retrans, rst_ok })
+    }
+
+    pub(super) fn push_segment(
+        &self,
+        q: &mut EventQueue,
+        seg: &Segment,
+        s: Side,
+        r: Side,
+        notes: Vec<Note>,
+    ) {
+        if !q.wants(Kind::Segment) {
+            return;
+        }
+        q.push(Event::Segment(SegmentEvent {
+            frame: seg.frame,
+            t: seg.ts,
+            conn: self.id,
+            src: Endpoint(seg.src),
+            dst: Endpoint(seg.dst),
+            dir: if s == Side::Client {
+                Dir::C2s
+            } else {
+                Dir::S2c
+            },
+            flags: seg.flags,
+            seq: Self::rel(
+                self.sides[s]
+                    .isn
+                    .or(seg.flags.syn().then_some(SeqNum(seg.seq))),
+                seg.seq,
+            ),
+            ack: if seg.flags.ack() {
+                Self::rel(self.sides[r].isn, seg.ack)
+            } else {
+                0
+            },
+            seq_raw: seg.seq,
+            ack_raw: seg.ack,
+            len: seg.payload_len,
+            win: seg.window,
+            options: seg.options,
+            notes,
+            payload: seg.payload,
+        }));
+    }
+}

@@ -1,0 +1,95 @@
+//! A connection's first captured segment: who is the client (the SYN's sender, or a guess
+//! as Zeek makes it), each end's first state, and the mid-stream anomaly.
+
+use super::*;
+
+impl Conn {
+    /// A connection whose first captured segment is `seg`.
+    pub fn new(
+        id: ConnId,
+        seg: &Segment,
+        now: Timestamp,
+        q: &mut EventQueue,
+        ranges: &crate::tracker::zeek::reassembly::RangeBudget,
+    ) -> Conn {
+        let f = seg.flags;
+        let self_connect = seg.src == seg.dst;
+        // Roles: the sender of a SYN without ACK is the client; of a SYN,ACK the server;
+        // otherwise guess as Zeek does: a well-known (<1024) or else the lower port serves.
+        let (client, server, guessed, flipped) = if f.syn() && !f.ack() {
+            (seg.src, seg.dst, false, false)
+        } else if f.syn() && f.ack() {
+            (seg.dst, seg.src, false, true)
+        } else {
+            let (sp, dp) = (seg.src.port(), seg.dst.port());
+            let src_serves = match (sp < 1024, dp < 1024) {
+                (true, false) => true,
+                (false, true) => false,
+                _ => sp < dp,
+            };
+            if src_serves {
+                (seg.dst, seg.src, true, true)
+            } else {
+                (seg.src, seg.dst, true, false)
+            }
+        };
+        let init = if f.syn() {
+            TcpState::Closed
+        } else {
+            TcpState::Unknown
+        };
+        let init_server = if f.syn() && f.ack() {
+            TcpState::Unknown
+        } else {
+            init
+        };
+        let init_client = if f.syn() && f.ack() {
+            TcpState::Unknown
+        } else {
+            init
+        };
+        let mut c = Conn {
+            id,
+            key: crate::tracker::FlowKey::new(seg.src, seg.dst).compact(),
+            sides: PerSide([Tcb::new(client, init_client), Tcb::new(server, init_server)]),
+            self_connect,
+            roles_guessed: guessed,
+            simultaneous_open: false,
+            start: now,
+            last: now,
+            syn_t: None,
+            rtt_ns: None,
+            packets: PerSide([0; 2]),
+            bytes: PerSide([0; 2]),
+            history: ZeekHistory::new(flipped, ranges),
+            ending: Ending::Natural,
+            first_closer: None,
+            crossed_fins: false,
+            anomalies: 0,
+            retransmissions: 0,
+            resets: 0,
+            states_entered: 0,
+            tw_since: None,
+            lingering: false,
+            tw_scheduled: None,
+            last_change: PerSide([None; 2]),
+        };
+        if !f.syn() || f.ack() {
+            let detail = if guessed {
+                format!(
+                    "picked up mid-stream: no handshake captured; roles guessed ({} serves: {})",
+                    server,
+                    if server.port() < 1024 && client.port() >= 1024 {
+                        "well-known port"
+                    } else {
+                        "lower port"
+                    }
+                )
+            } else {
+                "picked up mid-handshake: the SYN was not captured".to_string()
+            };
+            c.anomaly(q, now, Some(seg.frame), AnomalyKind::Midstream, detail);
+        }
+        c
+    }
+}
