@@ -44,11 +44,22 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out).with_writer(writer);
     p.start(&meta)?;
     let mut matched = 0u64;
+    // Read what has arrived without sleeping; when nothing has, show what is settled and
+    // sleep until a frame comes or the tracker's next deadline (a held inference, a
+    // TIME-WAIT end), whichever is first.
+    let mut wait = Some(Duration::ZERO);
     loop {
-        match source.poll()? {
+        match source.poll_for(wait)? {
             Polled::Stopped => break,
-            // Quiet: let the tracker's clock move on (held inferences, TIME_WAIT ends) and
-            // show what is settled.
+            Polled::Idle if wait == Some(Duration::ZERO) => {
+                p.flush()?;
+                wait = p
+                    .tracker
+                    .poll_timeout()
+                    .map(|at| Duration::from_nanos(at.since(wall_clock()).max(0) as u64));
+                continue;
+            }
+            // A deadline came: let the tracker's clock move on and show what it settled.
             Polled::Idle => {
                 p.tick(wall_clock())?;
                 p.flush()?;
@@ -60,11 +71,9 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
                         break;
                     }
                 }
-                if p.summary.frames % 64 == 0 {
-                    p.flush()?;
-                }
             }
         }
+        wait = Some(Duration::ZERO);
     }
     let drops = source.kernel_drops();
     if drops > 0 {

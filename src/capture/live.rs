@@ -204,8 +204,35 @@ impl LiveSource {
 
     /// Wait up to `POLL_INTERVAL` for a frame (then read it with `frame`).
     pub fn poll(&mut self) -> Result<Polled, CaptureError> {
-        if self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d) {
+        self.poll_for(Some(POLL_INTERVAL))
+    }
+
+    /// Wait up to `timeout` (`None`: until a frame comes, Ctrl-C, or `--duration` ends) for a
+    /// frame, then read it with `frame`. A signal ends the wait at once (poll(2) is never
+    /// restarted), so a long wait costs no promptness.
+    pub fn poll_for(&mut self, timeout: Option<Duration>) -> Result<Polled, CaptureError> {
+        let now = Instant::now();
+        if self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| now >= d) {
             return Ok(Polled::Stopped);
+        }
+        let until_end = self.deadline.map(|d| d - now);
+        let wait = match (timeout, until_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let ms = wait.map_or(-1, |w| {
+            libc::c_int::try_from(w.as_millis() + u128::from(w.subsec_nanos() % 1_000_000 != 0))
+                .unwrap_or(libc::c_int::MAX)
+        });
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the socket we own for the lifetime of `self`.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n == 0 || (n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted) {
+            return Ok(Polled::Idle);
         }
         match self.rx.next() {
             Ok(data) => {

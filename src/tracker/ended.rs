@@ -141,7 +141,12 @@ impl EndedTable {
         }
     }
 
-    /// The next entry whose deadline is at or before `now`, removed.
+    /// The earliest deadline (an entry may be stale: removed or reused since).
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.deadlines.peek().map(|Reverse((d, _))| *d)
+    }
+
+    /// The earliest ended connection whose deadline is at or before `now`, removed.
     pub fn pop_due(&mut self, now: Timestamp) -> Option<Ended> {
         while let Some(Reverse((deadline, k))) = self.deadlines.peek().copied() {
             if deadline > now {

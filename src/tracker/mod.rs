@@ -21,6 +21,7 @@ pub mod seq;
 pub mod side;
 pub mod state;
 mod state_change;
+mod timers;
 pub mod zeek;
 
 use crate::events::{
@@ -36,8 +37,8 @@ use rustc_hash::FxHashMap;
 use seq::SeqNum;
 use side::Side;
 use state_change::{state_event, Cause};
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
+use timers::{Timer, TimerKind, Timers};
 
 /// Linux's TCP_TIMEWAIT_LEN: 60 s (not 2×MSL).
 pub const LINUX_TIME_WAIT_NS: i64 = 60_000_000_000;
@@ -98,10 +99,8 @@ pub struct Tracker {
     /// Creation order, for eviction (entries of ended connections are dropped lazily).
     order: VecDeque<(u128, ConnId)>,
     ended: EndedTable,
-    /// Connections ended by an RST, judged at these times.
-    lingering: BinaryHeap<Reverse<(Timestamp, u128, ConnId)>>,
-    /// TIME-WAIT deadlines of connections not yet ended (their peer still waits).
-    live_time_wait: BinaryHeap<Reverse<(Timestamp, u128, ConnId)>>,
+    /// Deadlines: RST-ended connections' lingering, TIME-WAITs of connections not yet ended.
+    timers: Timers,
     next_id: ConnId,
     queue: EventQueue,
     stats: TrackerStats,
@@ -122,8 +121,7 @@ impl Tracker {
             conns: FxHashMap::default(),
             order: VecDeque::new(),
             ended: EndedTable::default(),
-            live_time_wait: BinaryHeap::new(),
-            lingering: BinaryHeap::new(),
+            timers: Timers::default(),
             next_id: 1,
             queue,
             stats: TrackerStats::default(),
@@ -205,10 +203,13 @@ impl Tracker {
             return;
         };
         if conn.ended_by_rst() {
-            if !conn.lingering {
-                conn.lingering = true;
-                let at = at.plus_nanos(self.cfg.closed_grace_ns);
-                self.lingering.push(Reverse((at, key, conn.id)));
+            if conn.start_lingering() {
+                self.timers.add(Timer {
+                    at: at.plus_nanos(self.cfg.closed_grace_ns),
+                    kind: TimerKind::Linger,
+                    key,
+                    id: conn.id,
+                });
             }
         } else {
             self.end_connection(key);
@@ -220,12 +221,13 @@ impl Tracker {
         let Some(conn) = self.conns.get_mut(&key) else {
             return;
         };
-        if let Some(since) = conn.time_wait_since() {
-            if conn.tw_scheduled != Some(since) {
-                conn.tw_scheduled = Some(since);
-                let deadline = since.plus_nanos(self.cfg.time_wait_ns);
-                self.live_time_wait.push(Reverse((deadline, key, conn.id)));
-            }
+        if let Some(since) = conn.time_wait_to_schedule() {
+            self.timers.add(Timer {
+                at: since.plus_nanos(self.cfg.time_wait_ns),
+                kind: TimerKind::TimeWait(since),
+                key,
+                id: conn.id,
+            });
         }
     }
 
@@ -376,33 +378,43 @@ impl Tracker {
         for (hold, key) in self.queue.holds_before(limit, fin_limit) {
             self.expire(hold, key);
         }
-        while let Some(Reverse((at, key, id))) = self.lingering.peek().copied() {
-            if at > self.now {
-                break;
-            }
-            self.lingering.pop();
-            if self.conns.get(&key).is_some_and(|c| c.id == id) {
-                self.end_connection_at(key, Some(at));
-            }
-        }
-        // A side in TIME-WAIT whose peer never finished (its last ACK was not captured):
-        // the connection ends when the TIME-WAIT does.
-        while let Some(Reverse((deadline, key, id))) = self.live_time_wait.peek().copied() {
-            if deadline > self.now {
-                break;
-            }
-            self.live_time_wait.pop();
-            if self.conns.get(&key).is_some_and(|c| {
-                c.id == id
-                    && c.time_wait_since()
-                        .is_some_and(|t| t.plus_nanos(self.cfg.time_wait_ns) == deadline)
-            }) {
-                self.end_connection(key);
+        while let Some(timer) = self.timers.pop_due(self.now) {
+            let Some(conn) = self.conns.get(&timer.key).filter(|c| c.id == timer.id) else {
+                continue; // ended or replaced since
+            };
+            match timer.kind {
+                TimerKind::Linger => self.end_connection_at(timer.key, Some(timer.at)),
+                // A side in TIME-WAIT whose peer never finished (its last ACK was not
+                // captured): the connection ends when the TIME-WAIT does.
+                TimerKind::TimeWait(since) => {
+                    if conn.time_wait_since() == Some(since) {
+                        self.end_connection(timer.key);
+                    }
+                }
             }
         }
         while let Some(old) = self.ended.pop_due(self.now) {
             self.expire_ended(&old, false);
         }
+    }
+
+    /// When the tracker next has something to do if no segment arrives: a delivery or a
+    /// close-or-shutdown inference that runs out of time, a lingering RST-ended connection, a
+    /// TIME-WAIT end. A live source sleeps until then and calls `handle_timeout`.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let (delivery, fin_call) = self.queue.oldest_hold_times();
+        // A hold at t is settled once now − limit > t.
+        let delivery = delivery.map(|t| t.plus_nanos(self.cfg.delivery_limit_ns + 1));
+        let fin_call = fin_call.map(|t| t.plus_nanos(self.cfg.fin_call_limit_ns + 1));
+        [
+            delivery,
+            fin_call,
+            self.timers.next_at(),
+            self.ended.next_due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn expire(&mut self, hold: HoldKey, key: u128) {

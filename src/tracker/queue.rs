@@ -197,6 +197,14 @@ impl EventQueue {
         self.holds_before(Timestamp(i64::MAX), Timestamp(i64::MAX))
     }
 
+    /// The oldest delivery hold's and the oldest close-or-shutdown hold's times.
+    pub fn oldest_hold_times(&self) -> (Option<Timestamp>, Option<Timestamp>) {
+        (
+            self.holds.first_key_value().map(|(k, _)| k.0),
+            self.fin_holds.first_key_value().map(|(k, _)| k.0),
+        )
+    }
+
     /// The oldest hold, if any.
     pub fn oldest_hold(&self) -> Option<(HoldKey, u128)> {
         let a = self.holds.first_key_value();

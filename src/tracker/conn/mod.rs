@@ -62,9 +62,9 @@ pub(super) struct Conn {
     tw_since: Option<Timestamp>,
     /// Ended by an RST and kept a little longer for the segments still in flight (Zeek
     /// keeps such a connection too: a FIN after the RST still counts in its history).
-    pub lingering: bool,
+    lingering: bool,
     /// The TIME-WAIT start the tracker has scheduled an end for.
-    pub tw_scheduled: Option<Timestamp>,
+    tw_scheduled: Option<Timestamp>,
     /// When each side last changed state (a late delivery is never dated before it).
     last_change: PerSide<Option<Timestamp>>,
 }

@@ -84,6 +84,17 @@ impl Conn {
             .flatten()
     }
 
+    /// An RST ended it: keep it a little longer for segments in flight. True the first time.
+    pub fn start_lingering(&mut self) -> bool {
+        !std::mem::replace(&mut self.lingering, true)
+    }
+
+    /// A side entered TIME-WAIT at this time and no deadline was set for it yet.
+    pub fn time_wait_to_schedule(&mut self) -> Option<Timestamp> {
+        let since = self.time_wait_since()?;
+        (self.tw_scheduled.replace(since) != Some(since)).then_some(since)
+    }
+
     /// Did an RST end it?
     pub fn ended_by_rst(&self) -> bool {
         self.resets > 0
