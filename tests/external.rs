@@ -459,7 +459,7 @@ fn history_and_conn_state_equal_zeek_on_every_oracle() {
                 }
             }
             if let Some(st) = &row.conn_state {
-                if st != v.conn_state {
+                if st != v.conn_state.as_str() {
                     diffs.push(format!("conn_state zeek {st} synfin {}", v.conn_state));
                 }
             }

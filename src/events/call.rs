@@ -189,7 +189,7 @@ impl CallResult {
 
 impl fmt::Display for CallResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.as_text())
+        f.pad(&self.as_text())
     }
 }
 

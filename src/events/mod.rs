@@ -423,7 +423,7 @@ pub struct ConnectionEvent {
     /// Zeek's conn.log history.
     pub history: String,
     /// Zeek's conn.log conn_state.
-    pub conn_state: &'static str,
+    pub conn_state: ConnState,
     /// How it ended.
     pub outcome: Outcome,
     /// Who closed first.
@@ -456,6 +456,65 @@ pub struct ConnectionEvent {
     /// `TCP_*` constants, and `size` (for comparison with Zeek's output only).
     #[serde(skip)]
     pub zeek_endpoints: [(&'static str, u64); 2],
+}
+
+/// Zeek's conn.log `conn_state`: how far each end got, in Zeek's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum ConnState {
+    /// A SYN, no reply.
+    S0,
+    /// Established, not terminated.
+    S1,
+    /// Established and ended normally.
+    SF,
+    /// The SYN was rejected.
+    REJ,
+    /// Established, the originator closed; nothing from the responder after.
+    S2,
+    /// Established, the responder closed; nothing from the originator after.
+    S3,
+    /// Established, the originator aborted (RST).
+    RSTO,
+    /// Established, the responder aborted.
+    RSTR,
+    /// The originator sent a SYN then an RST; no SYN,ACK.
+    RSTOS0,
+    /// The responder sent a SYN,ACK then an RST; no SYN from the originator.
+    RSTRH,
+    /// The originator sent a SYN then a FIN; no SYN,ACK ("half" open).
+    SH,
+    /// The responder sent a SYN,ACK then a FIN; no SYN from the originator.
+    SHR,
+    /// No SYN seen: mid-stream traffic.
+    OTH,
+}
+
+impl ConnState {
+    /// Zeek's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnState::S0 => "S0",
+            ConnState::S1 => "S1",
+            ConnState::SF => "SF",
+            ConnState::REJ => "REJ",
+            ConnState::S2 => "S2",
+            ConnState::S3 => "S3",
+            ConnState::RSTO => "RSTO",
+            ConnState::RSTR => "RSTR",
+            ConnState::RSTOS0 => "RSTOS0",
+            ConnState::RSTRH => "RSTRH",
+            ConnState::SH => "SH",
+            ConnState::SHR => "SHR",
+            ConnState::OTH => "OTH",
+        }
+    }
+}
+
+impl std::fmt::Display for ConnState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// One event of the timeline.

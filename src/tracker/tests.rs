@@ -125,7 +125,7 @@ fn refused_connect_gives_the_server_no_states() {
     assert!(path(&ev, S).is_empty());
     assert_eq!(verdicts(&ev)[0].outcome, Outcome::Refused);
     assert_eq!(verdicts(&ev)[0].history, "Sr");
-    assert_eq!(verdicts(&ev)[0].conn_state, "REJ");
+    assert_eq!(verdicts(&ev)[0].conn_state.as_str(), "REJ");
 }
 
 // =============================================================================================
@@ -203,7 +203,7 @@ fn syn_retransmission_is_one_connection_with_an_interval() {
     assert!(ev.iter().any(|e| matches!(e, Event::Anomaly(a)
         if a.kind == AnomalyKind::Retransmission && a.detail.contains("1.000 s"))));
     assert_eq!(verdicts(&ev)[0].outcome, Outcome::Incomplete);
-    assert_eq!(verdicts(&ev)[0].conn_state, "S0");
+    assert_eq!(verdicts(&ev)[0].conn_state.as_str(), "S0");
 }
 
 #[test]
@@ -513,7 +513,7 @@ fn client_closes_first_and_waits_in_time_wait() {
     );
     let v = verdicts(&ev)[0];
     assert_eq!(v.history, "ShAFaf");
-    assert_eq!(v.conn_state, "SF");
+    assert_eq!(v.conn_state.as_str(), "SF");
     assert_eq!(v.outcome, Outcome::Closed);
     // The end of TIME_WAIT is projected 60 s after it began.
     assert!(ev.iter().any(|e| matches!(e, Event::State(st)

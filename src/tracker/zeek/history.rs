@@ -7,6 +7,7 @@
 
 use super::reassembly::{RangeBudget, Reassembly};
 use crate::segment::Segment;
+use crate::events::ConnState;
 use crate::tracker::seq::SeqNum;
 
 /// Zeek's TCP endpoint states (init-bare.zeek TCP_INACTIVE … TCP_RESET).
@@ -407,7 +408,7 @@ impl ZeekHistory {
     }
 
     /// main.zeek `conn_state`.
-    pub fn conn_state(&self) -> &'static str {
+    pub fn conn_state(&self) -> ConnState {
         use ZState::*;
         let os = self.ep[0].state();
         let rs = self.ep[1].state();
@@ -417,42 +418,42 @@ impl ZeekHistory {
             if matches!(os, SynSent | SynAckSent)
                 || (os == Reset && self.ep[0].size() == 0 && self.ep[1].size() == 0)
             {
-                "REJ"
+                ConnState::REJ
             } else if o_inactive {
-                "RSTRH"
+                ConnState::RSTRH
             } else {
-                "RSTR"
+                ConnState::RSTR
             }
         } else if os == Reset {
             if r_inactive {
                 if self.looks_like_rstos0() {
-                    "RSTOS0"
+                    ConnState::RSTOS0
                 } else {
-                    "OTH"
+                    ConnState::OTH
                 }
             } else {
-                "RSTO"
+                ConnState::RSTO
             }
         } else if rs == Closed && os == Closed {
-            "SF"
+            ConnState::SF
         } else if os == Closed {
             if r_inactive {
-                "SH"
+                ConnState::SH
             } else {
-                "S2"
+                ConnState::S2
             }
         } else if rs == Closed {
             if o_inactive {
-                "SHR"
+                ConnState::SHR
             } else {
-                "S3"
+                ConnState::S3
             }
         } else if os == SynSent && rs == Inactive {
-            "S0"
+            ConnState::S0
         } else if os == Established && rs == Established {
-            "S1"
+            ConnState::S1
         } else {
-            "OTH"
+            ConnState::OTH
         }
     }
 
