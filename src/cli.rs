@@ -86,12 +86,67 @@ pub struct WatchArgs {
     pub tracker: TrackerArgs,
 }
 
+/// A demo scenario, by its `--scenario` name (`basic`, `client-crash`, …), or `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScenarioId {
+    /// One message, upper-cased back; the client closes first.
+    Basic,
+    /// Several messages, then three clients one after another.
+    Loop,
+    /// send(b"") puts nothing on the wire.
+    Empty,
+    /// A client process killed without close().
+    ClientCrash,
+    /// The server closes first.
+    ServerFirst,
+    /// shutdown(SHUT_WR).
+    HalfClose,
+    /// connect() to a port with no listener.
+    Refused,
+    /// SO_LINGER 0 then close().
+    Abort,
+    /// close() with unread data.
+    Unread,
+    /// listen(1) and no accept().
+    Backlog,
+    /// Crossed FINs.
+    SimultaneousClose,
+    /// Crossed SYNs.
+    SimultaneousOpen,
+    /// A socket connected to itself.
+    SelfConnect,
+    /// Every scenario, in the lesson's order.
+    All,
+}
+
+impl ScenarioId {
+    /// The `--scenario` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScenarioId::Basic => "basic",
+            ScenarioId::Loop => "loop",
+            ScenarioId::Empty => "empty",
+            ScenarioId::ClientCrash => "client-crash",
+            ScenarioId::ServerFirst => "server-first",
+            ScenarioId::HalfClose => "half-close",
+            ScenarioId::Refused => "refused",
+            ScenarioId::Abort => "abort",
+            ScenarioId::Unread => "unread",
+            ScenarioId::Backlog => "backlog",
+            ScenarioId::SimultaneousClose => "simultaneous-close",
+            ScenarioId::SimultaneousOpen => "simultaneous-open",
+            ScenarioId::SelfConnect => "self-connect",
+            ScenarioId::All => "all",
+        }
+    }
+}
+
 /// `synfin demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Scenario to run (`all` runs every one); see --list-scenarios.
-    #[arg(long, default_value = "basic", value_name = "NAME")]
-    pub scenario: String,
+    #[arg(long, value_enum, default_value_t = ScenarioId::Basic, value_name = "NAME")]
+    pub scenario: ScenarioId,
     /// List the scenarios, one line each, and exit.
     #[arg(long)]
     pub list_scenarios: bool,
@@ -245,6 +300,14 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn scenario_names_are_the_command_line_values() {
+        for id in ScenarioId::value_variants() {
+            let pv = id.to_possible_value().expect("every scenario is listed");
+            assert_eq!(pv.get_name(), id.name());
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::scenarios::{client_addr, start_echo_server, Ctx, Scenario, SCENARIOS}
 use super::sockets::Sock;
 use crate::capture::live::LiveSource;
 use crate::capture::pcap_writer::{PcapNgWriter, PcapWriter};
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, ScenarioId};
 use crate::decode::decode;
 use crate::events::{ConnId, Event, Meta};
 use crate::filter::{ConnFilter, SegmentFilter};
@@ -38,28 +38,16 @@ struct OwnedFrame {
 pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     if a.list_scenarios {
         for s in SCENARIOS {
-            println!("{:<19} {}", s.name, s.about);
+            println!("{:<19} {}", s.name(), s.about);
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let chosen: Vec<_> = if a.scenario == "all" {
-        SCENARIOS.iter().collect()
-    } else {
-        match SCENARIOS.iter().find(|s| s.name == a.scenario) {
-            Some(s) => vec![s],
-            None => {
-                let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
-                return Err(UsageError(format!(
-                    "unknown scenario '{}' (one of: {}, all)",
-                    a.scenario,
-                    names.join(", ")
-                ))
-                .into());
-            }
-        }
-    };
+    let chosen: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| a.scenario == ScenarioId::All || s.id == a.scenario)
+        .collect();
     // The address must be free before anything starts.
-    if a.scenario != "refused" {
+    if a.scenario != ScenarioId::Refused {
         if let Err(e) = std::net::TcpListener::bind(a.addr) {
             return Err(UsageError(format!(
                 "cannot bind {}: {e} (try --addr 127.0.0.1:0)",
@@ -107,13 +95,13 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         // A thread of its own enters a new network namespace; the threads it starts
         // (capture, server) inherit it, the rest of the process stays where it was.
         let (m, l, st) = (messages.clone(), log.clone(), Arc::clone(&stop));
-        let names: Vec<&'static str> = apart.iter().map(|s| s.name).collect();
+        let ids: Vec<ScenarioId> = apart.iter().map(|s| s.id).collect();
         let pass = thread::spawn(move || -> anyhow::Result<Pass> {
-            let scenarios: Vec<&Scenario> = SCENARIOS.iter().filter(|s| names.contains(&s.name)).collect();
+            let scenarios: Vec<&Scenario> = SCENARIOS.iter().filter(|s| ids.contains(&s.id)).collect();
             enter_private_netns().map_err(|e| {
                 UsageError(format!(
                     "{} cannot run here: cannot make a private network namespace ({e}); it needs root",
-                    scenarios[0].name
+                    scenarios[0].name()
                 ))
             })?;
             run_pass(&scenarios, addr, &m, &l, &st)
@@ -285,9 +273,9 @@ fn run_pass(
             notes: Vec::new(),
         };
         if let Err(e) = (s.run)(&mut ctx) {
-            failures.push(format!("scenario {} failed: {e}", s.name));
+            failures.push(format!("scenario {} failed: {e}", s.name()));
         }
-        if s.name == "self-connect" {
+        if s.id == ScenarioId::SelfConnect {
             self_ports.extend(
                 log.calls()
                     .iter()
@@ -296,7 +284,7 @@ fn run_pass(
             );
         }
         for n in ctx.notes {
-            notes.push(format!("{}: {n}", s.name));
+            notes.push(format!("{}: {n}", s.name()));
         }
         // Let the last segments (final ACKs, delayed ACKs) reach the capture.
         thread::sleep(Duration::from_millis(250));

@@ -2,6 +2,7 @@
 
 use super::calls::{now, CallLog, ObservedCall};
 use super::sockets::Sock;
+use crate::cli::ScenarioId;
 use crate::events::{CallName, CallResult};
 use std::io;
 use std::net::SocketAddr;
@@ -23,8 +24,8 @@ pub struct Ctx {
 
 /// A scenario: name, one-line description, and the play.
 pub struct Scenario {
-    /// Its `--scenario` name.
-    pub name: &'static str,
+    /// Its `--scenario` value.
+    pub id: ScenarioId,
     /// One line for `--list-scenarios`.
     pub about: &'static str,
     /// The play.
@@ -33,21 +34,28 @@ pub struct Scenario {
     pub private_netns: bool,
 }
 
+impl Scenario {
+    /// Its `--scenario` name.
+    pub fn name(&self) -> &'static str {
+        self.id.name()
+    }
+}
+
 /// Every scenario, in the lesson's order.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "basic", about: "one message, upper-cased back; the client closes first (TIME_WAIT on the client)", run: basic , private_netns: false },
-    Scenario { name: "loop", about: "several messages, then three clients one after another on the same server", run: loop_clients , private_netns: false },
-    Scenario { name: "empty", about: "send(b\"\") puts nothing on the wire: the server's recv() waits (bounded here by 1 s)", run: empty , private_netns: false },
-    Scenario { name: "client-crash", about: "a client process is killed without close(): the kernel still sends FIN, the server keeps serving", run: client_crash , private_netns: false },
-    Scenario { name: "server-first", about: "the server closes first (TIME_WAIT on the server); restart fails with EADDRINUSE without SO_REUSEADDR", run: server_first , private_netns: false },
-    Scenario { name: "half-close", about: "shutdown(SHUT_WR): the client stops sending but still receives the reply", run: half_close , private_netns: false },
-    Scenario { name: "refused", about: "connect() to a port with no listener: RST, ECONNREFUSED", run: refused , private_netns: false },
-    Scenario { name: "abort", about: "SO_LINGER 0 then close(): RST instead of FIN, no TIME_WAIT", run: abort , private_netns: false },
-    Scenario { name: "unread", about: "close() with unread data in the receive buffer: RST", run: unread , private_netns: false },
-    Scenario { name: "backlog", about: "listen(1) and no accept(): extra clients' SYNs are dropped and retransmitted", run: backlog , private_netns: false },
-    Scenario { name: "simultaneous-close", about: "both ends close at once: crossed FINs, CLOSING on both ends (private netns + nftables)", run: simultaneous_close, private_netns: true },
-    Scenario { name: "simultaneous-open", about: "two sockets connect() to each other at once: crossed SYNs, SYN_RECEIVED on both ends, no listen() (private netns + tc tbf)", run: simultaneous_open, private_netns: true },
-    Scenario { name: "self-connect", about: "a socket bound to a port connects to itself: Linux's simultaneous-open path", run: self_connect , private_netns: false },
+    Scenario { id: ScenarioId::Basic, about: "one message, upper-cased back; the client closes first (TIME_WAIT on the client)", run: basic , private_netns: false },
+    Scenario { id: ScenarioId::Loop, about: "several messages, then three clients one after another on the same server", run: loop_clients , private_netns: false },
+    Scenario { id: ScenarioId::Empty, about: "send(b\"\") puts nothing on the wire: the server's recv() waits (bounded here by 1 s)", run: empty , private_netns: false },
+    Scenario { id: ScenarioId::ClientCrash, about: "a client process is killed without close(): the kernel still sends FIN, the server keeps serving", run: client_crash , private_netns: false },
+    Scenario { id: ScenarioId::ServerFirst, about: "the server closes first (TIME_WAIT on the server); restart fails with EADDRINUSE without SO_REUSEADDR", run: server_first , private_netns: false },
+    Scenario { id: ScenarioId::HalfClose, about: "shutdown(SHUT_WR): the client stops sending but still receives the reply", run: half_close , private_netns: false },
+    Scenario { id: ScenarioId::Refused, about: "connect() to a port with no listener: RST, ECONNREFUSED", run: refused , private_netns: false },
+    Scenario { id: ScenarioId::Abort, about: "SO_LINGER 0 then close(): RST instead of FIN, no TIME_WAIT", run: abort , private_netns: false },
+    Scenario { id: ScenarioId::Unread, about: "close() with unread data in the receive buffer: RST", run: unread , private_netns: false },
+    Scenario { id: ScenarioId::Backlog, about: "listen(1) and no accept(): extra clients' SYNs are dropped and retransmitted", run: backlog , private_netns: false },
+    Scenario { id: ScenarioId::SimultaneousClose, about: "both ends close at once: crossed FINs, CLOSING on both ends (private netns + nftables)", run: simultaneous_close, private_netns: true },
+    Scenario { id: ScenarioId::SimultaneousOpen, about: "two sockets connect() to each other at once: crossed SYNs, SYN_RECEIVED on both ends, no listen() (private netns + tc tbf)", run: simultaneous_open, private_netns: true },
+    Scenario { id: ScenarioId::SelfConnect, about: "a socket bound to a port connects to itself: Linux's simultaneous-open path", run: self_connect , private_netns: false },
 ];
 
 /// Where the demo's clients bind: loopback of the server's family, any port.
@@ -464,4 +472,18 @@ fn simultaneous_open(ctx: &mut Ctx) -> io::Result<()> {
     b.close();
     ctx.notes.push(format!("{a_addr} and {b_addr} connect()ed to each other at the same moment (a token-bucket qdisc in a private network namespace held each segment ~75 ms, so both SYNs were in flight at once): each SYN reached a socket in SYN_SENT, so both went SYN_SENT → SYN_RECEIVED → ESTABLISHED, answered with SYN,ACK, and no one called listen() or accept()."));
     Ok(())
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn every_scenario_id_but_all_has_exactly_one_play() {
+        for id in ScenarioId::value_variants() {
+            let n = SCENARIOS.iter().filter(|s| s.id == *id).count();
+            assert_eq!(n, usize::from(*id != ScenarioId::All), "{}", id.name());
+        }
+    }
 }

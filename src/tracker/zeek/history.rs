@@ -6,8 +6,8 @@
 //! Zeek's reassembler, modelled in `reassembly.rs`.
 
 use super::reassembly::{RangeBudget, Reassembly};
-use crate::segment::Segment;
 use crate::events::ConnState;
+use crate::segment::Segment;
 use crate::tracker::seq::SeqNum;
 
 /// Zeek's TCP endpoint states (init-bare.zeek TCP_INACTIVE … TCP_RESET).
