@@ -1,0 +1,72 @@
+//! Tests of ESTABLISHED: resets, content gaps.
+
+use super::*;
+
+// =============================================================================================
+// Tests for the ESTABLISHED state (resets, content gaps)
+// =============================================================================================
+#[test]
+fn rst_in_established_closes_both_ends() {
+    let mut s = handshake();
+    s.push(seg(4, C, S, R | A, ISN_C + 1, ISN_S + 1, 0));
+    let ev = run(&s);
+    assert_eq!(path(&ev, C).last(), Some(&Closed));
+    assert_eq!(path(&ev, S).last(), Some(&Closed));
+    assert_eq!(verdicts(&ev)[0].outcome, Outcome::Reset);
+}
+
+#[test]
+fn rst_outside_the_window_is_ignored() {
+    let mut s = handshake();
+    s.push(seg(4, C, S, R, ISN_C + 900_000, 0, 0));
+    let ev = run(&s);
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::Anomaly(a) if a.kind == AnomalyKind::RstOutOfWindow)));
+    assert_eq!(path(&ev, S).last(), Some(&Established));
+}
+
+#[test]
+fn acked_data_the_capture_cut_is_a_content_gap() {
+    let mut s = handshake();
+    s.push(cut(seg(4, C, S, A, ISN_C + 1, ISN_S + 1, 100)));
+    s.push(seg(5, S, C, A, ISN_S + 1, ISN_C + 101, 0));
+    s.push(cut(seg(6, S, C, A, ISN_S + 1, ISN_C + 101, 50)));
+    s.push(seg(7, C, S, A, ISN_C + 101, ISN_S + 51, 0));
+    s.push(cut(seg(8, C, S, A, ISN_C + 101, ISN_S + 51, 100)));
+    let ev = run(&s);
+    assert_eq!(verdicts(&ev)[0].history, "ShADaGdg");
+    // A truncated_frame anomaly for the first cut frame of each side, not for every one.
+    assert_eq!(truncated(&ev), vec![4, 6]);
+}
+
+#[test]
+fn acked_data_that_was_never_captured_is_a_content_gap() {
+    // Bytes 1..=100 missing; 101..=150 captured; the ACK covers both.
+    let h = history_after_handshake(&[
+        seg(4, C, S, A, ISN_C + 101, ISN_S + 1, 50),
+        seg(5, S, C, A, ISN_S + 1, ISN_C + 151, 0),
+    ]);
+    assert_eq!(h, "ShADaG");
+}
+
+#[test]
+fn captured_data_acked_is_no_gap() {
+    let h = history_after_handshake(&[
+        seg(4, C, S, A, ISN_C + 1, ISN_S + 1, 100),
+        seg(5, S, C, A, ISN_S + 1, ISN_C + 101, 0),
+    ]);
+    assert_eq!(h, "ShADa");
+}
+
+#[test]
+fn a_gap_revealed_by_an_rst_is_not_a_letter() {
+    // The RST's sender is no longer cleanly established: Zeek does not trust it.
+    let h = history_after_handshake(&[
+        cut(seg(4, C, S, A, ISN_C + 1, ISN_S + 1, 100)),
+        seg(5, S, C, R | A, ISN_S + 1, ISN_C + 101, 0),
+    ]);
+    assert_eq!(h, "ShADr");
+}
+
+// =============================================================================================
