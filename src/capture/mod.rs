@@ -8,12 +8,3 @@ pub mod pcap_reader;
 pub mod pcap_writer;
 
 pub use error::CaptureError;
-
-/// What a source counted beside the frames it handed out.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SourceStats {
-    /// Frames the kernel dropped (live capture only).
-    pub kernel_drops: u64,
-    /// Non-fatal problems (a damaged record after which reading stopped), one sentence each.
-    pub warnings: Vec<String>,
-}

@@ -6,7 +6,7 @@
 //! Snaplen-cut frames still decode when the TCP header is whole: the payload length then
 //! comes from the IP header, not from the capture. No I/O, no clock.
 
-pub mod link;
+pub(crate) mod link;
 
 use crate::frame::Frame;
 use crate::segment::{PayloadPrefix, Segment, TcpFlags, TcpOptions};

@@ -1,10 +1,10 @@
 //! The demo: the lesson's echo server and client, run on loopback while capturing. With
 //! `capture/` and `app`, the only code that touches the OS.
 
-pub mod calls;
-pub mod kernel_check;
-pub mod kernel_trace;
-pub mod netns;
+pub(crate) mod calls;
+pub(crate) mod kernel_check;
+pub(crate) mod kernel_trace;
+pub(crate) mod netns;
 pub mod run;
-pub mod scenarios;
-pub mod sockets;
+pub(crate) mod scenarios;
+pub(crate) mod sockets;

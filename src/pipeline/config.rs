@@ -2,7 +2,7 @@
 
 use super::UsageError;
 use crate::cli::{Format, TrackerArgs};
-use crate::tracker::queue::Wanted;
+use crate::tracker::Wanted;
 use crate::tracker::TrackerConfig;
 
 /// Tracker settings from the command line.

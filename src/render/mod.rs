@@ -14,12 +14,12 @@
 //! assert!(String::from_utf8(out).unwrap().starts_with("{\"type\":\"meta\""));
 //! ```
 
-pub mod escape;
+pub(crate) mod escape;
 pub mod group;
 pub mod jsonl;
 pub mod ladder;
 pub mod mermaid;
-pub mod palette;
+pub(crate) mod palette;
 pub mod summary;
 pub mod svg;
 pub mod timeline;

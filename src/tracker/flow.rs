@@ -49,33 +49,6 @@ impl FlowKey {
     }
 }
 
-/// Which way a segment travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// Client (originator) to server (responder).
-    ToServer,
-    /// Server to client.
-    ToClient,
-}
-
-impl Direction {
-    /// The sending side's index (0 = client, 1 = server).
-    pub fn sender(self) -> usize {
-        match self {
-            Direction::ToServer => 0,
-            Direction::ToClient => 1,
-        }
-    }
-
-    /// `c2s` / `s2c`, as the schema spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::ToServer => "c2s",
-            Direction::ToClient => "s2c",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

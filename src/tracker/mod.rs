@@ -15,14 +15,14 @@
 
 mod conn;
 mod ended;
-pub mod flow;
-pub mod queue;
-pub mod seq;
-pub mod side;
-pub mod state;
+mod flow;
+mod queue;
+mod seq;
+mod side;
+mod state;
 mod state_change;
 mod timers;
-pub mod zeek;
+mod zeek;
 
 use crate::events::{
     AnomalyEvent, AnomalyKind, ConnId, Dir, Endpoint, Event, Note, SegmentEvent, TcpState,
@@ -32,7 +32,8 @@ use crate::timestamp::Timestamp;
 use conn::Conn;
 use ended::{Ended, EndedTable};
 pub use flow::FlowKey;
-use queue::{EventQueue, HoldKey, Wanted};
+pub use queue::Wanted;
+use queue::{EventQueue, HoldKey};
 use rustc_hash::FxHashMap;
 use seq::SeqNum;
 use side::Side;

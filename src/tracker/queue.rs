@@ -234,6 +234,7 @@ impl EventQueue {
     }
 
     /// No event waiting.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty() && self.late.is_empty()
     }

@@ -33,6 +33,7 @@ pub enum Input {
 
 impl Input {
     /// Every input, for exhaustive checks.
+    #[cfg(test)]
     pub const ALL: [Input; 10] = [
         Input::SendSyn,
         Input::SendSynAck,

@@ -40,6 +40,7 @@ impl RangeBudget {
         self.0.fetch_add(n, Ordering::Relaxed);
     }
     /// Ranges left.
+    #[cfg(test)]
     pub fn left(&self) -> usize {
         self.0.load(Ordering::Relaxed)
     }
