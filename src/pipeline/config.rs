@@ -2,8 +2,8 @@
 
 use super::UsageError;
 use crate::cli::{Format, TrackerArgs};
-use crate::tracker::Wanted;
 use crate::tracker::TrackerConfig;
+use crate::tracker::Wanted;
 
 /// Tracker settings from the command line.
 pub fn tracker_config(a: &TrackerArgs, format: Format) -> anyhow::Result<TrackerConfig> {

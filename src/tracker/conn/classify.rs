@@ -52,9 +52,9 @@ impl Conn {
             return None;
         }
         self.sides[s].last_sig = Some(sig);
-        self.packets[s] += 1;
-        self.bytes[s] += u64::from(seg.payload_len);
-        self.history.on_segment(s.index(), seg);
+        self.record.packets[s] += 1;
+        self.record.bytes[s] += u64::from(seg.payload_len);
+        self.record.history.on_segment(s.index(), seg);
         if !f.rst() || self.sides[s].state != TcpState::Closed {
             self.sides[s].exists = true;
         }
@@ -70,7 +70,7 @@ impl Conn {
                 side.syn_tries + 1,
                 gap.map(|g| format!(" {:.3} s after the previous one", g as f64 / 1e9))
                     .unwrap_or_default(),
-                if self.ending == Ending::Refused {
+                if self.record.ending == Ending::Refused {
                     "an RST refused the previous one and the same SYN (same ISN) comes again, as \
                      Windows retries a refused connect(); Linux fails it at once"
                 } else {
@@ -100,7 +100,7 @@ impl Conn {
         let is_retrans = retrans_detail.is_some();
         if is_retrans {
             notes.push(Note::Retransmission);
-            self.retransmissions += 1;
+            self.record.retransmissions += 1;
         }
 
         // Is an RST acceptable to its receiver (RFC 9293 §3.10.7.3/§3.10.7.4, RFC 5961)?

@@ -153,9 +153,9 @@ impl Conn {
             TcpState::SynReceived if side.isn.is_some_and(|isn| ack > isn) => {
                 let passive = side.passive;
                 self.transition(q, y, Input::RecvAckOfSyn, t, frame);
-                if self.rtt_ns.is_none() {
-                    if let Some(s0) = self.syn_t {
-                        self.rtt_ns = Some(t.since(s0));
+                if self.record.rtt_ns.is_none() {
+                    if let Some(s0) = self.record.syn_t {
+                        self.record.rtt_ns = Some(t.since(s0));
                     }
                 }
                 if passive {

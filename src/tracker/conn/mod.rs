@@ -31,7 +31,7 @@ use crate::timestamp::Timestamp;
 use classify::Classified;
 use std::net::SocketAddr;
 use tcb::{FinCall, Pending, Tcb};
-use verdict::Ending;
+use verdict::{Ending, Record};
 
 /// One tracked connection.
 #[derive(Debug, Clone)]
@@ -46,19 +46,8 @@ pub(super) struct Conn {
     simultaneous_open: bool,
     start: Timestamp,
     pub last: Timestamp,
-    syn_t: Option<Timestamp>,
-    rtt_ns: Option<i64>,
-    packets: PerSide<u64>,
-    bytes: PerSide<u64>,
-    history: ZeekHistory,
-    /// What ended it, as far as the outcome goes.
-    ending: Ending,
-    first_closer: Option<Side>,
-    crossed_fins: bool,
-    anomalies: u32,
-    retransmissions: u32,
-    resets: u32,
-    states_entered: u16,
+    /// The evidence its verdict is made of.
+    record: Record,
     tw_since: Option<Timestamp>,
     /// Ended by an RST and kept a little longer for the segments still in flight (Zeek
     /// keeps such a connection too: a FIN after the RST still counts in its history).
@@ -104,7 +93,7 @@ impl Conn {
         kind: AnomalyKind,
         detail: String,
     ) {
-        self.anomalies += 1;
+        self.record.anomalies += 1;
         q.push(Event::Anomaly(AnomalyEvent {
             t,
             conn: self.id,
@@ -122,7 +111,7 @@ impl Conn {
             return;
         }
         self.sides[s].state = to;
-        self.states_entered |= to.bit() | from.bit();
+        self.record.states_entered |= to.bit() | from.bit();
         let Some(change) = cause.change() else {
             return;
         };
@@ -224,7 +213,7 @@ impl Conn {
                 self.drop_pending(q, r);
             } else if f.syn() || f.fin() {
                 if p.fin && f.fin() {
-                    self.crossed_fins = true;
+                    self.record.crossed_fins = true;
                 }
                 deliver_after = Some(p.frame);
             }
@@ -233,14 +222,14 @@ impl Conn {
         // 2. What the sender did.
         if f.rst() {
             if rst_ok {
-                self.resets += 1;
+                self.record.resets += 1;
                 self.apply_rst(q, seg, s, r);
             }
             return self.finish_segment(q, seg, s, r, deliver_after);
         }
         if f.syn() && !f.ack() {
             if self.sides[s].state == TcpState::Closed || self.sides[s].state == TcpState::Unknown {
-                self.syn_t.get_or_insert(t);
+                self.record.syn_t.get_or_insert(t);
                 if self.transition(q, s, Input::SendSyn, t, seg.frame) {
                     self.call(q, t, s, CallName::Connect, Phase::Enter, None);
                 }
@@ -277,7 +266,7 @@ impl Conn {
             let first = self.sides[s].fin_seq.is_none();
             if first {
                 self.sides[s].fin_seq = Some(fin_seq);
-                self.first_closer.get_or_insert(s);
+                self.record.first_closer.get_or_insert(s);
                 if self.transition(q, s, Input::SendFin, t, seg.frame) {
                     let peer_end = self.sides[r].data_end;
                     self.sides[s].fin_call = Some(FinCall {

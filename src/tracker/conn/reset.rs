@@ -39,7 +39,7 @@ impl Conn {
             if sender_state == TcpState::SynReceived {
                 self.end_with(Ending::AbortedInHandshake);
             }
-            self.first_closer.get_or_insert(s);
+            self.record.first_closer.get_or_insert(s);
             self.transition(q, s, Input::SendRst, t, frame);
             self.call(
                 q,
@@ -73,7 +73,7 @@ impl Conn {
                 } else {
                     self.end_with(Ending::Reset);
                 }
-                self.first_closer.get_or_insert(s);
+                self.record.first_closer.get_or_insert(s);
                 self.transition(q, r, Input::RecvRst, t, frame);
                 if rstate != TcpState::TimeWait {
                     self.call(

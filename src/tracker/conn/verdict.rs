@@ -20,14 +20,64 @@ pub(crate) enum Ending {
     Evicted,
 }
 
+/// The evidence a connection's verdict is made of: counts, who closed first, how it ended,
+/// the states entered, the handshake's timing, and Zeek's history.
+#[derive(Debug, Clone)]
+pub(super) struct Record {
+    /// When the first SYN was sent.
+    pub syn_t: Option<Timestamp>,
+    /// SYN to the ACK of the SYN,ACK.
+    pub rtt_ns: Option<i64>,
+    /// Segments sent by each side (duplicates excluded).
+    pub packets: PerSide<u64>,
+    /// Payload bytes sent by each side.
+    pub bytes: PerSide<u64>,
+    /// Zeek's history letters and endpoint states.
+    pub history: ZeekHistory,
+    /// What ended it, as far as the outcome goes.
+    pub ending: Ending,
+    /// Who sent the first FIN or RST.
+    pub first_closer: Option<Side>,
+    /// Both FINs crossed in flight.
+    pub crossed_fins: bool,
+    /// Anomalies raised.
+    pub anomalies: u32,
+    /// Retransmitted segments.
+    pub retransmissions: u32,
+    /// RST segments acted on.
+    pub resets: u32,
+    /// Every state either endpoint entered, as `TcpState::bit`s.
+    pub states_entered: u16,
+}
+
+impl Record {
+    /// Nothing recorded yet.
+    pub fn new(history: ZeekHistory) -> Record {
+        Record {
+            syn_t: None,
+            rtt_ns: None,
+            packets: PerSide([0; 2]),
+            bytes: PerSide([0; 2]),
+            history,
+            ending: Ending::Natural,
+            first_closer: None,
+            crossed_fins: false,
+            anomalies: 0,
+            retransmissions: 0,
+            resets: 0,
+            states_entered: 0,
+        }
+    }
+}
+
 impl Conn {
     /// Record evidence of how the connection ended.
     pub(super) fn end_with(&mut self, e: Ending) {
-        let retried = self.ending == Ending::Refused
+        let retried = self.record.ending == Ending::Refused
             && self.established()
             && matches!(e, Ending::Reset | Ending::AbortedInHandshake);
-        if e > self.ending || retried {
-            self.ending = e;
+        if e > self.record.ending || retried {
+            self.record.ending = e;
         }
     }
 
@@ -38,12 +88,12 @@ impl Conn {
 
     /// Was it evicted?
     pub fn is_evicted(&self) -> bool {
-        self.ending == Ending::Evicted
+        self.record.ending == Ending::Evicted
     }
 
     /// Did an end reach ESTABLISHED?
     fn established(&self) -> bool {
-        self.states_entered & TcpState::Established.bit() != 0
+        self.record.states_entered & TcpState::Established.bit() != 0
     }
 
     /// The ends in use: both, or one in a self-connect.
@@ -97,7 +147,7 @@ impl Conn {
 
     /// Did an RST end it?
     pub fn ended_by_rst(&self) -> bool {
-        self.resets > 0
+        self.record.resets > 0
     }
 
     /// Both ends closed or in TIME-WAIT (something may still be in flight).
@@ -154,7 +204,7 @@ impl Conn {
             )
         };
         let established = self.established();
-        let outcome = match self.ending {
+        let outcome = match self.record.ending {
             Ending::Evicted | Ending::AbortedInHandshake => Outcome::Aborted,
             Ending::Refused if !established => Outcome::Refused,
             Ending::Reset => Outcome::Reset,
@@ -175,10 +225,10 @@ impl Conn {
                 }
             }
         };
-        let close_initiator = if self.crossed_fins {
+        let close_initiator = if self.record.crossed_fins {
             Some(Initiator::Both)
         } else {
-            self.first_closer.map(|s| match s {
+            self.record.first_closer.map(|s| match s {
                 Side::Client => Initiator::Client,
                 Side::Server => Initiator::Server,
             })
@@ -196,23 +246,24 @@ impl Conn {
             start: self.start,
             end: self.last,
             handshake_rtt_ms: self
+                .record
                 .rtt_ns
                 .map(|ns| (ns as f64 / 1_000.0).round() / 1_000.0),
-            packets: self.packets.0,
-            bytes: self.bytes.0,
-            history: self.history.as_str().to_string(),
-            conn_state: self.history.conn_state(),
+            packets: self.record.packets.0,
+            bytes: self.record.bytes.0,
+            history: self.record.history.as_str().to_string(),
+            conn_state: self.record.history.conn_state(),
             outcome,
             close_initiator,
             final_states,
             time_wait_until,
-            anomalies: self.anomalies,
-            retransmissions: self.retransmissions,
-            resets: self.resets,
-            states_entered: self.states_entered,
+            anomalies: self.record.anomalies,
+            retransmissions: self.record.retransmissions,
+            resets: self.record.resets,
+            states_entered: self.record.states_entered,
             roles_guessed: self.roles_guessed,
             simultaneous_open: self.simultaneous_open && !self.self_connect,
-            zeek_endpoints: self.history.endpoints(),
+            zeek_endpoints: self.record.history.endpoints(),
         }
     }
 }
