@@ -11,6 +11,7 @@ pub mod cli;
 pub mod decode;
 pub mod echo;
 pub mod filter;
+pub mod filter_expr;
 pub mod render;
 pub mod segment;
 pub mod timeline;
