@@ -13,6 +13,7 @@ pub mod decode;
 pub mod demo;
 pub mod events;
 pub mod filter;
+pub mod filter_expr;
 pub mod frame;
 pub mod pipeline;
 pub mod render;

@@ -15,6 +15,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("decode", &["frame", "segment", "timestamp"]),
     ("tracker", &["events", "segment", "timestamp"]),
     ("filter", &["events", "segment"]),
+    ("filter_expr", &["segment"]),
     ("render", &["events", "filter", "segment", "timestamp"]),
     ("cli", &["events"]),
     (
@@ -25,6 +26,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "decode",
             "events",
             "filter",
+            "filter_expr",
             "frame",
             "render",
             "segment",
