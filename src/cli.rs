@@ -1,7 +1,7 @@
 //! The command line (clap derive only; no logic here).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
@@ -41,9 +41,18 @@ pub enum Cmd {
 /// `synfin replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Capture files, read in order as one input; `-` reads stdin.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    /// Capture files (`-` reads stdin), merged by time into one input as mergecap does,
+    /// then an optional filter expression in tcpdump's syntax (`'tcp port 8888 and host
+    /// 10.0.0.1'`). A word that names no file and does not look like a path starts the
+    /// expression.
+    #[arg(value_name = "FILE... [EXPRESSION]", required_unless_present = "read")]
+    pub inputs: Vec<String>,
+    /// Read this capture file, as tcpdump's -r (repeatable; before the FILE arguments).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+    /// Read the files one after another in the order given, instead of merging them by time.
+    #[arg(long)]
+    pub concatenate: bool,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -84,6 +93,10 @@ pub struct WatchArgs {
     /// Tracker options.
     #[command(flatten)]
     pub tracker: TrackerArgs,
+    /// A filter expression in tcpdump's syntax (`tcp port 8888`), also installed in the
+    /// kernel as a socket filter where it can be expressed.
+    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    pub expression: Vec<String>,
 }
 
 /// A demo scenario, by its `--scenario` name (`basic`, `client-crash`, …), or `all`.
@@ -237,9 +250,10 @@ pub struct FilterArgs {
     /// Only segments to or from this port (repeatable).
     #[arg(long = "port", value_name = "PORT")]
     pub ports: Vec<u16>,
-    /// Only segments to or from this address (repeatable).
+    /// Only segments to or from this address, network (CIDR: 10.0.0.0/8) or host name
+    /// (repeatable).
     #[arg(long = "host", value_name = "ADDR")]
-    pub hosts: Vec<IpAddr>,
+    pub hosts: Vec<String>,
     /// Only this connection id (repeatable).
     #[arg(long = "conn", value_name = "ID")]
     pub conns: Vec<u64>,
@@ -328,7 +342,7 @@ mod tests {
         ])
         .unwrap();
         let Cmd::Replay(r) = cli.cmd else { panic!() };
-        assert_eq!(r.files.len(), 2);
+        assert_eq!(r.inputs.len(), 2);
         assert_eq!(r.output.format, Some(Format::Summary));
         assert_eq!(r.filter.ports, [80]);
         assert_eq!(r.filter.state, Some(crate::events::TcpState::TimeWait));

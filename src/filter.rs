@@ -2,32 +2,53 @@
 //! which connections are shown (id, a state entered, outcome, anomalies). Pure functions.
 
 use crate::events::{ConnectionEvent, Outcome, TcpState};
+use crate::filter_expr::{Dir, FilterExpr, FilterInput, Primitive};
 use crate::segment::Segment;
-use std::net::IpAddr;
 
-/// Which segments to track (like a capture filter).
+/// Which segments to track (like a capture filter): a filter expression, from the command
+/// line's expression and `--port`/`--host` (each of those a term of its own, all joined with
+/// `and`), or nothing.
 #[derive(Debug, Clone, Default)]
 pub struct SegmentFilter {
-    /// Ports; empty means any.
-    pub ports: Vec<u16>,
-    /// Addresses; empty means any.
-    pub hosts: Vec<IpAddr>,
+    expr: Option<FilterExpr>,
 }
 
 impl SegmentFilter {
+    /// Segments that `expr` accepts (every segment for `None`).
+    pub fn new(expr: Option<FilterExpr>) -> SegmentFilter {
+        SegmentFilter { expr }
+    }
+
+    /// Segments to or from any of `ports`.
+    pub fn ports(ports: &[u16]) -> SegmentFilter {
+        let any = ports
+            .iter()
+            .map(|&p| {
+                FilterExpr::Prim(Primitive::Port {
+                    dir: Dir::Either,
+                    lo: p,
+                    hi: p,
+                })
+            })
+            .reduce(|a, b| FilterExpr::Or(Box::new(a), Box::new(b)));
+        SegmentFilter::new(any)
+    }
+
     /// No condition at all.
     pub fn is_empty(&self) -> bool {
-        self.ports.is_empty() && self.hosts.is_empty()
+        self.expr.is_none()
+    }
+
+    /// The expression, if any (e.g. to install it in the kernel).
+    pub fn expr(&self) -> Option<&FilterExpr> {
+        self.expr.as_ref()
     }
 
     /// Does `seg` pass?
     pub fn matches(&self, seg: &Segment) -> bool {
-        (self.ports.is_empty()
-            || self.ports.contains(&seg.src.port())
-            || self.ports.contains(&seg.dst.port()))
-            && (self.hosts.is_empty()
-                || self.hosts.contains(&seg.src.ip())
-                || self.hosts.contains(&seg.dst.ip()))
+        self.expr
+            .as_ref()
+            .is_none_or(|e| e.matches(&FilterInput::from(seg)))
     }
 }
 

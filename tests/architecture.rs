@@ -14,8 +14,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("capture", &["frame", "timestamp"]),
     ("decode", &["frame", "segment", "timestamp"]),
     ("tracker", &["events", "segment", "timestamp"]),
-    ("filter", &["events", "segment"]),
     ("filter_expr", &["segment"]),
+    ("filter", &["events", "filter_expr", "segment"]),
     ("render", &["events", "filter", "segment", "timestamp"]),
     ("cli", &["events"]),
     (

@@ -7,38 +7,53 @@ use crate::events::Meta;
 use crate::filter::SegmentFilter;
 use crate::frame::LinkType;
 use crate::pipeline::config::tracker_config;
-use crate::pipeline::decoded_stream::{self, Decoded};
+use crate::pipeline::decoded_stream::{self, Decoded, Order};
 use crate::pipeline::output::{open_output, renderer_for};
 use crate::pipeline::Pipeline;
 use crate::tracker::Tracker;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// Split `replay`'s words into files and a filter expression: `-r` files, then the leading
+/// words that are `-`, name an existing file, or look like a path (so a missing capture is
+/// reported as one); the first other word starts the expression.
+fn files_and_expression(a: &ReplayArgs) -> (Vec<PathBuf>, Vec<String>) {
+    let mut files: Vec<PathBuf> = a.read.clone();
+    let mut words = a.inputs.iter().peekable();
+    while let Some(w) = words.peek() {
+        let looks_like_path = w.contains('/')
+            || [".pcap", ".pcapng", ".cap", ".gz", ".zst", ".xz"]
+                .iter()
+                .any(|ext| w.ends_with(ext));
+        let is_file = *w == "-" || Path::new(w).exists() || looks_like_path;
+        // Without -r, the first word is a file whatever it looks like.
+        if !is_file && !files.is_empty() {
+            break;
+        }
+        files.push(PathBuf::from(w));
+        words.next();
+    }
+    (files, words.cloned().collect())
+}
 
 /// Run `replay`.
 pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let (sf, cf) = from_args(&a.filter);
-    // Open every file before writing anything: a bad file is an error, not output. The later
-    // ones are opened again, in turn, by the reader thread, so only regular files are checked
-    // here: a pipe or `-` cannot be read twice.
-    let first = PcapSource::open(&a.files[0], 1)?;
-    for f in &a.files[1..] {
-        let regular = match std::fs::metadata(f) {
-            Ok(m) => m.is_file() || m.is_dir(),
-            Err(_) => true, // let open() say why
-        };
-        if f.as_os_str() != "-" && regular {
-            PcapSource::open(f, 1)?;
-        }
-    }
+    let (files, expression) = files_and_expression(&a);
+    let (sf, cf) = from_args(&a.filter, &expression)?;
+    // Open every input before writing anything: a bad file is an error, not output.
+    let sources = files
+        .iter()
+        .map(|f| PcapSource::open(f, 1))
+        .collect::<Result<Vec<_>, _>>()?;
     let output = open_output(&a.output)?;
     let cfg = tracker_config(&a.tracker, output.format)?;
-    let link = first.link_type().unwrap_or(LinkType::EN10MB);
+    let link = sources[0].link_type().unwrap_or(LinkType::EN10MB);
     let meta = Meta {
         schema: 1,
         tool: "synfin",
         version: env!("CARGO_PKG_VERSION"),
         source: "replay",
-        input: a
-            .files
+        input: files
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
@@ -55,7 +70,12 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     );
     p.start(&meta)?;
     // One thread reads and decodes, this one tracks and renders.
-    let (rx, reader) = decoded_stream::spawn(first, a.files[1..].to_vec(), sf);
+    let order = if a.concatenate {
+        Order::Concatenate
+    } else {
+        Order::Time
+    };
+    let (rx, reader) = decoded_stream::spawn(sources, order, sf);
     let mut warnings = Vec::new();
     for msg in rx {
         match msg {

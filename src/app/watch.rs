@@ -15,7 +15,7 @@ use std::time::Duration;
 /// Run `watch`.
 pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     tracker_config(&a.tracker, Format::None)?;
-    let (sf, cf) = from_args(&a.filter);
+    let (sf, cf) = from_args(&a.filter, &a.expression)?;
     let duration = match a.duration {
         Some(d) if !(d.is_finite() && d > 0.0) => {
             return Err(

@@ -127,10 +127,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let mut ports = vec![addr.port()];
     ports.extend(self_ports);
-    let sf = SegmentFilter {
-        ports,
-        hosts: vec![],
-    };
+    let sf = SegmentFilter::ports(&ports);
     // Only the demo's own traffic is drawn and saved (lo may carry other connections).
     frames.retain(|f| {
         let frame = Frame {
@@ -388,10 +385,7 @@ fn run_interactive(a: &DemoArgs, addr: std::net::SocketAddr) -> anyhow::Result<E
     let server = start_echo_server(&ctx, 1)?;
     let mut client = Sock::client(&log, client_addr(addr))?;
     client.connect(addr)?;
-    let sf = SegmentFilter {
-        ports: vec![addr.port()],
-        hosts: vec![],
-    };
+    let sf = SegmentFilter::ports(&[addr.port()]);
     let snapshot = |frames: &std::sync::Mutex<Vec<OwnedFrame>>| -> Vec<OwnedFrame> {
         frames
             .lock()

@@ -1,13 +1,15 @@
 //! Replay on two cores: a thread reads the capture files and decodes them, handing batches of
-//! segments to the thread that tracks and renders. Order is kept (one channel, one reader),
-//! so the output is exactly that of doing both on one thread.
+//! segments to the thread that tracks and renders. Several files are merged by timestamp as
+//! mergecap merges them (a k-way merge holding one frame per file: constant memory; ties in
+//! argument order), or concatenated. Frames are numbered 1.. in the merged order. Order is
+//! kept (one channel, one reader), so the output is exactly that of doing both on one thread.
 
 use crate::capture::pcap_reader::PcapSource;
 use crate::capture::CaptureError;
-use crate::decode::decode;
+use crate::decode::{decode, Skip};
 use crate::filter::SegmentFilter;
 use crate::segment::Segment;
-use std::path::PathBuf;
+use crate::timestamp::Timestamp;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::{self, JoinHandle};
 
@@ -30,92 +32,179 @@ pub enum Decoded {
     Warning(String),
 }
 
-/// Start reading `first` (already open) and then the rest of `files` in order.
+/// How several inputs make one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// By timestamp, as mergecap merges (ties in argument order).
+    Time,
+    /// One file after another, in argument order.
+    Concatenate,
+}
+
+/// Start reading `sources` (already open) as one input, in `order`.
 pub fn spawn(
-    first: PcapSource,
-    rest: Vec<PathBuf>,
+    sources: Vec<PcapSource>,
+    order: Order,
     filter: SegmentFilter,
 ) -> (Receiver<Decoded>, JoinHandle<Result<(), CaptureError>>) {
     let (tx, rx) = sync_channel(8);
-    let handle = thread::spawn(move || read_all(first, rest, filter, tx));
+    let handle = thread::spawn(move || Reader::new(sources, order, filter, tx).run());
     (rx, handle)
 }
 
-fn read_all(
-    first: PcapSource,
-    rest: Vec<PathBuf>,
+/// One input's next frame, decoded.
+struct Head {
+    ts: Timestamp,
+    decoded: Result<Segment, Skip>,
+}
+
+/// An open input and what it gave so far.
+struct Input {
+    source: PcapSource,
+    head: Option<Head>,
+    frames: u64,
+    done: bool,
+}
+
+struct Reader {
+    inputs: Vec<Input>,
+    order: Order,
     filter: SegmentFilter,
     tx: SyncSender<Decoded>,
-) -> Result<(), CaptureError> {
-    let mut total_frames = 0u64;
-    let mut next_number = first.next_number();
-    let mut source = Some(first);
-    let mut rest = rest.into_iter();
-    loop {
-        let mut src = match source.take() {
-            Some(s) => s,
-            None => match rest.next() {
-                Some(path) => PcapSource::open(&path, next_number)?,
-                None => return Ok(()),
-            },
-        };
-        let name = src.path().display().to_string();
-        let before = total_frames;
-        let mut segments = Vec::with_capacity(BATCH);
-        let (mut frames, mut skipped) = (0u64, 0u64);
-        let mut warning = None;
-        loop {
-            match src.next_frame() {
-                Ok(Some(frame)) => {
-                    frames += 1;
-                    match decode(&frame) {
-                        Ok(seg) if filter.matches(&seg) => segments.push(seg),
-                        Ok(_) => {}
-                        Err(_) => skipped += 1,
-                    }
-                    if segments.len() == BATCH {
-                        let batch = Decoded::Batch {
-                            segments: std::mem::replace(&mut segments, Vec::with_capacity(BATCH)),
-                            frames,
-                            skipped,
-                        };
-                        total_frames += frames;
-                        (frames, skipped) = (0, 0);
-                        if tx.send(batch).is_err() {
-                            return Ok(()); // the consumer stopped (e.g. a closed pipe)
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Err(e) if e.is_damage() && total_frames + frames > 0 => {
-                    warning = Some(format!(
-                        "{}; showing the {} frames read before it",
-                        with_cause(&e),
-                        total_frames + frames
-                    ));
-                    break;
-                }
-                Err(e) => return Err(e),
-            }
+    /// Frames handed on, numbered 1.. in the merged order.
+    number: u64,
+    segments: Vec<Segment>,
+    frames: u64,
+    skipped: u64,
+}
+
+impl Reader {
+    fn new(
+        sources: Vec<PcapSource>,
+        order: Order,
+        filter: SegmentFilter,
+        tx: SyncSender<Decoded>,
+    ) -> Reader {
+        let inputs = sources
+            .into_iter()
+            .map(|source| Input {
+                source,
+                head: None,
+                frames: 0,
+                done: false,
+            })
+            .collect();
+        Reader {
+            inputs,
+            order,
+            filter,
+            tx,
+            number: 0,
+            segments: Vec::with_capacity(BATCH),
+            frames: 0,
+            skipped: 0,
         }
-        total_frames += frames;
-        let batch = Decoded::Batch {
-            segments,
-            frames,
-            skipped,
-        };
-        if tx.send(batch).is_err() {
-            return Ok(());
-        }
-        if total_frames == before {
-            warning.get_or_insert(format!("{name}: no packets in this capture"));
-        }
-        if let Some(w) = warning {
-            if tx.send(Decoded::Warning(w)).is_err() {
+    }
+
+    /// Read everything; a consumer that stopped (a closed pipe) stops this quietly.
+    fn run(mut self) -> Result<(), CaptureError> {
+        for i in 0..self.inputs.len() {
+            if self.order == Order::Time && !self.refill(i)? {
                 return Ok(());
             }
         }
-        next_number = src.next_number();
+        let mut current = 0;
+        loop {
+            let pick = match self.order {
+                // The earliest head; the first input wins a tie.
+                Order::Time => (0..self.inputs.len())
+                    .filter_map(|i| self.inputs[i].head.as_ref().map(|h| (h.ts, i)))
+                    .min()
+                    .map(|(_, i)| i),
+                Order::Concatenate => loop {
+                    if current == self.inputs.len() {
+                        break None;
+                    }
+                    if self.inputs[current].head.is_none() && !self.refill(current)? {
+                        return Ok(());
+                    }
+                    if self.inputs[current].head.is_some() {
+                        break Some(current);
+                    }
+                    current += 1;
+                },
+            };
+            let Some(i) = pick else { break };
+            let head = self.inputs[i].head.take().expect("picked a head");
+            self.number += 1;
+            self.frames += 1;
+            match head.decoded {
+                Ok(mut seg) => {
+                    seg.frame = self.number;
+                    if self.filter.matches(&seg) {
+                        self.segments.push(seg);
+                    }
+                }
+                Err(_) => self.skipped += 1,
+            }
+            if self.segments.len() == BATCH && !self.send_batch() {
+                return Ok(());
+            }
+            if self.order == Order::Time && !self.refill(i)? {
+                return Ok(());
+            }
+        }
+        self.send_batch();
+        Ok(())
+    }
+
+    /// Read input `i`'s next frame into its head (none at its end or at damage, which is
+    /// reported). Ok(false) when the consumer has gone.
+    fn refill(&mut self, i: usize) -> Result<bool, CaptureError> {
+        let any_read = self.inputs.iter().any(|x| x.frames > 0);
+        let input = &mut self.inputs[i];
+        if input.done {
+            return Ok(true);
+        }
+        let warning = match input.source.next_frame() {
+            Ok(Some(frame)) => {
+                input.frames += 1;
+                input.head = Some(Head {
+                    ts: frame.ts,
+                    decoded: decode(&frame),
+                });
+                return Ok(true);
+            }
+            Ok(None) => (input.frames == 0).then(|| {
+                format!(
+                    "{}: no packets in this capture",
+                    input.source.path().display()
+                )
+            }),
+            // Damage after some frames: keep what was read (of any input).
+            Err(e) if e.is_damage() && any_read => Some(format!(
+                "{}; showing the {} frames read before it",
+                with_cause(&e),
+                input.frames
+            )),
+            Err(e) => return Err(e),
+        };
+        input.done = true;
+        match warning {
+            // What came before the warning goes first, so it is reported in place.
+            Some(w) => Ok(self.send_batch() && self.tx.send(Decoded::Warning(w)).is_ok()),
+            None => Ok(true),
+        }
+    }
+
+    /// Send what is gathered; false when the consumer has gone.
+    fn send_batch(&mut self) -> bool {
+        let batch = Decoded::Batch {
+            segments: std::mem::replace(&mut self.segments, Vec::with_capacity(BATCH)),
+            frames: std::mem::take(&mut self.frames),
+            skipped: std::mem::take(&mut self.skipped),
+        };
+        self.tx.send(batch).is_ok()
     }
 }
 
