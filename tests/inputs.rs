@@ -14,7 +14,11 @@ fn cap(name: &str) -> String {
 /// The output without the meta line (which names the inputs).
 fn events(args: &[&str]) -> String {
     let out = synfin().args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -49,7 +53,12 @@ fn every_capture_together_has_only_the_anomalies_each_has_alone() {
     files.sort();
     let alone: usize = files
         .iter()
-        .map(|f| count(&events(&["replay", f, "--format", "jsonl"]), "\"type\":\"anomaly\""))
+        .map(|f| {
+            count(
+                &events(&["replay", f, "--format", "jsonl"]),
+                "\"type\":\"anomaly\"",
+            )
+        })
         .sum();
     let mut args = vec!["replay", "--format", "jsonl"];
     args.extend(files.iter().map(String::as_str));
@@ -75,8 +84,14 @@ fn concatenate_keeps_file_order() {
             .collect()
     };
     let (tc, tm) = (t(&out), t(&merged));
-    assert!(tm.windows(2).all(|w| w[0] <= w[1]), "merged is in time order");
-    assert!(tc.windows(2).any(|w| w[0] > w[1]), "concatenated is in file order");
+    assert!(
+        tm.windows(2).all(|w| w[0] <= w[1]),
+        "merged is in time order"
+    );
+    assert!(
+        tc.windows(2).any(|w| w[0] > w[1]),
+        "concatenated is in file order"
+    );
 }
 
 #[test]

@@ -5,6 +5,8 @@ use crate::capture::live::{LiveSource, Polled};
 use crate::capture::pcap_writer::PcapWriter;
 use crate::cli::{Format, WatchArgs};
 use crate::events::Meta;
+use crate::filter_expr::bpf;
+use crate::frame::LinkType;
 use crate::pipeline::config::tracker_config;
 use crate::pipeline::output::{open_output, renderer_for};
 use crate::pipeline::{stop_flag, wall_clock, Pipeline, UsageError};
@@ -26,6 +28,17 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     };
     let stop = stop_flag()?;
     let mut source = LiveSource::open(&a.iface, stop, duration)?;
+    // The filter also runs in the kernel where it can be expressed (Ethernet framing, which
+    // lo has too); it always runs here as well.
+    if let (Some(expr), LinkType::EN10MB) = (sf.expr(), source.link_type()) {
+        match bpf::compile(expr) {
+            Ok(prog) => {
+                let prog: Vec<libc::sock_filter> = prog.into_iter().map(Into::into).collect();
+                source.set_filter(&prog)?;
+            }
+            Err(e) => eprintln!("synfin: note: filtering in user space only: {e}"),
+        }
+    }
     let writer = match &a.write {
         Some(path) => Some(PcapWriter::create(path, source.link_type())?),
         None => None,

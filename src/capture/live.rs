@@ -157,6 +157,64 @@ impl LiveSource {
         self.link
     }
 
+    /// Install a classic BPF program on the socket (SO_ATTACH_FILTER): the kernel then
+    /// drops what it rejects before it is copied. Frames queued before it are still read;
+    /// the caller filters them too.
+    pub fn set_filter(&mut self, prog: &[libc::sock_filter]) -> Result<(), CaptureError> {
+        // As libpcap does: reject everything, drop what was queued before, then filter. So
+        // no frame the program rejects is read after this returns.
+        let reject_all = [libc::sock_filter {
+            code: 0x06, // BPF_RET | BPF_K
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
+        self.attach(&reject_all)?;
+        let mut buf = [0u8; 64];
+        // SAFETY: recv into a local buffer on our own socket, without blocking.
+        while unsafe {
+            libc::recv(
+                self.fd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        } >= 0
+        {}
+        self.attach(prog)
+    }
+
+    fn attach(&self, prog: &[libc::sock_filter]) -> Result<(), CaptureError> {
+        let fprog = libc::sock_fprog {
+            len: u16::try_from(prog.len()).map_err(|_| {
+                self.live_err("SO_ATTACH_FILTER", io::Error::other("program too long"))
+            })?,
+            filter: prog.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: fprog points at `prog`, alive for the call; the kernel copies it.
+        let r = unsafe {
+            libc::setsockopt(
+                self.fd,
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&fprog as *const libc::sock_fprog).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(self.live_err("SO_ATTACH_FILTER", io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    fn live_err(&self, what: &'static str, source: io::Error) -> CaptureError {
+        CaptureError::Live {
+            iface: self.iface.clone(),
+            what,
+            source,
+        }
+    }
+
     /// The interface name.
     pub fn iface(&self) -> &str {
         &self.iface
