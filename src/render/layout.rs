@@ -255,8 +255,8 @@ impl<'a> Layout<'a> {
         }
     }
 
-    /// A side's last words: its final state (TIME_WAIT with its end, [`final_text`]), or
-    /// `(no socket)`.
+    /// A side's last words: its final state (TIME_WAIT with its end: `TIME_WAIT→+60.0s`),
+    /// or `(no socket)`.
     pub fn end_text(&self, side: usize) -> Cow<'static, str> {
         let s = &self.sides[side];
         if s.no_socket {

@@ -2,7 +2,9 @@
 //! server) on a shared time axis as wide as the line. Each state is a labelled bar as long as
 //! it lasted; the final TIME_WAIT lasts until the verdict's `time_wait_until`. Under the lanes,
 //! an axis marks each segment (`S` SYN, `F` FIN, `R` RST, `.` other) and call (`c`), and a
-//! line of tick labels gives times relative to the first segment.
+//! line of tick labels gives times relative to the first segment. The lanes and marks come
+//! from the shared layout (`layout`): with `--max-segments`, the hidden stretch is marked `~`
+//! (its state changes still shape the lanes).
 //!
 //! Time is linear by default; `RenderOpts::log_time` gives each gap between consecutive
 //! events room in proportion to `ln(1 + gap / 1 µs)`, so a 60 s TIME_WAIT no longer squashes a
