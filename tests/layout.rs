@@ -171,15 +171,34 @@ fn synfin(args: &[&str]) -> String {
 #[derive(Debug, Default, PartialEq)]
 struct Said {
     why: Vec<String>,
+    elided: Vec<String>,
     calls: Vec<String>,
     states: [Vec<String>; 2],
 }
 
+impl Said {
+    /// The same, but that a drawing with narrower columns may cut a long text with `…`.
+    fn agrees_with(&self, full: &Said) -> bool {
+        let same = |a: &[String], b: &[String]| {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|(a, b)| {
+                    a == b || a.strip_suffix('…').is_some_and(|cut| b.starts_with(cut))
+                })
+        };
+        same(&self.why, &full.why)
+            && same(&self.elided, &full.elided)
+            && same(&self.calls, &full.calls)
+            && same(&self.states[LEFT], &full.states[LEFT])
+            && same(&self.states[RIGHT], &full.states[RIGHT])
+    }
+}
+
 /// The ladder at width 200: time 11 + 2, sides of 26, an arrow of 133.
-fn ladder_says(path: &str) -> Said {
-    let text = synfin(&[
+fn ladder_says(path: &str, extra: &[&str]) -> Said {
+    let args = [
         "replay", path, "-f", "ladder", "--color", "never", "--width", "200",
-    ]);
+    ];
+    let text = synfin(&[&args[..], extra].concat());
     let mut said = Said::default();
     for line in text.lines() {
         let chars: Vec<char> = line.chars().collect();
@@ -196,7 +215,10 @@ fn ladder_says(path: &str) -> Said {
             said.why.push(rest);
         } else if rest.starts_with(['»', '~']) {
             said.calls.push(rest);
-        } else if line.contains('▶') || line.contains('◀') {
+        } else if line.contains('▶') || line.contains('◀') || line.contains(" elided …") {
+            if line.contains(" elided …") {
+                said.elided.push(cut(40, 173));
+            }
             let (l, r) = (cut(13, 39), cut(174, chars.len()));
             for (s, t) in [(LEFT, l), (RIGHT, r)] {
                 if t.starts_with(['»', '~']) {
@@ -220,11 +242,23 @@ fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-fn svg_says(path: &str) -> Said {
-    let text = synfin(&["replay", path, "-f", "svg"]);
+fn svg_says(path: &str, extra: &[&str]) -> Said {
+    let text = synfin(&[&["replay", path, "-f", "svg"][..], extra].concat());
     let mut said = Said::default();
     let mut bold: [Vec<String>; 2] = Default::default();
+    // Each connection's states, without each side's first and final words.
+    let flush = |bold: &mut [Vec<String>; 2], said: &mut Said| {
+        for (s, b) in bold.iter_mut().enumerate() {
+            if b.len() >= 2 {
+                said.states[s].extend(b.drain(1..b.len() - 1));
+            }
+            b.clear();
+        }
+    };
     for line in text.lines() {
+        if line.starts_with("<g ") {
+            flush(&mut bold, &mut said);
+        }
         let Some(body) = line.strip_prefix("<text ") else {
             continue;
         };
@@ -232,7 +266,9 @@ fn svg_says(path: &str) -> Said {
         let content = unescape(content.trim_end_matches("</text>"));
         let left = attrs.starts_with("x=\"334\"");
         let right = attrs.starts_with("x=\"962\"");
-        if attrs.contains("fill=\"#8e24aa\"") {
+        if content.ends_with(" elided …") {
+            said.elided.push(content);
+        } else if attrs.contains("fill=\"#8e24aa\"") {
             said.why.push(content);
         } else if attrs.contains("fill=\"#00695c\"") {
             said.calls.push(content);
@@ -240,18 +276,12 @@ fn svg_says(path: &str) -> Said {
             bold[if left { LEFT } else { RIGHT }].push(content);
         }
     }
-    // Without each side's first and final words.
-    for (s, mut b) in bold.into_iter().enumerate() {
-        assert!(b.len() >= 2, "{path}: {b:?}");
-        b.pop();
-        b.remove(0);
-        said.states[s] = b;
-    }
+    flush(&mut bold, &mut said);
     said
 }
 
-fn mermaid_says(path: &str) -> Said {
-    let text = synfin(&["replay", path, "-f", "mermaid"]);
+fn mermaid_says(path: &str, extra: &[&str]) -> Said {
+    let text = synfin(&[&["replay", path, "-f", "mermaid"][..], extra].concat());
     let mut said = Said::default();
     for line in text.lines() {
         let Some(note) = line.trim().strip_prefix("Note over ") else {
@@ -259,7 +289,9 @@ fn mermaid_says(path: &str) -> Said {
         };
         let (who, words) = note.split_once(": ").unwrap();
         let words = words.to_string();
-        if who == "C,S" {
+        if words.ends_with(" elided …") {
+            said.elided.push(words);
+        } else if who == "C,S" {
             said.why.push(words);
         } else if words.starts_with(['»', '~']) {
             said.calls.push(words);
@@ -274,18 +306,32 @@ fn mermaid_says(path: &str) -> Said {
 fn ladder_svg_and_mermaid_say_the_same_whys_calls_and_states() {
     for name in ["refused.pcap", "self-connect.pcap", "abort.pcap"] {
         let path = format!("captures/{name}");
-        let ladder = ladder_says(&path);
-        assert_eq!(svg_says(&path), ladder, "{name}: SVG and ladder");
-        assert_eq!(mermaid_says(&path), ladder, "{name}: Mermaid and ladder");
+        let ladder = ladder_says(&path, &[]);
+        assert_eq!(svg_says(&path, &[]), ladder, "{name}: SVG and ladder");
+        assert_eq!(
+            mermaid_says(&path, &[]),
+            ladder,
+            "{name}: Mermaid and ladder"
+        );
     }
-    let refused = ladder_says("captures/refused.pcap");
+    // Every capture, with Mermaid (which never cuts a text) as the reference.
+    for entry in std::fs::read_dir("captures").unwrap() {
+        let path = entry.unwrap().path().display().to_string();
+        if !(path.ends_with(".pcap") || path.ends_with(".pcapng")) {
+            continue;
+        }
+        let full = mermaid_says(&path, &[]);
+        assert!(ladder_says(&path, &[]).agrees_with(&full), "{path}: ladder");
+        assert!(svg_says(&path, &[]).agrees_with(&full), "{path}: svg");
+    }
+    let refused = ladder_says("captures/refused.pcap", &[]);
     assert_eq!(
         refused.why,
         ["why: RST answers the SYN: nothing listens on 127.0.0.9:8888 → ECONNREFUSED"]
     );
     assert_eq!(refused.calls, ["~ connect()", "~ connect() → ECONNREFUSED"]);
     // A self-connected socket is both sides: its states are drawn on both.
-    let selfc = ladder_says("captures/self-connect.pcap");
+    let selfc = ladder_says("captures/self-connect.pcap", &[]);
     assert_eq!(
         selfc.states[LEFT],
         [
@@ -318,5 +364,55 @@ fn segment_notes_use_the_schema_names() {
     for f in ["ladder", "svg", "mermaid"] {
         let out = synfin(&["replay", "captures/backlog.pcap", "-f", f, "--width", "200"]);
         assert!(out.contains("SYN seq=0 [retransmission]"), "{f}");
+    }
+}
+
+#[test]
+fn every_per_connection_format_elides_the_same_way() {
+    for n in 0..=6usize {
+        let n_arg = n.to_string();
+        let run = |f: &str| {
+            synfin(&[
+                "replay",
+                "captures/basic.pcap",
+                "-f",
+                f,
+                "--color",
+                "never",
+                "--width",
+                "200",
+                "--max-segments",
+                &n_arg,
+            ])
+        };
+        let hidden = 10 - n;
+        let words = format!("… {hidden} segments elided …");
+        let (ladder, svg, mermaid) = (run("ladder"), run("svg"), run("mermaid"));
+        assert!(ladder.contains(&words), "ladder, {n}: {ladder}");
+        assert!(svg.contains(&words), "svg, {n}");
+        assert!(mermaid.contains(&words), "mermaid, {n}: {mermaid}");
+        assert_eq!(mermaid.matches("->>").count(), n, "mermaid arrows, {n}");
+        let timeline = run("timeline");
+        assert!(
+            timeline.contains(&format!("~ {hidden} segments elided")),
+            "timeline, {n}: {timeline}"
+        );
+        // The SYN's row (when shown) carries the client's SYN_SENT and nothing more.
+        if n >= 2 {
+            let syn = ladder.lines().find(|l| l.contains(" SYN seq=0 ")).unwrap();
+            assert!(syn.contains("SYN_SENT "), "{n}: {syn}");
+            assert!(!syn.contains("ESTABLISHED"), "{n}: {syn}");
+            assert!(!syn.contains("FIN_WAIT"), "{n}: {syn}");
+        }
+        // The ladder, the SVG and Mermaid say the same things.
+        let max = ["--max-segments", &n_arg];
+        let full = mermaid_says("captures/basic.pcap", &max);
+        assert_eq!(full.elided, [words.clone()]);
+        for (f, said) in [
+            ("ladder", ladder_says("captures/basic.pcap", &max)),
+            ("svg", svg_says("captures/basic.pcap", &max)),
+        ] {
+            assert!(said.agrees_with(&full), "{f}, {n}: {said:?}\n{full:?}");
+        }
     }
 }
