@@ -407,7 +407,7 @@ fn every_per_connection_format_elides_the_same_way() {
         // The ladder, the SVG and Mermaid say the same things.
         let max = ["--max-segments", &n_arg];
         let full = mermaid_says("captures/basic.pcap", &max);
-        assert_eq!(full.elided, [words.clone()]);
+        assert_eq!(full.elided, [words.as_str()]);
         for (f, said) in [
             ("ladder", ladder_says("captures/basic.pcap", &max)),
             ("svg", svg_says("captures/basic.pcap", &max)),
