@@ -233,7 +233,11 @@ pub struct OutputArgs {
     /// Show payload previews (escaped, at most 32 bytes).
     #[arg(long)]
     pub payload: bool,
-    /// Elide the middle of long data phases beyond this many segments per ladder.
+    /// Show at most N segments per connection (ladder, SVG/HTML, Mermaid, timeline): the
+    /// first N/2 and the last N-N/2; the middle becomes one row "… M segments elided …". The
+    /// state changes of the hidden segments stay, on that row (never on another segment's);
+    /// their calls and anomalies are hidden with them. 0 hides every segment (the states remain
+    /// on the one elision row); 1 keeps only the last segment.
     #[arg(long, value_name = "N")]
     pub max_segments: Option<usize>,
     /// Timeline: log-scale the gaps between events, so TIME_WAIT's 60 s does not squash the rest.

@@ -414,7 +414,7 @@ fn output_flags_change_what_is_drawn() {
         "--max-segments",
         "6",
     ]);
-    assert!(short.contains("… 8 segments …"), "{short}");
+    assert!(short.contains("… 8 segments elided …"), "{short}");
     assert!(short.lines().count() < full.lines().count());
     // --payload shows escaped previews; without it, none.
     assert!(

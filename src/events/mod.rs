@@ -213,6 +213,19 @@ pub enum Note {
     RstOutOfWindow,
 }
 
+impl Note {
+    /// The schema's name: `retransmission`, `out_of_order`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Note::Retransmission => "retransmission",
+            Note::OutOfOrder => "out_of_order",
+            Note::Duplicate => "duplicate",
+            Note::AfterClose => "after_close",
+            Note::RstOutOfWindow => "rst_out_of_window",
+        }
+    }
+}
+
 /// One TCP segment.
 #[derive(Debug, Clone, Serialize)]
 pub struct SegmentEvent {

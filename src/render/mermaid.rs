@@ -1,10 +1,11 @@
-//! `--format mermaid`: a `sequenceDiagram` per connection, with `Note over` lines for states
-//! and calls, as GitHub renders it.
+//! `--format mermaid`: a `sequenceDiagram` per connection, as GitHub renders it: the rows of
+//! the layout (`layout`), an arrow per segment, `Note over` lines for states, calls, why
+//! lines and elided segments, in the ladder's words.
 
 use super::group::{ConnGroup, GroupRenderer};
-use super::ladder::segment_label;
-use super::RenderOpts;
-use crate::events::{Dir, Event, Meta, Summary};
+use super::layout::{elided_text, segment_text, states_text, Layout, RowKind};
+use super::{call_text, RenderOpts};
+use crate::events::{Dir, Meta, Summary};
 use std::io::{self, Write};
 
 /// Mermaid output.
@@ -45,12 +46,14 @@ impl GroupRenderer for MermaidRenderer {
             v.history
         )?;
         writeln!(out, "sequenceDiagram")?;
-        let [cr, sr] = super::role_names(v);
-        writeln!(out, "    participant C as {} ({cr})", v.client)?;
-        writeln!(out, "    participant S as {} ({sr})", v.server)?;
-        for e in &g.events {
-            match e {
-                Event::Segment(s) => {
+        let lay = Layout::new(g, self.opts.max_segments);
+        let [l, r] = &lay.sides;
+        writeln!(out, "    participant C as {} ({})", l.endpoint, l.role)?;
+        writeln!(out, "    participant S as {} ({})", r.endpoint, r.role)?;
+        const WHO: [&str; 2] = ["C", "S"];
+        for row in &lay.rows {
+            match row.kind {
+                RowKind::Segment(s) => {
                     let arrow = match s.dir {
                         Dir::C2s => "C->>S",
                         Dir::S2c => "S->>C",
@@ -59,35 +62,29 @@ impl GroupRenderer for MermaidRenderer {
                     writeln!(
                         out,
                         "    {arrow}: {} (+{ms:.3} ms)",
-                        clean(&segment_label(s, self.opts.payload))
+                        clean(&segment_text(s, self.opts.payload))
                     )?;
                 }
-                Event::State(st) => {
-                    let who = if st.endpoint == v.client { "C" } else { "S" };
-                    writeln!(out, "    Note over {who}: {}", st.to)?;
-                }
-                Event::Call(c) => {
-                    let who = if c.endpoint == v.client { "C" } else { "S" };
-                    let r = c
-                        .result
-                        .map(|r| format!(" → {}", clean(&r.as_text())))
-                        .unwrap_or_default();
+                RowKind::Call { side, call } => {
                     writeln!(
                         out,
-                        "    Note over {who}: {}() {:?}{r}",
-                        c.call.as_str(),
-                        c.phase
+                        "    Note over {}: {}",
+                        WHO[side],
+                        clean(&call_text(call))
                     )?;
                 }
-                Event::Anomaly(a) => {
-                    writeln!(
-                        out,
-                        "    Note over C,S: {}: {}",
-                        a.kind.as_str(),
-                        clean(&a.detail)
-                    )?;
+                RowKind::Elided { segments, .. } => {
+                    writeln!(out, "    Note over C,S: {}", elided_text(segments))?;
                 }
-                Event::Connection(_) => {}
+                RowKind::Start | RowKind::States => {}
+            }
+            for (side, states) in row.states.iter().enumerate() {
+                if !states.is_empty() {
+                    writeln!(out, "    Note over {}: {}", WHO[side], states_text(states))?;
+                }
+            }
+            for why in &row.why {
+                writeln!(out, "    Note over C,S: {}", clean(&why.text))?;
             }
         }
         writeln!(out)

@@ -18,6 +18,7 @@ pub(crate) mod escape;
 pub mod group;
 pub mod jsonl;
 pub mod ladder;
+pub mod layout;
 pub mod mermaid;
 pub(crate) mod palette;
 pub mod summary;
@@ -36,7 +37,8 @@ pub struct RenderOpts {
     pub width: usize,
     /// Show payload previews.
     pub payload: bool,
-    /// Elide data segments beyond this many per connection.
+    /// `--max-segments`: show at most this many segments per connection (the first and
+    /// last halves); the middle becomes one elision row ([`layout`]).
     pub max_segments: Option<usize>,
     /// Timeline: log-scale the gaps between events, so that a 60 s TIME_WAIT does not
     /// squash a handshake of microseconds.
@@ -75,57 +77,6 @@ pub(crate) fn conn_header(v: &crate::events::ConnectionEvent) -> String {
     )
 }
 
-/// Endpoint `ep`'s state at the end, as the verdict gives it.
-pub(crate) fn final_state(
-    v: &crate::events::ConnectionEvent,
-    ep: crate::events::Endpoint,
-) -> Option<crate::events::TcpState> {
-    v.final_states.0.iter().find(|(e, _)| *e == ep).map(|x| x.1)
-}
-
-/// Endpoint `ep`'s final state as the drawings end on it: its name, or for TIME_WAIT when it
-/// ends, counted from the connection's start (`TIME_WAIT→+60.0s`).
-pub(crate) fn final_text(
-    v: &crate::events::ConnectionEvent,
-    ep: crate::events::Endpoint,
-) -> String {
-    use crate::events::TcpState;
-    let st = final_state(v, ep).unwrap_or(TcpState::Unknown);
-    match (st, v.time_wait_until) {
-        (TcpState::TimeWait, Some(until)) => {
-            format!("TIME_WAIT→+{:.1}s", until.since(v.start) as f64 / 1e9)
-        }
-        _ => st.name().to_string(),
-    }
-}
-
-/// What to call the two sides: `client` and `server`, or `active` twice when both sent a
-/// SYN (a simultaneous open: no one listened).
-pub(crate) fn role_names(v: &crate::events::ConnectionEvent) -> [&'static str; 2] {
-    if v.simultaneous_open {
-        ["active", "active"]
-    } else {
-        ["client", "server"]
-    }
-}
-
-/// `--max-segments`: the 1-based segment numbers to hide (elide) in a connection: the middle,
-/// keeping the first and last halves of `max`. Empty when nothing is elided.
-pub(crate) fn hidden_segments(
-    events: &[Event],
-    max: Option<usize>,
-) -> std::ops::RangeInclusive<usize> {
-    let total = events
-        .iter()
-        .filter(|e| matches!(e, Event::Segment(_)))
-        .count();
-    match max {
-        Some(m) if total > m => (m / 2 + 1)..=(total - (m - m / 2)),
-        #[allow(clippy::reversed_empty_ranges)]
-        _ => 1..=0,
-    }
-}
-
 /// Cut `s` to `n` characters, marking the cut with `…`.
 pub(crate) fn fit(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -140,7 +91,7 @@ pub(crate) fn fit(s: &str, n: usize) -> String {
 }
 
 /// A call as the ladder writes it: `» connect()`, `~ recv() = 0`, `» connect() → ECONNREFUSED`.
-pub(crate) fn call_text(c: &crate::events::CallEvent) -> String {
+pub fn call_text(c: &crate::events::CallEvent) -> String {
     use crate::events::{CallResult, CallSource, Phase};
     let name = c.call.as_str();
     let mark = match c.source {

@@ -11,11 +11,14 @@
 //! its label. Pure: no clock, no environment.
 
 use super::group::{ConnGroup, GroupRenderer};
-use super::ladder::segment_label;
+use super::layout::{
+    elided_text, segment_text, states_text, Layout, Row, RowKind, Why, LEFT, LEGEND, RIGHT,
+};
 use super::{call_text, fit, RenderOpts};
-use crate::events::{CallResult, Dir, Errno, Event, Meta, Role, Summary, TcpState};
+use crate::events::{Dir, Meta, Summary, TcpState};
 use crate::segment::TcpFlags;
 use crate::timestamp::Timestamp;
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 /// Draws the ladder of every connection into one SVG document (optionally inside an HTML page).
@@ -192,161 +195,10 @@ impl Canvas {
     }
 }
 
-/// What a row of the picture shows (besides state changes, which any row may carry).
-enum Kind {
-    /// The initial states.
-    Start,
-    /// An arrow.
-    Segment {
-        dir: Dir,
-        label: String,
-        flags: TcpFlags,
-    },
-    /// A call, beside the side that made it.
-    Call { client: bool, text: String },
-    /// A line across the picture: an anomaly, a "why", elided segments.
-    Note(String),
-    /// State changes with no segment to hang them on.
-    States,
-}
-
-struct Row {
-    time: Option<Timestamp>,
-    kind: Kind,
-    /// The client's states entered at this row, in order.
-    left: Vec<TcpState>,
-    /// The server's.
-    right: Vec<TcpState>,
-}
-
-impl Row {
-    fn new(time: Option<Timestamp>, kind: Kind) -> Row {
-        Row {
-            time,
-            kind,
-            left: Vec::new(),
-            right: Vec::new(),
-        }
-    }
-}
-
-/// The rows of one connection, as the ladder lays them out.
-fn rows_of(g: &ConnGroup, o: &RenderOpts) -> Vec<Row> {
-    let v = &g.verdict;
-    // State events are told apart by role, not address; a self-connected socket (client and
-    // server the same address) is one socket, drawn on both sides.
-    let selfc = v.client == v.server;
-    let initial = |role, ep| {
-        g.events
-            .iter()
-            .find_map(|e| match e {
-                Event::State(s) if s.role == role || selfc => Some(s.from),
-                _ => None,
-            })
-            .or_else(|| super::final_state(v, ep))
-            .unwrap_or(TcpState::Unknown)
-    };
-    let mut start = Row::new(None, Kind::Start);
-    start.left.push(initial(Role::Client, v.client));
-    start.right.push(initial(Role::Server, v.server));
-    let mut rows = vec![start];
-    let mut last_seg_row: Option<usize> = None;
-
-    // `--max-segments`: keep the first and last segments, count the rest.
-    let hide = super::hidden_segments(&g.events, o.max_segments);
-    let elided_row = |n: usize| Row::new(None, Kind::Note(format!("… {n} segments …")));
-    let mut seg_index = 0;
-    let mut elided = 0;
-    for e in &g.events {
-        let hidden = match e {
-            Event::Segment(_) => {
-                seg_index += 1;
-                hide.contains(&seg_index)
-            }
-            _ => false,
-        };
-        if hidden {
-            elided += 1;
-            continue;
-        }
-        if elided > 0 {
-            // Inside an elided stretch only state changes stay visible.
-            if matches!(e, Event::Segment(_)) {
-                rows.push(elided_row(elided));
-                last_seg_row = None;
-                elided = 0;
-            } else if !matches!(e, Event::State(_)) {
-                continue;
-            }
-        }
-        match e {
-            Event::Segment(s) => {
-                let mut label = segment_label(s, o.payload);
-                let mut notes: Vec<String> = s
-                    .notes
-                    .iter()
-                    .map(|n| format!("{n:?}").to_lowercase())
-                    .collect();
-                notes.dedup();
-                if !notes.is_empty() {
-                    label = format!("{label} [{}]", notes.join(","));
-                }
-                rows.push(Row::new(
-                    Some(s.t),
-                    Kind::Segment {
-                        dir: s.dir,
-                        label,
-                        flags: s.flags,
-                    },
-                ));
-                last_seg_row = Some(rows.len() - 1);
-            }
-            Event::State(st) => {
-                let idx = match last_seg_row {
-                    Some(i) => i,
-                    None => {
-                        rows.push(Row::new(Some(st.t), Kind::States));
-                        rows.len() - 1
-                    }
-                };
-                if st.role == Role::Client || selfc {
-                    rows[idx].left.push(st.to);
-                }
-                if st.role == Role::Server || selfc {
-                    rows[idx].right.push(st.to);
-                }
-            }
-            Event::Call(c) => rows.push(Row::new(
-                Some(c.t),
-                Kind::Call {
-                    client: c.endpoint == v.client,
-                    text: call_text(c),
-                },
-            )),
-            Event::Anomaly(a) => rows.push(Row::new(
-                Some(a.t),
-                Kind::Note(format!("! {}: {}", a.kind.as_str(), a.detail)),
-            )),
-            Event::Connection(_) => {}
-        }
-    }
-    if elided > 0 {
-        rows.push(elided_row(elided));
-    }
-    for e in &g.events {
-        if let Event::Call(c) = e {
-            if c.result == Some(CallResult::Errno(Errno::ECONNREFUSED)) {
-                rows.push(Row::new(
-                    None,
-                    Kind::Note(format!(
-                        "why: the RST answers a SYN: no listener on {} → connect() fails with ECONNREFUSED",
-                        v.server
-                    )),
-                ));
-            }
-        }
-    }
-    rows
+/// A line of the picture: a row of the layout, or a "why" line under one.
+enum Line<'r, 'a> {
+    Row(&'r Row<'a>),
+    Why(&'r Why),
 }
 
 /// The y of a row's arrow (and the middle of its text).
@@ -356,8 +208,13 @@ fn anchor(i: usize) -> f64 {
 
 /// Draw one connection with its top at y = 0; returns the drawing and its height.
 fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
-    let v = &g.verdict;
-    let rows = rows_of(g, o);
+    let lay = Layout::new(g, o.max_segments);
+    let v = lay.verdict;
+    let lines: Vec<Line> = lay
+        .rows
+        .iter()
+        .flat_map(|r| std::iter::once(Line::Row(r)).chain(r.why.iter().map(Line::Why)))
+        .collect();
     let mut c = Canvas::default();
 
     let head = super::conn_header(v);
@@ -368,30 +225,33 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
         "font-size=\"14\" font-weight=\"bold\"",
         &fit(&head, 140),
     );
-    let [cr, sr] = super::role_names(v);
-    for (x, ep, role) in [(CLIENT_X, v.client, cr), (SERVER_X, v.server, sr)] {
+    for (x, side) in [(CLIENT_X, &lay.sides[LEFT]), (SERVER_X, &lay.sides[RIGHT])] {
         c.text(
             x,
             46.0,
             "middle",
             "font-weight=\"bold\"",
-            &fit(&format!("{ep} ({role})"), 60),
+            &fit(&format!("{} ({})", side.endpoint, side.role), 60),
         );
     }
 
-    let final_row = rows.len();
+    let final_row = lines.len();
     let bottom = anchor(final_row) + 6.0;
     // Lifelines, then the state lanes over them: one rect per state, from the row that
     // entered it to the row that left it (or the final row).
     for x in [CLIENT_X, SERVER_X] {
         c.line(x, ROWS_TOP - 6.0, x, bottom, "#546e7a", 1.0);
     }
-    for (x, client) in [(CLIENT_X, true), (SERVER_X, false)] {
+    for (x, side) in [(CLIENT_X, LEFT), (SERVER_X, RIGHT)] {
         let mut changes: Vec<(usize, TcpState)> = Vec::new();
-        for (i, r) in rows.iter().enumerate() {
-            let entered = if client { &r.left } else { &r.right };
-            if let Some(&last) = entered.last() {
-                changes.push((i, last));
+        for (i, l) in lines.iter().enumerate() {
+            let Line::Row(r) = l else { continue };
+            if let RowKind::Start = r.kind {
+                if !lay.sides[side].no_socket {
+                    changes.push((i, lay.sides[side].initial));
+                }
+            } else if let Some(last) = r.states[side].last() {
+                changes.push((i, last.to));
             }
         }
         for (k, &(i, st)) in changes.iter().enumerate() {
@@ -404,23 +264,45 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
     let mid = (CLIENT_X + SERVER_X) / 2.0;
     let left_text = CLIENT_X - LANE - GAP;
     let right_text = SERVER_X + LANE + GAP;
-    for (i, r) in rows.iter().enumerate() {
+    let time = |c: &mut Canvas, t: Option<Timestamp>, y: f64| {
+        if let Some(t) = t {
+            let ms = t.since(v.start) as f64 / 1e6;
+            let attrs = format!("fill=\"{MUTED}\"");
+            c.text(TIME_RIGHT, y, "end", &attrs, &format!("{ms:.3}ms"));
+        }
+    };
+    // A line across the picture; a white halo keeps it readable where it crosses a lane.
+    let note = |c: &mut Canvas, text: &str, y: f64| {
+        c.text(
+            mid,
+            y,
+            "middle",
+            &format!(
+                "fill=\"{WARN}\" stroke=\"#ffffff\" stroke-width=\"4\" paint-order=\"stroke\""
+            ),
+            &fit(text, NOTE_CHARS),
+        );
+    };
+    for (i, l) in lines.iter().enumerate() {
         let y = anchor(i);
         let text_y = y + 4.5;
-        if let Some(t) = r.time {
-            let ms = t.since(v.start) as f64 / 1e6;
-            c.text(
-                TIME_RIGHT,
-                text_y,
-                "end",
-                &format!("fill=\"{MUTED}\""),
-                &format!("{ms:.3}ms"),
-            );
-        }
-        match &r.kind {
-            Kind::Segment { dir, label, flags } => {
-                let colour = flag_colour(*flags);
-                let (from, to) = match dir {
+        let r = match l {
+            Line::Why(w) => {
+                time(&mut c, w.t, text_y);
+                note(&mut c, &w.text, text_y);
+                continue;
+            }
+            Line::Row(r) => r,
+        };
+        time(&mut c, r.t, text_y);
+        let mut side_text = [
+            Cow::Owned(states_text(&r.states[LEFT])),
+            Cow::Owned(states_text(&r.states[RIGHT])),
+        ];
+        match r.kind {
+            RowKind::Segment(s) => {
+                let colour = flag_colour(s.flags);
+                let (from, to) = match s.dir {
                     Dir::C2s => (CLIENT_X + LANE, SERVER_X - LANE),
                     Dir::S2c => (SERVER_X - LANE, CLIENT_X + LANE),
                 };
@@ -435,91 +317,71 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
                     y - 5.0,
                     "middle",
                     &format!("fill=\"{colour}\""),
-                    &fit(label, LABEL_CHARS),
+                    &fit(&segment_text(s, o.payload), LABEL_CHARS),
                 );
             }
-            Kind::Call { client, text } => {
+            RowKind::Call { side, call } => {
                 let attrs = format!("fill=\"{CALL}\"");
-                if *client {
-                    c.text(left_text, text_y, "end", &attrs, &fit(text, SIDE_CHARS));
+                let text = fit(&call_text(call), SIDE_CHARS);
+                if side == LEFT {
+                    c.text(left_text, text_y, "end", &attrs, &text);
                 } else {
-                    c.text(right_text, text_y, "start", &attrs, &fit(text, SIDE_CHARS));
+                    c.text(right_text, text_y, "start", &attrs, &text);
                 }
             }
-            Kind::Note(text) => {
-                // A white halo keeps a note readable where it crosses a lane.
-                c.text(
-                    mid,
-                    text_y,
-                    "middle",
-                    &format!(
-                        "fill=\"{WARN}\" stroke=\"#ffffff\" stroke-width=\"4\" paint-order=\"stroke\""
-                    ),
-                    &fit(text, NOTE_CHARS),
-                );
+            RowKind::Elided { segments, .. } => note(&mut c, &elided_text(segments), text_y),
+            RowKind::Start => {
+                side_text = [
+                    Cow::Borrowed(lay.start_text(LEFT)),
+                    Cow::Borrowed(lay.start_text(RIGHT)),
+                ];
             }
-            Kind::Start | Kind::States => {}
+            RowKind::States => {}
         }
-        let names = |states: &[TcpState]| {
-            let n: Vec<&str> = states.iter().map(|s| s.name()).collect();
-            fit(&n.join(" → "), SIDE_CHARS)
-        };
-        if !r.left.is_empty() {
+        if !side_text[LEFT].is_empty() {
             c.text(
                 left_text,
                 text_y,
                 "end",
                 "font-weight=\"bold\"",
-                &names(&r.left),
+                &fit(&side_text[LEFT], SIDE_CHARS),
             );
         }
-        if !r.right.is_empty() {
+        if !side_text[RIGHT].is_empty() {
             c.text(
                 right_text,
                 text_y,
                 "start",
                 "font-weight=\"bold\"",
-                &names(&r.right),
+                &fit(&side_text[RIGHT], SIDE_CHARS),
             );
         }
     }
 
     // The final row: each side's last state (TIME_WAIT with its countdown) and the totals.
     let y = anchor(final_row) + 4.5;
-    let fin = |ep| super::final_text(v, ep);
     c.text(TIME_RIGHT, y, "end", &format!("fill=\"{MUTED}\""), "final");
     c.text(
         left_text,
         y,
         "end",
         "font-weight=\"bold\"",
-        &fit(&fin(v.client), SIDE_CHARS),
+        &fit(&lay.end_text(LEFT), SIDE_CHARS),
     );
     c.text(
         right_text,
         y,
         "start",
         "font-weight=\"bold\"",
-        &fit(&fin(v.server), SIDE_CHARS),
+        &fit(&lay.end_text(RIGHT), SIDE_CHARS),
     );
-    let totals = format!(
-        "{} segs, {}+{} bytes{}",
-        v.packets[0] + v.packets[1],
-        v.bytes[0],
-        v.bytes[1],
-        v.handshake_rtt_ms
-            .map(|r| format!(", handshake {r:.3} ms"))
-            .unwrap_or_default()
-    );
-    c.text(mid, y, "middle", "", &fit(&totals, LABEL_CHARS));
-    let legend =
-        "calls: » observed, ~ inferred from packets; states are each side's after the segment";
+    c.text(mid, y, "middle", "", &fit(&lay.totals(), LABEL_CHARS));
     c.text(
         8.0,
         y + ROW,
         "start",
         &format!("fill=\"{MUTED}\" font-size=\"12\""),
-        legend,
+        LEGEND,
     );
     (c.0, y + ROW + 14.0)
 }

@@ -2,15 +2,18 @@
 //! server) on a shared time axis as wide as the line. Each state is a labelled bar as long as
 //! it lasted; the final TIME_WAIT lasts until the verdict's `time_wait_until`. Under the lanes,
 //! an axis marks each segment (`S` SYN, `F` FIN, `R` RST, `.` other) and call (`c`), and a
-//! line of tick labels gives times relative to the first segment.
+//! line of tick labels gives times relative to the first segment. The lanes and marks come
+//! from the shared layout (`layout`): with `--max-segments`, the hidden stretch is marked `~`
+//! (its state changes still shape the lanes).
 //!
 //! Time is linear by default; `RenderOpts::log_time` gives each gap between consecutive
 //! events room in proportion to `ln(1 + gap / 1 µs)`, so a 60 s TIME_WAIT no longer squashes a
 //! handshake of microseconds. Pure: no clock, no environment; colour only when `opts.color`.
 
 use super::group::{ConnGroup, Stacked};
+use super::layout::{elided_text, Layout, RowKind, LEFT, RIGHT};
 use super::{fit, palette, RenderOpts};
-use crate::events::{Endpoint, Event, Role, TcpState};
+use crate::events::{Event, TcpState};
 use crate::segment::TcpFlags;
 use crate::timestamp::Timestamp;
 use std::io::{self, Write};
@@ -150,28 +153,14 @@ fn nice_step(raw: f64) -> i64 {
     step.round().max(1.0) as i64
 }
 
-/// Each state the endpoint in `role` (at `ep`) held, from `t0` to `t_end`, in order. State
-/// events are told apart by role, not address; a self-connected socket (client and server
-/// the same address) is one socket, drawn in both lanes.
-fn spans(g: &ConnGroup, role: Role, ep: Endpoint, t0: Timestamp, t_end: Timestamp) -> Vec<Span> {
-    let v = &g.verdict;
-    let changes: Vec<_> = g
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::State(s) if s.role == role || v.client == v.server => Some(s),
-            _ => None,
-        })
-        .collect();
-    let final_state = super::final_state(v, ep);
-    let mut cur = changes
-        .first()
-        .map(|s| s.from)
-        .or(final_state)
-        .unwrap_or(TcpState::Unknown);
+/// Each state `side` of the layout held, from `t0` to `t_end`, in order (a self-connected
+/// socket is one socket, drawn in both lanes: the layout gives both sides its changes).
+fn spans(lay: &Layout, side: usize, t0: Timestamp, t_end: Timestamp) -> Vec<Span> {
+    let v = lay.verdict;
+    let mut cur = lay.sides[side].initial;
     let mut since = t0;
     let mut out = Vec::new();
-    for s in changes {
+    for s in lay.rows.iter().flat_map(|r| &r.states[side]) {
         out.push(Span {
             state: s.from,
             from: since,
@@ -287,14 +276,11 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
     let head = super::conn_header(v);
     writeln!(out, "{}", palette::header(&fit(&head, o.width), color))?;
 
+    let lay = Layout::new(g, o.max_segments);
     let mut hidden_note = Vec::new();
-    let names = super::role_names(v);
-    for (i, (role, ep)) in [(Role::Client, v.client), (Role::Server, v.server)]
-        .into_iter()
-        .enumerate()
-    {
-        let name = names[i];
-        let sp = spans(g, role, ep, t0, t_end);
+    for side in [LEFT, RIGHT] {
+        let name = lay.sides[side].role;
+        let sp = spans(&lay, side, t0, t_end);
         let (bars, hidden) = lane(&sp, &scale, w, color);
         let prefix = fit(name, name_w.saturating_sub(1));
         let prefix = format!("{prefix:<name_w$}");
@@ -342,17 +328,43 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
             }
         }
     }
-    for e in &g.events {
-        let m = match e {
-            Event::Segment(s) => segment_mark(s.flags),
-            Event::Call(_) => Mark {
-                ch: 'c',
-                rank: 1,
-                flags: None,
-            },
-            _ => continue,
+    let mut elided = 0;
+    for row in &lay.rows {
+        let (m, t) = match row.kind {
+            RowKind::Segment(s) => (segment_mark(s.flags), s.t),
+            RowKind::Call { call, .. } => (
+                Mark {
+                    ch: 'c',
+                    rank: 1,
+                    flags: None,
+                },
+                call.t,
+            ),
+            RowKind::Elided {
+                segments,
+                first,
+                last,
+            } => {
+                // The hidden stretch, over the axis and its ticks (later segments win).
+                elided += segments;
+                let (a, b) = (
+                    scale.col(first, w).min(w - 1),
+                    scale.col(last, w).min(w - 1),
+                );
+                for cell in &mut axis[a..=b] {
+                    if cell.rank <= 1 {
+                        *cell = Mark {
+                            ch: '~',
+                            rank: 1,
+                            flags: None,
+                        };
+                    }
+                }
+                continue;
+            }
+            RowKind::Start | RowKind::States => continue,
         };
-        let c = scale.col(e.t(), w).min(w - 1);
+        let c = scale.col(t, w).min(w - 1);
         if m.rank >= axis[c].rank {
             axis[c] = m;
         }
@@ -404,7 +416,12 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
     } else {
         "linear time"
     };
-    let legend = format!("S SYN  F FIN  R RST  . other  c call  · {scale_name}");
+    let elided = if elided > 0 {
+        format!("  ~ {}", elided_text(elided).trim_matches([' ', '…']))
+    } else {
+        String::new()
+    };
+    let legend = format!("S SYN  F FIN  R RST  . other  c call{elided}  · {scale_name}");
     writeln!(out, "{}", fit(&legend, o.width))?;
     Ok(())
 }
