@@ -58,6 +58,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "demo",
             "events",
             "filter",
+            "filter_expr",
             "frame",
             "pipeline",
             "segment",
