@@ -39,14 +39,14 @@ impl Timestamp {
     }
 }
 
+/// Seconds with all nine decimals, as tshark's `frame.time_epoch` prints them; a time before
+/// the epoch is the negated magnitude (`-0.000000001` for -1 ns, never `-1.999999999`).
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:09}",
-            self.0.div_euclid(1_000_000_000),
-            self.0.rem_euclid(1_000_000_000)
-        )
+        let sign = if self.0 < 0 { "-" } else { "" };
+        // unsigned_abs: i64::MIN has no positive i64.
+        let ns = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
     }
 }
 
@@ -68,9 +68,55 @@ mod tests {
         assert_eq!(serde_json::to_string(&t).unwrap(), "1764072000.0001");
     }
 
+    /// The nanoseconds a Display string stands for, by plain decimal arithmetic.
+    fn value_of(shown: &str) -> i128 {
+        let (neg, digits) = match shown.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, shown),
+        };
+        let (secs, frac) = digits.split_once('.').expect("a decimal point");
+        assert_eq!(frac.len(), 9, "nine decimals: {shown}");
+        let all_digits = secs.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit());
+        assert!(all_digits && !secs.is_empty(), "{shown}");
+        let v = secs.parse::<i128>().unwrap() * 1_000_000_000 + frac.parse::<i128>().unwrap();
+        if neg {
+            -v
+        } else {
+            v
+        }
+    }
+
     #[test]
     fn display_keeps_nanoseconds() {
-        assert_eq!(Timestamp(1_500_000_001).to_string(), "1.500000001");
-        assert_eq!(Timestamp(-1).to_string(), "-1.999999999");
+        for (ns, shown) in [
+            (0, "0.000000000"),
+            (1, "0.000000001"),
+            (1_500_000_001, "1.500000001"),
+            (1_795_617_765_276_078_594, "1795617765.276078594"),
+            (-1, "-0.000000001"),
+            (-999_999_999, "-0.999999999"),
+            (-1_000_000_000, "-1.000000000"),
+            (-1_500_000_000, "-1.500000000"),
+            (-1_500_000_001, "-1.500000001"),
+            (i64::MAX, "9223372036.854775807"),
+            (i64::MIN, "-9223372036.854775808"),
+        ] {
+            assert_eq!(Timestamp(ns).to_string(), shown, "{ns} ns");
+        }
+    }
+
+    #[test]
+    fn display_is_the_value_for_every_sign_and_size() {
+        let mut values = vec![i64::MIN, i64::MIN + 1, i64::MAX, 0];
+        for k in 0..=18 {
+            let p = 10i64.pow(k);
+            values.extend([p, -p, p - 1, 1 - p, p + 1, -p - 1, p * 3 / 2, -p * 3 / 2]);
+        }
+        for ns in values {
+            let shown = Timestamp(ns).to_string();
+            assert_eq!(value_of(&shown), i128::from(ns), "{ns} ns shown as {shown}");
+            // The sign is there exactly when the time is before the epoch.
+            assert_eq!(shown.starts_with('-'), ns < 0, "{ns} ns shown as {shown}");
+        }
     }
 }

@@ -174,9 +174,26 @@ fn bad_flag_values_exit_2() {
         &["replay", "x", "--state", "SLEEPING"],
         &["replay", "x", "--color", "sometimes"],
         &["demo", "--scenario", "nope"],
-        &["watch", "--duration", "-1"],
     ] {
         synfin().args(args).assert().code(2);
+    }
+}
+
+#[test]
+fn watch_rejects_a_duration_that_is_not_a_positive_number() {
+    // `--duration=-1`, not `--duration -1` (which clap takes for a flag): synfin's own
+    // check, before any capture is opened.
+    for (arg, shown) in [
+        ("--duration=-1", "-1"),
+        ("--duration=0", "0"),
+        ("--duration=nan", "NaN"),
+        ("--duration=inf", "inf"),
+    ] {
+        fails_with(
+            &["watch", "-i", "lo", arg],
+            2,
+            &format!("synfin: --duration {shown}: give a positive number of seconds"),
+        );
     }
 }
 
@@ -253,11 +270,21 @@ fn filters_pick_connections() {
         .args(["replay", "captures/loop.pcap", "-f", "jsonl", "--conn", "2"])
         .output()
         .unwrap();
-    let s = String::from_utf8_lossy(&out.stdout);
-    assert!(s
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
         .lines()
-        .filter(|l| l.contains("\"type\":\"connection\""))
-        .all(|l| l.contains("\"conn\":2,")));
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let conns: Vec<&serde_json::Value> = lines.iter().filter_map(|l| l.get("conn")).collect();
+    assert!(conns.len() >= 10, "conn 2's events are shown: {lines:?}");
+    assert!(conns.iter().all(|c| *c == 2), "only conn 2: {conns:?}");
+    for kind in ["segment", "state", "connection"] {
+        assert!(
+            lines.iter().any(|l| l["type"] == kind && l["conn"] == 2),
+            "conn 2 has no {kind} line"
+        );
+    }
     let out = synfin()
         .args([
             "replay",
@@ -470,13 +497,7 @@ fn output_flags_change_what_is_drawn() {
         std::fs::read_to_string(&file).unwrap(),
         run(&["replay", "captures/basic.pcap", "-f", "jsonl"])
     );
-    // NO_COLOR and TERM=dumb keep `auto` plain; `always` paints anyway.
-    let plain = synfin()
-        .args(["replay", "captures/basic.pcap", "-f", "ladder"])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(!plain.stdout.contains(&0x1b));
+    // `always` paints into a pipe too (auto on a terminal: `auto_colour_…` below).
     let painted = run(&[
         "replay",
         "captures/basic.pcap",
@@ -486,4 +507,126 @@ fn output_flags_change_what_is_drawn() {
         "always",
     ]);
     assert!(painted.contains('\u{1b}'));
+}
+
+/// Run synfin with its stdout on a pseudo-terminal of 100 columns (stdin empty, stderr
+/// piped, NO_COLOR and TERM removed, then `env` set): what the terminal received, with the
+/// terminal's CR LF turned back into LF.
+fn on_a_terminal(args: &[&str], env: &[(&str, &str)]) -> String {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::fs::OpenOptionsExt;
+    // SAFETY: posix_openpt returns a new descriptor (or -1), owned from here on.
+    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) };
+    assert!(
+        master >= 0,
+        "posix_openpt: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: `master` is a fresh descriptor nothing else owns.
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    let fd = master.as_raw_fd();
+    let mut name = [0 as libc::c_char; 128];
+    let ws = libc::winsize {
+        ws_row: 50,
+        ws_col: 100,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: `fd` is an open pty master; `name` and `ws` outlive the calls.
+    unsafe {
+        assert_eq!(libc::grantpt(fd), 0, "grantpt");
+        assert_eq!(libc::unlockpt(fd), 0, "unlockpt");
+        assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
+        assert_eq!(libc::ioctl(fd, libc::TIOCSWINSZ, &ws), 0, "TIOCSWINSZ");
+    }
+    // SAFETY: ptsname_r wrote a NUL-terminated path into `name`.
+    let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(path.to_str().unwrap())
+        .unwrap();
+    let child = {
+        // The command holds the terminal's other end until it is dropped: only the child may
+        // keep it, so that reading ends when the child does.
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("synfin"));
+        c.args(args)
+            .env_remove("NO_COLOR")
+            .env_remove("TERM")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::from(slave))
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut master = std::fs::File::from(master);
+        let mut shown = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match master.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => shown.extend_from_slice(&buf[..n]),
+                // EIO: the last holder of the other end (the child) has gone.
+                Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+                Err(e) => panic!("reading the terminal: {e}"),
+            }
+        }
+        let _ = tx.send(shown);
+    });
+    let shown = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("synfin {args:?} on a terminal did not end within 60 s"));
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "synfin {args:?} {env:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(shown).unwrap().replace("\r\n", "\n")
+}
+
+#[test]
+fn auto_colour_follows_the_terminal_no_color_and_term() {
+    // No -f: on a terminal the ladder is the default, and `--color auto` (the default) paints.
+    let ladder = |extra: &[&str], env: &[(&str, &str)]| {
+        let args = [&["replay", "captures/basic.pcap", "--payload"][..], extra].concat();
+        on_a_terminal(&args, env)
+    };
+    let plain = ladder(&["--color", "never"], &[]);
+    assert!(plain.contains("SYN seq=0"), "the ladder: {plain:?}");
+    assert!(!plain.contains('\u{1b}'), "--color never paints: {plain:?}");
+    for env in [
+        &[][..],
+        &[("TERM", "xterm-256color")],
+        &[("NO_COLOR", "")], // empty is unset (no-color.org)
+    ] {
+        let painted = ladder(&[], env);
+        assert!(
+            painted.contains("\u{1b}["),
+            "auto on a terminal with {env:?} does not paint: {painted:?}"
+        );
+        assert_ne!(painted, plain);
+    }
+    for env in [
+        &[("NO_COLOR", "1")][..],
+        &[("TERM", "dumb")],
+        &[("NO_COLOR", "1"), ("TERM", "xterm")],
+    ] {
+        let shown = ladder(&["--color", "auto"], env);
+        assert!(
+            !shown.contains('\u{1b}'),
+            "auto on a terminal with {env:?} paints"
+        );
+        assert_eq!(shown, plain);
+    }
+    // Into a pipe, auto stays plain.
+    let piped = synfin()
+        .args(["replay", "captures/basic.pcap", "-f", "ladder", "--payload"])
+        .output()
+        .unwrap();
+    assert!(!piped.stdout.is_empty() && !piped.stdout.contains(&0x1b));
 }

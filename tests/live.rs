@@ -1,9 +1,10 @@
 //! Live capture on `lo` (needs root or CAP_NET_RAW). Skips with a message where capture is
 //! not allowed, unless SYNFIN_REQUIRE_LIVE=1 (set in CI), where it fails instead.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 fn can_capture() -> bool {
@@ -54,16 +55,137 @@ fn namespace_tools_present(test: &str) -> bool {
     false
 }
 
-/// `synfin watch -i lo --port PORT -f jsonl EXTRA...`, stdout and stderr piped.
-fn watch_lo(port: u16, extra: &[&str]) -> std::process::Child {
+/// A running synfin with a deadline set when it was spawned: its stdout is read line by line
+/// and its stderr whole on threads, so no wait here can block past the deadline. A child
+/// still running at the deadline is killed and the test fails; dropped (a failing test),
+/// it is killed too.
+struct Deadlined {
+    child: Child,
+    what: String,
+    deadline: Instant,
+    lines: mpsc::Receiver<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+/// The end of a `Deadlined` run.
+struct Finished {
+    status: ExitStatus,
+    /// The stdout lines not taken with `next_line`.
+    rest: Vec<String>,
+    stderr: String,
+}
+
+impl Deadlined {
+    /// Spawn `synfin ARGS`; it must have exited within `limit` from now.
+    fn spawn(args: &[&str], limit: Duration) -> Deadlined {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + limit;
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if tx.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        Deadlined {
+            child,
+            what: format!("synfin {}", args.join(" ")),
+            deadline,
+            lines,
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Kill the child and fail the test.
+    fn fail(&mut self, why: &str) -> ! {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        panic!("{}: {why}; killed. stderr: {stderr}", self.what);
+    }
+
+    /// The next stdout line, before the deadline.
+    fn next_line(&mut self, what: &str) -> String {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(left) {
+            Ok(line) => line,
+            Err(mpsc::RecvTimeoutError::Timeout) => self.fail(&format!("no {what} in time")),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                self.fail(&format!("stdout ended before the {what}"))
+            }
+        }
+    }
+
+    /// Wait for the exit (polling, so a hang fails at the deadline instead of blocking),
+    /// then take the rest of stdout and all of stderr.
+    fn finish(mut self) -> Finished {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= self.deadline {
+                self.fail("still running at its deadline");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The child is gone, so its pipes close (unless a grandchild holds them: the
+        // deadline still bounds the wait).
+        let mut rest = Vec::new();
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left.max(Duration::from_secs(1))) {
+                Ok(line) => rest.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("{}: stdout still open after exiting", self.what)
+                }
+            }
+        }
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        Finished {
+            status,
+            rest,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Deadlined {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `synfin watch -i lo --port PORT -f jsonl EXTRA...`, with a deadline of `limit`.
+fn watch_lo(port: u16, extra: &[&str], limit: Duration) -> Deadlined {
     let port = port.to_string();
-    Command::new(env!("CARGO_BIN_EXE_synfin"))
-        .args(["watch", "-i", "lo", "--port", &port, "-f", "jsonl"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    let args = [
+        &["watch", "-i", "lo", "--port", &port, "-f", "jsonl"][..],
+        extra,
+    ]
+    .concat();
+    Deadlined::spawn(&args, limit)
 }
 
 fn json(line: &str) -> serde_json::Value {
@@ -77,15 +199,14 @@ fn watch_sees_each_loopback_segment_exactly_once_with_kernel_timestamps() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut child = watch_lo(port, &["--duration", "20", "-c", "10"]);
+    // -c 10 ends it after the connection; --duration 20 bounds it; the test gives it 30 s.
+    let mut child = watch_lo(
+        port,
+        &["--duration", "20", "-c", "10"],
+        Duration::from_secs(30),
+    );
     // Wait for the meta line: the capture socket is open from then on.
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = Vec::new();
-    let mut byte = [0u8; 1];
-    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
-        first.push(byte[0]);
-    }
-    assert!(String::from_utf8_lossy(&first).contains("\"type\":\"meta\""));
+    assert!(child.next_line("meta line").contains("\"type\":\"meta\""));
     let server = std::thread::spawn(move || {
         let (mut c, _) = listener.accept().unwrap();
         let mut buf = [0u8; 1024];
@@ -104,13 +225,10 @@ fn watch_sees_each_loopback_segment_exactly_once_with_kernel_timestamps() {
     assert_eq!(&reply, b"HELLO");
     drop(client);
     server.join().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert!(Instant::now() < deadline);
-    assert!(status.success());
-    let lines: Vec<serde_json::Value> = rest.lines().map(json).collect();
+    let end = child.finish();
+    assert!(end.status.success(), "{}", end.stderr);
+    let rest = end.rest.join("\n");
+    let lines: Vec<serde_json::Value> = end.rest.iter().map(|l| json(l)).collect();
     let segs: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "segment").collect();
     // SYN, SYN-ACK, ACK, data, ACK, data, ACK, FIN, FIN, ACK: 10, each once (-c 10 stops there).
     assert_eq!(segs.len(), 10, "{rest}");
@@ -153,8 +271,9 @@ fn demo_scenarios_show_the_lesson() {
     {
         return;
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_synfin"))
-        .args([
+    // About 10 s here; a hung scenario fails at 120 s.
+    let out = Deadlined::spawn(
+        &[
             "demo",
             "--scenario",
             "all",
@@ -163,10 +282,11 @@ fn demo_scenarios_show_the_lesson() {
             "-f",
             "jsonl",
             "--kernel-check",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        ],
+        Duration::from_secs(120),
+    )
+    .finish();
+    let stderr = &out.stderr;
     assert!(out.status.success(), "{stderr}");
     // The kernel's own trace (tracefs inet_sock_set_state, /proc/net/tcp for TIME_WAIT)
     // agrees with the inferred state sequence of every endpoint of every scenario.
@@ -180,10 +300,7 @@ fn demo_scenarios_show_the_lesson() {
         })
         .unwrap_or_else(|| panic!("no kernel check verdict in: {stderr}"));
     assert!(agree >= 37, "only {agree} endpoints checked: {stderr}");
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(json)
-        .collect();
+    let lines: Vec<serde_json::Value> = out.rest.iter().map(|l| json(l)).collect();
     let verdicts: Vec<&serde_json::Value> =
         lines.iter().filter(|l| l["type"] == "connection").collect();
     let t = |v: &serde_json::Value| v["t"].as_f64().unwrap();
@@ -336,23 +453,12 @@ fn ctrl_c_leaves_a_valid_pcap_and_a_clean_exit() {
     let file = dir.path().join("cut.pcap");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut child = watch_lo(port, &["-w", file.to_str().unwrap()]);
-    // Read stdout on a thread, so that every wait here has a deadline.
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    let next = |what: &str| {
-        rx.recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("no {what} within 10 s"))
-    };
-    assert!(next("meta line").contains("\"type\":\"meta\""));
+    let mut child = watch_lo(
+        port,
+        &["-w", file.to_str().unwrap()],
+        Duration::from_secs(30),
+    );
+    assert!(child.next_line("meta line").contains("\"type\":\"meta\""));
     // One whole connection, then Ctrl-C while the capture is still running.
     let server = std::thread::spawn(move || {
         let (mut c, _) = listener.accept().unwrap();
@@ -364,34 +470,38 @@ fn ctrl_c_leaves_a_valid_pcap_and_a_clean_exit() {
     drop(client);
     server.join().unwrap();
     // The connection's verdict shows it was all captured (and written to the file).
-    while !next("connection verdict").contains("\"type\":\"connection\"") {}
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    assert!(status.success(), "Ctrl-C is a clean stop: {status:?}");
-    let rest: Vec<String> = rx.iter().collect();
-    reader.join().unwrap();
+    while !child
+        .next_line("connection verdict")
+        .contains("\"type\":\"connection\"")
+    {}
+    // SAFETY: signalling our own child, not yet reaped.
+    unsafe { libc::kill(child.child.id() as libc::pid_t, libc::SIGINT) };
+    let end = child.finish();
+    assert!(
+        end.status.success(),
+        "Ctrl-C is a clean stop: {:?} {}",
+        end.status,
+        end.stderr
+    );
+    let rest = end.rest;
     assert!(
         rest.last()
             .is_some_and(|l| l.contains("\"type\":\"summary\"")),
         "the summary line still comes: {rest:?}"
     );
     // The file is whole: it replays, with the segments seen.
-    let out = Command::new(env!("CARGO_BIN_EXE_synfin"))
-        .args([
+    let out = Deadlined::spawn(
+        &[
             "replay",
             file.to_str().unwrap(),
             "-f",
             "summary",
             "--color",
             "never",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 connections"));
+        ],
+        Duration::from_secs(30),
+    )
+    .finish();
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(out.rest.join("\n").contains("1 connections"));
 }

@@ -22,24 +22,201 @@ fn synfin(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-const CAPTURES: &[&str] = &[
-    "basic.pcap",
-    "loop.pcap",
-    "empty.pcap",
-    "client-crash.pcap",
-    "server-first.pcap",
-    "half-close.pcap",
-    "refused.pcap",
-    "abort.pcap",
-    "unread.pcap",
-    "backlog.pcap",
-    "self-connect.pcap",
-    "simultaneous-close.pcap",
-    "simultaneous-open.pcap",
-    "ipv6.pcap",
-    "any-sll2.pcap",
-    "basic.pcapng",
-];
+/// One test per capture and format, so that one mismatch hides no other: `basic_pcap::jsonl`,
+/// `loop_pcap::ladder_color_60`, … The snapshot names (and files) are the helpers' below,
+/// taken at the crate's root: `replay__jsonl_basic.pcap.snap` and so on.
+macro_rules! capture_tests {
+    ($($module:ident: $file:literal,)*) => {
+        /// Every capture in `captures/`.
+        const CAPTURES: &[&str] = &[$($file),*];
+        $(
+            mod $module {
+                #[test]
+                fn ladder_100() {
+                    super::ladder($file, "100");
+                }
+                #[test]
+                fn ladder_60() {
+                    super::ladder($file, "60");
+                }
+                #[test]
+                fn ladder_color_100() {
+                    super::ladder_color($file, "100");
+                }
+                #[test]
+                fn ladder_color_60() {
+                    super::ladder_color($file, "60");
+                }
+                #[test]
+                fn jsonl() {
+                    super::jsonl($file);
+                }
+                #[test]
+                fn summary() {
+                    super::summary($file);
+                }
+                #[test]
+                fn mermaid() {
+                    super::mermaid($file);
+                }
+                #[test]
+                fn timeline_100() {
+                    super::timeline($file, "100");
+                }
+                #[test]
+                fn timeline_60() {
+                    super::timeline($file, "60");
+                }
+                #[test]
+                fn timeline_log() {
+                    super::timeline_log($file);
+                }
+                #[test]
+                fn svg() {
+                    super::svg($file);
+                }
+            }
+        )*
+    };
+}
+
+capture_tests! {
+    basic_pcap: "basic.pcap",
+    loop_pcap: "loop.pcap",
+    empty_pcap: "empty.pcap",
+    client_crash_pcap: "client-crash.pcap",
+    server_first_pcap: "server-first.pcap",
+    half_close_pcap: "half-close.pcap",
+    refused_pcap: "refused.pcap",
+    abort_pcap: "abort.pcap",
+    unread_pcap: "unread.pcap",
+    backlog_pcap: "backlog.pcap",
+    self_connect_pcap: "self-connect.pcap",
+    simultaneous_close_pcap: "simultaneous-close.pcap",
+    simultaneous_open_pcap: "simultaneous-open.pcap",
+    ipv6_pcap: "ipv6.pcap",
+    any_sll2_pcap: "any-sll2.pcap",
+    basic_pcapng: "basic.pcapng",
+}
+
+#[test]
+fn every_capture_has_its_snapshot_tests() {
+    let mut on_disk: Vec<String> = std::fs::read_dir("captures")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<&str> = CAPTURES.to_vec();
+    listed.sort();
+    assert_eq!(on_disk, listed, "captures/ and capture_tests! differ");
+}
+
+/// `captures/NAME`, which must exist.
+fn capture(name: &str) -> String {
+    let path = format!("captures/{name}");
+    assert!(Path::new(&path).exists(), "{path} is missing");
+    path
+}
+
+/// The plain ladder with payloads at `width`.
+fn plain_ladder(name: &str, width: &str) -> String {
+    synfin(&[
+        "replay",
+        &capture(name),
+        "-f",
+        "ladder",
+        "--color",
+        "never",
+        "--width",
+        width,
+        "--payload",
+    ])
+}
+
+fn ladder(name: &str, width: &str) {
+    insta::assert_snapshot!(format!("ladder_{name}_{width}"), plain_ladder(name, width));
+}
+
+fn ladder_color(name: &str, width: &str) {
+    let painted = synfin(&[
+        "replay",
+        &capture(name),
+        "-f",
+        "ladder",
+        "--color",
+        "always",
+        "--width",
+        width,
+        "--payload",
+    ]);
+    // Colour adds paint, never text: stripped of its escapes it is the plain ladder.
+    assert_eq!(
+        strip_ansi(&painted),
+        plain_ladder(name, width),
+        "{name} at {width}"
+    );
+    insta::assert_snapshot!(format!("ladder_color_{name}_{width}"), painted);
+}
+
+fn jsonl(name: &str) {
+    let jsonl = synfin(&["replay", &capture(name), "-f", "jsonl"]);
+    insta::assert_snapshot!(format!("jsonl_{name}"), jsonl);
+}
+
+fn summary(name: &str) {
+    let summary = synfin(&[
+        "replay",
+        &capture(name),
+        "-f",
+        "summary",
+        "--color",
+        "never",
+    ]);
+    insta::assert_snapshot!(format!("summary_{name}"), summary);
+}
+
+fn mermaid(name: &str) {
+    let mermaid = synfin(&["replay", &capture(name), "-f", "mermaid"]);
+    insta::assert_snapshot!(format!("mermaid_{name}"), mermaid);
+}
+
+fn timeline(name: &str, width: &str) {
+    let timeline = synfin(&[
+        "replay",
+        &capture(name),
+        "-f",
+        "timeline",
+        "--color",
+        "never",
+        "--width",
+        width,
+    ]);
+    assert_fits(&timeline, width.parse().unwrap());
+    insta::assert_snapshot!(format!("timeline_{name}_{width}"), timeline);
+}
+
+fn timeline_log(name: &str) {
+    let log = synfin(&[
+        "replay",
+        &capture(name),
+        "-f",
+        "timeline",
+        "--color",
+        "never",
+        "--width",
+        "100",
+        "--log-time",
+    ]);
+    assert_fits(&log, 100);
+    insta::assert_snapshot!(format!("timeline_log_{name}"), log);
+}
+
+fn svg(name: &str) {
+    let svg = synfin(&["replay", &capture(name), "-f", "svg"]);
+    assert!(svg.starts_with("<?xml") && svg.trim_end().ends_with("</svg>"));
+    insta::assert_snapshot!(format!("svg_{name}"), svg);
+}
 
 /// Remove ANSI SGR sequences (`ESC [ … m`).
 fn strip_ansi(s: &str) -> String {
@@ -57,71 +234,6 @@ fn strip_ansi(s: &str) -> String {
         }
     }
     out
-}
-
-#[test]
-fn every_format_matches_the_golden_snapshots() {
-    for name in CAPTURES {
-        let path = format!("captures/{name}");
-        assert!(Path::new(&path).exists(), "{path} is missing");
-        for width in ["100", "60"] {
-            let ladder = synfin(&[
-                "replay",
-                &path,
-                "-f",
-                "ladder",
-                "--color",
-                "never",
-                "--width",
-                width,
-                "--payload",
-            ]);
-            insta::assert_snapshot!(format!("ladder_{name}_{width}"), ladder);
-            let painted = synfin(&[
-                "replay",
-                &path,
-                "-f",
-                "ladder",
-                "--color",
-                "always",
-                "--width",
-                width,
-                "--payload",
-            ]);
-            // Colour adds paint, never text: stripped of its escapes it is the plain ladder.
-            assert_eq!(strip_ansi(&painted), ladder, "{name} at {width}");
-            insta::assert_snapshot!(format!("ladder_color_{name}_{width}"), painted);
-        }
-        let jsonl = synfin(&["replay", &path, "-f", "jsonl"]);
-        insta::assert_snapshot!(format!("jsonl_{name}"), jsonl);
-        let summary = synfin(&["replay", &path, "-f", "summary", "--color", "never"]);
-        insta::assert_snapshot!(format!("summary_{name}"), summary);
-        let mermaid = synfin(&["replay", &path, "-f", "mermaid"]);
-        insta::assert_snapshot!(format!("mermaid_{name}"), mermaid);
-        for width in ["100", "60"] {
-            let timeline = synfin(&[
-                "replay", &path, "-f", "timeline", "--color", "never", "--width", width,
-            ]);
-            assert_fits(&timeline, width.parse().unwrap());
-            insta::assert_snapshot!(format!("timeline_{name}_{width}"), timeline);
-        }
-        let log = synfin(&[
-            "replay",
-            &path,
-            "-f",
-            "timeline",
-            "--color",
-            "never",
-            "--width",
-            "100",
-            "--log-time",
-        ]);
-        assert_fits(&log, 100);
-        insta::assert_snapshot!(format!("timeline_log_{name}"), log);
-        let svg = synfin(&["replay", &path, "-f", "svg"]);
-        assert!(svg.starts_with("<?xml") && svg.trim_end().ends_with("</svg>"));
-        insta::assert_snapshot!(format!("svg_{name}"), svg);
-    }
 }
 
 #[track_caller]

@@ -10,20 +10,31 @@ use crate::render::summary::StreamingSummary;
 use crate::render::svg::SvgRenderer;
 use crate::render::{RenderOpts, Renderer};
 use anyhow::Context;
+use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 
-/// Decide colour once: `--color`, NO_COLOR (set and non-empty), TERM=dumb, and whether
-/// *this* output is a terminal. Then tell `colored`, once.
-pub fn decide_color(choice: ColorChoice, to_terminal: bool) -> bool {
-    let color = match choice {
+/// Whether to paint: `--color`, then for `auto` whether *this* output is a terminal,
+/// NO_COLOR (set and non-empty: <https://no-color.org>) and TERM=dumb. Pure: the environment
+/// comes in as `env`, so every case can be tested without touching the process's own.
+pub fn color_wanted(
+    choice: ColorChoice,
+    to_terminal: bool,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> bool {
+    match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-            let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+            let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
+            let dumb = env("TERM").is_some_and(|t| t == "dumb");
             to_terminal && !no_color && !dumb
         }
-    };
+    }
+}
+
+/// Decide colour once from the process environment, and tell `colored`, once.
+pub fn decide_color(choice: ColorChoice, to_terminal: bool) -> bool {
+    let color = color_wanted(choice, to_terminal, &|k| std::env::var_os(k));
     colored::control::set_override(color);
     color
 }
@@ -113,5 +124,62 @@ impl Renderer for NoOutput {
             s.frames, s.tcp_segments, s.connections, s.skipped_frames
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Environment variables: (name, value).
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+
+    /// `color_wanted` with exactly these variables set.
+    fn wanted(choice: ColorChoice, terminal: bool, vars: Vars) -> bool {
+        let env = |k: &str| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| OsString::from(v))
+        };
+        color_wanted(choice, terminal, &env)
+    }
+
+    #[test]
+    fn auto_paints_a_terminal_unless_no_color_or_a_dumb_term() {
+        // (terminal, environment, paint?)
+        let cases: [(bool, Vars, bool); 9] = [
+            (true, &[], true),
+            (true, &[("TERM", "xterm-256color")], true),
+            (true, &[("NO_COLOR", "1")], false),
+            (true, &[("NO_COLOR", "0")], false), // any non-empty value
+            (true, &[("NO_COLOR", "")], true),   // empty is unset
+            (true, &[("TERM", "dumb")], false),
+            (true, &[("TERM", "dumb"), ("NO_COLOR", "")], false),
+            (false, &[], false), // a pipe or a file
+            (false, &[("TERM", "xterm")], false),
+        ];
+        for (terminal, vars, paint) in cases {
+            assert_eq!(
+                wanted(ColorChoice::Auto, terminal, vars),
+                paint,
+                "auto, terminal {terminal}, {vars:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn always_and_never_ignore_the_environment_and_the_terminal() {
+        let envs: [Vars; 4] = [
+            &[],
+            &[("NO_COLOR", "1")],
+            &[("TERM", "dumb")],
+            &[("NO_COLOR", ""), ("TERM", "xterm")],
+        ];
+        for vars in envs {
+            for terminal in [true, false] {
+                assert!(wanted(ColorChoice::Always, terminal, vars), "{vars:?}");
+                assert!(!wanted(ColorChoice::Never, terminal, vars), "{vars:?}");
+            }
+        }
     }
 }

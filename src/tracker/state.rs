@@ -251,13 +251,64 @@ mod tests {
         assert_eq!(next_state(TimeWait, RecvFin), Some(TimeWait));
     }
 
+    /// The whole table, row by row: every (state, input) pair's expected result, `__` where
+    /// RFC 9293 has no rule (an anomaly). Columns in `Input::ALL` order:
+    /// SendSyn, SendSynAck, SendFin, SendRst, RecvSyn, RecvSynAck, RecvAckOfSyn,
+    /// RecvAckOfFin, RecvFin, RecvRst.
+    const __: Option<TcpState> = None;
+    const UNK: Option<TcpState> = Some(Unknown);
+    const CLO: Option<TcpState> = Some(Closed);
+    const SYS: Option<TcpState> = Some(SynSent);
+    const SYR: Option<TcpState> = Some(SynReceived);
+    const EST: Option<TcpState> = Some(Established);
+    const FW1: Option<TcpState> = Some(FinWait1);
+    const FW2: Option<TcpState> = Some(FinWait2);
+    const CLW: Option<TcpState> = Some(CloseWait);
+    const CLG: Option<TcpState> = Some(Closing);
+    const LAK: Option<TcpState> = Some(LastAck);
+    const TWT: Option<TcpState> = Some(TimeWait);
+    #[rustfmt::skip]
+    const TABLE: [(TcpState, [Option<TcpState>; 10]); 12] = [
+        //            SYN  SYNACK FIN  RST   rSYN rSYNACK rACKsyn rACKfin rFIN rRST
+        (Unknown,     [SYS, SYR,  FW1, CLO,  __,  EST,    __,     __,     CLW, CLO]),
+        (Closed,      [SYS, __,   __,  __,   __,  __,     __,     __,     __,  __ ]),
+        (Listen,      [__,  __,   __,  __,   SYR, __,     __,     __,     __,  __ ]),
+        (SynSent,     [SYS, __,   __,  __,   SYR, EST,    __,     __,     __,  CLO]),
+        (SynReceived, [__,  SYR,  FW1, CLO,  SYR, EST,    EST,    __,     CLW, CLO]),
+        (Established, [__,  __,   FW1, CLO,  __,  __,     __,     __,     CLW, CLO]),
+        (FinWait1,    [__,  __,   FW1, CLO,  __,  __,     __,     FW2,    CLG, CLO]),
+        (FinWait2,    [__,  __,   FW2, CLO,  __,  __,     __,     __,     TWT, CLO]),
+        (CloseWait,   [__,  __,   LAK, CLO,  __,  __,     __,     __,     CLW, CLO]),
+        (Closing,     [__,  __,   CLG, CLO,  __,  __,     __,     TWT,    CLG, CLO]),
+        (LastAck,     [__,  __,   LAK, CLO,  __,  __,     __,     CLO,    LAK, CLO]),
+        (TimeWait,    [__,  __,   TWT, __,   __,  __,     __,     __,     TWT, CLO]),
+    ];
+
     #[test]
-    fn no_data_state_is_left_without_a_rule() {
-        // Every (state, input) either has a rule or is None: never a panic.
-        for s in TcpState::ALL {
-            for i in Input::ALL {
-                let _ = next_state(s, i);
+    fn every_state_and_input_gives_the_rfc_9293_result() {
+        // The table covers each state once, in `TcpState::ALL` order.
+        let states: Vec<TcpState> = TABLE.iter().map(|(s, _)| *s).collect();
+        assert_eq!(states, TcpState::ALL);
+        // Nothing ever enters Unknown or Listen: they are only where an endpoint starts.
+        assert!(TABLE
+            .iter()
+            .all(|(_, row)| !row.contains(&UNK) && !row.contains(&Some(Listen))));
+        let mut wrong = Vec::new();
+        for (state, row) in TABLE {
+            for (input, expected) in Input::ALL.into_iter().zip(row) {
+                let got = next_state(state, input);
+                if got != expected {
+                    wrong.push(format!(
+                        "{state:?} + {input:?}: {got:?}, RFC 9293 says {expected:?}"
+                    ));
+                }
             }
         }
+        assert!(
+            wrong.is_empty(),
+            "{} transitions wrong:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
     }
 }
