@@ -396,7 +396,18 @@ fn watch_and_demo_without_privileges_say_how_to_fix_it() {
         if root {
             c.uid(65534).gid(65534);
         }
-        c.output().unwrap()
+        // The copy was just written: a child another test thread forks meanwhile may still
+        // hold it open for writing, and exec then fails with ETXTBSY until that child execs.
+        let mut tries = 0;
+        loop {
+            match c.output() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                r => break r.unwrap(),
+            }
+        }
     };
     let out = as_nobody(&["watch", "-i", "lo", "--duration", "1"]);
     let err = String::from_utf8_lossy(&out.stderr);
