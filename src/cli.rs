@@ -189,13 +189,14 @@ pub struct DemoArgs {
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// The annotated ladder (default on a terminal).
+    /// The annotated ladder (the default).
     Ladder,
     /// One row per connection, then totals.
     Summary,
-    /// JSON Lines (shared/SCHEMA.md; default when stdout is not a terminal).
+    /// JSON Lines, one event per line (docs/SCHEMA.md).
     Jsonl,
-    /// A Mermaid sequenceDiagram per connection.
+    /// A Mermaid sequenceDiagram per connection, in a Markdown document (-o x.mmd: one bare
+    /// diagram; -o DIR/: one file per connection).
     Mermaid,
     /// Each endpoint's states as bars on a shared time axis (see --log-time).
     Timeline,
@@ -221,7 +222,8 @@ pub enum ColorChoice {
 /// How to print.
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
-    /// Output format [default: ladder on a terminal, else jsonl].
+    /// Output format [default: from -o's extension (.svg .html .jsonl .mmd .md .txt), else
+    /// the ladder, on a terminal or not].
     #[arg(short = 'f', long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
     /// Colour.
@@ -243,7 +245,8 @@ pub struct OutputArgs {
     /// Timeline: log-scale the gaps between events, so TIME_WAIT's 60 s does not squash the rest.
     #[arg(long)]
     pub log_time: bool,
-    /// Write the output to this file instead of stdout.
+    /// Write the output to this file instead of stdout (its extension picks the format), or
+    /// to DIR/ (ending in `/`): one Mermaid file per connection.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

@@ -492,7 +492,7 @@ fn output_flags_change_what_is_drawn() {
         "--host",
         "::1",
     ]);
-    assert!(s.contains("1 connections") && s.contains("[::1]"), "{s}");
+    assert!(s.contains("1 connection (") && s.contains("[::1]"), "{s}");
     // -o writes the same bytes to a file.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("out.jsonl");

@@ -8,7 +8,7 @@ use crate::filter::SegmentFilter;
 use crate::frame::LinkType;
 use crate::pipeline::config::tracker_config;
 use crate::pipeline::decoded_stream::{self, Decoded, Order};
-use crate::pipeline::output::{open_output, renderer_for};
+use crate::pipeline::output::open_output;
 use crate::pipeline::Pipeline;
 use crate::tracker::Tracker;
 use std::path::{Path, PathBuf};
@@ -45,7 +45,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|f| PcapSource::open(f, 1))
         .collect::<Result<Vec<_>, _>>()?;
-    let output = open_output(&a.output)?;
+    let mut output = open_output(&a.output)?;
     let cfg = tracker_config(&a.tracker, output.format)?;
     let link = sources[0].link_type().unwrap_or(LinkType::EN10MB);
     let meta = Meta {
@@ -60,7 +60,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             .join(","),
         linktype: link.name(),
     };
-    let renderer = renderer_for(output.format, output.opts, cf);
+    let renderer = output.renderer(cf);
     // The reader thread filters; the pipeline sees only what passed.
     let mut p = Pipeline::new(
         Tracker::new(cfg),

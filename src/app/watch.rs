@@ -8,7 +8,7 @@ use crate::events::Meta;
 use crate::filter_expr::bpf;
 use crate::frame::LinkType;
 use crate::pipeline::config::tracker_config;
-use crate::pipeline::output::{open_output, renderer_for};
+use crate::pipeline::output::open_output;
 use crate::pipeline::{stop_flag, wall_clock, Pipeline, UsageError};
 use crate::tracker::Tracker;
 use std::process::ExitCode;
@@ -43,7 +43,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some(PcapWriter::create(path, source.link_type())?),
         None => None,
     };
-    let output = open_output(&a.output)?;
+    let mut output = open_output(&a.output)?;
     let cfg = tracker_config(&a.tracker, output.format)?;
     let meta = Meta {
         schema: 1,
@@ -53,7 +53,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         input: a.iface.clone(),
         linktype: source.link_type().name(),
     };
-    let renderer = renderer_for(output.format, output.opts, cf);
+    let renderer = output.renderer(cf);
     let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out).with_writer(writer);
     p.start(&meta)?;
     let mut matched = 0u64;

@@ -15,7 +15,7 @@ use crate::events::{ConnId, Event, Meta};
 use crate::filter::{ConnFilter, SegmentFilter};
 use crate::frame::{Frame, LinkType};
 use crate::pipeline::config::tracker_config;
-use crate::pipeline::output::{open_output, renderer_for};
+use crate::pipeline::output::open_output;
 use crate::pipeline::{stop_flag, Pipeline, UsageError};
 use crate::timestamp::Timestamp;
 use crate::tracker::{FlowKey, Tracker};
@@ -316,11 +316,10 @@ fn draw(
         tracker_config(&a.tracker, crate::cli::Format::Jsonl)?,
     );
     let extra = observed_events(&inferred, calls);
-    let output = open_output(&a.output)?;
+    let mut output = open_output(&a.output)?;
     let cfg = tracker_config(&a.tracker, output.format)?;
-    let mut opts = output.opts;
-    opts.payload = true;
-    let renderer = renderer_for(output.format, opts, ConnFilter::default());
+    output.opts.payload = true;
+    let renderer = output.renderer(ConnFilter::default());
     let is_pcapng = |p: &std::path::Path| p.extension().is_some_and(|e| e == "pcapng");
     let writer = match write {
         Some(p) if is_pcapng(p) => {

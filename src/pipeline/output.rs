@@ -1,17 +1,18 @@
 //! The output: `-o FILE` or stdout, its format, colour and width, and the renderer for it.
 
+use super::UsageError;
 use crate::cli::{ColorChoice, Format, OutputArgs};
 use crate::events::{Event, Meta, Summary};
 use crate::filter::ConnFilter;
 use crate::render::group::{FilteredJsonl, Grouped};
 use crate::render::jsonl::JsonlRenderer;
-use crate::render::mermaid::MermaidRenderer;
-use crate::render::summary::StreamingSummary;
+use crate::render::mermaid::{MermaidRenderer, MermaidTarget};
 use crate::render::svg::SvgRenderer;
 use crate::render::{RenderOpts, Renderer};
 use anyhow::Context;
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
+use std::path::Path;
 
 /// Whether to paint: `--color`, then for `auto` whether *this* output is a terminal,
 /// NO_COLOR (set and non-empty: <https://no-color.org>) and TERM=dumb. Pure: the environment
@@ -47,29 +48,94 @@ pub struct Output {
     pub opts: RenderOpts,
     /// The chosen format.
     pub format: Format,
+    /// Where Mermaid diagrams go (`-o x.mmd`: one; `-o DIR/`: a file each).
+    mermaid: Option<MermaidTarget>,
 }
 
-/// Open `-o FILE` or stdout, and settle format, colour and width.
+impl Output {
+    /// The renderer for this output's format.
+    pub fn renderer(&mut self, cf: ConnFilter) -> Box<dyn Renderer> {
+        match (self.format, self.mermaid.take()) {
+            (Format::Mermaid, Some(target)) => {
+                Box::new(Grouped::new(MermaidRenderer::new(self.opts, target), cf))
+            }
+            (format, _) => renderer_for(format, self.opts, cf),
+        }
+    }
+}
+
+/// The format `-o FILE`'s extension asks for: `.svg`, `.html`, `.jsonl`/`.json`, `.mmd`
+/// (one Mermaid diagram), `.md` (Mermaid in Markdown), `.txt` (the ladder).
+pub fn format_of_path(path: &Path) -> Option<Format> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "svg" => Format::Svg,
+        "html" | "htm" => Format::Html,
+        "jsonl" | "json" | "ndjson" => Format::Jsonl,
+        "mmd" | "md" | "markdown" => Format::Mermaid,
+        "txt" | "text" => Format::Ladder,
+        _ => return None,
+    })
+}
+
+/// `-o DIR/`: a directory (one file per connection).
+fn is_dir_target(p: &Path) -> bool {
+    p.as_os_str().to_string_lossy().ends_with('/') || p.is_dir()
+}
+
+/// Open `-o FILE` (or `-o DIR/`) or stdout, and settle format, colour and width. The ladder
+/// is the default everywhere, as tcpdump keeps text when piped; `-o`'s extension picks
+/// another unless `--format` says otherwise.
 pub fn open_output(a: &OutputArgs) -> anyhow::Result<Output> {
-    let (out, terminal): (Box<dyn Write>, bool) = match &a.output {
+    let mut mermaid = None;
+    let (out, terminal, format): (Box<dyn Write>, bool, Format) = match &a.output {
+        Some(dir) if is_dir_target(dir) => {
+            let format = a.format.unwrap_or(Format::Mermaid);
+            if format != Format::Mermaid {
+                return Err(UsageError(format!(
+                    "-o {}: a directory takes one Mermaid file per connection (--format mermaid)",
+                    dir.display()
+                ))
+                .into());
+            }
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let dir = dir.clone();
+            mermaid = Some(MermaidTarget::Files(Box::new(move |conn| {
+                let path = dir.join(format!("conn-{conn}.mmd"));
+                let f = std::fs::File::create(&path).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+                })?;
+                Ok(Box::new(io::BufWriter::new(f)) as Box<dyn Write>)
+            })));
+            (Box::new(io::sink()), false, format)
+        }
         Some(p) => {
             let f = std::fs::File::create(p)
                 .with_context(|| format!("cannot create {}", p.display()))?;
-            (Box::new(io::BufWriter::with_capacity(1 << 16, f)), false)
+            let format = a
+                .format
+                .or_else(|| format_of_path(p))
+                .unwrap_or(Format::Ladder);
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if format == Format::Mermaid && ext.eq_ignore_ascii_case("mmd") {
+                mermaid = Some(MermaidTarget::Single);
+            }
+            (
+                Box::new(io::BufWriter::with_capacity(1 << 16, f)),
+                false,
+                format,
+            )
         }
         None => {
             let terminal = io::stdout().is_terminal();
             (
                 Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout())),
                 terminal,
+                a.format.unwrap_or(Format::Ladder),
             )
         }
     };
-    let format = a.format.unwrap_or(if terminal {
-        Format::Ladder
-    } else {
-        Format::Jsonl
-    });
     let color = decide_color(a.color, terminal);
     let width = a.width.map(usize::from).unwrap_or_else(|| {
         if terminal {
@@ -90,20 +156,24 @@ pub fn open_output(a: &OutputArgs) -> anyhow::Result<Output> {
             log_time: a.log_time,
         },
         format,
+        mermaid,
     })
 }
 
-/// The renderer for a format.
+/// The renderer for a format (Mermaid: a Markdown document).
 pub fn renderer_for(format: Format, opts: RenderOpts, cf: ConnFilter) -> Box<dyn Renderer> {
     match format {
         Format::Jsonl if cf.needs_verdict() => Box::new(Grouped::new(FilteredJsonl, cf)),
         Format::Jsonl => Box::new(JsonlRenderer::default()),
         Format::Ladder => Box::new(Grouped::new(crate::render::ladder::renderer(opts), cf)),
-        Format::Mermaid => Box::new(Grouped::new(MermaidRenderer::new(opts), cf)),
+        Format::Mermaid => Box::new(Grouped::new(
+            MermaidRenderer::new(opts, MermaidTarget::Markdown),
+            cf,
+        )),
         Format::Timeline => Box::new(Grouped::new(crate::render::timeline::renderer(opts), cf)),
         Format::Svg => Box::new(Grouped::new(SvgRenderer::svg(opts), cf)),
         Format::Html => Box::new(Grouped::new(SvgRenderer::html(opts), cf)),
-        Format::Summary => Box::new(StreamingSummary::new(cf)),
+        Format::Summary => Box::new(crate::render::summary::streaming(cf, opts.width)),
         Format::None => Box::new(NoOutput),
     }
 }
@@ -119,9 +189,13 @@ impl Renderer for NoOutput {
         Ok(())
     }
     fn finish(&mut self, s: &Summary, _: &mut dyn Write) -> io::Result<()> {
+        use crate::render::summary::plural;
         eprintln!(
-            "synfin: {} frames, {} TCP segments, {} connections, {} skipped",
-            s.frames, s.tcp_segments, s.connections, s.skipped_frames
+            "synfin: {}, {}, {}, {} skipped",
+            plural(s.frames, "frame", "frames"),
+            plural(s.tcp_segments, "TCP segment", "TCP segments"),
+            plural(s.connections, "connection", "connections"),
+            s.skipped_frames
         );
         Ok(())
     }

@@ -1,11 +1,14 @@
 //! Groups a time-ordered event stream by connection, so that renderers that draw one
 //! connection at a time (the ladder, Mermaid) and verdict filters (`--state`, `--outcome`)
-//! get a whole connection once its verdict is known. Memory: the events of open connections.
+//! get a whole connection once its verdict is known. Connections are handed on in start
+//! order (their ids): one that ends before an earlier one waits for it. Memory: the events
+//! of open connections, and of at most `MAX_HELD` ended ones waiting for an earlier one (past
+//! that the oldest waiting is drawn at once, out of order, so memory stays bounded).
 
 use super::Renderer;
 use crate::events::{ConnId, ConnectionEvent, Event, Meta, Summary};
 use crate::filter::ConnFilter;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
 
 /// One connection's events, its verdict last.
@@ -43,7 +46,17 @@ pub struct Grouped<G> {
     /// The highest connection id seen: an event of a lower id with no open group belongs to
     /// a connection already judged (a late event), not to a new one.
     max_seen: ConnId,
+    /// The lowest connection id whose verdict has not come yet.
+    next: ConnId,
+    /// Judged connections waiting for an earlier one: the group (None when the filter hid
+    /// it) and its late events.
+    held: BTreeMap<ConnId, (Option<ConnGroup>, Vec<Event>)>,
+    /// Ids above `next` already handed on early (the bound on `held` was reached).
+    early: BTreeSet<ConnId>,
 }
+
+/// How many judged connections may wait for an earlier one before the oldest is drawn.
+pub const MAX_HELD: usize = 4096;
 
 /// How many drawn connections are remembered for their late events.
 const SHOWN_KEPT: usize = 1 << 20;
@@ -58,6 +71,46 @@ impl<G: GroupRenderer> Grouped<G> {
             shown: HashSet::new(),
             shown_order: Default::default(),
             max_seen: 0,
+            next: 1,
+            held: BTreeMap::new(),
+            early: BTreeSet::new(),
+        }
+    }
+
+    /// Hand on a judged connection (or note that the filter hid it), with its late events.
+    fn emit(
+        &mut self,
+        group: Option<ConnGroup>,
+        late: Vec<Event>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        if let Some(g) = group {
+            self.shown.insert(g.verdict.conn);
+            self.shown_order.push_back(g.verdict.conn);
+            if self.shown_order.len() > SHOWN_KEPT {
+                if let Some(old) = self.shown_order.pop_front() {
+                    self.shown.remove(&old);
+                }
+            }
+            self.inner.connection(&g, out)?;
+            for e in &late {
+                self.inner.late_event(e, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Move `next` past what is judged, handing on what waited.
+    fn advance(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        loop {
+            if self.early.remove(&self.next) {
+                self.next += 1;
+            } else if let Some((g, late)) = self.held.remove(&self.next) {
+                self.next += 1;
+                self.emit(g, late, out)?;
+            } else {
+                return Ok(());
+            }
         }
     }
 }
@@ -71,24 +124,31 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
         match event {
             Event::Connection(v) => {
                 let events = self.open.remove(&v.conn).unwrap_or_default();
-                if self.filter.matches(v) {
-                    self.shown.insert(v.conn);
-                    self.shown_order.push_back(v.conn);
-                    if self.shown_order.len() > SHOWN_KEPT {
-                        if let Some(old) = self.shown_order.pop_front() {
-                            self.shown.remove(&old);
-                        }
-                    }
-                    let group = ConnGroup {
-                        events,
-                        verdict: v.clone(),
-                    };
-                    self.inner.connection(&group, out)?;
+                let group = self.filter.matches(v).then(|| ConnGroup {
+                    events,
+                    verdict: v.clone(),
+                });
+                if v.conn < self.next || self.early.contains(&v.conn) {
+                    // Already past (ids not from this tracker, or a repeat): draw it now.
+                    return self.emit(group, Vec::new(), out);
+                }
+                self.held.insert(v.conn, (group, Vec::new()));
+                self.advance(out)?;
+                // Bounded: the oldest waiting connection goes out of order.
+                while self.held.len() > MAX_HELD {
+                    let (id, (g, late)) = self.held.pop_first().expect("not empty");
+                    self.early.insert(id);
+                    self.emit(g, late, out)?;
                 }
                 Ok(())
             }
             e if e.conn() <= self.max_seen && !self.open.contains_key(&e.conn()) => {
-                if self.shown.contains(&e.conn()) {
+                if let Some((g, late)) = self.held.get_mut(&e.conn()) {
+                    if g.is_some() {
+                        late.push(e.clone());
+                    }
+                    Ok(())
+                } else if self.shown.contains(&e.conn()) {
                     self.inner.late_event(e, out)
                 } else {
                     Ok(()) // a late event of a connection the filter hid
@@ -103,6 +163,10 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
     }
 
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        // Whatever still waits (ids that never got a verdict), in id order.
+        while let Some((_, (g, late))) = self.held.pop_first() {
+            self.emit(g, late, out)?;
+        }
         self.inner.finish(summary, out)
     }
 }

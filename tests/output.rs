@@ -1,0 +1,120 @@
+//! What the output is without asking: the ladder everywhere (also piped, as tcpdump keeps
+//! text), `-o FILE` picking the format from its extension, connections in start order, and
+//! the summary within its width.
+
+use assert_cmd::Command;
+
+fn synfin(args: &[&str]) -> String {
+    let out = Command::cargo_bin("synfin")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn cap(name: &str) -> String {
+    format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn piped_output_is_the_ladder_without_colour() {
+    let out = synfin(&["replay", &cap("basic.pcap")]);
+    assert!(out.starts_with("conn 1  127.0.0.1:"), "{out}");
+    assert!(out.contains("SYN_SENT") && !out.contains('\u{1b}'));
+    assert!(!out.contains("\"type\""));
+}
+
+#[test]
+fn the_output_file_extension_picks_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = cap("basic.pcap");
+    let cases: &[(&str, &dyn Fn(&str) -> bool)] = &[
+        ("x.svg", &|s| s.starts_with("<?xml") && s.contains("<svg")),
+        ("x.html", &|s| {
+            s.to_ascii_lowercase().starts_with("<!doctype html>") && s.contains("<svg")
+        }),
+        ("x.jsonl", &|s| s.starts_with("{\"type\":\"meta\"")),
+        ("x.md", &|s| {
+            s.starts_with("# synfin replay") && s.contains("```mermaid")
+        }),
+        ("x.mmd", &|s| {
+            s.starts_with("%% conn 1") && s.contains("sequenceDiagram")
+        }),
+        ("x.txt", &|s| s.starts_with("conn 1  ")),
+        ("x.out", &|s| s.starts_with("conn 1  ")),
+    ];
+    for (name, ok) in cases {
+        let path = dir.path().join(name);
+        synfin(&["replay", &f, "-o", path.to_str().unwrap()]);
+        let s = std::fs::read_to_string(&path).unwrap();
+        assert!(ok(&s), "{name}: {}", &s[..s.len().min(200)]);
+    }
+    // --format wins over the extension.
+    let path = dir.path().join("y.svg");
+    synfin(&["replay", &f, "-f", "jsonl", "-o", path.to_str().unwrap()]);
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .starts_with("{\"type\":\"meta\""));
+}
+
+#[test]
+fn a_single_mermaid_file_refuses_a_second_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.mmd");
+    let out = Command::cargo_bin("synfin")
+        .unwrap()
+        .args(["replay", &cap("loop.pcap"), "-o", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-o DIR/"));
+}
+
+#[test]
+fn grouped_formats_draw_connections_in_start_order() {
+    // In client-crash.pcap connection 2 ends first (the crashed client's connection lingers).
+    for format in ["ladder", "mermaid", "timeline", "svg"] {
+        let out = synfin(&["replay", &cap("client-crash.pcap"), "-f", format]);
+        let one = out
+            .find("conn 1")
+            .unwrap_or_else(|| panic!("{format}: {out}"));
+        let two = out
+            .find("conn 2")
+            .unwrap_or_else(|| panic!("{format}: {out}"));
+        assert!(one < two, "{format}: conn 2 before conn 1");
+    }
+    let summary = synfin(&["replay", &cap("client-crash.pcap"), "-f", "summary"]);
+    let rows: Vec<&str> = summary
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()) && l.contains(" → "))
+        .collect();
+    assert!(rows[0].trim_start().starts_with("1 ") && rows[1].trim_start().starts_with("2 "));
+}
+
+#[test]
+fn the_summary_fits_its_width_with_wall_clock_times() {
+    for w in ["60", "80", "100", "170"] {
+        let out = synfin(&[
+            "replay",
+            &cap("client-crash.pcap"),
+            "-f",
+            "summary",
+            "--width",
+            w,
+        ]);
+        for l in out.lines() {
+            assert!(l.chars().count() <= w.parse().unwrap(), "width {w}: {l}");
+        }
+        assert!(out.contains("14:42:47.348219"), "{out}");
+        assert!(out.contains("2026-11-25"), "{out}");
+        assert!(!out.contains("1795617767"), "raw epoch seconds: {out}");
+    }
+    let one = synfin(&["replay", &cap("basic.pcap"), "-f", "summary"]);
+    assert!(one.contains("1 connection (closed 1)"), "{one}");
+}
