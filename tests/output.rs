@@ -34,7 +34,8 @@ fn piped_output_is_the_ladder_without_colour() {
 fn the_output_file_extension_picks_the_format() {
     let dir = tempfile::tempdir().unwrap();
     let f = cap("basic.pcap");
-    let cases: &[(&str, &dyn Fn(&str) -> bool)] = &[
+    type Check<'a> = &'a dyn Fn(&str) -> bool;
+    let cases: &[(&str, Check)] = &[
         ("x.svg", &|s| s.starts_with("<?xml") && s.contains("<svg")),
         ("x.html", &|s| {
             s.to_ascii_lowercase().starts_with("<!doctype html>") && s.contains("<svg")
