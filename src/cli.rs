@@ -36,6 +36,14 @@ pub enum Cmd {
     Watch(WatchArgs),
     /// Run the lesson's echo server and client on loopback while capturing, and draw it.
     Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout: `synfin man > synfin.1`.
+    Man,
 }
 
 /// `synfin replay`.
@@ -76,7 +84,8 @@ pub struct WatchArgs {
     )]
     pub iface: String,
     /// Stop after this many TCP segments (after filters).
-    #[arg(short = 'c', long = "count", value_name = "COUNT")]
+    #[arg(short = 'c', long = "count", value_name = "COUNT",
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS")]
@@ -245,6 +254,9 @@ pub struct OutputArgs {
     /// Timeline: log-scale the gaps between events, so TIME_WAIT's 60 s does not squash the rest.
     #[arg(long)]
     pub log_time: bool,
+    /// Print numbers, not names (accepted for tcpdump's habit: synfin never looks names up).
+    #[arg(short = 'n', hide_short_help = true)]
+    pub numeric: bool,
     /// Write the output to this file instead of stdout (its extension picks the format), or
     /// to DIR/ (ending in `/`): one Mermaid file per connection.
     #[arg(short = 'o', long = "output", value_name = "FILE")]

@@ -412,14 +412,32 @@ fn watch_and_demo_without_privileges_say_how_to_fix_it() {
     let out = as_nobody(&["watch", "-i", "lo", "--duration", "1"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
+    // The command as it was run (this binary's real path), and how to grant it for good.
+    let path = bin.display().to_string();
     assert_eq!(
         err.trim_end(),
-        "synfin: capturing on lo needs root or CAP_NET_RAW (try: sudo synfin watch, or sudo setcap cap_net_raw,cap_net_admin+ep $(which synfin))"
+        format!(
+            "synfin: capturing on lo needs root or CAP_NET_RAW: run `sudo {path} watch -i lo \
+             --duration 1`, or once `sudo setcap cap_net_raw,cap_net_admin=eip {path}`"
+        )
     );
     let out = as_nobody(&["demo", "--addr", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("run `sudo {path} demo --addr 127.0.0.1:0`")),
+        "{err}"
+    );
+    // The kernel check needs root before anything else: one line, no mount(8) noise.
+    let out = as_nobody(&["demo", "--kernel-check", "--addr", "127.0.0.1:0"]);
     let _ = std::fs::remove_dir_all(&copy);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("needs root or CAP_NET_RAW"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--kernel-check") && err.contains("needs root"),
+        "{err}"
+    );
 }
 
 #[test]

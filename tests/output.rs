@@ -119,3 +119,47 @@ fn the_summary_fits_its_width_with_wall_clock_times() {
     let one = synfin(&["replay", &cap("basic.pcap"), "-f", "summary"]);
     assert!(one.contains("1 connection (closed 1)"), "{one}");
 }
+
+#[test]
+fn completions_and_the_manual_are_generated() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef synfin"),
+        ("fish", "complete -c synfin"),
+    ] {
+        let out = synfin(&["completions", shell]);
+        assert!(
+            out.contains(marker),
+            "{shell}: {}",
+            &out[..out.len().min(300)]
+        );
+        for sub in ["replay", "watch", "demo"] {
+            assert!(out.contains(sub), "{shell} completes {sub}");
+        }
+    }
+    let man = synfin(&["man"]);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH synfin"),
+        "{}",
+        &man[..200]
+    );
+    assert!(man.contains("replay") && man.contains("watch"));
+}
+
+#[test]
+fn tcpdump_habits_are_accepted_or_refused_clearly() {
+    // -n is accepted (synfin never resolves names).
+    let plain = synfin(&["replay", &cap("basic.pcap"), "-f", "summary"]);
+    assert_eq!(
+        synfin(&["replay", "-n", &cap("basic.pcap"), "-f", "summary"]),
+        plain
+    );
+    // -c 0 means nothing to capture: refused by the command line.
+    let out = Command::cargo_bin("synfin")
+        .unwrap()
+        .args(["watch", "-c", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'0'"));
+}

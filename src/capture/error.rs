@@ -65,7 +65,7 @@ pub enum CaptureError {
         source: io::Error,
     },
     /// No privilege to open a packet socket.
-    #[error("capturing on {iface} needs root or CAP_NET_RAW (try: sudo synfin watch, or sudo setcap cap_net_raw,cap_net_admin+ep $(which synfin))")]
+    #[error("capturing on {iface} needs root or CAP_NET_RAW")]
     PermissionDenied {
         /// The interface.
         iface: String,

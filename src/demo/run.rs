@@ -75,6 +75,13 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     // Capture first: it must see the very first SYN.
     // The kernel's own trace starts first, so it sees every socket of the demo.
     let kernel = if a.kernel_check {
+        // SAFETY: geteuid(2) cannot fail and touches nothing.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err(UsageError(
+                "--kernel-check reads the kernel's own trace (tracefs), which needs root".into(),
+            )
+            .into());
+        }
         Some(KernelTrace::start()?)
     } else {
         None
