@@ -6,15 +6,17 @@ use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
 Exit codes:
-  0  success (also: a damaged capture after some packets were read; a warning says where)
-  1  bad input: unreadable, empty, not a capture, damaged before any packet
+  0  success
+  1  bad input: unreadable, empty, not a capture; a capture cut or damaged (what was read
+     before the damage is shown, and a warning gives its byte offset)
   2  usage error, or capture impossible (no privileges, no such interface, busy address)
 
 Examples:
   sudo synfin demo                         the lesson's echo client/server, drawn live
   synfin replay captures/basic.pcap        the ladder of a saved capture
   synfin replay big.pcap --format summary  one line per connection
-  sudo synfin watch -i lo --port 8888      watch live traffic on port 8888
+  synfin replay a.pcap b.pcap 'tcp port 8888'  two files merged by time, filtered
+  sudo synfin watch -i lo tcp port 8888    watch live traffic on port 8888
   tcpdump -w - -i lo port 80 | synfin replay -";
 
 /// See TCP's handshake and teardown: every segment, both endpoints' RFC 9293 states and the

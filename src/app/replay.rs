@@ -77,6 +77,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let (rx, reader) = decoded_stream::spawn(sources, order, sf);
     let mut warnings = Vec::new();
+    let mut damaged = false;
     for msg in rx {
         match msg {
             Decoded::Batch {
@@ -90,7 +91,10 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                     p.segment(seg)?;
                 }
             }
-            Decoded::Warning(w) => warnings.push(w),
+            Decoded::Warning { text, damage } => {
+                damaged |= damage;
+                warnings.push(text);
+            }
         }
     }
     reader
@@ -101,5 +105,11 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     for w in &warnings {
         eprintln!("synfin: warning: {w}");
     }
-    Ok(ExitCode::SUCCESS)
+    // A cut or damaged capture: what was read is shown, and the exit says it was not all
+    // (as tcpdump exits 1), so scripts notice.
+    Ok(if damaged {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -28,8 +28,14 @@ pub enum Decoded {
         /// Frames that gave no TCP segment.
         skipped: u64,
     },
-    /// A non-fatal problem (damage after some frames, an empty file).
-    Warning(String),
+    /// A problem after which reading went on or ended early: `damage` when a file was cut or
+    /// damaged (what came before it was read), not for an empty file.
+    Warning {
+        /// One sentence, with the byte offset for damage.
+        text: String,
+        /// The capture is damaged or cut.
+        damage: bool,
+    },
 }
 
 /// How several inputs make one.
@@ -166,6 +172,7 @@ impl Reader {
         if input.done {
             return Ok(true);
         }
+        let mut damage = false;
         let warning = match input.source.next_frame() {
             Ok(Some(frame)) => {
                 input.frames += 1;
@@ -182,17 +189,22 @@ impl Reader {
                 )
             }),
             // Damage after some frames: keep what was read (of any input).
-            Err(e) if e.is_damage() && any_read => Some(format!(
-                "{}; showing the {} frames read before it",
-                with_cause(&e),
-                input.frames
-            )),
+            Err(e) if e.is_damage() && any_read => {
+                damage = true;
+                Some(format!(
+                    "{}; showing the {} frames read before it",
+                    with_cause(&e),
+                    input.frames
+                ))
+            }
             Err(e) => return Err(e),
         };
         input.done = true;
         match warning {
             // What came before the warning goes first, so it is reported in place.
-            Some(w) => Ok(self.send_batch() && self.tx.send(Decoded::Warning(w)).is_ok()),
+            Some(text) => {
+                Ok(self.send_batch() && self.tx.send(Decoded::Warning { text, damage }).is_ok())
+            }
             None => Ok(true),
         }
     }
