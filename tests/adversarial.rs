@@ -27,7 +27,9 @@ fn syn_flood_of_a_million_half_open_connections_stays_bounded() {
         );
     }
     g.finish();
-    let (out, code, rss_kib) = run_synfin(&["replay", &path, "-f", "summary", "--color", "never"]);
+    let (out, code, rss_kib) = run_synfin(&[
+        "replay", &path, "-f", "summary", "--color", "never", "--width", "200",
+    ]);
     assert_eq!(code, 0);
     let last = out.lines().rev().nth(1).unwrap();
     assert!(
@@ -97,7 +99,9 @@ fn a_connection_of_a_million_data_segments() {
     let mut g = Gen::create(path.as_ref());
     g.connection(client(2), server(), 1, 2, 500_000, 10);
     g.finish();
-    let (out, code, rss_kib) = run_synfin(&["replay", &path, "-f", "summary", "--color", "never"]);
+    let (out, code, rss_kib) = run_synfin(&[
+        "replay", &path, "-f", "summary", "--color", "never", "--width", "200",
+    ]);
     assert_eq!(code, 0);
     let rows = summary_rows(&out);
     assert_eq!(rows.len(), 1);
@@ -310,7 +314,9 @@ fn a_capture_made_of_holes_keeps_memory_bounded() {
         g.seg(c, server(), ACK, end + 1, 9, &[], 1_000);
     }
     g.finish();
-    let (out, code, rss_kib) = run_synfin(&["replay", &path, "-f", "summary", "--color", "never"]);
+    let (out, code, rss_kib) = run_synfin(&[
+        "replay", &path, "-f", "summary", "--color", "never", "--width", "200",
+    ]);
     assert_eq!(code, 0);
     eprintln!("peak RSS {rss_kib} KiB");
     assert!(out.contains("2000 connections (closed 2000)"), "{out}");

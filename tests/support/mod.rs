@@ -169,10 +169,10 @@ pub fn run_synfin(args: &[&str]) -> (String, i32, i64) {
     (out, code, usage.ru_maxrss)
 }
 
-/// Summary rows: (client, server, pkts, bytes, history, state, outcome, closer, finals).
+/// The rows of a one-line-per-connection summary (`--width 170` or more): its words.
 pub fn summary_rows(out: &str) -> Vec<Vec<String>> {
     out.lines()
-        .skip(1)
+        .skip(2) // the date line and the column headings
         .take_while(|l| !l.is_empty())
         .map(|l| l.split_whitespace().map(str::to_string).collect())
         .collect()
