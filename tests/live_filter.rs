@@ -40,6 +40,8 @@ fn the_expression_runs_in_the_kernel() {
     let wanted = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = wanted.local_addr().unwrap().port();
     let expr = format!("tcp dst port {port} and tcp[tcpflags] & tcp-syn != 0");
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("syn.pcapng");
     let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
         .args([
             "watch",
@@ -52,6 +54,8 @@ fn the_expression_runs_in_the_kernel() {
             "-c",
             "1",
         ])
+        .arg("-w")
+        .arg(&saved)
         .arg(&expr)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -98,4 +102,14 @@ fn the_expression_runs_in_the_kernel() {
         .expect("the SYN");
     assert_eq!(seg["dst"], format!("127.0.0.1:{port}"));
     assert_eq!(seg["flags"], serde_json::json!(["SYN"]));
+    // -w x.pcapng writes pcapng (its Section Header Block), holding what the filter kept.
+    let bytes = std::fs::read(&saved).unwrap();
+    assert_eq!(&bytes[..4], &[0x0a, 0x0d, 0x0d, 0x0a], "a pcapng file");
+    let out = Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args(["replay", saved.to_str().unwrap(), "-f", "jsonl"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.matches("\"type\":\"segment\"").count(), 1, "{text}");
 }

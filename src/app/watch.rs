@@ -2,7 +2,7 @@
 
 use super::filters::from_args;
 use crate::capture::live::{LiveSource, Polled};
-use crate::capture::pcap_writer::PcapWriter;
+use crate::capture::pcap_writer::CaptureWriter;
 use crate::cli::{Format, WatchArgs};
 use crate::events::Meta;
 use crate::filter_expr::bpf;
@@ -40,7 +40,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let writer = match &a.write {
-        Some(path) => Some(PcapWriter::create(path, source.link_type())?),
+        Some(path) => Some(CaptureWriter::create(path, source.link_type())?),
         None => None,
     };
     let mut output = open_output(&a.output)?;

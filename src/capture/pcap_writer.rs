@@ -162,3 +162,41 @@ impl PcapNgWriter {
         self.0.flush()
     }
 }
+
+/// `-w FILE`: pcapng when the name ends in `.pcapng`, else classic pcap.
+pub enum CaptureWriter {
+    /// Classic pcap (nanosecond timestamps).
+    Pcap(PcapWriter),
+    /// pcapng (one interface, nanosecond timestamps).
+    PcapNg(PcapNgWriter),
+}
+
+impl CaptureWriter {
+    /// Create `path` in the format its extension names.
+    pub fn create(path: &Path, link: LinkType) -> Result<CaptureWriter, CaptureError> {
+        let ng = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("pcapng"));
+        Ok(if ng {
+            CaptureWriter::PcapNg(PcapNgWriter::create(path, link)?)
+        } else {
+            CaptureWriter::Pcap(PcapWriter::create(path, link)?)
+        })
+    }
+
+    /// Append one frame.
+    pub fn write(&mut self, frame: &Frame<'_>) -> Result<(), CaptureError> {
+        match self {
+            CaptureWriter::Pcap(w) => w.write(frame),
+            CaptureWriter::PcapNg(w) => w.write(frame, &[]),
+        }
+    }
+
+    /// Push buffered records to the file.
+    pub fn flush(&mut self) -> Result<(), CaptureError> {
+        match self {
+            CaptureWriter::Pcap(w) => w.flush(),
+            CaptureWriter::PcapNg(w) => w.flush(),
+        }
+    }
+}

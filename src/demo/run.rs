@@ -8,7 +8,7 @@ use super::netns::enter_private_netns;
 use super::scenarios::{client_addr, start_echo_server, Ctx, Scenario, SCENARIOS};
 use super::sockets::Sock;
 use crate::capture::live::LiveSource;
-use crate::capture::pcap_writer::{PcapNgWriter, PcapWriter};
+use crate::capture::pcap_writer::{CaptureWriter, PcapNgWriter, PcapWriter};
 use crate::cli::{DemoArgs, ScenarioId};
 use crate::decode::decode;
 use crate::events::{ConnId, Event, Meta};
@@ -333,7 +333,7 @@ fn draw(
             write_pcapng(p, link, frames, calls)?;
             None
         }
-        Some(p) => Some(PcapWriter::create(p, link)?),
+        Some(p) => Some(CaptureWriter::Pcap(PcapWriter::create(p, link)?)),
         None => None,
     };
     let meta = Meta {

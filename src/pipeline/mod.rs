@@ -7,7 +7,7 @@ pub mod config;
 pub mod decoded_stream;
 pub mod output;
 
-use crate::capture::pcap_writer::PcapWriter;
+use crate::capture::pcap_writer::CaptureWriter;
 use crate::decode::{decode, Skip};
 use crate::events::{Event, Meta, Summary};
 use crate::filter::SegmentFilter;
@@ -33,7 +33,7 @@ pub struct Pipeline {
     out: Box<dyn Write>,
     /// Totals so far.
     pub summary: Summary,
-    writer: Option<PcapWriter>,
+    writer: Option<CaptureWriter>,
     /// Extra events (observed calls) to merge by time.
     extra: std::collections::VecDeque<Event>,
 }
@@ -58,7 +58,7 @@ impl Pipeline {
     }
 
     /// Also save frames to `w`.
-    pub fn with_writer(mut self, w: Option<PcapWriter>) -> Pipeline {
+    pub fn with_writer(mut self, w: Option<CaptureWriter>) -> Pipeline {
         self.writer = w;
         self
     }
