@@ -3,10 +3,12 @@
 #
 #   benches/compare.sh [CAPTURE...]     default: medium.pcap and large.pcap in $CAPDIR
 #
-# Makes the captures with ../shared/bench/make-captures.sh (needs root and tcpdump) when they
-# are missing, outside the repo ($CAPDIR, default /tmp/synfin-bench). Each command runs
-# RUNS times (default 5), round-robin; prints the median wall time, packets/s, peak RSS and
-# the ratio to `tcpdump -nn -r FILE >/dev/null` measured in the same rounds.
+# Makes the captures with benches/make-captures.sh (the repo's own load generator,
+# examples/loadgen.rs; needs root and tcpdump) when they are missing, outside the repo ($CAPDIR,
+# default /tmp/synfin-bench). Each command runs RUNS times (default 5), round-robin; prints the
+# median wall time, packets/s, peak RSS and the ratio to `tcpdump -nn -S -r FILE >/dev/null`
+# measured in the same rounds (-S: absolute sequence numbers; without it tcpdump keeps a table
+# of every connection to print relative ones and slows with every connection).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CAPDIR=${CAPDIR:-${TMPDIR:-/tmp}/synfin-bench}
@@ -17,7 +19,7 @@ cargo build --release --quiet
 SYNFIN=$PWD/target/release/synfin
 if [ $# -eq 0 ]; then
   if [ ! -f "$CAPDIR/large.pcap" ]; then
-    CAPDIR=$CAPDIR bash ../shared/bench/make-captures.sh all >&2
+    CAPDIR=$CAPDIR bash benches/make-captures.sh all >&2
   fi
   set -- "$CAPDIR/medium.pcap" "$CAPDIR/large.pcap"
 fi
@@ -26,13 +28,13 @@ trap 'rm -f "$tfile"' EXIT
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(date -u +%F)"
 for f in "$@"; do
-  pkts=$(tcpdump -nn -r "$f" 2>/dev/null | wc -l)
+  pkts=$(tcpdump -nn -S -r "$f" 2>/dev/null | wc -l)
   declare -A T=() M=()
-  names=("tcpdump -nn -r" "synfin --format summary" "synfin --format jsonl" "synfin --format none")
+  names=("tcpdump -nn -S -r" "synfin --format summary" "synfin --format jsonl" "synfin --format none")
   for ((r = 0; r < RUNS; r++)); do
     for n in "${names[@]}"; do
       case $n in
-        "tcpdump -nn -r") cmd=(tcpdump -nn -r "$f") ;;
+        "tcpdump -nn -S -r") cmd=(tcpdump -nn -S -r "$f") ;;
         "synfin --format summary") cmd=("$SYNFIN" replay "$f" --format summary --color never) ;;
         "synfin --format jsonl") cmd=("$SYNFIN" replay "$f" --format jsonl) ;;
         "synfin --format none") cmd=("$SYNFIN" replay "$f" --format none) ;;
@@ -42,7 +44,7 @@ for f in "$@"; do
       T[$n]+="${out% *} "; M[$n]+="${out#* } "
     done
   done
-  base=$(echo ${T["tcpdump -nn -r"]} | tr ' ' '\n' | median)
+  base=$(echo ${T["tcpdump -nn -S -r"]} | tr ' ' '\n' | median)
   echo
   echo "$(basename "$f"): $pkts packets, $(du -m "$f" | cut -f1) MB, $RUNS runs each (median)"
   printf '| %-24s | %8s | %12s | %9s | %9s |\n' command "wall s" "packets/s" "peak RSS" "x tcpdump"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Live capture under load: `synfin watch` on lo while ../shared/bench/make-captures.sh drives
-# loopback connections flat out (its own tcpdump captures the same load, for comparison).
+# Live capture under load: `synfin watch` on lo while benches/make-captures.sh (the repo's load
+# generator, examples/loadgen.rs) drives loopback connections flat out (its own tcpdump
+# captures the same load, for comparison).
 #
 #   benches/live-load.sh [SECS] [summary|write]     defaults: 10 summary
 #
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 MODE=${2:-summary}
-cargo build --release --quiet
+cargo build --release --quiet --bins --example loadgen
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 args=(watch -i lo --format summary --color never --duration $((SECS + 4)))
@@ -22,7 +23,7 @@ fi
 ./target/release/synfin "${args[@]}" >"$out/summary.txt" 2>"$out/stderr.txt" &
 pid=$!
 sleep 1
-bash ../shared/bench/make-captures.sh live "$SECS" default "$tdmode" | tail -3
+bash benches/make-captures.sh live "$SECS" default "$tdmode" | tail -4
 wait $pid
 echo "synfin watch ($MODE): $(tail -2 "$out/summary.txt" | head -1)"
 if grep -q "dropped" "$out/stderr.txt"; then

@@ -1,5 +1,5 @@
 //! The timeline: the events the tracker infers, in time order, as the JSON Lines schema
-//! (shared/SCHEMA.md) names them. Plain data with `serde::Serialize`; no I/O, no clock.
+//! (docs/SCHEMA.md) names them. Plain data with `serde::Serialize`; no I/O, no clock.
 
 use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
 use crate::timestamp::Timestamp;
