@@ -1,4 +1,4 @@
-//! `--format jsonl`: shared/SCHEMA.md exactly, one object per line.
+//! `--format jsonl`: the JSON Lines schema of docs/SCHEMA.md, one object per line.
 
 use super::Renderer;
 use crate::events::{Event, Meta, Summary};
