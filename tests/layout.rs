@@ -200,6 +200,9 @@ fn ladder_says(path: &str, extra: &[&str]) -> Said {
     ];
     let text = synfin(&[&args[..], extra].concat());
     let mut said = Said::default();
+    // After a row with states, lines with no time that carry only side text continue them
+    // (a chain of states too long for its column wraps after an arrow).
+    let mut continues = false;
     for line in text.lines() {
         let chars: Vec<char> = line.chars().collect();
         let cut = |a: usize, b: usize| -> String {
@@ -210,8 +213,19 @@ fn ladder_says(path: &str, extra: &[&str]) -> Said {
                 .to_string()
         };
         let rest = cut(13, chars.len());
-        if line.starts_with("             ") && (rest.starts_with("why:") || rest.starts_with("! "))
-        {
+        let no_time = line.starts_with("             ");
+        let is_row = line.contains('▶') || line.contains('◀') || line.contains(" elided …");
+        if continues && no_time && !is_row && !rest.starts_with(['»', '~', 'w', '!']) {
+            for (s, t) in [(LEFT, cut(13, 39)), (RIGHT, cut(174, chars.len()))] {
+                if let (false, Some(last)) = (t.is_empty(), said.states[s].last_mut()) {
+                    last.push(' ');
+                    last.push_str(&t);
+                }
+            }
+            continue;
+        }
+        continues = is_row;
+        if no_time && (rest.starts_with("why:") || rest.starts_with("! ")) {
             said.why.push(rest);
         } else if rest.starts_with(['»', '~']) {
             said.calls.push(rest);

@@ -163,3 +163,29 @@ fn tcpdump_habits_are_accepted_or_refused_clearly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'0'"));
 }
+
+#[test]
+fn at_80_columns_nothing_is_cut() {
+    let dir = format!("{}/captures", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".pcap") || p.ends_with(".pcapng"))
+        .collect();
+    files.sort();
+    for f in &files {
+        let out = synfin(&["replay", f, "--width", "80"]);
+        for l in out.lines() {
+            assert!(!l.contains('…'), "{f}: cut: {l}");
+            assert!(l.chars().count() <= 80, "{f}: too wide: {l}");
+        }
+    }
+}
+
+#[test]
+fn time_wait_is_counted_from_entering_it() {
+    let out = synfin(&["replay", &cap("basic.pcap"), "--time-wait", "30"]);
+    let fin = out.lines().find(|l| l.trim_start().starts_with("final")).unwrap();
+    assert!(fin.contains("TIME_WAIT 30.0s"), "{fin}");
+    assert!(out.contains("TIME_WAIT Ns: how long it lasts once entered"));
+}

@@ -523,6 +523,7 @@ fn synthetic_lines() -> Vec<String> {
                     .map(|(st, e)| (e, st))
                     .collect(),
             ),
+            time_wait_since: None,
             time_wait_until: None,
             anomalies: 0,
             retransmissions: 0,

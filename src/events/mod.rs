@@ -443,6 +443,9 @@ pub struct ConnectionEvent {
     pub close_initiator: Option<Initiator>,
     /// Each endpoint's state at the end.
     pub final_states: FinalStates,
+    /// When the TIME_WAIT endpoint (if any) entered TIME_WAIT (renderers only).
+    #[serde(skip)]
+    pub time_wait_since: Option<Timestamp>,
     /// When the TIME_WAIT endpoint (if any) leaves TIME_WAIT (renderers only).
     #[serde(skip)]
     pub time_wait_until: Option<Timestamp>,

@@ -4,7 +4,8 @@
 //! and a "why" line under anything unusual.
 
 use super::group::{ConnGroup, Stacked};
-use super::layout::{elided_text, segment_text, states_text, Layout, RowKind, LEFT, LEGEND, RIGHT};
+use super::layout::legend_lines;
+use super::layout::{elided_text, segment_text, states_text, Layout, RowKind, LEFT, RIGHT};
 use super::palette;
 use super::{call_text, fit, RenderOpts};
 use crate::events::{Dir, SegmentEvent};
@@ -63,12 +64,43 @@ fn cell(text: &str, width: usize, paint: impl Fn(&str) -> String) -> String {
 }
 
 /// Paint a side's text: a call, or states.
-fn side_paint(text: &str, color: bool) -> String {
-    if text.starts_with(['»', '~']) {
+fn side_paint(text: &str, is_call: bool, color: bool) -> String {
+    if is_call {
         palette::call(text, color)
     } else {
         palette::state(text, color)
     }
+}
+
+/// `text` in lines of at most `width` columns, broken after ` → ` (a chain of states) or at
+/// spaces, so that no state name, call or port is cut; only a single word wider than the
+/// column is (with `…`).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    if text.chars().count() <= width {
+        return vec![text.to_string()];
+    }
+    // Words at spaces; an arrow stays with the word before it (a chain of states breaks
+    // after its arrows).
+    let mut words: Vec<String> = Vec::new();
+    for w in text.split(' ') {
+        match words.last_mut() {
+            Some(prev) if w == "→" => {
+                prev.push_str(" →");
+            }
+            _ => words.push(w.to_string()),
+        }
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for w in words {
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + w.chars().count() <= width => {
+                l.push(' ');
+                l.push_str(&w);
+            }
+            _ => lines.push(fit(&w, width)),
+        }
+    }
+    lines
 }
 
 /// The arrow of a segment, `width` wide, with its label in the middle.
@@ -89,23 +121,41 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
     let color = o.color;
     let start = v.start;
     let head = super::conn_header(v);
-    writeln!(out, "{}", palette::header(&fit(&head, o.width), color))?;
+    for line in wrap(&head, o.width) {
+        writeln!(out, "{}", palette::header(&line, color))?;
+    }
     let sidew = cols.side;
     let [l, r] = &lay.sides;
-    let titles = format!(
-        "{}  {} {} {}",
-        " ".repeat(cols.time),
-        pad(&format!("{} {}", l.endpoint, l.role), sidew),
-        " ".repeat(cols.arrow),
-        fit(&format!("{} {}", r.endpoint, r.role), sidew)
-    );
-    writeln!(out, "{}", titles.trim_end())?;
+    // The endpoints over their columns; a role that does not fit goes under its address.
+    let title = |e: &dyn std::fmt::Display, role: &str| {
+        let t = format!("{e} {role}");
+        if t.chars().count() <= sidew {
+            vec![t]
+        } else {
+            vec![e.to_string(), role.to_string()]
+        }
+    };
+    let (lt, rt) = (title(&l.endpoint, l.role), title(&r.endpoint, r.role));
+    for i in 0..lt.len().max(rt.len()) {
+        let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
+        // An address wider than its column runs on into the arrow's, and the right one
+        // moves left so as to end within the width.
+        let (lw, rw) = (get(&lt), get(&rt));
+        let room = sidew + 1 + cols.arrow;
+        let (ll, rl) = (lw.chars().count(), rw.chars().count());
+        let lead = room
+            .min(o.width.saturating_sub(cols.time + 3 + rl))
+            .max(ll + 1);
+        let line = format!("{}  {} {rw}", " ".repeat(cols.time), pad(&lw, lead));
+        writeln!(out, "{}", line.trim_end())?;
+    }
     for row in &lay.rows {
         let time = row.t.map(|t| rel_ms(t, start)).unwrap_or_default();
         let (mut left, mut right) = (
             states_text(&row.states[LEFT]),
             states_text(&row.states[RIGHT]),
         );
+        let (mut left_call, mut right_call) = (false, false);
         let mut flags = TcpFlags::default();
         let mid = match row.kind {
             RowKind::Start => {
@@ -121,47 +171,99 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
                 let text = call_text(call);
                 if side == LEFT {
                     left = text;
+                    left_call = true;
                 } else {
                     right = text;
+                    right_call = true;
                 }
                 String::new()
             }
             RowKind::Elided { segments, .. } => elided_text(segments),
             RowKind::States => String::new(),
         };
-        // A row without an arrow lends the arrow's room to its call or state text.
-        let line = if mid.is_empty() && right.is_empty() {
-            let left = cell(&left, sidew + 1 + cols.arrow, |t| side_paint(t, color));
-            format!("{time:>w$}  {left}", w = cols.time)
+        // A row without an arrow lends the arrow's room to its call or state text; text
+        // longer than its room wraps onto lines of its own under it.
+        let lines: Vec<String> = if mid.is_empty() && right.is_empty() {
+            let room = sidew + 1 + cols.arrow;
+            wrap(&left, room)
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let time = if i == 0 { time.as_str() } else { "" };
+                    let left = cell(t, room, |t| side_paint(t, left_call, color));
+                    format!("{time:>w$}  {left}", w = cols.time)
+                })
+                .collect()
         } else if mid.is_empty() && left.is_empty() {
             let room = o
                 .width
-                .saturating_sub(cols.time + 2 + sidew + 1 + cols.arrow + 1);
-            let right = cell(&right, room.max(sidew), |t| side_paint(t, color));
+                .saturating_sub(cols.time + 2 + sidew + 1 + cols.arrow + 1)
+                .max(sidew);
             let blank = " ".repeat(sidew + 1 + cols.arrow);
-            format!("{time:>w$}  {blank} {right}", w = cols.time)
+            wrap(&right, room)
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let time = if i == 0 { time.as_str() } else { "" };
+                    let right = cell(t, room, |t| side_paint(t, right_call, color));
+                    format!("{time:>w$}  {blank} {right}", w = cols.time)
+                })
+                .collect()
         } else {
-            let left = cell(&left, sidew, |t| side_paint(t, color));
-            let mid = cell(&mid, cols.arrow, |t| palette::segment(t, flags, color));
-            let right = cell(&right, sidew, |t| side_paint(t, color));
-            format!("{time:>w$}  {left} {mid} {right}", w = cols.time)
+            let right_room = o
+                .width
+                .saturating_sub(cols.time + 2 + sidew + 1 + cols.arrow + 1)
+                .max(sidew);
+            let (ls, rs) = (wrap(&left, sidew), wrap(&right, right_room));
+            (0..ls.len().max(rs.len()))
+                .map(|i| {
+                    let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
+                    let time = if i == 0 { time.as_str() } else { "" };
+                    let left = cell(&get(&ls), sidew, |t| side_paint(t, left_call, color));
+                    let m = if i == 0 { mid.as_str() } else { "" };
+                    let m = cell(m, cols.arrow, |t| palette::segment(t, flags, color));
+                    let right = cell(&get(&rs), right_room, |t| side_paint(t, right_call, color));
+                    format!("{time:>w$}  {left} {m} {right}", w = cols.time)
+                })
+                .collect()
         };
-        writeln!(out, "{}", line.trim_end())?;
+        for line in lines {
+            writeln!(out, "{}", line.trim_end())?;
+        }
         for why in &row.why {
-            let text = fit(&format!("{}  {}", " ".repeat(cols.time), why.text), o.width);
-            writeln!(out, "{}", palette::warn(&text, color))?;
+            for (i, part) in wrap(&why.text, o.width.saturating_sub(cols.time + 4))
+                .iter()
+                .enumerate()
+            {
+                let indent = cols.time + 2 + if i == 0 { 0 } else { 2 };
+                let text = format!("{}{part}", " ".repeat(indent));
+                writeln!(out, "{}", palette::warn(&text, color))?;
+            }
         }
     }
-    // Final states and the TIME_WAIT countdown.
-    let end = format!(
-        "{:>w$}  {} {} {}",
-        "final",
-        pad(&lay.end_text(LEFT), sidew),
-        pad(&lay.totals(), cols.arrow),
-        fit(&lay.end_text(RIGHT), sidew),
-        w = cols.time
+    // Final states and the TIME_WAIT countdown, the totals between them (wrapped if need be).
+    let (ls, ms, rs) = (
+        wrap(&lay.end_text(LEFT), sidew),
+        wrap(&lay.totals(), cols.arrow),
+        wrap(
+            &lay.end_text(RIGHT),
+            sidew.max(o.width.saturating_sub(cols.time + 4 + sidew + cols.arrow)),
+        ),
     );
-    writeln!(out, "{}", palette::state(end.trim_end(), color))?;
-    writeln!(out, "{}", fit(LEGEND, o.width))?;
+    for i in 0..ls.len().max(ms.len()).max(rs.len()) {
+        let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
+        let end = format!(
+            "{:>w$}  {} {} {}",
+            if i == 0 { "final" } else { "" },
+            pad(&get(&ls), sidew),
+            pad(&get(&ms), cols.arrow),
+            get(&rs),
+            w = cols.time
+        );
+        writeln!(out, "{}", palette::state(end.trim_end(), color))?;
+    }
+    for line in legend_lines(o.width) {
+        writeln!(out, "{}", fit(&line, o.width))?;
+    }
     Ok(())
 }

@@ -288,8 +288,24 @@ impl<'a> Layout<'a> {
 }
 
 /// The legend under a ladder or SVG drawing.
-pub const LEGEND: &str =
-    "calls: » observed, ~ inferred from packets; states are each side's after the segment";
+pub const LEGEND: &str = "calls: » observed, ~ inferred from packets; states are each side's \
+     after the segment; TIME_WAIT Ns: how long it lasts once entered";
+
+/// The legend in lines of at most `width` columns, broken after its `;`s (or at spaces).
+pub fn legend_lines(width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for part in LEGEND.split_inclusive("; ") {
+        let part = part.trim_end();
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + part.chars().count() <= width => {
+                l.push(' ');
+                l.push_str(part);
+            }
+            _ => lines.push(part.to_string()),
+        }
+    }
+    lines
+}
 
 /// Why a call failed, in words, for the inferred calls that end a connection with an RST
 /// (the observed call of the demo repeats its inferred twin, which carries the line).
@@ -364,13 +380,13 @@ pub(crate) fn final_state(v: &ConnectionEvent, ep: Endpoint) -> Option<TcpState>
     v.final_states.0.iter().find(|(e, _)| *e == ep).map(|x| x.1)
 }
 
-/// Endpoint `ep`'s final state as the drawings end on it: its name, or for TIME_WAIT when it
-/// ends, counted from the connection's start (`TIME_WAIT→+60.0s`).
+/// Endpoint `ep`'s final state as the drawings end on it: its name, and for TIME_WAIT how
+/// long it lasts from entering it (`TIME_WAIT 60.0s`: Linux's 60 s, or `--time-wait`).
 pub(crate) fn final_text(v: &ConnectionEvent, ep: Endpoint) -> String {
     let st = final_state(v, ep).unwrap_or(TcpState::Unknown);
-    match (st, v.time_wait_until) {
-        (TcpState::TimeWait, Some(until)) => {
-            format!("TIME_WAIT→+{:.1}s", until.since(v.start) as f64 / 1e9)
+    match (st, v.time_wait_since, v.time_wait_until) {
+        (TcpState::TimeWait, Some(since), Some(until)) => {
+            format!("TIME_WAIT {:.1}s", until.since(since) as f64 / 1e9)
         }
         _ => st.name().to_string(),
     }

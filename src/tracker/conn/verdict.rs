@@ -233,12 +233,13 @@ impl Conn {
                 Side::Server => Initiator::Server,
             })
         };
-        let time_wait_until = self
+        let time_wait_since = self
             .sides
             .iter()
             .any(|s| s.state == TcpState::TimeWait)
-            .then(|| self.tw_since.map(|t| t.plus_nanos(time_wait_ns)))
+            .then_some(self.tw_since)
             .flatten();
+        let time_wait_until = time_wait_since.map(|t| t.plus_nanos(time_wait_ns));
         ConnectionEvent {
             conn: self.id,
             client: self.ep(Side::Client),
@@ -256,6 +257,7 @@ impl Conn {
             outcome,
             close_initiator,
             final_states,
+            time_wait_since,
             time_wait_until,
             anomalies: self.record.anomalies,
             retransmissions: self.record.retransmissions,
