@@ -253,8 +253,12 @@ pub struct OutputArgs {
     /// on the one elision row); 1 keeps only the last segment.
     #[arg(long, value_name = "N")]
     pub max_segments: Option<usize>,
-    /// Timeline: log-scale the gaps between events, so TIME_WAIT's 60 s does not squash the rest.
-    #[arg(long)]
+    /// Timeline: a linear time axis (by default gaps are log-scaled, so TIME_WAIT's 60 s does
+    /// not squash the handshake's microseconds).
+    #[arg(long, conflicts_with = "log_time")]
+    pub linear_time: bool,
+    /// Timeline: log-scale the gaps between events (the default).
+    #[arg(long, hide = true)]
     pub log_time: bool,
     /// Print numbers, not names (accepted for tcpdump's habit: synfin never looks names up).
     #[arg(short = 'n', hide_short_help = true)]

@@ -153,7 +153,7 @@ pub fn open_output(a: &OutputArgs) -> anyhow::Result<Output> {
             width,
             payload: a.payload,
             max_segments: a.max_segments,
-            log_time: a.log_time,
+            log_time: !a.linear_time,
         },
         format,
         mermaid,
