@@ -503,5 +503,5 @@ fn ctrl_c_leaves_a_valid_pcap_and_a_clean_exit() {
     )
     .finish();
     assert!(out.status.success(), "{}", out.stderr);
-    assert!(out.rest.join("\n").contains("1 connections"));
+    assert!(out.rest.join("\n").contains("1 connection ("));
 }

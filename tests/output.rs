@@ -185,7 +185,10 @@ fn at_80_columns_nothing_is_cut() {
 #[test]
 fn time_wait_is_counted_from_entering_it() {
     let out = synfin(&["replay", &cap("basic.pcap"), "--time-wait", "30"]);
-    let fin = out.lines().find(|l| l.trim_start().starts_with("final")).unwrap();
+    let fin = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("final"))
+        .unwrap();
     assert!(fin.contains("TIME_WAIT 30.0s"), "{fin}");
     assert!(out.contains("TIME_WAIT Ns: how long it lasts once entered"));
 }

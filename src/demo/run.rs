@@ -8,7 +8,7 @@ use super::netns::enter_private_netns;
 use super::scenarios::{client_addr, start_echo_server, Ctx, Scenario, SCENARIOS};
 use super::sockets::Sock;
 use crate::capture::live::LiveSource;
-use crate::capture::pcap_writer::{CaptureWriter, PcapNgWriter, PcapWriter};
+use crate::capture::pcap_writer::{PcapNgWriter, PcapWriter};
 use crate::cli::{DemoArgs, ScenarioId};
 use crate::decode::decode;
 use crate::events::{ConnId, Event, Meta};
@@ -123,9 +123,11 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut failures = Vec::new();
     let mut self_ports = Vec::new();
     let mut time_wait = HashSet::new();
+    let mut sections = Vec::new();
     for p in passes {
         frames.extend(p.frames);
         notes.extend(p.notes);
+        sections.extend(p.sections);
         failures.extend(p.failures);
         self_ports.extend(p.self_ports);
         time_wait.extend(p.time_wait);
@@ -157,9 +159,20 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
-    let format = draw(&a, &frames, &calls, link, &sf, a.write.as_deref())?;
+    // In the listed order, whatever pass ran them.
+    sections.sort_by_key(|s| SCENARIOS.iter().position(|x| x.id == s.id));
+    let format = draw(
+        &a,
+        &frames,
+        &calls,
+        link,
+        &sf,
+        a.write.as_deref(),
+        &sections,
+    )?;
     let mut err = std::io::stderr().lock();
-    if !matches!(format, crate::cli::Format::Jsonl | crate::cli::Format::None) {
+    if !sectioned(format) && !matches!(format, crate::cli::Format::Jsonl | crate::cli::Format::None)
+    {
         for n in &notes {
             writeln!(err, "note: {n}")?;
         }
@@ -228,6 +241,28 @@ fn write_pcapng(
     Ok(())
 }
 
+/// One scenario's stretch of the capture.
+struct Section {
+    id: ScenarioId,
+    about: &'static str,
+    from: Timestamp,
+    to: Timestamp,
+    notes: Vec<String>,
+}
+
+impl Section {
+    /// The whole capture, with no heading and no notes (the interactive demo).
+    fn whole() -> Section {
+        Section {
+            id: ScenarioId::Basic,
+            about: "",
+            from: Timestamp(i64::MIN),
+            to: Timestamp(i64::MAX),
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// What one capture pass gives.
 struct Pass {
     link: LinkType,
@@ -236,6 +271,8 @@ struct Pass {
     /// Scenarios that failed, each with why.
     failures: Vec<String>,
     self_ports: Vec<u16>,
+    /// Each scenario run: when it started and ended (capture clock), and its notes.
+    sections: Vec<Section>,
     /// Sockets in TIME_WAIT at the end, seen from this pass's namespace.
     time_wait: HashSet<(std::net::SocketAddr, std::net::SocketAddr)>,
 }
@@ -266,10 +303,12 @@ fn run_pass(
     let mut notes = Vec::new();
     let mut failures = Vec::new();
     let mut self_ports = Vec::new();
+    let mut sections = Vec::new();
     for s in scenarios {
         if stop.load(Ordering::Relaxed) {
             break;
         }
+        let from = super::calls::now();
         let mut ctx = Ctx {
             addr,
             log: log.clone(),
@@ -287,11 +326,18 @@ fn run_pass(
                     .map(|c| c.local.port()),
             );
         }
-        for n in ctx.notes {
+        for n in &ctx.notes {
             notes.push(format!("{}: {n}", s.name()));
         }
         // Let the last segments (final ACKs, delayed ACKs) reach the capture.
         thread::sleep(Duration::from_millis(250));
+        sections.push(Section {
+            id: s.id,
+            about: s.about,
+            from,
+            to: super::calls::now(),
+            notes: ctx.notes,
+        });
     }
     capture_stop.store(true, Ordering::Relaxed);
     let frames = cap
@@ -303,11 +349,20 @@ fn run_pass(
         notes,
         failures,
         self_ports,
+        sections,
         time_wait: time_wait_sockets(),
     })
 }
 
-/// Render the frames with the observed calls merged in (and save them with `-w`).
+/// Text formats draw each scenario under its own heading, its notes under it.
+fn sectioned(format: crate::cli::Format) -> bool {
+    use crate::cli::Format;
+    matches!(format, Format::Ladder | Format::Timeline | Format::Summary)
+}
+
+/// Render the frames with the observed calls merged in (and save them with `-w`): in the
+/// text formats one scenario after another, each under its heading (when there are several)
+/// with its notes after it; in the others all at once.
 fn draw(
     a: &DemoArgs,
     frames: &[OwnedFrame],
@@ -315,7 +370,84 @@ fn draw(
     link: LinkType,
     sf: &SegmentFilter,
     write: Option<&std::path::Path>,
+    sections: &[Section],
 ) -> anyhow::Result<crate::cli::Format> {
+    let mut output = open_output(&a.output)?;
+    output.opts.payload = true;
+    let format = output.format;
+    match write {
+        Some(p) if p.extension().is_some_and(|e| e == "pcapng") => {
+            write_pcapng(p, link, frames, calls)?
+        }
+        Some(p) => {
+            let mut w = PcapWriter::create(p, link)?;
+            for (i, f) in frames.iter().enumerate() {
+                w.write(&frame_of(i, f, link))?;
+            }
+            w.flush()?;
+        }
+        None => {}
+    }
+    if !sectioned(format) {
+        let renderer = output.renderer(ConnFilter::default());
+        let out = std::mem::replace(&mut output.out, Box::new(std::io::sink()));
+        draw_part(a, frames, calls, link, sf, renderer, out)?;
+        return Ok(format);
+    }
+    let mut out = std::mem::replace(&mut output.out, Box::new(std::io::sink()));
+    for (k, sec) in sections.iter().enumerate() {
+        if sections.len() > 1 {
+            if k > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "━━ {}: {}", sec.id.name(), sec.about)?;
+            writeln!(out)?;
+        }
+        let part: Vec<OwnedFrame> = frames
+            .iter()
+            .filter(|f| f.ts >= sec.from && f.ts <= sec.to)
+            .map(|f| OwnedFrame {
+                ts: f.ts,
+                orig_len: f.orig_len,
+                data: f.data.clone(),
+            })
+            .collect();
+        let part_calls: Vec<ObservedCall> = calls
+            .iter()
+            .filter(|c| c.enter >= sec.from && c.enter <= sec.to)
+            .cloned()
+            .collect();
+        let renderer =
+            crate::pipeline::output::renderer_for(format, output.opts, ConnFilter::default());
+        out = draw_part(a, &part, &part_calls, link, sf, renderer, out)?;
+        for n in &sec.notes {
+            writeln!(out, "note: {n}")?;
+        }
+    }
+    out.flush()?;
+    Ok(format)
+}
+
+fn frame_of<'a>(i: usize, f: &'a OwnedFrame, link: LinkType) -> Frame<'a> {
+    Frame {
+        number: i as u64 + 1,
+        ts: f.ts,
+        link,
+        orig_len: f.orig_len,
+        data: &f.data,
+    }
+}
+
+/// Track and render `frames` with `calls` merged in; hand the output back.
+fn draw_part(
+    a: &DemoArgs,
+    frames: &[OwnedFrame],
+    calls: &[ObservedCall],
+    link: LinkType,
+    sf: &SegmentFilter,
+    renderer: Box<dyn crate::render::Renderer>,
+    out: Box<dyn Write>,
+) -> anyhow::Result<Box<dyn Write>> {
     let inferred = first_pass(
         frames,
         link,
@@ -323,19 +455,7 @@ fn draw(
         tracker_config(&a.tracker, crate::cli::Format::Jsonl)?,
     );
     let extra = observed_events(&inferred, calls);
-    let mut output = open_output(&a.output)?;
-    let cfg = tracker_config(&a.tracker, output.format)?;
-    output.opts.payload = true;
-    let renderer = output.renderer(ConnFilter::default());
-    let is_pcapng = |p: &std::path::Path| p.extension().is_some_and(|e| e == "pcapng");
-    let writer = match write {
-        Some(p) if is_pcapng(p) => {
-            write_pcapng(p, link, frames, calls)?;
-            None
-        }
-        Some(p) => Some(CaptureWriter::Pcap(PcapWriter::create(p, link)?)),
-        None => None,
-    };
+    let cfg = tracker_config(&a.tracker, crate::cli::Format::Ladder)?;
     let meta = Meta {
         schema: 1,
         tool: "synfin",
@@ -344,21 +464,14 @@ fn draw(
         input: "lo".into(),
         linktype: link.name(),
     };
-    let mut p = Pipeline::new(Tracker::new(cfg), sf.clone(), renderer, output.out)
-        .with_writer(writer)
-        .with_extra_events(extra);
+    let mut p = Pipeline::new(Tracker::new(cfg), sf.clone(), renderer, out)
+        .with_extra_events(extra)
+        .with_replaced_calls(replaced_by(calls));
     p.start(&meta)?;
     for (i, f) in frames.iter().enumerate() {
-        p.frame(&Frame {
-            number: i as u64 + 1,
-            ts: f.ts,
-            link,
-            orig_len: f.orig_len,
-            data: &f.data,
-        })?;
+        p.frame(&frame_of(i, f, link))?;
     }
-    p.finish()?;
-    Ok(output.format)
+    Ok(p.finish_into()?.1)
 }
 
 /// `--interactive`: the lesson's `input('>>: ')` client. Each line typed is sent and echoed
@@ -426,7 +539,15 @@ fn run_interactive(a: &DemoArgs, addr: std::net::SocketAddr) -> anyhow::Result<E
         );
         // Let the ACKs reach the capture, then draw what it has.
         thread::sleep(Duration::from_millis(50));
-        draw(a, &snapshot(&frames), &log.calls(), link, &sf, None)?;
+        draw(
+            a,
+            &snapshot(&frames),
+            &log.calls(),
+            link,
+            &sf,
+            None,
+            &[Section::whole()],
+        )?;
     }
     client.close();
     server
@@ -443,6 +564,7 @@ fn run_interactive(a: &DemoArgs, addr: std::net::SocketAddr) -> anyhow::Result<E
         link,
         &sf,
         a.write.as_deref(),
+        &[Section::whole()],
     )?;
     Ok(ExitCode::SUCCESS)
 }
@@ -484,6 +606,26 @@ fn first_pass(
 }
 
 /// Observed calls as events, each filed under the connection of its socket's 4-tuple.
+/// Which inferred calls the observed ones replace: every inferred call of a socket the demo
+/// made its calls on (its calls are all known, so a missing one was not made: no
+/// `accept() returns` on a server that never accepted), and of a socket only partly seen (a
+/// killed child process) those of a call observed for it.
+fn replaced_by(calls: &[ObservedCall]) -> crate::pipeline::Replaced {
+    use crate::events::CallResult;
+    let mut whole = HashSet::new();
+    let mut partly = HashSet::new();
+    for c in calls {
+        if c.result == CallResult::Killed {
+            partly.insert((c.local, c.call));
+        } else {
+            whole.insert(c.local);
+        }
+    }
+    Box::new(move |c: &crate::events::CallEvent| {
+        whole.contains(&c.endpoint.0) || partly.contains(&(c.endpoint.0, c.call))
+    })
+}
+
 fn observed_events(inferred: &[Event], calls: &[ObservedCall]) -> Vec<Event> {
     let spans: Vec<(FlowKey, ConnId, Timestamp, Timestamp)> = inferred
         .iter()

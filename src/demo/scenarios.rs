@@ -43,10 +43,10 @@ impl Scenario {
 
 /// Every scenario, in the lesson's order.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { id: ScenarioId::Basic, about: "one message, upper-cased back; the client closes first (TIME_WAIT on the client)", run: basic , private_netns: false },
+    Scenario { id: ScenarioId::Basic, about: "the client sends each message and reads it back upper-cased, then closes first (TIME_WAIT on the client)", run: basic , private_netns: false },
     Scenario { id: ScenarioId::Loop, about: "several messages, then three clients one after another on the same server", run: loop_clients , private_netns: false },
     Scenario { id: ScenarioId::Empty, about: "send(b\"\") puts nothing on the wire: the server's recv() waits (bounded here by 1 s)", run: empty , private_netns: false },
-    Scenario { id: ScenarioId::ClientCrash, about: "a client process is killed without close(): the kernel still sends FIN, the server keeps serving", run: client_crash , private_netns: false },
+    Scenario { id: ScenarioId::ClientCrash, about: "a client process is killed without close() while the echo waits unread: its kernel sends RST (not FIN); the server survives and serves the next client", run: client_crash , private_netns: false },
     Scenario { id: ScenarioId::ServerFirst, about: "the server closes first (TIME_WAIT on the server); restart fails with EADDRINUSE without SO_REUSEADDR", run: server_first , private_netns: false },
     Scenario { id: ScenarioId::HalfClose, about: "shutdown(SHUT_WR): the client stops sending but still receives the reply", run: half_close , private_netns: false },
     Scenario { id: ScenarioId::Refused, about: "connect() to a port with no listener: RST, ECONNREFUSED", run: refused , private_netns: false },
@@ -82,9 +82,13 @@ fn echo_until_eof(conn: &Sock) -> io::Result<()> {
     Ok(())
 }
 
-/// The first of the client's messages (none if there are none).
-fn first_message(ctx: &Ctx) -> Vec<String> {
-    ctx.messages.iter().take(1).cloned().collect()
+/// Send each of the client's messages in order, reading each reply (the lesson's client loop).
+fn exchange_all(c: &Sock, messages: &[String]) -> io::Result<()> {
+    for m in messages {
+        c.send(m.as_bytes())?;
+        c.recv(1024)?;
+    }
+    Ok(())
 }
 
 /// Run `server` in a thread once the listener is up; returns its join handle.
@@ -140,17 +144,14 @@ fn join(h: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {
 fn one_client(ctx: &Ctx, messages: &[String]) -> io::Result<()> {
     let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
     c.connect(ctx.addr)?;
-    for m in messages {
-        c.send(m.as_bytes())?;
-        c.recv(1024)?;
-    }
+    exchange_all(&c, messages)?;
     c.close();
     Ok(())
 }
 
 fn basic(ctx: &mut Ctx) -> io::Result<()> {
     let h = start_echo_server(ctx, 1)?;
-    one_client(ctx, &first_message(ctx))?;
+    one_client(ctx, &ctx.messages)?;
     join(h)?;
     ctx.notes.push("The client closed first, so the client's end waits in TIME_WAIT (60 s on Linux); the server's ends in LAST_ACK → CLOSED.".into());
     Ok(())
@@ -162,9 +163,9 @@ fn loop_clients(ctx: &mut Ctx) -> io::Result<()> {
     if msgs.len() < 2 {
         msgs = vec!["hello".into(), "how are you".into(), "bye".into()];
     }
-    one_client(ctx, &msgs)?;
-    one_client(ctx, &msgs[..1])?;
-    one_client(ctx, &msgs[..1])?;
+    for _ in 0..3 {
+        one_client(ctx, &msgs)?;
+    }
     join(h)?;
     ctx.notes.push("One server, three connections one after another: the accept loop (outer) and the recv/send loop (inner).".into());
     Ok(())
@@ -252,24 +253,26 @@ fn client_crash(ctx: &mut Ctx) -> io::Result<()> {
         result: CallResult::Killed,
     });
     // The server is still serving: a second client gets its echo.
-    one_client(ctx, &first_message(ctx))?;
+    one_client(ctx, &ctx.messages)?;
     join(h)?;
-    ctx.notes.push("The killed client never called close(); the kernel closed its socket and sent FIN (RST if unread data had been waiting). The server's recv() returned 0 and it went on to serve the next client.".into());
+    ctx.notes.push("The killed client never called close(); its kernel closed the socket for it, and since the server's echo was still unread there, it sent RST, not FIN (it sends FIN when nothing is unread). The server's recv() failed with ECONNRESET, and the server went on to serve the next client.".into());
     Ok(())
 }
 
 fn server_first(ctx: &mut Ctx) -> io::Result<()> {
-    let h = serve(ctx, true, 5, |l| {
+    let turns = ctx.messages.len();
+    let h = serve(ctx, true, 5, move |l| {
         let conn = l.accept()?;
-        echo_once(&conn)?;
+        for _ in 0..turns {
+            echo_once(&conn)?;
+        }
         conn.close();
         l.close();
         Ok(())
     })?;
     let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
     c.connect(ctx.addr)?;
-    c.send(ctx.messages[0].as_bytes())?;
-    c.recv(1024)?;
+    exchange_all(&c, &ctx.messages)?;
     c.recv(1024)?; // 0: the server closed
     c.close();
     join(h)?;
@@ -306,7 +309,9 @@ fn half_close(ctx: &mut Ctx) -> io::Result<()> {
     })?;
     let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
     c.connect(ctx.addr)?;
-    c.send(ctx.messages[0].as_bytes())?;
+    for m in &ctx.messages {
+        c.send(m.as_bytes())?;
+    }
     c.shutdown_write()?;
     c.recv(1024)?;
     c.recv(1024)?;
@@ -332,8 +337,7 @@ fn abort(ctx: &mut Ctx) -> io::Result<()> {
     let h = start_echo_server(ctx, 1)?;
     let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
     c.connect(ctx.addr)?;
-    c.send(ctx.messages[0].as_bytes())?;
-    c.recv(1024)?;
+    exchange_all(&c, &ctx.messages)?;
     c.linger_zero()?;
     c.close();
     join(h)?;
@@ -399,8 +403,7 @@ fn self_connect(ctx: &mut Ctx) -> io::Result<()> {
     drop(probe);
     let mut c = Sock::client(&ctx.log, me)?;
     c.connect(me)?;
-    c.send(ctx.messages[0].as_bytes())?;
-    c.recv(1024)?;
+    exchange_all(&c, &ctx.messages)?;
     c.close();
     ctx.notes.push(format!("{me} connected to itself: its own SYN arrived while it was in SYN_SENT, so Linux took the simultaneous-open path (SYN_SENT → SYN_RECEIVED → ESTABLISHED) and the socket echoes to itself."));
     Ok(())
@@ -409,17 +412,19 @@ fn self_connect(ctx: &mut Ctx) -> io::Result<()> {
 fn simultaneous_close(ctx: &mut Ctx) -> io::Result<()> {
     use super::netns::FinDrop;
     let (tx, rx) = mpsc::channel::<Sock>();
+    let turns = ctx.messages.len();
     let h = serve(ctx, true, 5, move |l| {
         let conn = l.accept()?;
-        echo_once(&conn)?;
+        for _ in 0..turns {
+            echo_once(&conn)?;
+        }
         let _ = tx.send(conn);
         l.close();
         Ok(())
     })?;
     let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
     c.connect(ctx.addr)?;
-    c.send(ctx.messages[0].as_bytes())?;
-    c.recv(1024)?;
+    exchange_all(&c, &ctx.messages)?;
     let server_side = rx
         .recv()
         .map_err(|_| io::Error::other("server thread died"))?;
@@ -464,9 +469,11 @@ fn simultaneous_open(ctx: &mut Ctx) -> io::Result<()> {
         .join()
         .map_err(|_| io::Error::other("connect thread panicked"))??;
     drop(slow);
-    a.send(ctx.messages[0].as_bytes())?;
-    echo_once(&b)?;
-    a.recv(1024)?;
+    for m in &ctx.messages {
+        a.send(m.as_bytes())?;
+        echo_once(&b)?;
+        a.recv(1024)?;
+    }
     a.close();
     b.recv(1024)?;
     b.close();

@@ -9,7 +9,7 @@ pub mod output;
 
 use crate::capture::pcap_writer::CaptureWriter;
 use crate::decode::{decode, Skip};
-use crate::events::{Event, Meta, Summary};
+use crate::events::{CallEvent, CallSource, Event, Meta, Summary};
 use crate::filter::SegmentFilter;
 use crate::frame::Frame;
 use crate::render::Renderer;
@@ -36,7 +36,12 @@ pub struct Pipeline {
     writer: Option<CaptureWriter>,
     /// Extra events (observed calls) to merge by time.
     extra: std::collections::VecDeque<Event>,
+    /// Inferred calls that an observed one replaces (dropped from the output).
+    replaced: Option<Replaced>,
 }
+
+/// Says whether an inferred call is replaced by an observed one.
+pub type Replaced = Box<dyn Fn(&CallEvent) -> bool>;
 
 impl Pipeline {
     /// A pipeline writing to `output`.
@@ -54,7 +59,15 @@ impl Pipeline {
             summary: Summary::default(),
             writer: None,
             extra: Default::default(),
+            replaced: None,
         }
+    }
+
+    /// Drop the inferred calls `replaced` says an observed call stands for (one line per call:
+    /// the inferred one only where nothing was observed).
+    pub fn with_replaced_calls(mut self, replaced: Replaced) -> Pipeline {
+        self.replaced = Some(replaced);
+        self
     }
 
     /// Also save frames to `w`.
@@ -124,9 +137,27 @@ impl Pipeline {
 
     fn drain(&mut self) -> io::Result<()> {
         while let Some(e) = self.tracker.poll_event() {
+            if let (Event::Call(c), Some(replaced)) = (&e, &self.replaced) {
+                if c.source == CallSource::Inferred && replaced(c) {
+                    continue;
+                }
+            }
             while self.extra.front().is_some_and(|x| x.t() <= e.t()) {
                 let x = self.extra.pop_front().expect("checked");
                 self.renderer.event(&x, &mut self.out)?;
+            }
+            // A connection's observed calls that return after its last segment (a connect()
+            // refused by the final RST) still belong to it: before its verdict.
+            if let Event::Connection(v) = &e {
+                if self.extra.iter().any(|x| x.conn() == v.conn) {
+                    let (mine, rest) = std::mem::take(&mut self.extra)
+                        .into_iter()
+                        .partition::<Vec<_>, _>(|x| x.conn() == v.conn);
+                    self.extra = rest.into();
+                    for x in mine {
+                        self.renderer.event(&x, &mut self.out)?;
+                    }
+                }
             }
             self.renderer.event(&e, &mut self.out)?;
         }
@@ -143,7 +174,12 @@ impl Pipeline {
     }
 
     /// End of input: settle the tracker, write the remaining events and the summary.
-    pub fn finish(mut self) -> anyhow::Result<Summary> {
+    pub fn finish(self) -> anyhow::Result<Summary> {
+        self.finish_into().map(|(summary, _)| summary)
+    }
+
+    /// `finish`, and hand back the output to write more to.
+    pub fn finish_into(mut self) -> anyhow::Result<(Summary, Box<dyn Write>)> {
         self.tracker.finish();
         self.drain()?;
         for x in std::mem::take(&mut self.extra) {
@@ -155,7 +191,7 @@ impl Pipeline {
             w.flush()?;
         }
         self.out.flush()?;
-        Ok(self.summary)
+        Ok((self.summary, self.out))
     }
 }
 

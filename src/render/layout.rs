@@ -25,7 +25,7 @@
 use super::escape::preview;
 use super::group::ConnGroup;
 use crate::events::{
-    CallEvent, CallResult, CallSource, ConnectionEvent, Endpoint, Errno, Event, Outcome, Role,
+    CallEvent, CallResult, ConnectionEvent, Endpoint, Errno, Event, Outcome, Phase, Role,
     SegmentEvent, StateEvent, TcpState,
 };
 use crate::timestamp::Timestamp;
@@ -223,8 +223,12 @@ impl<'a> Layout<'a> {
                 Event::Call(c) => {
                     let side = if c.endpoint == v.client { LEFT } else { RIGHT };
                     let mut row = Row::new(Some(c.t), RowKind::Call { side, call: c });
+                    // Once per connection: an observed call and its inferred twin say it once.
                     if let Some(text) = call_why(c, v) {
-                        row.why.push(Why { t: None, text });
+                        let said = rows.iter().any(|r| r.why.iter().any(|w| w.text == text));
+                        if !said {
+                            row.why.push(Why { t: None, text });
+                        }
                     }
                     rows.push(row);
                 }
@@ -307,15 +311,14 @@ pub fn legend_lines(width: usize) -> Vec<String> {
     lines
 }
 
-/// Why a call failed, in words, for the inferred calls that end a connection with an RST
-/// (the observed call of the demo repeats its inferred twin, which carries the line).
+/// Why a call failed, in words, for the calls that an RST ends (observed or inferred).
 fn call_why(c: &CallEvent, v: &ConnectionEvent) -> Option<String> {
-    match (c.source, c.result) {
-        (CallSource::Inferred, Some(CallResult::Errno(Errno::ECONNREFUSED))) => Some(format!(
+    match (c.phase, c.result) {
+        (Phase::Return, Some(CallResult::Errno(Errno::ECONNREFUSED))) => Some(format!(
             "why: RST answers the SYN: nothing listens on {} → ECONNREFUSED",
             v.server
         )),
-        (CallSource::Inferred, Some(CallResult::Errno(Errno::ECONNRESET))) => Some(
+        (Phase::Return, Some(CallResult::Errno(Errno::ECONNRESET))) => Some(
             "why: the peer reset the connection (close() with SO_LINGER 0, or with unread data)"
                 .to_string(),
         ),
