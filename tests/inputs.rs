@@ -149,3 +149,44 @@ fn a_missing_capture_is_reported_as_a_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
 }
+
+#[test]
+fn compressed_captures_are_read_transparently() {
+    use std::io::Write;
+    let raw = std::fs::read(cap("loop.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&raw).unwrap();
+        e.finish().unwrap()
+    };
+    let zst = zstd::stream::encode_all(&raw[..], 3).unwrap();
+    let xz = {
+        let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
+        e.write_all(&raw).unwrap();
+        e.finish().unwrap()
+    };
+    let plain = events(&["replay", &cap("loop.pcap"), "--format", "jsonl"]);
+    for (name, bytes) in [("x.pcap.gz", gz), ("x.pcap.zst", zst), ("x.pcap.xz", xz)] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        assert_eq!(
+            events(&["replay", p.to_str().unwrap(), "--format", "jsonl"]),
+            plain,
+            "{name}"
+        );
+        // Cut short: what was decompressed is shown, and the exit says the file was cut.
+        let cut = dir.path().join(format!("cut-{name}"));
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        let out = synfin()
+            .args(["replay", cut.to_str().unwrap(), "-f", "summary"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).lines().count(),
+            1,
+            "{name}"
+        );
+    }
+}

@@ -30,6 +30,29 @@ enum Format {
     PcapNg { interfaces: Vec<Interface> },
 }
 
+/// A compression a capture file may come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    Gzip,
+    Zstd,
+    Xz,
+}
+
+impl Compression {
+    /// The compression whose magic `head` starts with.
+    fn of(head: &[u8]) -> Option<Compression> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Some(Compression::Xz)
+        } else {
+            None
+        }
+    }
+}
+
 /// A pcap or pcapng stream.
 pub struct PcapSource {
     path: PathBuf,
@@ -103,6 +126,53 @@ impl PcapSource {
             .map_err(read_err)?;
         if head.is_empty() {
             return Err(CaptureError::Empty { path });
+        }
+        // A compressed capture (as tshark reads gzip): decompress as it is read.
+        if let Some(kind) = Compression::of(&head) {
+            let rest = io::Cursor::new(head).chain(input);
+            let inner: Box<dyn Read + Send> = match kind {
+                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(rest)),
+                Compression::Zstd => {
+                    Box::new(zstd::stream::read::Decoder::new(rest).map_err(read_err)?)
+                }
+                Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(rest)),
+            };
+            return Self::from_uncompressed(path, inner, first_number, Some(kind));
+        }
+        Self::from_uncompressed(
+            path,
+            Box::new(io::Cursor::new(head).chain(input)),
+            first_number,
+            None,
+        )
+    }
+
+    /// `from_reader` of bytes already decompressed (`compressed` says from what).
+    fn from_uncompressed(
+        path: PathBuf,
+        mut input: Box<dyn Read + Send>,
+        first_number: u64,
+        compressed: Option<Compression>,
+    ) -> Result<PcapSource, CaptureError> {
+        let read_err = |source| CaptureError::Read {
+            path: path.clone(),
+            offset: 0,
+            source,
+        };
+        let mut head = Vec::with_capacity(64);
+        (&mut input)
+            .take(12)
+            .read_to_end(&mut head)
+            .map_err(read_err)?;
+        if head.is_empty() {
+            return Err(CaptureError::Empty { path });
+        }
+        if compressed.is_some() && Compression::of(&head).is_some() {
+            return Err(CaptureError::Damaged {
+                path,
+                offset: 0,
+                what: "compressed twice: decompress it once by hand first".into(),
+            });
         }
         let word = |b: &[u8], at: usize, be: bool| -> Option<u32> {
             let w: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
