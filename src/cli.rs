@@ -77,7 +77,8 @@ pub struct ReplayArgs {
 /// `synfin watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Interface to capture on.
+    /// Interface to capture on; `any` captures on every interface (Linux cooked frames, as
+    /// `tcpdump -i any`; the filter then runs in user space only).
     #[arg(
         short = 'i',
         long = "interface",

@@ -113,3 +113,52 @@ fn the_expression_runs_in_the_kernel() {
     assert!(out.status.success(), "{text}");
     assert_eq!(text.matches("\"type\":\"segment\"").count(), 1, "{text}");
 }
+
+#[test]
+fn any_captures_every_interface_cooked_and_each_loopback_segment_once() {
+    if !live_allowed() {
+        return;
+    }
+    let wanted = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = wanted.local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args(["watch", "-i", "any", "-f", "jsonl", "--duration", "30"])
+        .args(["-c", "6"])
+        .arg(format!("tcp port {port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    let meta = String::from_utf8_lossy(&line).to_string();
+    assert!(meta.contains("\"linktype\":\"LINUX_SLL\""), "{meta}");
+    exchange(&wanted);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("watch -i any did not stop after 6 segments");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    // Six segments of one exchange (SYN, SYN-ACK, ACK, data, data, …), none twice: the
+    // loopback copy leaving is dropped, the one arriving kept.
+    let segs: Vec<serde_json::Value> = rest
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "segment")
+        .collect();
+    assert_eq!(segs.len(), 6, "{rest}");
+    assert_eq!(segs[0]["flags"], serde_json::json!(["SYN"]));
+    assert!(
+        !rest.contains("\"duplicate\""),
+        "a loopback segment seen twice: {rest}"
+    );
+}

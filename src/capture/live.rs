@@ -36,11 +36,23 @@ struct TpacketStats {
     tp_drops: libc::c_uint,
 }
 
-/// A live capture on one interface.
+/// How frames are read.
+enum Rx {
+    /// One interface, through pnet (which owns the socket).
+    Pnet(Box<dyn DataLinkReceiver>),
+    /// Every interface (`-i any`): a cooked (SOCK_DGRAM) socket read here, each packet given
+    /// a Linux cooked-capture (SLL) header as `tcpdump -i any` does.
+    Cooked,
+}
+
+/// The length of a Linux cooked-capture (LINKTYPE_LINUX_SLL) header.
+const SLL_LEN: usize = 16;
+
+/// A live capture on one interface, or on all of them (`any`).
 pub struct LiveSource {
     iface: String,
     fd: libc::c_int,
-    rx: Box<dyn DataLinkReceiver>,
+    rx: Rx,
     link: LinkType,
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
@@ -66,6 +78,9 @@ impl LiveSource {
         stop: Arc<AtomicBool>,
         duration: Option<Duration>,
     ) -> Result<LiveSource, CaptureError> {
+        if iface == "any" {
+            return Self::open_any(stop, duration);
+        }
         let interfaces = datalink::interfaces();
         let Some(ni) = interfaces.iter().find(|i| i.name == iface) else {
             let mut names: Vec<&str> = interfaces.iter().map(|i| i.name.as_str()).collect();
@@ -137,7 +152,7 @@ impl LiveSource {
         let mut src = LiveSource {
             iface: iface.into(),
             fd,
-            rx,
+            rx: Rx::Pnet(rx),
             link,
             stop,
             deadline: duration.map(|d| Instant::now() + d),
@@ -150,6 +165,102 @@ impl LiveSource {
         src.read_drops();
         src.drops = 0;
         Ok(src)
+    }
+
+    /// `-i any`: every interface, cooked. Outgoing copies are kept (a host's own sends on
+    /// other interfaces are seen only so), except on loopback, where each packet would
+    /// otherwise come twice.
+    fn open_any(
+        stop: Arc<AtomicBool>,
+        duration: Option<Duration>,
+    ) -> Result<LiveSource, CaptureError> {
+        let live_err = |what: &'static str, source: io::Error| CaptureError::Live {
+            iface: "any".into(),
+            what,
+            source,
+        };
+        // SAFETY: plain socket(2); the result is checked before use.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_DGRAM,
+                i32::from((libc::ETH_P_ALL as u16).to_be()),
+            )
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            return Err(match e.kind() {
+                io::ErrorKind::PermissionDenied => CaptureError::PermissionDenied {
+                    iface: "any".into(),
+                },
+                _ => live_err("socket(AF_PACKET)", e),
+            });
+        }
+        if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF).is_err() {
+            if let Err(e) = setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, RCVBUF) {
+                // SAFETY: fd is ours.
+                unsafe { libc::close(fd) };
+                return Err(live_err("SO_RCVBUF", e));
+            }
+        }
+        let _ = kernel_timestamp(fd);
+        Ok(LiveSource {
+            iface: "any".into(),
+            fd,
+            rx: Rx::Cooked,
+            link: LinkType::LINUX_SLL,
+            stop,
+            deadline: duration.map(|d| Instant::now() + d),
+            next_number: 1,
+            drops: 0,
+            frame: vec![0; SLL_LEN + READ_BUFFER],
+            frame_ts: Timestamp(0),
+        })
+    }
+
+    /// One packet from the cooked socket into `frame`, behind its SLL header; `Ok(false)`
+    /// when none is waiting.
+    fn read_cooked(&mut self) -> io::Result<bool> {
+        loop {
+            self.frame.resize(SLL_LEN + READ_BUFFER, 0);
+            // SAFETY: zeroed sockaddr_ll is a valid value; recvfrom gets its true size.
+            let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            // SAFETY: the buffer and the address are ours and as large as we say.
+            let n = unsafe {
+                libc::recvfrom(
+                    self.fd,
+                    self.frame[SLL_LEN..].as_mut_ptr().cast(),
+                    READ_BUFFER,
+                    libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                    (&mut sll as *mut libc::sockaddr_ll).cast(),
+                    &mut len,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                return match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(false),
+                    _ => Err(e),
+                };
+            }
+            // Loopback: each packet is seen leaving and arriving; keep the arrival.
+            if sll.sll_pkttype == libc::PACKET_OUTGOING as u8
+                && sll.sll_hatype == libc::ARPHRD_LOOPBACK
+            {
+                continue;
+            }
+            let n = (n as usize).min(READ_BUFFER);
+            let mut h = [0u8; SLL_LEN];
+            h[0..2].copy_from_slice(&u16::from(sll.sll_pkttype).to_be_bytes());
+            h[2..4].copy_from_slice(&sll.sll_hatype.to_be_bytes());
+            h[4..6].copy_from_slice(&u16::from(sll.sll_halen).to_be_bytes());
+            h[6..14].copy_from_slice(&sll.sll_addr);
+            h[14..16].copy_from_slice(&sll.sll_protocol.to_ne_bytes());
+            self.frame[..SLL_LEN].copy_from_slice(&h);
+            self.frame.truncate(SLL_LEN + n);
+            return Ok(true);
+        }
     }
 
     /// The link type frames carry (`lo` and Ethernet devices: EN10MB).
@@ -292,10 +403,17 @@ impl LiveSource {
         if n == 0 || (n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted) {
             return Ok(Polled::Idle);
         }
-        match self.rx.next() {
-            Ok(data) => {
+        let got = match &mut self.rx {
+            Rx::Cooked => self.read_cooked().map(|got| got.then_some(())),
+            Rx::Pnet(rx) => rx.next().map(|data| {
                 self.frame.clear();
                 self.frame.extend_from_slice(data);
+                Some(())
+            }),
+        };
+        match got {
+            Ok(None) => Ok(Polled::Idle),
+            Ok(Some(())) => {
                 self.frame_ts = kernel_timestamp(self.fd);
                 self.next_number += 1;
                 Ok(Polled::Frame)
@@ -388,5 +506,15 @@ fn link_type_of(iface: &str) -> LinkType {
     {
         Some(65534) => LinkType::RAW,
         _ => LinkType::EN10MB,
+    }
+}
+
+impl Drop for LiveSource {
+    fn drop(&mut self) {
+        // pnet owns (and closes) its socket; the cooked one is ours.
+        if let Rx::Cooked = self.rx {
+            // SAFETY: fd is ours and closed once.
+            unsafe { libc::close(self.fd) };
+        }
     }
 }
