@@ -121,3 +121,27 @@ fn each_scenario_comes_under_its_heading_with_its_note_in_the_listed_order() {
     let note = out.find("note: The client closed first").unwrap();
     assert!(note < out.find("━━ loop: ").unwrap());
 }
+
+#[test]
+fn the_demos_pcapng_replays_with_its_observed_calls() {
+    if !live_allowed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("demo.pcapng");
+    let shown = demo(&["--scenario", "half-close", "-w", saved.to_str().unwrap()]);
+    let out = Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args(["replay", saved.to_str().unwrap(), "--payload", "--width", "120"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let replayed = String::from_utf8(out.stdout).unwrap();
+    let drawing = |s: &str| -> String {
+        s.lines()
+            .filter(|l| !l.starts_with("note: "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(replayed.contains("» shutdown()"), "{replayed}");
+    assert_eq!(drawing(&replayed), drawing(&shown));
+}

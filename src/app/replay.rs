@@ -3,14 +3,18 @@
 use super::filters::from_args;
 use crate::capture::pcap_reader::PcapSource;
 use crate::cli::ReplayArgs;
+use crate::events::Event;
 use crate::events::Meta;
 use crate::filter::SegmentFilter;
 use crate::frame::LinkType;
 use crate::pipeline::config::tracker_config;
 use crate::pipeline::decoded_stream::{self, Decoded, Order};
+use crate::pipeline::observed::{self, CallNote};
 use crate::pipeline::output::open_output;
 use crate::pipeline::Pipeline;
+use crate::pipeline::Replaced;
 use crate::tracker::Tracker;
+use crate::tracker::{TrackerConfig, Wanted};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -34,6 +38,64 @@ fn files_and_expression(a: &ReplayArgs) -> (Vec<PathBuf>, Vec<String>) {
         words.next();
     }
     (files, words.cloned().collect())
+}
+
+/// The observed calls the files' packet comments hold, as events under their connections,
+/// with the inferred calls they replace; `None` when the first packet of no file carries
+/// one (the demo writes them from the first packet on) or an input is not a regular file.
+fn observed_calls(
+    files: &[PathBuf],
+    order: Order,
+    sf: &SegmentFilter,
+    cfg: TrackerConfig,
+) -> anyhow::Result<Option<(Vec<Event>, Replaced)>> {
+    let regular = files.iter().all(|f| f.as_os_str() != "-" && f.is_file());
+    if !regular {
+        return Ok(None);
+    }
+    let annotated = files.iter().any(|f| {
+        PcapSource::open(f, 1).is_ok_and(|mut s| {
+            matches!(s.next_frame(), Ok(Some(_)))
+                && s.comments().iter().any(|c| CallNote::parse(c).is_some())
+        })
+    });
+    if !annotated {
+        return Ok(None);
+    }
+    let sources = files
+        .iter()
+        .map(|f| PcapSource::open(f, 1))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (rx, reader) = decoded_stream::spawn(sources, order, sf.clone());
+    let mut tracker = Tracker::new(TrackerConfig {
+        wanted: Wanted::VERDICTS,
+        ..cfg
+    });
+    let (mut verdicts, mut notes) = (Vec::new(), Vec::new());
+    for msg in rx {
+        if let Decoded::Batch {
+            segments,
+            notes: mut n,
+            ..
+        } = msg
+        {
+            notes.append(&mut n);
+            for seg in &segments {
+                tracker.handle_segment(seg);
+                while let Some(e) = tracker.poll_event() {
+                    verdicts.push(e);
+                }
+            }
+        }
+    }
+    // A damaged file is reported by the real pass.
+    let _ = reader.join();
+    tracker.finish();
+    while let Some(e) = tracker.poll_event() {
+        verdicts.push(e);
+    }
+    let events = observed::events(&notes, &observed::spans(&verdicts));
+    Ok(Some((events, observed::replaced_by(&notes))))
 }
 
 /// Run `replay`.
@@ -61,6 +123,14 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         linktype: link.name(),
     };
     let renderer = output.renderer(cf);
+    let order = if a.concatenate {
+        Order::Concatenate
+    } else {
+        Order::Time
+    };
+    // Observed calls in the packet comments (a demo's -w x.pcapng) are drawn again: a first
+    // pass files them under their connections.
+    let observed = observed_calls(&files, order, &sf, cfg)?;
     // The reader thread filters; the pipeline sees only what passed.
     let mut p = Pipeline::new(
         Tracker::new(cfg),
@@ -68,13 +138,11 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         renderer,
         output.out,
     );
+    if let Some((events, replaced)) = observed {
+        p = p.with_extra_events(events).with_replaced_calls(replaced);
+    }
     p.start(&meta)?;
     // One thread reads and decodes, this one tracks and renders.
-    let order = if a.concatenate {
-        Order::Concatenate
-    } else {
-        Order::Time
-    };
     let (rx, reader) = decoded_stream::spawn(sources, order, sf);
     let mut warnings = Vec::new();
     let mut damaged = false;
@@ -84,6 +152,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                 segments,
                 frames,
                 skipped,
+                ..
             } => {
                 p.summary.frames += frames;
                 p.summary.skipped_frames += skipped;

@@ -63,6 +63,8 @@ pub struct PcapSource {
     /// Bytes consumed so far (the offset of the next block).
     offset: u64,
     next_number: u64,
+    /// The comments of the last frame (pcapng packet comments).
+    comments: Vec<String>,
 }
 
 impl std::fmt::Debug for PcapSource {
@@ -255,6 +257,7 @@ impl PcapSource {
             pending: 0,
             offset: 0,
             next_number: first_number,
+            comments: Vec::new(),
         };
         src.read_file_header()?;
         Ok(src)
@@ -306,6 +309,11 @@ impl PcapSource {
         damaged(&self.path, self.offset, what)
     }
 
+    /// The comments (pcapng `opt_comment`) of the frame `next_frame` returned last.
+    pub fn comments(&self) -> &[String] {
+        &self.comments
+    }
+
     /// The next frame, `None` at the end; an `Err` ends the stream (frames before it stay valid).
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         if self.pending > 0 {
@@ -316,7 +324,14 @@ impl PcapSource {
         loop {
             let step = match self.reader.next() {
                 Ok((off, block)) => {
-                    let step = interpret(&mut self.format, &self.path, self.offset, block)?;
+                    self.comments.clear();
+                    let step = interpret(
+                        &mut self.format,
+                        &self.path,
+                        self.offset,
+                        block,
+                        &mut self.comments,
+                    )?;
                     (off, step)
                 }
                 Err(PcapError::Eof) => return Ok(None),
@@ -401,6 +416,7 @@ fn interpret(
     path: &Path,
     offset: u64,
     block: PcapBlockOwned<'_>,
+    comments: &mut Vec<String>,
 ) -> Result<Step, CaptureError> {
     let ptr_of = |d: &[u8]| d.as_ptr() as usize;
     Ok(match block {
@@ -449,6 +465,14 @@ fn interpret(
         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
             let iface = interface(format, path, offset, epb.if_id)?;
             let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+            // opt_comment (1): the packet's comments (the demo's observed calls).
+            for o in &epb.options {
+                if o.code.0 == 1 {
+                    if let Ok(text) = std::str::from_utf8(o.as_bytes().unwrap_or(&[])) {
+                        comments.push(text.to_string());
+                    }
+                }
+            }
             let data = epb.packet_data();
             Step::Packet {
                 ptr: ptr_of(data),

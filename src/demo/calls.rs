@@ -1,9 +1,8 @@
 //! Observed socket calls: each one timed around the real syscall with `CLOCK_REALTIME`
 //! (the clock of the capture's kernel timestamps), with its result or errno.
 
-use crate::events::{
-    CallEvent, CallName, CallResult, CallSource, ConnId, Endpoint, Errno, Event, Phase,
-};
+use crate::events::{CallName, CallResult, Errno, Phase};
+use crate::pipeline::observed::CallNote;
 use crate::timestamp::Timestamp;
 use std::io;
 use std::net::SocketAddr;
@@ -36,18 +35,15 @@ pub struct ObservedCall {
 }
 
 impl ObservedCall {
-    /// The enter and return events, for connection `conn`.
-    pub fn events(&self, conn: ConnId) -> [Event; 2] {
-        let mk = |t, phase, result: Option<CallResult>| {
-            Event::Call(CallEvent {
-                t,
-                conn,
-                endpoint: Endpoint(self.local),
-                call: self.call,
-                phase,
-                result,
-                source: CallSource::Observed,
-            })
+    /// Its enter and its return, as notes (`pipeline::observed`).
+    pub fn notes(&self) -> [CallNote; 2] {
+        let mk = |t, phase, result| CallNote {
+            t,
+            local: self.local,
+            peer: self.peer,
+            call: self.call,
+            phase,
+            result,
         };
         [
             mk(self.enter, Phase::Enter, None),

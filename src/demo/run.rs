@@ -11,14 +11,15 @@ use crate::capture::live::LiveSource;
 use crate::capture::pcap_writer::{PcapNgWriter, PcapWriter};
 use crate::cli::{DemoArgs, ScenarioId};
 use crate::decode::decode;
-use crate::events::{ConnId, Event, Meta};
+use crate::events::{Event, Meta};
 use crate::filter::{ConnFilter, SegmentFilter};
 use crate::frame::{Frame, LinkType};
 use crate::pipeline::config::tracker_config;
+use crate::pipeline::observed::{self, CallNote};
 use crate::pipeline::output::open_output;
 use crate::pipeline::{stop_flag, Pipeline, UsageError};
 use crate::timestamp::Timestamp;
-use crate::tracker::{FlowKey, Tracker};
+use crate::tracker::Tracker;
 use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
@@ -201,22 +202,11 @@ fn write_pcapng(
     calls: &[ObservedCall],
 ) -> anyhow::Result<()> {
     let mut w = PcapNgWriter::create(path, link)?;
-    let mut marks: Vec<(Timestamp, String)> = Vec::new();
-    for c in calls {
-        marks.push((
-            c.enter,
-            format!("» {}() enter on {}", c.call.as_str(), c.local),
-        ));
-        marks.push((
-            c.ret,
-            format!(
-                "» {}() returns {} on {}",
-                c.call.as_str(),
-                c.result,
-                c.local
-            ),
-        ));
-    }
+    let mut marks: Vec<(Timestamp, String)> = calls
+        .iter()
+        .flat_map(|c| c.notes())
+        .map(|n| (n.t, n.to_comment()))
+        .collect();
     marks.sort_by_key(|m| m.0);
     let mut next = 0;
     for (i, f) in frames.iter().enumerate() {
@@ -454,7 +444,8 @@ fn draw_part(
         sf,
         tracker_config(&a.tracker, crate::cli::Format::Jsonl)?,
     );
-    let extra = observed_events(&inferred, calls);
+    let notes: Vec<CallNote> = calls.iter().flat_map(|c| c.notes()).collect();
+    let extra = observed::events(&notes, &observed::spans(&inferred));
     let cfg = tracker_config(&a.tracker, crate::cli::Format::Ladder)?;
     let meta = Meta {
         schema: 1,
@@ -466,7 +457,7 @@ fn draw_part(
     };
     let mut p = Pipeline::new(Tracker::new(cfg), sf.clone(), renderer, out)
         .with_extra_events(extra)
-        .with_replaced_calls(replaced_by(calls));
+        .with_replaced_calls(observed::replaced_by(&notes));
     p.start(&meta)?;
     for (i, f) in frames.iter().enumerate() {
         p.frame(&frame_of(i, f, link))?;
@@ -602,62 +593,5 @@ fn first_pass(
     }
     tracker.finish();
     keep(&mut tracker, &mut out);
-    out
-}
-
-/// Observed calls as events, each filed under the connection of its socket's 4-tuple.
-/// Which inferred calls the observed ones replace: every inferred call of a socket the demo
-/// made its calls on (its calls are all known, so a missing one was not made: no
-/// `accept() returns` on a server that never accepted), and of a socket only partly seen (a
-/// killed child process) those of a call observed for it.
-fn replaced_by(calls: &[ObservedCall]) -> crate::pipeline::Replaced {
-    use crate::events::CallResult;
-    let mut whole = HashSet::new();
-    let mut partly = HashSet::new();
-    for c in calls {
-        if c.result == CallResult::Killed {
-            partly.insert((c.local, c.call));
-        } else {
-            whole.insert(c.local);
-        }
-    }
-    Box::new(move |c: &crate::events::CallEvent| {
-        whole.contains(&c.endpoint.0) || partly.contains(&(c.endpoint.0, c.call))
-    })
-}
-
-fn observed_events(inferred: &[Event], calls: &[ObservedCall]) -> Vec<Event> {
-    let spans: Vec<(FlowKey, ConnId, Timestamp, Timestamp)> = inferred
-        .iter()
-        .filter_map(|e| match e {
-            Event::Connection(c) => {
-                Some((FlowKey::new(c.client.0, c.server.0), c.conn, c.start, c.end))
-            }
-            _ => None,
-        })
-        .collect();
-    let mut out = Vec::new();
-    for c in calls {
-        let conn = c
-            .peer
-            .and_then(|peer| {
-                let key = FlowKey::new(c.local, peer);
-                spans
-                    .iter()
-                    .filter(|s| s.0 == key)
-                    .min_by_key(|s| {
-                        if c.enter < s.2 {
-                            s.2.since(c.enter)
-                        } else if c.enter > s.3 {
-                            c.enter.since(s.3)
-                        } else {
-                            0
-                        }
-                    })
-                    .map(|s| s.1)
-            })
-            .unwrap_or(0);
-        out.extend(c.events(conn));
-    }
     out
 }

@@ -27,6 +27,17 @@ pub enum CallName {
 }
 
 impl CallName {
+    /// Every call.
+    pub const ALL: [CallName; 7] = [
+        CallName::Listen,
+        CallName::Connect,
+        CallName::Accept,
+        CallName::Send,
+        CallName::Recv,
+        CallName::Shutdown,
+        CallName::Close,
+    ];
+
     /// The call's name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -184,6 +195,43 @@ impl CallResult {
             CallResult::RstSent => Borrowed("RST: close() with SO_LINGER 0, or with unread data"),
             CallResult::Killed => Borrowed("killed by SIGKILL: the kernel closes the socket"),
         }
+    }
+}
+
+impl CallResult {
+    /// The result whose schema string is `text` (the inverse of `as_text`).
+    pub fn from_text(text: &str) -> Option<CallResult> {
+        let fixed = [
+            CallResult::Ok,
+            CallResult::OkShutWr,
+            CallResult::FinSent,
+            CallResult::ShutWrSent,
+            CallResult::RstSent,
+            CallResult::Killed,
+        ];
+        if let Some(r) = fixed.into_iter().find(|r| r.as_text() == text) {
+            return Some(r);
+        }
+        if let Some(n) = text.strip_suffix(" bytes") {
+            return n.parse().ok().map(CallResult::Bytes);
+        }
+        if let Some(n) = text.strip_prefix("errno ") {
+            return n.parse().ok().map(|n| CallResult::Errno(Errno(n)));
+        }
+        if let Some((e, _)) = Errno::NAMES.iter().find(|(_, name)| *name == text) {
+            return Some(CallResult::Errno(*e));
+        }
+        let rest = text.strip_prefix("ok (bind+listen with")?;
+        let (reuse, rest) = match rest.strip_prefix("out") {
+            Some(r) => (false, r),
+            None => (true, rest),
+        };
+        let backlog = rest
+            .strip_prefix(" SO_REUSEADDR, backlog ")?
+            .strip_suffix(')')?
+            .parse()
+            .ok()?;
+        Some(CallResult::Listening { reuse, backlog })
     }
 }
 

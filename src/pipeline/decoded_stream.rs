@@ -4,6 +4,7 @@
 //! argument order), or concatenated. Frames are numbered 1.. in the merged order. Order is
 //! kept (one channel, one reader), so the output is exactly that of doing both on one thread.
 
+use super::observed::CallNote;
 use crate::capture::pcap_reader::PcapSource;
 use crate::capture::CaptureError;
 use crate::decode::{decode, Skip};
@@ -27,6 +28,8 @@ pub enum Decoded {
         frames: u64,
         /// Frames that gave no TCP segment.
         skipped: u64,
+        /// Observed calls from the frames' comments (a demo's `-w x.pcapng`), in order.
+        notes: Vec<CallNote>,
     },
     /// A problem after which reading went on or ended early: `damage` when a file was cut or
     /// damaged (what came before it was read), not for an empty file.
@@ -62,6 +65,8 @@ pub fn spawn(
 struct Head {
     ts: Timestamp,
     decoded: Result<Segment, Skip>,
+    /// Observed calls in its comments.
+    notes: Vec<CallNote>,
 }
 
 /// An open input and what it gave so far.
@@ -82,6 +87,7 @@ struct Reader {
     segments: Vec<Segment>,
     frames: u64,
     skipped: u64,
+    notes: Vec<CallNote>,
 }
 
 impl Reader {
@@ -109,6 +115,7 @@ impl Reader {
             segments: Vec::with_capacity(BATCH),
             frames: 0,
             skipped: 0,
+            notes: Vec::new(),
         }
     }
 
@@ -141,9 +148,10 @@ impl Reader {
                 },
             };
             let Some(i) = pick else { break };
-            let head = self.inputs[i].head.take().expect("picked a head");
+            let mut head = self.inputs[i].head.take().expect("picked a head");
             self.number += 1;
             self.frames += 1;
+            self.notes.append(&mut head.notes);
             match head.decoded {
                 Ok(mut seg) => {
                     seg.frame = self.number;
@@ -176,10 +184,14 @@ impl Reader {
         let warning = match input.source.next_frame() {
             Ok(Some(frame)) => {
                 input.frames += 1;
-                input.head = Some(Head {
-                    ts: frame.ts,
-                    decoded: decode(&frame),
-                });
+                let (ts, decoded) = (frame.ts, decode(&frame));
+                let notes = input
+                    .source
+                    .comments()
+                    .iter()
+                    .filter_map(|c| CallNote::parse(c))
+                    .collect();
+                input.head = Some(Head { ts, decoded, notes });
                 return Ok(true);
             }
             Ok(None) => (input.frames == 0).then(|| {
@@ -215,6 +227,7 @@ impl Reader {
             segments: std::mem::replace(&mut self.segments, Vec::with_capacity(BATCH)),
             frames: std::mem::take(&mut self.frames),
             skipped: std::mem::take(&mut self.skipped),
+            notes: std::mem::take(&mut self.notes),
         };
         self.tx.send(batch).is_ok()
     }

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod decoded_stream;
+pub mod observed;
 pub mod output;
 
 use crate::capture::pcap_writer::CaptureWriter;
