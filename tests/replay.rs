@@ -191,6 +191,7 @@ fn timeline(name: &str, width: &str) {
         "never",
         "--width",
         width,
+        "--linear-time",
     ]);
     assert_fits(&timeline, width.parse().unwrap());
     insta::assert_snapshot!(format!("timeline_{name}_{width}"), timeline);
@@ -259,12 +260,13 @@ fn log_timeline_gives_the_handshake_room_beside_time_wait() {
         ];
         synfin(&[&base[..], &["--width", "100"], extra].concat())
     };
-    let linear = timeline(&[]);
-    let log = timeline(&["--log-time"]);
+    let linear = timeline(&["--linear-time"]);
+    let log = timeline(&[]);
+    assert_eq!(log, timeline(&["--log-time"]), "log-scaled by default");
     assert_fits(&log, 100);
     // Linear: TIME_WAIT's 60 s leaves the handshake no room; log-scaled: every state shows.
     assert!(!linear.contains("│ESTABLISHED"), "{linear}");
-    assert!(linear.contains("try --log-time"), "{linear}");
+    assert!(linear.contains("drop --linear-time"), "{linear}");
     for state in ["│ESTABLISHED", "│TIME_WAIT", "│SYN_RECEIVED"] {
         assert!(log.contains(state), "{state} missing:\n{log}");
     }
