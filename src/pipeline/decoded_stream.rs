@@ -28,7 +28,7 @@ pub enum Decoded {
         /// Frames that gave no TCP segment.
         skipped: u64,
     },
-    /// A non-fatal problem (damage after some frames, an empty file).
+    /// A non-fatal problem (damage after some frames, an empty file, a bad timestamp).
     Warning(String),
 }
 
@@ -173,7 +173,11 @@ impl Reader {
                     ts: frame.ts,
                     decoded: decode(&frame),
                 });
-                return Ok(true);
+                // A problem the reader noticed without stopping (a bad timestamp field).
+                return Ok(match input.source.take_warning() {
+                    Some(w) => self.send_batch() && self.tx.send(Decoded::Warning(w)).is_ok(),
+                    None => true,
+                });
             }
             Ok(None) => (input.frames == 0).then(|| {
                 format!(
