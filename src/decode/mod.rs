@@ -108,7 +108,9 @@ pub fn decode(frame: &Frame<'_>) -> Result<Segment, Skip> {
     let payload = if options_cut { &[][..] } else { tcp.payload() };
     let payload_cut = payload.len() < payload_len;
     let payload = &payload[..payload.len().min(payload_len)];
-    let flags = TcpFlags(tcp.header_slice()[13]);
+    // Byte 13, and AE (the low bit of byte 12, beside the data offset) as bit 8.
+    let head = tcp.header_slice();
+    let flags = TcpFlags(u16::from_be_bytes([head[12] & 0x01, head[13]]));
     Ok(Segment {
         ts: frame.ts,
         frame: frame.number,

@@ -208,6 +208,34 @@ fn non_tcp_and_fragments_are_skipped() {
     );
 }
 
+#[test]
+fn ae_flag_is_carried_and_named_without_changing_other_flags() {
+    let mut ip = tcp_v4_ip();
+    let s = decode(&frame(LinkType::RAW, &ip)).unwrap();
+    assert!(!s.flags.has(TcpFlags::AE));
+    assert_eq!(s.flags.names().collect::<Vec<_>>(), ["ACK", "PSH"]);
+    // The three reserved bits beside AE are not flags.
+    ip[20 + 12] |= 0x0e;
+    let s = decode(&frame(LinkType::RAW, &ip)).unwrap();
+    assert_eq!(s.flags, TcpFlags(TcpFlags::ACK | TcpFlags::PSH));
+    ip[20 + 12] |= 0x01;
+    let s = decode(&frame(LinkType::RAW, &ip)).unwrap();
+    assert_eq!(
+        s.flags,
+        TcpFlags(TcpFlags::AE | TcpFlags::ACK | TcpFlags::PSH)
+    );
+    assert_eq!(s.flags.byte13(), 0x18);
+    assert_eq!(s.flags.names().collect::<Vec<_>>(), ["AE", "ACK", "PSH"]);
+    assert_eq!(s.flags.to_string(), "PSH,ACK,AE");
+    assert_v4_hello(Segment {
+        flags: TcpFlags(TcpFlags::ACK | TcpFlags::PSH),
+        ..s
+    });
+    // Also when the options are cut and the fixed header is copied.
+    let s = decode(&frame(LinkType::RAW, &ip[..20 + 21])).unwrap();
+    assert!(s.flags.has(TcpFlags::AE));
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..200),
