@@ -38,11 +38,15 @@ impl LinkType {
     pub const IPV4: LinkType = LinkType(228);
     /// Raw IPv6.
     pub const IPV6: LinkType = LinkType(229);
+    /// Linux netfilter log (`tcpdump -i nflog:N`): a 4-byte header, then TLVs.
+    pub const NFLOG: LinkType = LinkType(239);
+    /// IP over InfiniBand: a 2-byte ether type and 2 reserved bytes.
+    pub const IPOIB: LinkType = LinkType(242);
     /// Linux cooked capture v2 (`tcpdump -i any`).
     pub const LINUX_SLL2: LinkType = LinkType(276);
 
     /// Every link type synfin decodes.
-    pub const SUPPORTED: [LinkType; 8] = [
+    pub const SUPPORTED: [LinkType; 10] = [
         Self::NULL,
         Self::EN10MB,
         Self::RAW,
@@ -50,6 +54,8 @@ impl LinkType {
         Self::LINUX_SLL,
         Self::IPV4,
         Self::IPV6,
+        Self::NFLOG,
+        Self::IPOIB,
         Self::LINUX_SLL2,
     ];
 
@@ -68,6 +74,8 @@ impl LinkType {
             Self::LINUX_SLL => "LINUX_SLL".into(),
             Self::IPV4 => "IPV4".into(),
             Self::IPV6 => "IPV6".into(),
+            Self::NFLOG => "NFLOG".into(),
+            Self::IPOIB => "IPOIB".into(),
             Self::LINUX_SLL2 => "LINUX_SLL2".into(),
             LinkType(n) => format!("LINKTYPE_{n}"),
         }

@@ -9,30 +9,34 @@ use std::net::SocketAddr;
 /// How many payload bytes a `Segment` keeps (for previews); the rest are only counted.
 pub const PAYLOAD_KEEP: usize = 32;
 
-/// TCP header flags, as the bits of byte 13 of the header.
+/// TCP header flags: the bits of byte 13 of the header, and AccECN's AE (the low bit of
+/// byte 12, once NS) as bit 8, so the value is the 9 low bits of the header's 16-bit word 6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct TcpFlags(pub u8);
+pub struct TcpFlags(pub u16);
 
 impl TcpFlags {
     /// FIN: no more data from sender.
-    pub const FIN: u8 = 0x01;
+    pub const FIN: u16 = 0x01;
     /// SYN: synchronize sequence numbers.
-    pub const SYN: u8 = 0x02;
+    pub const SYN: u16 = 0x02;
     /// RST: reset the connection.
-    pub const RST: u8 = 0x04;
+    pub const RST: u16 = 0x04;
     /// PSH: push function.
-    pub const PSH: u8 = 0x08;
+    pub const PSH: u16 = 0x08;
     /// ACK: acknowledgment field is significant.
-    pub const ACK: u8 = 0x10;
+    pub const ACK: u16 = 0x10;
     /// URG: urgent pointer field is significant.
-    pub const URG: u8 = 0x20;
+    pub const URG: u16 = 0x20;
     /// ECE: ECN-Echo.
-    pub const ECE: u8 = 0x40;
+    pub const ECE: u16 = 0x40;
     /// CWR: congestion window reduced.
-    pub const CWR: u8 = 0x80;
+    pub const CWR: u16 = 0x80;
+    /// AE: Accurate ECN (RFC 9768), the former NS bit (bit 0 of header byte 12).
+    pub const AE: u16 = 0x100;
 
-    /// The schema's order: CWR, ECE, URG, ACK, PSH, RST, SYN, FIN.
-    pub const ORDER: [(u8, &'static str); 8] = [
+    /// The schema's order: AE, CWR, ECE, URG, ACK, PSH, RST, SYN, FIN (high bit to low).
+    pub const ORDER: [(u16, &'static str); 9] = [
+        (Self::AE, "AE"),
         (Self::CWR, "CWR"),
         (Self::ECE, "ECE"),
         (Self::URG, "URG"),
@@ -44,7 +48,7 @@ impl TcpFlags {
     ];
 
     /// Is every bit of `mask` set?
-    pub fn has(self, mask: u8) -> bool {
+    pub fn has(self, mask: u16) -> bool {
         self.0 & mask == mask
     }
     /// SYN set.
@@ -63,6 +67,10 @@ impl TcpFlags {
     pub fn rst(self) -> bool {
         self.has(Self::RST)
     }
+    /// Header byte 13 (what a `tcp[13]` filter reads): every flag but AE.
+    pub fn byte13(self) -> u8 {
+        self.0 as u8
+    }
     /// Names of the set flags, in the schema's order.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
         Self::ORDER
@@ -75,7 +83,7 @@ impl TcpFlags {
 impl fmt::Display for TcpFlags {
     /// `SYN,ACK`, `PSH,ACK`, or `none`. Order: the flags a reader looks for first.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const SHOW: [(u8, &str); 8] = [
+        const SHOW: [(u16, &str); 9] = [
             (TcpFlags::SYN, "SYN"),
             (TcpFlags::FIN, "FIN"),
             (TcpFlags::RST, "RST"),
@@ -84,6 +92,7 @@ impl fmt::Display for TcpFlags {
             (TcpFlags::ACK, "ACK"),
             (TcpFlags::ECE, "ECE"),
             (TcpFlags::CWR, "CWR"),
+            (TcpFlags::AE, "AE"),
         ];
         let mut first = true;
         for (bit, name) in SHOW {

@@ -131,7 +131,13 @@ fn the_demos_pcapng_replays_with_its_observed_calls() {
     let saved = dir.path().join("demo.pcapng");
     let shown = demo(&["--scenario", "half-close", "-w", saved.to_str().unwrap()]);
     let out = Command::new(env!("CARGO_BIN_EXE_synfin"))
-        .args(["replay", saved.to_str().unwrap(), "--payload", "--width", "120"])
+        .args([
+            "replay",
+            saved.to_str().unwrap(),
+            "--payload",
+            "--width",
+            "120",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());

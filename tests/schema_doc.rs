@@ -417,7 +417,7 @@ fn synthetic_lines() -> Vec<String> {
     let t = Timestamp::from_secs_nanos(1_764_072_000, 123_456_789);
     let (c, s) = (ep("127.0.0.1:54321"), ep("[::1]:8888"));
     let mut events = Vec::new();
-    let segment = |flags: u8, options: TcpOptions, notes: Vec<Note>, dir: Dir| {
+    let segment = |flags: u16, options: TcpOptions, notes: Vec<Note>, dir: Dir| {
         Event::Segment(SegmentEvent {
             frame: 1,
             t,
@@ -443,7 +443,7 @@ fn synthetic_lines() -> Vec<String> {
         sack_perm: true,
         ts: Some((1, 0)),
     };
-    events.push(segment(0xff, all_options, notes(), Dir::C2s));
+    events.push(segment(0x1ff, all_options, notes(), Dir::C2s));
     events.push(segment(0, TcpOptions::default(), vec![], Dir::S2c));
     for (i, st) in TcpState::ALL.into_iter().enumerate() {
         events.push(Event::State(StateEvent {

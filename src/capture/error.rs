@@ -36,7 +36,7 @@ pub enum CaptureError {
         head: String,
     },
     /// A link type synfin does not decode.
-    #[error("{}: unsupported link type {link} (synfin decodes EN10MB 1, NULL 0, RAW 101, LOOP 108, LINUX_SLL 113, IPV4 228, IPV6 229, LINUX_SLL2 276)", .path.display())]
+    #[error("{}: unsupported link type {link} (synfin decodes EN10MB 1, NULL 0, RAW 101, LOOP 108, LINUX_SLL 113, IPV4 228, IPV6 229, NFLOG 239, IPOIB 242, LINUX_SLL2 276)", .path.display())]
     UnsupportedLink {
         /// The file.
         path: PathBuf,

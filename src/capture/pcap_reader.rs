@@ -14,6 +14,11 @@ use std::path::{Path, PathBuf};
 /// The reader's buffer; also the largest record accepted (4× tcpdump's largest snaplen).
 pub const BUFFER_SIZE: usize = 1 << 20;
 
+/// The largest sub-second field of a pcap record with nanosecond timestamps.
+const NANOS_MAX: u32 = 999_999_999;
+/// The largest sub-second field of a pcap record with microsecond timestamps.
+const MICROS_MAX: u32 = 999_999;
+
 /// One pcapng interface: its link type and timestamp units.
 #[derive(Debug, Clone, Copy)]
 struct Interface {
@@ -65,6 +70,17 @@ pub struct PcapSource {
     next_number: u64,
     /// The comments of the last frame (pcapng packet comments).
     comments: Vec<String>,
+    /// A record's sub-second field was out of range: said once per file, then kept here
+    /// until `take_warning`.
+    bad_fraction: FractionWarning,
+}
+
+/// Whether a pcap record's sub-second field was out of range yet.
+#[derive(Debug)]
+enum FractionWarning {
+    None,
+    Pending(String),
+    Given,
 }
 
 impl std::fmt::Debug for PcapSource {
@@ -85,6 +101,8 @@ enum Step {
         ts: Timestamp,
         link: LinkType,
         orig_len: u32,
+        /// The record's sub-second field was out of range (and was clamped).
+        bad_fraction: Option<u32>,
     },
     Skip,
 }
@@ -258,6 +276,7 @@ impl PcapSource {
             offset: 0,
             next_number: first_number,
             comments: Vec::new(),
+            bad_fraction: FractionWarning::None,
         };
         src.read_file_header()?;
         Ok(src)
@@ -286,6 +305,18 @@ impl PcapSource {
         self.offset
     }
 
+    /// A problem with the frames read so far that did not stop reading (today: a pcap record
+    /// whose microsecond or nanosecond field is out of range, reported once per file).
+    pub fn take_warning(&mut self) -> Option<String> {
+        if !matches!(self.bad_fraction, FractionWarning::Pending(_)) {
+            return None;
+        }
+        match std::mem::replace(&mut self.bad_fraction, FractionWarning::Given) {
+            FractionWarning::Pending(w) => Some(w),
+            _ => None,
+        }
+    }
+
     /// A pcap file's header is handed out as the first block; read it so the link type is
     /// known before the first packet. For pcapng, read up to the first interface.
     fn read_file_header(&mut self) -> Result<(), CaptureError> {
@@ -303,6 +334,21 @@ impl PcapSource {
             self.format = Format::Pcap { link, nanos };
         }
         Ok(())
+    }
+
+    /// The warning for frame `number`, whose sub-second field holds `frac`.
+    fn fraction_warning(&self, number: u64, frac: u32) -> String {
+        let (unit, max) = match self.format {
+            Format::Pcap { nanos: true, .. } => ("nanosecond", NANOS_MAX),
+            _ => ("microsecond", MICROS_MAX),
+        };
+        format!(
+            "{}: frame {number} (record at byte offset {}) has a {unit} field of {frac}, a \
+             second or more; its time is taken as {max} {unit}s past its second, not \
+             carried into the seconds (later such records are not reported)",
+            self.path.display(),
+            self.offset,
+        )
     }
 
     fn damaged(&self, what: impl Into<String>) -> CaptureError {
@@ -377,11 +423,17 @@ impl PcapSource {
                         ts,
                         link,
                         orig_len,
+                        bad_fraction,
                     },
                 ) => {
                     self.pending = off;
                     let number = self.next_number;
                     self.next_number += 1;
+                    if let (Some(frac), FractionWarning::None) = (bad_fraction, &self.bad_fraction)
+                    {
+                        self.bad_fraction =
+                            FractionWarning::Pending(self.fraction_warning(number, frac));
+                    }
                     // The block borrowed the reader's buffer; nothing has moved it since.
                     let buf = self.reader.data();
                     let start = ptr.wrapping_sub(buf.as_ptr() as usize);
@@ -424,7 +476,10 @@ fn interpret(
             let Format::Pcap { link, nanos } = *format else {
                 return Ok(Step::Skip);
             };
-            let frac = i64::from(b.ts_usec);
+            // A fraction of a second or more is damage: clamped, never carried into seconds.
+            let max = if nanos { NANOS_MAX } else { MICROS_MAX };
+            let bad_fraction = (b.ts_usec > max).then_some(b.ts_usec);
+            let frac = i64::from(b.ts_usec.min(max));
             let ts = Timestamp::from_secs_nanos(
                 i64::from(b.ts_sec),
                 if nanos { frac } else { frac * 1_000 },
@@ -436,6 +491,7 @@ fn interpret(
                 ts,
                 link,
                 orig_len: b.origlen,
+                bad_fraction,
             }
         }
         PcapBlockOwned::LegacyHeader(_) => Step::Skip,
@@ -480,6 +536,7 @@ fn interpret(
                 ts: ng_timestamp(raw, iface),
                 link: iface.link,
                 orig_len: epb.origlen,
+                bad_fraction: None,
             }
         }
         PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
@@ -491,6 +548,7 @@ fn interpret(
                 ts: Timestamp(0),
                 link: iface.link,
                 orig_len: spb.origlen,
+                bad_fraction: None,
             }
         }
         PcapBlockOwned::NG(_) => Step::Skip,

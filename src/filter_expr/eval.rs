@@ -24,7 +24,7 @@ impl From<&Segment> for FilterInput {
         FilterInput {
             src: s.src,
             dst: s.dst,
-            flags: s.flags.0,
+            flags: s.flags.byte13(),
             vlan: None,
         }
     }

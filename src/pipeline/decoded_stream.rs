@@ -192,7 +192,20 @@ impl Reader {
                     .filter_map(|c| CallNote::parse(c))
                     .collect();
                 input.head = Some(Head { ts, decoded, notes });
-                return Ok(true);
+                // A problem the reader noticed without stopping (a bad timestamp field).
+                return Ok(match input.source.take_warning() {
+                    Some(text) => {
+                        self.send_batch()
+                            && self
+                                .tx
+                                .send(Decoded::Warning {
+                                    text,
+                                    damage: false,
+                                })
+                                .is_ok()
+                    }
+                    None => true,
+                });
             }
             Ok(None) => (input.frames == 0).then(|| {
                 format!(

@@ -404,7 +404,11 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
     writeln!(out, "{}{}", " ".repeat(name_w), ticks.trim_end())?;
 
     if !hidden_note.is_empty() {
-        let hint = if o.log_time { "" } else { " (drop --linear-time)" };
+        let hint = if o.log_time {
+            ""
+        } else {
+            " (drop --linear-time)"
+        };
         let note = format!(
             "too short to draw at this scale{hint}: {}",
             hidden_note.join("; ")

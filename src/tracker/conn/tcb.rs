@@ -31,7 +31,7 @@ pub(super) struct FinCall {
 }
 
 /// The fields that make two captures of one segment identical.
-pub(super) type Signature = (u32, u32, u8, u32, u16, Option<(u32, u32)>, Timestamp);
+pub(super) type Signature = (u32, u32, u16, u32, u16, Option<(u32, u32)>, Timestamp);
 
 #[derive(Debug, Clone)]
 pub(super) struct Tcb {

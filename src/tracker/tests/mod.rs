@@ -11,13 +11,13 @@ const C: &str = "10.0.0.1:40000";
 const S: &str = "10.0.0.2:80";
 const ISN_C: u32 = 1000;
 const ISN_S: u32 = 5000;
-const F: u8 = TcpFlags::FIN;
-const SY: u8 = TcpFlags::SYN;
-const R: u8 = TcpFlags::RST;
-const A: u8 = TcpFlags::ACK;
+const F: u16 = TcpFlags::FIN;
+const SY: u16 = TcpFlags::SYN;
+const R: u16 = TcpFlags::RST;
+const A: u16 = TcpFlags::ACK;
 
 #[track_caller]
-fn seg(n: u64, from: &str, to: &str, flags: u8, seq: u32, ack: u32, len: u32) -> Segment {
+fn seg(n: u64, from: &str, to: &str, flags: u16, seq: u32, ack: u32, len: u32) -> Segment {
     Segment {
         ts: Timestamp(1_000_000 * n as i64),
         frame: n,
