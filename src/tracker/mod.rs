@@ -192,7 +192,7 @@ impl Tracker {
             let Some((hold, key)) = self.queue.oldest_hold() else {
                 break;
             };
-            self.expire(hold, key);
+            self.expire(hold, key, false);
         }
     }
 
@@ -339,7 +339,7 @@ impl Tracker {
             return;
         };
         for kind in conn.open_holds() {
-            conn.expire_hold(&mut self.queue, kind);
+            conn.expire_hold(&mut self.queue, kind, true);
         }
         let verdict = conn.verdict(self.cfg.time_wait_ns);
         let (tw_sides, tw_since) = conn.time_wait();
@@ -377,7 +377,7 @@ impl Tracker {
         let limit = self.now.plus_nanos(-self.cfg.delivery_limit_ns);
         let fin_limit = self.now.plus_nanos(-self.cfg.fin_call_limit_ns);
         for (hold, key) in self.queue.holds_before(limit, fin_limit) {
-            self.expire(hold, key);
+            self.expire(hold, key, false);
         }
         while let Some(timer) = self.timers.pop_due(self.now) {
             let Some(conn) = self.conns.get(&timer.key).filter(|c| c.id == timer.id) else {
@@ -418,9 +418,9 @@ impl Tracker {
         .min()
     }
 
-    fn expire(&mut self, hold: HoldKey, key: u128) {
+    fn expire(&mut self, hold: HoldKey, key: u128, last: bool) {
         if let Some(conn) = self.conns.get_mut(&key) {
-            conn.expire_hold(&mut self.queue, hold.2);
+            conn.expire_hold(&mut self.queue, hold.2, last);
             let last = conn.last;
             if conn.is_done() {
                 self.done(key, last);
@@ -449,7 +449,7 @@ impl Tracker {
     /// the projected ends of TIME-WAIT.
     pub fn finish(&mut self) {
         for (hold, key) in self.queue.all_holds() {
-            self.expire(hold, key);
+            self.expire(hold, key, true);
         }
         let mut open: Vec<(ConnId, u128)> = self.conns.iter().map(|(k, c)| (c.id, *k)).collect();
         open.sort_unstable();

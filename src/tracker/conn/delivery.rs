@@ -30,6 +30,7 @@ impl Conn {
             ack: seg.flags.ack().then_some(SeqNum(seg.ack)),
             ctrl_end: SeqNum(seg.seq) + seg.seq_len(),
             synack: None,
+            held: true,
         };
         self.sides[s].pending = Some(p);
         q.hold((p.t, self.id, HoldKind::Delivery(s)), self.key);
@@ -48,6 +49,12 @@ impl Conn {
         };
         q.release((p.t, self.id, HoldKind::Delivery(x)));
         let y = self.peer(x);
+        // Evidence that came after the hold ran out: the delivery is told at the evidence.
+        let t = if p.held || self.last < t {
+            t
+        } else {
+            self.last
+        };
         // A receiver's states stay in time order: a delivery settled late (the segment that
         // proved it came after the receiver had already changed on another ACK) is dated no
         // earlier than that change.
@@ -192,15 +199,26 @@ impl Conn {
         }
     }
 
-    /// Resolve what waits on side `s` because time ran out (or the input ended).
-    pub fn expire_hold(&mut self, q: &mut EventQueue, kind: HoldKind) {
+    /// Resolve what waits on side `s` because time ran out (`last`: the connection ends, so
+    /// nothing more can come).
+    ///
+    /// A SYN is delivered by evidence only (tcp_rcv_state_process: the SYN,ACK or the ACK
+    /// that acknowledges it shows the receiver got it, whenever it comes): when its hold runs
+    /// out it only stops holding output back; it is taken as lost when the connection ends
+    /// with no answer.
+    pub fn expire_hold(&mut self, q: &mut EventQueue, kind: HoldKind, last: bool) {
         match kind {
             HoldKind::Delivery(x) => {
                 match self.sides[x].pending {
                     // An unanswered SYN reached nobody we can see; but one its sender
                     // already answered with a SYN,ACK (crossed SYNs) did arrive.
                     Some(p) if p.syn && p.ack.is_none() && p.synack.is_none() => {
-                        self.drop_pending(q, x)
+                        if last {
+                            self.drop_pending(q, x);
+                        } else if let Some(p) = &mut self.sides[x].pending {
+                            p.held = false;
+                            q.release((p.t, self.id, HoldKind::Delivery(x)));
+                        }
                     }
                     Some(p) => self.deliver(q, x, p.t, p.frame),
                     None => {}

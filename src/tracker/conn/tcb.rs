@@ -19,6 +19,10 @@ pub(crate) struct Pending {
     /// A SYN,ACK with this SYN's sequence number, sent while the SYN was still in flight
     /// (a simultaneous open): (time, frame, its ACK), delivered right after the SYN.
     pub(super) synack: Option<(Timestamp, u64, SeqNum)>,
+    /// It still holds output back. Once the hold has run out (a memory and latency bound,
+    /// not a verdict) it stays undecided until evidence comes, and is then dated no earlier
+    /// than that evidence, since output up to it may already have left.
+    pub(super) held: bool,
 }
 
 /// A FIN whose call (close or shutdown) is not yet known.

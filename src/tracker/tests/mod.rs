@@ -113,7 +113,9 @@ fn history_after_handshake(then: &[Segment]) -> String {
 }
 
 mod closing;
+mod delivery;
 mod established;
 mod midstream;
+
 mod opening;
 mod properties;
