@@ -14,6 +14,7 @@ mod delivery;
 mod open;
 mod reset;
 mod tcb;
+mod unseen;
 mod verdict;
 
 use super::seq::SeqNum;
@@ -169,6 +170,7 @@ impl Conn {
             return self.effects();
         };
 
+        let prev_ack = self.sides[s].max_ack;
         // Sender bookkeeping.
         {
             let side = &mut self.sides[s];
@@ -200,6 +202,9 @@ impl Conn {
                 }
             }
         }
+
+        // 0. What the sender must have received that was never captured.
+        self.infer_unseen(q, seg, s, r, prev_ack);
 
         // 1. What the sender had received: resolve the peer's control segment in flight.
         let mut deliver_after = None;

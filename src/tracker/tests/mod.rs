@@ -117,5 +117,6 @@ mod delivery;
 mod established;
 mod midstream;
 
+mod one_sided;
 mod opening;
 mod properties;
