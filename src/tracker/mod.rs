@@ -314,6 +314,12 @@ impl Tracker {
             self.close_time_wait(old, r, Cause::Timer(seg.ts, Some(seg.frame)));
             self.ended
                 .clear_time_wait(&FlowKey::new(seg.src, seg.dst), r.index());
+        } else if seg.flags.rst() && !seg.flags.ack() && old.time_wait[s.index()] {
+            // A bare RST from the side held in TIME-WAIT: a TIME-WAIT socket answers with
+            // ACKs (tcp_timewait_state_process), so no TCB is left there: it is CLOSED.
+            self.close_time_wait(old, s, Cause::Timer(seg.ts, Some(seg.frame)));
+            self.ended
+                .clear_time_wait(&FlowKey::new(seg.src, seg.dst), s.index());
         }
     }
 

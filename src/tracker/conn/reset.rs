@@ -35,6 +35,10 @@ impl Conn {
             sender_state,
             TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::TimeWait
         );
+        if sender_state == TcpState::TimeWait && s != r && self.no_tcb_answers(seg, r) {
+            // Its TIME-WAIT had ended (or never was): it is CLOSED, its 60 s cut short.
+            self.set_state(q, s, TcpState::Closed, Cause::Timer(t, Some(frame)));
+        }
         if synchronized && s != r {
             if sender_state == TcpState::SynReceived {
                 self.end_with(Ending::AbortedInHandshake);
@@ -93,5 +97,14 @@ impl Conn {
         }
         self.drop_pending(q, r);
         self.drop_pending(q, s);
+    }
+
+    /// Is `seg`, an RST from a side held in TIME-WAIT, what an end with no TCB sends? A
+    /// TIME-WAIT socket answers with ACKs, never a bare RST (tcp_timewait_state_process
+    /// returns TCP_TW_RST only in its FIN-WAIT-2 substate); an RST without ACK whose sequence
+    /// number is what the peer acknowledged is tcp_v4_send_reset answering for no socket
+    /// (seq = the segment's ACK, RFC 9293 §3.10.7.1).
+    pub(super) fn no_tcb_answers(&self, seg: &Segment, r: Side) -> bool {
+        !seg.flags.ack() && self.sides[r].max_ack.is_none_or(|a| a == SeqNum(seg.seq))
     }
 }
