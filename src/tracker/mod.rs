@@ -17,6 +17,7 @@ mod conn;
 mod ended;
 mod flow;
 mod queue;
+mod rivals;
 mod seq;
 mod side;
 mod state;
@@ -110,6 +111,10 @@ pub struct Tracker {
     finishing: bool,
     /// The sequence ranges every connection's Zeek reassembly model may hold together.
     ranges: zeek::reassembly::RangeBudget,
+    /// Connections set aside by a rival SYN on their 4-tuple (see `rivals`), boxed as in
+    /// `conns` since they move between the two.
+    #[allow(clippy::vec_box)]
+    aside: FxHashMap<u128, Vec<Box<Conn>>>,
 }
 
 impl Tracker {
@@ -129,6 +134,7 @@ impl Tracker {
             now: Timestamp(i64::MIN),
             finishing: false,
             ranges: zeek::reassembly::RangeBudget::new(zeek::reassembly::TOTAL_RANGES),
+            aside: FxHashMap::default(),
         }
     }
 
@@ -154,6 +160,9 @@ impl Tracker {
         let f = seg.flags;
         let new_syn = f.syn() && !f.ack();
 
+        if new_syn || (f.ack() && !self.aside.is_empty()) {
+            self.pick_among_rivals(key, seg);
+        }
         if let Some(conn) = self.conns.get(&key) {
             // A new SYN with a new ISN on a 4-tuple whose connection has closed on both
             // sides starts a new connection.
@@ -182,6 +191,7 @@ impl Tracker {
         }
         let conn = self.conns.get_mut(&key).expect("inserted above");
         let fx = conn.handle(seg, &mut self.queue);
+        self.settle_rivals(key);
         if fx.done {
             self.done(key, seg.ts);
         } else {
@@ -344,6 +354,11 @@ impl Tracker {
         let Some(mut conn) = self.conns.remove(&key) else {
             return;
         };
+        if let Some(list) = self.aside.remove(&key) {
+            for c in list {
+                self.end_aside(c);
+            }
+        }
         for kind in conn.open_holds() {
             conn.expire_hold(&mut self.queue, kind, true);
         }
@@ -390,7 +405,15 @@ impl Tracker {
                 continue; // ended or replaced since
             };
             match timer.kind {
-                TimerKind::Linger => self.end_connection_at(timer.key, Some(timer.at)),
+                // Only if nothing revived it since (a refused SYN retried and answered).
+                TimerKind::Linger if conn.is_done() => {
+                    self.end_connection_at(timer.key, Some(timer.at))
+                }
+                TimerKind::Linger => {
+                    if let Some(c) = self.conns.get_mut(&timer.key) {
+                        c.stop_lingering();
+                    }
+                }
                 // A side in TIME-WAIT whose peer never finished (its last ACK was not
                 // captured): the connection ends when the TIME-WAIT does.
                 TimerKind::TimeWait(since) => {

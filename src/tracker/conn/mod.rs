@@ -11,6 +11,7 @@ use super::queue::{EventQueue, HoldKind, Kind};
 mod calls;
 mod classify;
 mod delivery;
+mod identity;
 mod open;
 mod reset;
 mod tcb;
@@ -166,6 +167,8 @@ impl Conn {
         let seq = SeqNum(seg.seq);
         let seg_end = seq + seg.seq_len();
 
+        // Which of the peer's SYN,ACKs the sender took (before its numbers are made relative).
+        self.take_acknowledged_isn(seg, s, r);
         let Some(Classified { is_retrans, rst_ok }) = self.classify(q, seg, s, r) else {
             return self.effects();
         };
@@ -176,6 +179,8 @@ impl Conn {
             let side = &mut self.sides[s];
             if f.syn() && side.isn.is_none() {
                 side.isn = Some(seq);
+            } else if f.syn() && f.ack() && side.isn != Some(seq) {
+                side.alt_isn = Some(seq);
             }
             if !f.rst() && side.next_seq.is_none_or(|n| seg_end > n) {
                 side.next_seq = Some(seg_end);

@@ -48,6 +48,9 @@ pub(super) struct Tcb {
     /// Sent a SYN without ACK: it called connect().
     pub(super) active: bool,
     pub(super) isn: Option<SeqNum>,
+    /// The ISN of another SYN,ACK it sent (or someone sent in its name): it becomes `isn` if
+    /// the peer acknowledges it.
+    pub(super) alt_isn: Option<SeqNum>,
     pub(super) synack_sent: bool,
     pub(super) next_seq: Option<SeqNum>,
     /// End of the payload sent (FIN excluded).
@@ -74,6 +77,7 @@ impl Tcb {
             passive: false,
             active: false,
             isn: None,
+            alt_isn: None,
             synack_sent: false,
             next_seq: None,
             data_end: None,

@@ -115,6 +115,7 @@ fn history_after_handshake(then: &[Segment]) -> String {
 mod closing;
 mod delivery;
 mod established;
+mod identity;
 mod midstream;
 
 mod one_sided;
