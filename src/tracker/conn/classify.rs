@@ -2,6 +2,7 @@
 //! retransmission, a sequence gap, an RST outside the window, a frame cut by the snaplen.
 //! Counts and history letters are taken here, once per segment that is not a duplicate.
 
+use super::reset::{synchronized, RstCheck};
 use super::*;
 
 /// What the rest of `handle` needs to know of a segment.
@@ -10,6 +11,9 @@ pub(super) struct Classified {
     pub is_retrans: bool,
     /// It is an RST its receiver accepts.
     pub rst_ok: bool,
+    /// Its receiver drops it without a change (a challenged SYN or RST, an RST outside the
+    /// window).
+    pub ignored: bool,
 }
 
 impl Conn {
@@ -104,21 +108,48 @@ impl Conn {
         }
 
         // Is an RST acceptable to its receiver (RFC 9293 §3.10.7.3/§3.10.7.4, RFC 5961)?
-        let rst_ok = f.rst() && self.rst_acceptable(seg, s, r);
+        let rst = f.rst().then(|| self.rst_check(seg, s, r));
+        let rst_ok = rst == Some(RstCheck::Accept);
         if f.rst() && !rst_ok {
             notes.push(Note::RstOutOfWindow);
         }
+        // A SYN with a new ISN to a synchronized receiver: tcp_validate_incoming answers any
+        // SYN there with a challenge ACK and drops it (RFC 5961 §4): no new connection, no
+        // change (a peer that really lost its TCB answers that ACK with an RST).
+        let syn_challenged = f.syn()
+            && !f.ack()
+            && self.sides[s].isn.is_some_and(|isn| isn != seq)
+            && synchronized(self.sides[r].state);
         self.push_segment(q, seg, s, r, notes);
         if let Some(d) = retrans_detail {
             self.anomaly(q, t, Some(seg.frame), AnomalyKind::Retransmission, d);
         }
         if f.rst() && !rst_ok {
-            let d = format!(
-                "RST from {} is outside {}'s window: ignored (RFC 5961)",
-                self.ep(s),
-                self.ep(r)
-            );
+            let d = if rst == Some(RstCheck::Challenge) {
+                format!(
+                    "RST from {} is in {}'s window but not at RCV.NXT: answered by a challenge \
+                     ACK, the connection goes on (RFC 5961 §3.2)",
+                    self.ep(s),
+                    self.ep(r)
+                )
+            } else {
+                format!(
+                    "RST from {} is outside {}'s window: ignored (RFC 5961)",
+                    self.ep(s),
+                    self.ep(r)
+                )
+            };
             self.anomaly(q, t, Some(seg.frame), AnomalyKind::RstOutOfWindow, d);
+        }
+        if syn_challenged {
+            let d = format!(
+                "SYN with a new ISN from {} while {} is {}: answered by a challenge ACK and \
+                 dropped (RFC 5961 §4); not a new connection",
+                self.ep(s),
+                self.ep(r),
+                self.sides[r].state
+            );
+            self.anomaly(q, t, Some(seg.frame), AnomalyKind::IllegalTransition, d);
         }
         if seq > self.sides[s].next_seq.unwrap_or(seq) && !f.syn() {
             let gap = seq - self.sides[s].next_seq.unwrap_or(seq);
@@ -144,7 +175,11 @@ impl Conn {
             );
             self.anomaly(q, t, Some(seg.frame), AnomalyKind::TruncatedFrame, d);
         }
-        Some(Classified { is_retrans, rst_ok })
+        Some(Classified {
+            is_retrans,
+            rst_ok,
+            ignored: syn_challenged || (f.rst() && !rst_ok),
+        })
     }
 
     pub(super) fn push_segment(

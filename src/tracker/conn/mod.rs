@@ -169,9 +169,17 @@ impl Conn {
 
         // Which of the peer's SYN,ACKs the sender took (before its numbers are made relative).
         self.take_acknowledged_isn(seg, s, r);
-        let Some(Classified { is_retrans, rst_ok }) = self.classify(q, seg, s, r) else {
+        let Some(Classified {
+            is_retrans,
+            rst_ok,
+            ignored,
+        }) = self.classify(q, seg, s, r)
+        else {
             return self.effects();
         };
+        if ignored {
+            return self.effects();
+        }
 
         let prev_ack = self.sides[s].max_ack;
         // Sender bookkeeping.

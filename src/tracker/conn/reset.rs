@@ -2,24 +2,64 @@
 
 use super::*;
 
+/// A state whose socket is a full TCB past the handshake (tcp_validate_incoming applies):
+/// not a request sock (SYN-RECEIVED), not TIME-WAIT (tcp_timewait_state_process).
+pub(super) fn synchronized(st: TcpState) -> bool {
+    matches!(
+        st,
+        TcpState::Established
+            | TcpState::FinWait1
+            | TcpState::FinWait2
+            | TcpState::CloseWait
+            | TcpState::Closing
+            | TcpState::LastAck
+    )
+}
+
+/// What an RST does to its receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RstCheck {
+    /// It resets the connection.
+    Accept,
+    /// In the window but not at RCV.NXT: a challenge ACK answers it; nothing changes.
+    Challenge,
+    /// Outside the window: dropped.
+    OutOfWindow,
+}
+
 impl Conn {
-    pub(super) fn rst_acceptable(&self, seg: &Segment, s: Side, r: Side) -> bool {
+    /// What `seg`, an RST from `s`, does to its receiver `r` (RFC 9293 §3.10.7, RFC 5961 §3
+    /// as tcp_validate_incoming applies it).
+    pub(super) fn rst_check(&self, seg: &Segment, s: Side, r: Side) -> RstCheck {
         let rcv = &self.sides[r];
+        let seq = SeqNum(seg.seq);
         match rcv.state {
             // §3.10.7.3: in SYN-SENT an RST is acceptable if its ACK acknowledges the SYN.
             TcpState::SynSent => {
-                seg.flags.ack() && rcv.isn.is_some_and(|isn| SeqNum(seg.ack) == isn + 1)
+                let ok = seg.flags.ack() && rcv.isn.is_some_and(|isn| SeqNum(seg.ack) == isn + 1);
+                if ok {
+                    RstCheck::Accept
+                } else {
+                    RstCheck::OutOfWindow
+                }
             }
             _ => {
-                // §3.10.7.4 / RFC 5961: RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND.
-                let rcv_nxt = rcv.max_ack.or(self.sides[s].next_seq);
-                match rcv_nxt {
-                    None => true,
-                    Some(nxt) => {
-                        let seq = SeqNum(seg.seq);
-                        let wnd = rcv.window.max(1);
-                        seq == nxt || (seq > nxt && seq < nxt + wnd)
-                    }
+                // §3.10.7.4 / RFC 5961: RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND. RCV.NXT is
+                // what the receiver acknowledged, or failing that what the sender sent.
+                let Some(nxt) = rcv.max_ack.or(self.sides[s].next_seq) else {
+                    return RstCheck::Accept;
+                };
+                let wnd = rcv.window.max(1);
+                let exact = seq == nxt || self.sides[s].next_seq == Some(seq);
+                let in_window = seq == nxt || (seq > nxt && seq < nxt + wnd);
+                // A synchronized socket resets only at exactly RCV.NXT; elsewhere in the
+                // window it sends a challenge ACK and carries on (RFC 5961 §3.2). A request
+                // sock (SYN-RECEIVED, tcp_check_req) and TIME-WAIT take any in-window RST.
+                let strict = synchronized(rcv.state);
+                match (in_window || exact, strict && !exact) {
+                    (false, _) => RstCheck::OutOfWindow,
+                    (true, true) => RstCheck::Challenge,
+                    (true, false) => RstCheck::Accept,
                 }
             }
         }

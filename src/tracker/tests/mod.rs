@@ -112,6 +112,7 @@ fn history_after_handshake(then: &[Segment]) -> String {
     verdicts(&run(&s))[0].history.clone()
 }
 
+mod challenge;
 mod closing;
 mod delivery;
 mod established;
