@@ -22,6 +22,7 @@ mod seq;
 mod side;
 mod state;
 mod state_change;
+mod time_wait;
 mod timers;
 mod zeek;
 
@@ -115,6 +116,8 @@ pub struct Tracker {
     /// `conns` since they move between the two.
     #[allow(clippy::vec_box)]
     aside: FxHashMap<u128, Vec<Box<Conn>>>,
+    /// SYNs sent to an end in TIME-WAIT, waiting for its answer (see `time_wait`).
+    tw_probes: FxHashMap<u128, time_wait::TwProbe>,
 }
 
 impl Tracker {
@@ -135,6 +138,7 @@ impl Tracker {
             finishing: false,
             ranges: zeek::reassembly::RangeBudget::new(zeek::reassembly::TOTAL_RANGES),
             aside: FxHashMap::default(),
+            tw_probes: FxHashMap::default(),
         }
     }
 
@@ -160,6 +164,9 @@ impl Tracker {
         let f = seg.flags;
         let new_syn = f.syn() && !f.ack();
 
+        if !self.tw_probes.is_empty() && self.probe_segment(key, &flow, seg) {
+            return;
+        }
         if new_syn || (f.ack() && !self.aside.is_empty()) {
             self.pick_among_rivals(key, seg);
         }
@@ -175,13 +182,10 @@ impl Tracker {
             if let Some(old) = self.ended.get(&flow) {
                 let reuse = new_syn && old.client_isn != Some(SeqNum(seg.seq));
                 if reuse {
-                    // The old TIME-WAIT ends now: the SYN reuses its 4-tuple.
-                    for s in Side::BOTH {
-                        if old.time_wait[s.index()] {
-                            self.close_time_wait(&old, s, Cause::Timer(seg.ts, Some(seg.frame)));
-                        }
+                    // The SYN reuses the 4-tuple: a TIME-WAIT ends now or on its answer.
+                    if !self.syn_meets_time_wait(key, &old, seg) {
+                        self.ended.remove(&flow);
                     }
-                    self.ended.remove(&flow);
                 } else {
                     self.stray_segment(&old, seg);
                     return;
@@ -359,6 +363,9 @@ impl Tracker {
                 self.end_aside(c);
             }
         }
+        let addrs = conn.addrs();
+        let old_time_wait_stays =
+            !self.tw_probes.is_empty() && self.drop_probe(key, &FlowKey::new(addrs[0], addrs[1]));
         for kind in conn.open_holds() {
             conn.expire_hold(&mut self.queue, kind, true);
         }
@@ -383,8 +390,7 @@ impl Tracker {
         };
         // An evicted connection keeps nothing (that is the point of evicting it), unless an
         // endpoint is in TIME_WAIT and its end must still be told.
-        if !conn.is_evicted() || ended.time_wait.contains(&true) {
-            let addrs = conn.addrs();
+        if (!conn.is_evicted() || ended.time_wait.contains(&true)) && !old_time_wait_stays {
             self.ended.insert(FlowKey::new(addrs[0], addrs[1]), ended);
         }
     }

@@ -80,3 +80,16 @@ impl Conn {
         }
     }
 }
+
+impl Conn {
+    /// The client's SYN was rejected by an end in TIME-WAIT (answered with its ACK): it
+    /// reached no listener.
+    pub fn syn_rejected(&mut self, q: &mut EventQueue) {
+        if self.sides[Side::Client]
+            .pending
+            .is_some_and(|p| p.syn && p.ack.is_none())
+        {
+            self.drop_pending(q, Side::Client);
+        }
+    }
+}

@@ -122,3 +122,4 @@ mod midstream;
 mod one_sided;
 mod opening;
 mod properties;
+mod time_wait;
