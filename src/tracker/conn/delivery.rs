@@ -20,6 +20,22 @@ impl Conn {
             {
                 p.synack = Some((seg.ts, seg.frame, SeqNum(seg.ack)));
             }
+            // A FIN sent again: that copy is the one its receiver may get (the first was
+            // lost, or its ACK was), with its newer ACK field (tcp_retransmit_skb).
+            if p.fin && f.fin() && !p.syn && SeqNum(seg.seq) + seg.seq_len() == p.ctrl_end {
+                let old = (p.t, self.id, HoldKind::Delivery(s));
+                p.t = seg.ts;
+                p.frame = seg.frame;
+                p.ack = f.ack().then_some(SeqNum(seg.ack));
+                p.crossed = None;
+                p.unacked_after = false;
+                let held = std::mem::replace(&mut p.held, true);
+                let new = (p.t, self.id, HoldKind::Delivery(s));
+                if held {
+                    q.release(old);
+                }
+                q.hold(new, self.key);
+            }
             return; // otherwise a retransmission of what is already in flight
         }
         let p = Pending {
@@ -31,6 +47,8 @@ impl Conn {
             ctrl_end: SeqNum(seg.seq) + seg.seq_len(),
             synack: None,
             held: true,
+            crossed: None,
+            unacked_after: false,
         };
         self.sides[s].pending = Some(p);
         q.hold((p.t, self.id, HoldKind::Delivery(s)), self.key);
@@ -49,6 +67,14 @@ impl Conn {
         };
         q.release((p.t, self.id, HoldKind::Delivery(x)));
         let y = self.peer(x);
+        // A FIN the receiver's own FIN crossed arrived after that FIN was sent.
+        let t = match p.crossed {
+            Some(c) if c > t => c,
+            _ => t,
+        };
+        if p.crossed.is_some() {
+            self.record.crossed_fins = true;
+        }
         // Evidence that came after the hold ran out: the delivery is told at the evidence.
         let t = if p.held || self.last < t {
             t
@@ -220,11 +246,37 @@ impl Conn {
                             q.release((p.t, self.id, HoldKind::Delivery(x)));
                         }
                     }
+                    // A FIN its receiver went on without acknowledging (and did not cross
+                    // with its own) is undecided: later evidence may still deliver it; if
+                    // none comes before the connection ends, it never reached it. A FIN
+                    // met by silence is taken as delivered (its ACK was not captured).
+                    Some(p) if p.fin && !p.syn && p.crossed.is_none() && p.unacked_after => {
+                        if last {
+                            self.drop_pending(q, x);
+                        } else if let Some(p) = &mut self.sides[x].pending {
+                            p.held = false;
+                            q.release((p.t, self.id, HoldKind::Delivery(x)));
+                        }
+                    }
                     Some(p) => self.deliver(q, x, p.t, p.frame),
                     None => {}
                 }
             }
             HoldKind::FinCall(x) => self.decide_fin_call(q, x, false),
+        }
+    }
+
+    /// Side `x`'s FIN in flight was crossed by its peer's FIN at `t`.
+    pub(super) fn fin_crossed(&mut self, x: Side, t: Timestamp) {
+        if let Some(p) = &mut self.sides[x].pending {
+            p.crossed.get_or_insert(t);
+        }
+    }
+
+    /// Side `x`'s peer sent a segment that does not acknowledge `x`'s FIN in flight.
+    pub(super) fn fin_unacknowledged(&mut self, x: Side) {
+        if let Some(p) = &mut self.sides[x].pending {
+            p.unacked_after |= p.fin && !p.syn;
         }
     }
 }

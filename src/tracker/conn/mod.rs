@@ -211,6 +211,13 @@ impl Conn {
         if !self.self_connect {
             if let Some(p) = self.sides[s].pending {
                 if seq >= p.ctrl_end && !is_retrans {
+                    // Crossed FINs reach their receivers in the order they were sent.
+                    let covered = |o: &Pending| f.ack() && SeqNum(seg.ack) >= o.ctrl_end;
+                    if let Some(o) = self.sides[r].pending {
+                        if o.crossed.is_some() && o.t < p.t && covered(&o) {
+                            self.deliver(q, r, o.t, o.frame);
+                        }
+                    }
                     self.deliver(q, s, p.t, p.frame);
                 }
             }
@@ -229,11 +236,15 @@ impl Conn {
                 self.deliver(q, r, p.t, p.frame);
             } else if f.rst() {
                 self.drop_pending(q, r);
+            } else if p.fin && f.fin() {
+                // FINs crossed, or the peer's FIN was lost after the capture point: which
+                // one, the receiver's next ACK (or the FIN's retransmission) will show.
+                self.fin_crossed(r, t);
             } else if f.syn() || f.fin() {
-                if p.fin && f.fin() {
-                    self.record.crossed_fins = true;
-                }
                 deliver_after = Some(p.frame);
+            } else if !f.rst() && !is_retrans {
+                // It goes on without acknowledging it (so far).
+                self.fin_unacknowledged(r);
             }
         }
 

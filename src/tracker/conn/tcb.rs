@@ -23,6 +23,11 @@ pub(crate) struct Pending {
     /// not a verdict) it stays undecided until evidence comes, and is then dated no earlier
     /// than that evidence, since output up to it may already have left.
     pub(super) held: bool,
+    /// A FIN the peer's own FIN crossed (at this time): delivered, if the peer's ACK shows
+    /// it, just after that FIN was sent.
+    pub(super) crossed: Option<Timestamp>,
+    /// The peer sent something after it that did not acknowledge it.
+    pub(super) unacked_after: bool,
 }
 
 /// A FIN whose call (close or shutdown) is not yet known.

@@ -117,6 +117,7 @@ mod closing;
 mod delivery;
 mod established;
 mod identity;
+mod loss;
 mod midstream;
 
 mod one_sided;
