@@ -5,6 +5,16 @@
 use super::reset::{synchronized, RstCheck};
 use super::*;
 
+/// How close in capture time two identical segments of one side must be to be one frame
+/// captured twice (a capture duplicate: a SPAN port or a bridge copying it, a frame seen on
+/// two interfaces) rather than a retransmission. A sender resends after at least its RTO
+/// (Linux: 200 ms, or a fast retransmit after three duplicate ACKs, rarely under a
+/// millisecond) and, with timestamps on, with a new TSval; copies of one frame are
+/// stamped within microseconds. So: identical header fields (seq, ack, flags, length,
+/// window, TCP timestamps) and at most 10 µs apart, either way (the clock may step back).
+/// Anything later, however identical, is a retransmission.
+pub(super) const DUPLICATE_WINDOW_NS: i64 = 10_000;
+
 /// What the rest of `handle` needs to know of a segment.
 pub(super) struct Classified {
     /// It resends sequence space already sent.
@@ -29,7 +39,7 @@ impl Conn {
         let f = seg.flags;
         let t = seg.ts;
         let seq = SeqNum(seg.seq);
-        // A frame captured twice: same header fields, same TCP timestamp (or same time).
+        // A frame captured twice (see `DUPLICATE_WINDOW_NS`).
         let sig = (
             seg.seq,
             seg.ack,
@@ -37,14 +47,17 @@ impl Conn {
             seg.payload_len,
             seg.window,
             seg.options.ts,
-            if seg.options.ts.is_some() {
-                Timestamp(0)
-            } else {
-                t
-            },
         );
         let carries = seg.payload_len > 0 || f.syn() || f.fin() || f.rst();
-        if carries && self.sides[s].last_sig == Some(sig) {
+        let copy = self.sides[s]
+            .last_sig
+            .is_some_and(|(last, at)| last == sig && (t.since(at)).abs() <= DUPLICATE_WINDOW_NS);
+        self.sides[s].last_sig = Some((sig, t));
+        // Every copy is a packet on the wire to Zeek (orig_pkts, and T/t for repeated
+        // payload) and to tshark's conversations: counted, and fed to the history.
+        self.record.packets[s] += 1;
+        self.record.history.on_segment(s.index(), seg);
+        if carries && copy {
             self.push_segment(q, seg, s, r, vec![Note::Duplicate]);
             self.anomaly(
                 q,
@@ -55,10 +68,7 @@ impl Conn {
             );
             return None;
         }
-        self.sides[s].last_sig = Some(sig);
-        self.record.packets[s] += 1;
         self.record.bytes[s] += u64::from(seg.payload_len);
-        self.record.history.on_segment(s.index(), seg);
         if !f.rst() || self.sides[s].state != TcpState::Closed {
             self.sides[s].exists = true;
         }

@@ -39,8 +39,9 @@ pub(super) struct FinCall {
     pub(super) peer_data_end: Option<SeqNum>,
 }
 
-/// The fields that make two captures of one segment identical.
-pub(super) type Signature = (u32, u32, u8, u32, u16, Option<(u32, u32)>, Timestamp);
+/// The header fields that make two captures of one segment identical (seq, ack, flags,
+/// payload length, window, TCP timestamps).
+pub(super) type Signature = (u32, u32, u8, u32, u16, Option<(u32, u32)>);
 
 #[derive(Debug, Clone)]
 pub(super) struct Tcb {
@@ -68,7 +69,8 @@ pub(super) struct Tcb {
     pub(super) last_syn_t: Option<Timestamp>,
     pub(super) pending: Option<Pending>,
     pub(super) fin_call: Option<FinCall>,
-    pub(super) last_sig: Option<Signature>,
+    /// The last segment it sent: its signature and capture time.
+    pub(super) last_sig: Option<(Signature, Timestamp)>,
     /// A frame of this side cut by the snaplen was reported (once per side).
     pub(super) cut_reported: bool,
 }

@@ -115,6 +115,7 @@ fn history_after_handshake(then: &[Segment]) -> String {
 mod challenge;
 mod closing;
 mod delivery;
+mod duplicates;
 mod established;
 mod identity;
 mod loss;
