@@ -43,6 +43,7 @@ impl Conn {
             frame: seg.frame,
             syn: seg.flags.syn(),
             fin: seg.flags.fin(),
+            rst: false,
             ack: seg.flags.ack().then_some(SeqNum(seg.ack)),
             ctrl_end: SeqNum(seg.seq) + seg.seq_len(),
             synack: None,
@@ -81,6 +82,10 @@ impl Conn {
         } else {
             self.last
         };
+        if p.rst {
+            self.rst_reaches(q, y, t, frame);
+            return;
+        }
         // A receiver's states stay in time order: a delivery settled late (the segment that
         // proved it came after the receiver had already changed on another ACK) is dated no
         // earlier than that change.
@@ -278,5 +283,31 @@ impl Conn {
         if let Some(p) = &mut self.sides[x].pending {
             p.unacked_after |= p.fin && !p.syn;
         }
+    }
+
+    /// Side `x`'s RST in flight meets a segment its receiver sent at `t`: another RST shows
+    /// nothing; anything else sent later than a round trip after the RST (so not crossing
+    /// it) shows the receiver never got it and went on (tcp_validate_incoming never saw it).
+    /// True if the RST was settled as lost.
+    pub(super) fn rst_answered(&mut self, q: &mut EventQueue, x: Side, seg: &Segment) -> bool {
+        let Some(p) = self.sides[x].pending.filter(|p| p.rst) else {
+            return false;
+        };
+        if seg.flags.rst() {
+            return false;
+        }
+        let in_flight = self.record.rtt_ns.unwrap_or(0);
+        if seg.ts.since(p.t) > in_flight {
+            self.drop_pending(q, x);
+            let d = format!(
+                "{} goes on after the RST of frame {}: it never got it (lost after the \
+                 capture point)",
+                self.ep(self.peer(x)),
+                p.frame
+            );
+            self.anomaly(q, seg.ts, Some(seg.frame), AnomalyKind::RstOutOfWindow, d);
+            return true;
+        }
+        false
     }
 }

@@ -228,7 +228,8 @@ impl Conn {
 
         // 1. What the sender had received: resolve the peer's control segment in flight.
         let mut deliver_after = None;
-        if let Some(p) = self.sides[r].pending {
+        self.rst_answered(q, r, seg);
+        if let Some(p) = self.sides[r].pending.filter(|p| !p.rst) {
             let covered = f.ack() && SeqNum(seg.ack) >= p.ctrl_end;
             if f.rst() && p.syn && p.ack.is_none() {
                 self.drop_pending(q, r);

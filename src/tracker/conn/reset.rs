@@ -97,6 +97,7 @@ impl Conn {
         }
         // The receiver.
         let rstate = self.sides[r].state;
+        let mut defer = false;
         match rstate {
             TcpState::SynSent => {
                 self.end_with(Ending::Refused);
@@ -118,18 +119,14 @@ impl Conn {
                     self.end_with(Ending::Reset);
                 }
                 self.record.first_closer.get_or_insert(s);
-                self.transition(q, r, Input::RecvRst, t, frame);
-                if rstate != TcpState::TimeWait {
-                    self.call(
-                        q,
-                        t,
-                        r,
-                        CallName::Recv,
-                        Phase::Return,
-                        Some(CallResult::Errno(Errno::ECONNRESET)),
-                    );
+                // A TIME-WAIT (RFC 1337) and a self-connect take it at once; any other
+                // receiver may not get it (lost after the capture point): its next segment
+                // tells (see `delivery`).
+                if rstate == TcpState::TimeWait || s == r {
+                    self.rst_reaches(q, r, t, frame);
+                } else {
+                    defer = true;
                 }
-                self.decide_fin_call(q, r, false);
             }
         }
         if synchronized && s != r {
@@ -137,6 +134,43 @@ impl Conn {
         }
         self.drop_pending(q, r);
         self.drop_pending(q, s);
+        if defer {
+            let p = Pending {
+                t,
+                frame,
+                syn: false,
+                fin: false,
+                rst: true,
+                ack: None,
+                ctrl_end: SeqNum(seg.seq),
+                synack: None,
+                held: true,
+                crossed: None,
+                unacked_after: false,
+            };
+            self.sides[s].pending = Some(p);
+            q.hold((t, self.id, HoldKind::Delivery(s)), self.key);
+        }
+    }
+
+    /// An RST reaches side `r` at `t` (tcp_reset): CLOSED, and a blocked recv() fails.
+    pub(super) fn rst_reaches(&mut self, q: &mut EventQueue, r: Side, t: Timestamp, frame: u64) {
+        let rstate = self.sides[r].state;
+        if matches!(rstate, TcpState::Closed | TcpState::Listen) {
+            return;
+        }
+        self.transition(q, r, Input::RecvRst, t, frame);
+        if rstate != TcpState::TimeWait {
+            self.call(
+                q,
+                t,
+                r,
+                CallName::Recv,
+                Phase::Return,
+                Some(CallResult::Errno(Errno::ECONNRESET)),
+            );
+        }
+        self.decide_fin_call(q, r, false);
     }
 
     /// Is `seg`, an RST from a side held in TIME-WAIT, what an end with no TCB sends? A

@@ -6,13 +6,15 @@ use crate::timestamp::Timestamp;
 use crate::tracker::seq::SeqNum;
 use std::net::SocketAddr;
 
-/// A SYN or FIN on its way to the peer.
+/// A SYN, FIN or RST on its way to the peer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pending {
     pub(super) t: Timestamp,
     pub(super) frame: u64,
     pub(super) syn: bool,
     pub(super) fin: bool,
+    /// An RST (an abort): its receiver may yet show it never got it.
+    pub(super) rst: bool,
     pub(super) ack: Option<SeqNum>,
     /// What an ACK must reach to show the control segment was received.
     pub(super) ctrl_end: SeqNum,

@@ -83,3 +83,50 @@ fn truly_crossed_fins_still_close_both_through_closing() {
         Some(crate::events::Initiator::Both)
     );
 }
+
+#[test]
+fn after_a_lost_abort_rst_the_server_closes_normally() {
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, R | A, ISN_C + 1, ISN_S + 1, 0), // lost after the capture point
+        seg(500, S, C, A | TcpFlags::PSH, ISN_S + 1, ISN_C + 1, 10),
+        seg(501, S, C, F | A, ISN_S + 11, ISN_C + 1, 0),
+        seg(502, C, S, R, ISN_C + 1, 0, 0), // no TCB: answers with a bare RST
+    ]);
+    let ev = run(&s);
+    assert_eq!(path(&ev, C), [Closed, SynSent, Established, Closed]);
+    assert_eq!(
+        path(&ev, S),
+        [Listen, SynReceived, Established, FinWait1, Closed]
+    );
+    assert_eq!(entered_at(&ev, S, Closed), Some(502));
+    assert!(!ev
+        .iter()
+        .any(|e| matches!(e, Event::Anomaly(a) if a.kind == AnomalyKind::IllegalTransition)));
+    assert_eq!(verdicts(&ev)[0].outcome, Outcome::Reset);
+}
+
+#[test]
+fn an_abort_rst_met_by_silence_closes_the_receiver_at_the_rst() {
+    let mut s = handshake();
+    s.push(seg(4, C, S, R | A, ISN_C + 1, ISN_S + 1, 0));
+    let ev = run(&s);
+    assert_eq!(entered_at(&ev, S, Closed), Some(4));
+    let closed_at = ev.iter().find_map(|e| match e {
+        Event::State(st) if st.endpoint.0 == S.parse().unwrap() && st.to == Closed => Some(st.t),
+        _ => None,
+    });
+    assert_eq!(closed_at, Some(Timestamp(4_000_000)));
+}
+
+#[test]
+fn a_segment_crossing_the_rst_in_flight_does_not_undo_it() {
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, R | A, ISN_C + 1, ISN_S + 1, 0),
+        // sent before the RST arrived: within the handshake's round trip (2 ms)
+        seg(5, S, C, A | TcpFlags::PSH, ISN_S + 1, ISN_C + 1, 10),
+    ]);
+    let ev = run(&s);
+    assert_eq!(path(&ev, S).last(), Some(&Closed));
+}
