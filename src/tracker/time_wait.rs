@@ -59,9 +59,9 @@ impl Tracker {
         let from_tw = seg.src == old.addrs[p.tw_side.index()];
         if from_tw && f.syn() && f.ack() {
             // TCP_TW_SYN: the SYN ended the TIME-WAIT when it arrived (told at the answer if
-            // that came after output may have left).
-            let within = seg.ts.since(p.syn_t) <= self.cfg.delivery_limit_ns;
-            let cause = if within {
+            // output after the SYN may have left: the SYN no longer holds it).
+            let held = self.conns.get(&key).is_some_and(|c| c.syn_held());
+            let cause = if held {
                 Cause::Timer(p.syn_t, Some(p.syn_frame))
             } else {
                 Cause::Timer(seg.ts, Some(seg.frame))

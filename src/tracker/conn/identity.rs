@@ -29,6 +29,13 @@ impl Conn {
             && c.isn.is_some_and(|isn| isn + 1 == SeqNum(seg.ack))
     }
 
+    /// Does the client's SYN still hold output back (nothing after it has left)?
+    pub fn syn_held(&self) -> bool {
+        self.sides[Side::Client]
+            .pending
+            .is_some_and(|p| p.syn && p.ack.is_none() && p.held)
+    }
+
     /// Has the server answered anything?
     pub fn answered(&self) -> bool {
         self.record.packets[Side::Server] > 0

@@ -80,3 +80,29 @@ fn a_rejected_syn_with_no_rst_leaves_the_time_wait_its_60_s() {
     ]);
     assert_eq!(server_time_wait_end(&ev), Some((None, true)));
 }
+
+#[test]
+fn a_time_wait_ended_by_a_late_answer_is_not_dated_before_output_that_left() {
+    // Found by the shuffling property: the SYN's hold is gone (data settled it) when the
+    // SYN,ACK shows TCP_TW_SYN, so the TIME-WAIT's end is told at that SYN,ACK.
+    let c = conversation_after_fins();
+    let ev = run(&c);
+    let mut last = Timestamp(i64::MIN);
+    for e in ev.iter().filter(|e| !matches!(e, Event::Connection(_))) {
+        assert!(e.t() >= last, "time went backwards at {e:?}");
+        last = e.t();
+    }
+    assert_eq!(server_time_wait_end(&ev), Some((Some(6), false)));
+}
+
+/// Mid-stream FINs, the final ACK, then a SYN, server data and the SYN,ACK (1 ms apart).
+fn conversation_after_fins() -> Vec<Segment> {
+    vec![
+        seg(1, S, C, F | A, ISN_S + 6, ISN_C + 7, 0),
+        seg(2, C, S, F | A, ISN_C + 6, ISN_S + 6, 0),
+        seg(3, C, S, A, ISN_C + 7, ISN_S + 7, 0),
+        seg(4, C, S, SY, ISN_C, 0, 0),
+        seg(5, S, C, A | TcpFlags::PSH, ISN_S + 1, ISN_C + 6, 5),
+        seg(6, S, C, SY | A, ISN_S, ISN_C + 1, 0),
+    ]
+}
