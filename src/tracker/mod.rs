@@ -53,8 +53,10 @@ pub struct TrackerConfig {
     pub time_wait_ns: i64,
     /// How many connections may be tracked at once; the oldest is evicted beyond it.
     pub max_connections: usize,
-    /// How long (capture time) a SYN or FIN may wait for proof of delivery before it is
-    /// taken as delivered (or, for an unanswered SYN, as lost).
+    /// How long (capture time) a SYN, FIN or RST in flight may hold output back while it
+    /// waits for evidence of delivery (a memory and latency bound). Past it, a SYN, or a FIN
+    /// its receiver went on without acknowledging, stays undecided and later evidence still
+    /// settles it; a FIN or RST met by silence is taken as delivered.
     pub delivery_limit_ns: i64,
     /// How long (capture time) a FIN's close-or-shutdown question may stay open.
     pub fin_call_limit_ns: i64,
