@@ -17,10 +17,12 @@ mod conn;
 mod ended;
 mod flow;
 mod queue;
+mod rivals;
 mod seq;
 mod side;
 mod state;
 mod state_change;
+mod time_wait;
 mod timers;
 mod zeek;
 
@@ -51,8 +53,10 @@ pub struct TrackerConfig {
     pub time_wait_ns: i64,
     /// How many connections may be tracked at once; the oldest is evicted beyond it.
     pub max_connections: usize,
-    /// How long (capture time) a SYN or FIN may wait for proof of delivery before it is
-    /// taken as delivered (or, for an unanswered SYN, as lost).
+    /// How long (capture time) a SYN, FIN or RST in flight may hold output back while it
+    /// waits for evidence of delivery (a memory and latency bound). Past it, a SYN, or a FIN
+    /// its receiver went on without acknowledging, stays undecided and later evidence still
+    /// settles it; a FIN or RST met by silence is taken as delivered.
     pub delivery_limit_ns: i64,
     /// How long (capture time) a FIN's close-or-shutdown question may stay open.
     pub fin_call_limit_ns: i64,
@@ -110,6 +114,12 @@ pub struct Tracker {
     finishing: bool,
     /// The sequence ranges every connection's Zeek reassembly model may hold together.
     ranges: zeek::reassembly::RangeBudget,
+    /// Connections set aside by a rival SYN on their 4-tuple (see `rivals`), boxed as in
+    /// `conns` since they move between the two.
+    #[allow(clippy::vec_box)]
+    aside: FxHashMap<u128, Vec<Box<Conn>>>,
+    /// SYNs sent to an end in TIME-WAIT, waiting for its answer (see `time_wait`).
+    tw_probes: FxHashMap<u128, time_wait::TwProbe>,
 }
 
 impl Tracker {
@@ -129,6 +139,8 @@ impl Tracker {
             now: Timestamp(i64::MIN),
             finishing: false,
             ranges: zeek::reassembly::RangeBudget::new(zeek::reassembly::TOTAL_RANGES),
+            aside: FxHashMap::default(),
+            tw_probes: FxHashMap::default(),
         }
     }
 
@@ -154,6 +166,12 @@ impl Tracker {
         let f = seg.flags;
         let new_syn = f.syn() && !f.ack();
 
+        if !self.tw_probes.is_empty() && self.probe_segment(key, &flow, seg) {
+            return;
+        }
+        if new_syn || (f.ack() && !self.aside.is_empty()) {
+            self.pick_among_rivals(key, seg);
+        }
         if let Some(conn) = self.conns.get(&key) {
             // A new SYN with a new ISN on a 4-tuple whose connection has closed on both
             // sides starts a new connection.
@@ -166,13 +184,10 @@ impl Tracker {
             if let Some(old) = self.ended.get(&flow) {
                 let reuse = new_syn && old.client_isn != Some(SeqNum(seg.seq));
                 if reuse {
-                    // The old TIME-WAIT ends now: the SYN reuses its 4-tuple.
-                    for s in Side::BOTH {
-                        if old.time_wait[s.index()] {
-                            self.close_time_wait(&old, s, Cause::Timer(seg.ts, Some(seg.frame)));
-                        }
+                    // The SYN reuses the 4-tuple: a TIME-WAIT ends now or on its answer.
+                    if !self.syn_meets_time_wait(key, &old, seg) {
+                        self.ended.remove(&flow);
                     }
-                    self.ended.remove(&flow);
                 } else {
                     self.stray_segment(&old, seg);
                     return;
@@ -182,6 +197,7 @@ impl Tracker {
         }
         let conn = self.conns.get_mut(&key).expect("inserted above");
         let fx = conn.handle(seg, &mut self.queue);
+        self.settle_rivals(key);
         if fx.done {
             self.done(key, seg.ts);
         } else {
@@ -192,7 +208,7 @@ impl Tracker {
             let Some((hold, key)) = self.queue.oldest_hold() else {
                 break;
             };
-            self.expire(hold, key);
+            self.expire(hold, key, false);
         }
     }
 
@@ -314,6 +330,12 @@ impl Tracker {
             self.close_time_wait(old, r, Cause::Timer(seg.ts, Some(seg.frame)));
             self.ended
                 .clear_time_wait(&FlowKey::new(seg.src, seg.dst), r.index());
+        } else if seg.flags.rst() && !seg.flags.ack() && old.time_wait[s.index()] {
+            // A bare RST from the side held in TIME-WAIT: a TIME-WAIT socket answers with
+            // ACKs (tcp_timewait_state_process), so no TCB is left there: it is CLOSED.
+            self.close_time_wait(old, s, Cause::Timer(seg.ts, Some(seg.frame)));
+            self.ended
+                .clear_time_wait(&FlowKey::new(seg.src, seg.dst), s.index());
         }
     }
 
@@ -338,8 +360,16 @@ impl Tracker {
         let Some(mut conn) = self.conns.remove(&key) else {
             return;
         };
+        if let Some(list) = self.aside.remove(&key) {
+            for c in list {
+                self.end_aside(c);
+            }
+        }
+        let addrs = conn.addrs();
+        let old_time_wait_stays =
+            !self.tw_probes.is_empty() && self.drop_probe(key, &FlowKey::new(addrs[0], addrs[1]));
         for kind in conn.open_holds() {
-            conn.expire_hold(&mut self.queue, kind);
+            conn.expire_hold(&mut self.queue, kind, true);
         }
         let verdict = conn.verdict(self.cfg.time_wait_ns);
         let (tw_sides, tw_since) = conn.time_wait();
@@ -362,8 +392,7 @@ impl Tracker {
         };
         // An evicted connection keeps nothing (that is the point of evicting it), unless an
         // endpoint is in TIME_WAIT and its end must still be told.
-        if !conn.is_evicted() || ended.time_wait.contains(&true) {
-            let addrs = conn.addrs();
+        if (!conn.is_evicted() || ended.time_wait.contains(&true)) && !old_time_wait_stays {
             self.ended.insert(FlowKey::new(addrs[0], addrs[1]), ended);
         }
     }
@@ -377,14 +406,22 @@ impl Tracker {
         let limit = self.now.plus_nanos(-self.cfg.delivery_limit_ns);
         let fin_limit = self.now.plus_nanos(-self.cfg.fin_call_limit_ns);
         for (hold, key) in self.queue.holds_before(limit, fin_limit) {
-            self.expire(hold, key);
+            self.expire(hold, key, false);
         }
         while let Some(timer) = self.timers.pop_due(self.now) {
             let Some(conn) = self.conns.get(&timer.key).filter(|c| c.id == timer.id) else {
                 continue; // ended or replaced since
             };
             match timer.kind {
-                TimerKind::Linger => self.end_connection_at(timer.key, Some(timer.at)),
+                // Only if nothing revived it since (a refused SYN retried and answered).
+                TimerKind::Linger if conn.is_done() => {
+                    self.end_connection_at(timer.key, Some(timer.at))
+                }
+                TimerKind::Linger => {
+                    if let Some(c) = self.conns.get_mut(&timer.key) {
+                        c.stop_lingering();
+                    }
+                }
                 // A side in TIME-WAIT whose peer never finished (its last ACK was not
                 // captured): the connection ends when the TIME-WAIT does.
                 TimerKind::TimeWait(since) => {
@@ -418,9 +455,9 @@ impl Tracker {
         .min()
     }
 
-    fn expire(&mut self, hold: HoldKey, key: u128) {
+    fn expire(&mut self, hold: HoldKey, key: u128, last: bool) {
         if let Some(conn) = self.conns.get_mut(&key) {
-            conn.expire_hold(&mut self.queue, hold.2);
+            conn.expire_hold(&mut self.queue, hold.2, last);
             let last = conn.last;
             if conn.is_done() {
                 self.done(key, last);
@@ -449,7 +486,7 @@ impl Tracker {
     /// the projected ends of TIME-WAIT.
     pub fn finish(&mut self) {
         for (hold, key) in self.queue.all_holds() {
-            self.expire(hold, key);
+            self.expire(hold, key, true);
         }
         let mut open: Vec<(ConnId, u128)> = self.conns.iter().map(|(k, c)| (c.id, *k)).collect();
         open.sort_unstable();

@@ -2,7 +2,18 @@
 //! retransmission, a sequence gap, an RST outside the window, a frame cut by the snaplen.
 //! Counts and history letters are taken here, once per segment that is not a duplicate.
 
+use super::reset::{synchronized, RstCheck};
 use super::*;
+
+/// How close in capture time two identical segments of one side must be to be one frame
+/// captured twice (a capture duplicate: a SPAN port or a bridge copying it, a frame seen on
+/// two interfaces) rather than a retransmission. A sender resends after at least its RTO
+/// (Linux: 200 ms, or a fast retransmit after three duplicate ACKs, rarely under a
+/// millisecond) and, with timestamps on, with a new TSval; copies of one frame are
+/// stamped within microseconds. So: identical header fields (seq, ack, flags, length,
+/// window, TCP timestamps) and at most 10 µs apart, either way (the clock may step back).
+/// Anything later, however identical, is a retransmission.
+pub(super) const DUPLICATE_WINDOW_NS: i64 = 10_000;
 
 /// What the rest of `handle` needs to know of a segment.
 pub(super) struct Classified {
@@ -10,6 +21,9 @@ pub(super) struct Classified {
     pub is_retrans: bool,
     /// It is an RST its receiver accepts.
     pub rst_ok: bool,
+    /// Its receiver drops it without a change (a challenged SYN or RST, an RST outside the
+    /// window).
+    pub ignored: bool,
 }
 
 impl Conn {
@@ -25,7 +39,7 @@ impl Conn {
         let f = seg.flags;
         let t = seg.ts;
         let seq = SeqNum(seg.seq);
-        // A frame captured twice: same header fields, same TCP timestamp (or same time).
+        // A frame captured twice (see `DUPLICATE_WINDOW_NS`).
         let sig = (
             seg.seq,
             seg.ack,
@@ -33,14 +47,17 @@ impl Conn {
             seg.payload_len,
             seg.window,
             seg.options.ts,
-            if seg.options.ts.is_some() {
-                Timestamp(0)
-            } else {
-                t
-            },
         );
         let carries = seg.payload_len > 0 || f.syn() || f.fin() || f.rst();
-        if carries && self.sides[s].last_sig == Some(sig) {
+        let copy = self.sides[s]
+            .last_sig
+            .is_some_and(|(last, at)| last == sig && (t.since(at)).abs() <= DUPLICATE_WINDOW_NS);
+        self.sides[s].last_sig = Some((sig, t));
+        // Every copy is a packet on the wire to Zeek (orig_pkts, and T/t for repeated
+        // payload) and to tshark's conversations: counted, and fed to the history.
+        self.record.packets[s] += 1;
+        self.record.history.on_segment(s.index(), seg);
+        if carries && copy {
             self.push_segment(q, seg, s, r, vec![Note::Duplicate]);
             self.anomaly(
                 q,
@@ -51,10 +68,7 @@ impl Conn {
             );
             return None;
         }
-        self.sides[s].last_sig = Some(sig);
-        self.record.packets[s] += 1;
         self.record.bytes[s] += u64::from(seg.payload_len);
-        self.record.history.on_segment(s.index(), seg);
         if !f.rst() || self.sides[s].state != TcpState::Closed {
             self.sides[s].exists = true;
         }
@@ -104,21 +118,48 @@ impl Conn {
         }
 
         // Is an RST acceptable to its receiver (RFC 9293 §3.10.7.3/§3.10.7.4, RFC 5961)?
-        let rst_ok = f.rst() && self.rst_acceptable(seg, s, r);
+        let rst = f.rst().then(|| self.rst_check(seg, s, r));
+        let rst_ok = rst == Some(RstCheck::Accept);
         if f.rst() && !rst_ok {
             notes.push(Note::RstOutOfWindow);
         }
+        // A SYN with a new ISN to a synchronized receiver: tcp_validate_incoming answers any
+        // SYN there with a challenge ACK and drops it (RFC 5961 §4): no new connection, no
+        // change (a peer that really lost its TCB answers that ACK with an RST).
+        let syn_challenged = f.syn()
+            && !f.ack()
+            && self.sides[s].isn.is_some_and(|isn| isn != seq)
+            && synchronized(self.sides[r].state);
         self.push_segment(q, seg, s, r, notes);
         if let Some(d) = retrans_detail {
             self.anomaly(q, t, Some(seg.frame), AnomalyKind::Retransmission, d);
         }
         if f.rst() && !rst_ok {
-            let d = format!(
-                "RST from {} is outside {}'s window: ignored (RFC 5961)",
-                self.ep(s),
-                self.ep(r)
-            );
+            let d = if rst == Some(RstCheck::Challenge) {
+                format!(
+                    "RST from {} is in {}'s window but not at RCV.NXT: answered by a challenge \
+                     ACK, the connection goes on (RFC 5961 §3.2)",
+                    self.ep(s),
+                    self.ep(r)
+                )
+            } else {
+                format!(
+                    "RST from {} is outside {}'s window: ignored (RFC 5961)",
+                    self.ep(s),
+                    self.ep(r)
+                )
+            };
             self.anomaly(q, t, Some(seg.frame), AnomalyKind::RstOutOfWindow, d);
+        }
+        if syn_challenged {
+            let d = format!(
+                "SYN with a new ISN from {} while {} is {}: answered by a challenge ACK and \
+                 dropped (RFC 5961 §4); not a new connection",
+                self.ep(s),
+                self.ep(r),
+                self.sides[r].state
+            );
+            self.anomaly(q, t, Some(seg.frame), AnomalyKind::IllegalTransition, d);
         }
         if seq > self.sides[s].next_seq.unwrap_or(seq) && !f.syn() {
             let gap = seq - self.sides[s].next_seq.unwrap_or(seq);
@@ -144,7 +185,11 @@ impl Conn {
             );
             self.anomaly(q, t, Some(seg.frame), AnomalyKind::TruncatedFrame, d);
         }
-        Some(Classified { is_retrans, rst_ok })
+        Some(Classified {
+            is_retrans,
+            rst_ok,
+            ignored: syn_challenged || (f.rst() && !rst_ok),
+        })
     }
 
     pub(super) fn push_segment(

@@ -20,6 +20,22 @@ impl Conn {
             {
                 p.synack = Some((seg.ts, seg.frame, SeqNum(seg.ack)));
             }
+            // A FIN sent again: that copy is the one its receiver may get (the first was
+            // lost, or its ACK was), with its newer ACK field (tcp_retransmit_skb).
+            if p.fin && f.fin() && !p.syn && SeqNum(seg.seq) + seg.seq_len() == p.ctrl_end {
+                let old = (p.t, self.id, HoldKind::Delivery(s));
+                p.t = seg.ts;
+                p.frame = seg.frame;
+                p.ack = f.ack().then_some(SeqNum(seg.ack));
+                p.crossed = None;
+                p.unacked_after = false;
+                let held = std::mem::replace(&mut p.held, true);
+                let new = (p.t, self.id, HoldKind::Delivery(s));
+                if held {
+                    q.release(old);
+                }
+                q.hold(new, self.key);
+            }
             return; // otherwise a retransmission of what is already in flight
         }
         let p = Pending {
@@ -27,9 +43,13 @@ impl Conn {
             frame: seg.frame,
             syn: seg.flags.syn(),
             fin: seg.flags.fin(),
+            rst: false,
             ack: seg.flags.ack().then_some(SeqNum(seg.ack)),
             ctrl_end: SeqNum(seg.seq) + seg.seq_len(),
             synack: None,
+            held: true,
+            crossed: None,
+            unacked_after: false,
         };
         self.sides[s].pending = Some(p);
         q.hold((p.t, self.id, HoldKind::Delivery(s)), self.key);
@@ -48,6 +68,24 @@ impl Conn {
         };
         q.release((p.t, self.id, HoldKind::Delivery(x)));
         let y = self.peer(x);
+        // A FIN the receiver's own FIN crossed arrived after that FIN was sent.
+        let t = match p.crossed {
+            Some(c) if c > t => c,
+            _ => t,
+        };
+        if p.crossed.is_some() {
+            self.record.crossed_fins = true;
+        }
+        // Evidence that came after the hold ran out: the delivery is told at the evidence.
+        let t = if p.held || self.last < t {
+            t
+        } else {
+            self.last
+        };
+        if p.rst {
+            self.rst_reaches(q, y, t, frame);
+            return;
+        }
         // A receiver's states stay in time order: a delivery settled late (the segment that
         // proved it came after the receiver had already changed on another ACK) is dated no
         // earlier than that change.
@@ -192,15 +230,38 @@ impl Conn {
         }
     }
 
-    /// Resolve what waits on side `s` because time ran out (or the input ended).
-    pub fn expire_hold(&mut self, q: &mut EventQueue, kind: HoldKind) {
+    /// Resolve what waits on side `s` because time ran out (`last`: the connection ends, so
+    /// nothing more can come).
+    ///
+    /// A SYN is delivered by evidence only (tcp_rcv_state_process: the SYN,ACK or the ACK
+    /// that acknowledges it shows the receiver got it, whenever it comes): when its hold runs
+    /// out it only stops holding output back; it is taken as lost when the connection ends
+    /// with no answer.
+    pub fn expire_hold(&mut self, q: &mut EventQueue, kind: HoldKind, last: bool) {
         match kind {
             HoldKind::Delivery(x) => {
                 match self.sides[x].pending {
                     // An unanswered SYN reached nobody we can see; but one its sender
                     // already answered with a SYN,ACK (crossed SYNs) did arrive.
                     Some(p) if p.syn && p.ack.is_none() && p.synack.is_none() => {
-                        self.drop_pending(q, x)
+                        if last {
+                            self.drop_pending(q, x);
+                        } else if let Some(p) = &mut self.sides[x].pending {
+                            p.held = false;
+                            q.release((p.t, self.id, HoldKind::Delivery(x)));
+                        }
+                    }
+                    // A FIN its receiver went on without acknowledging (and did not cross
+                    // with its own) is undecided: later evidence may still deliver it; if
+                    // none comes before the connection ends, it never reached it. A FIN
+                    // met by silence is taken as delivered (its ACK was not captured).
+                    Some(p) if p.fin && !p.syn && p.crossed.is_none() && p.unacked_after => {
+                        if last {
+                            self.drop_pending(q, x);
+                        } else if let Some(p) = &mut self.sides[x].pending {
+                            p.held = false;
+                            q.release((p.t, self.id, HoldKind::Delivery(x)));
+                        }
                     }
                     Some(p) => self.deliver(q, x, p.t, p.frame),
                     None => {}
@@ -208,5 +269,45 @@ impl Conn {
             }
             HoldKind::FinCall(x) => self.decide_fin_call(q, x, false),
         }
+    }
+
+    /// Side `x`'s FIN in flight was crossed by its peer's FIN at `t`.
+    pub(super) fn fin_crossed(&mut self, x: Side, t: Timestamp) {
+        if let Some(p) = &mut self.sides[x].pending {
+            p.crossed.get_or_insert(t);
+        }
+    }
+
+    /// Side `x`'s peer sent a segment that does not acknowledge `x`'s FIN in flight.
+    pub(super) fn fin_unacknowledged(&mut self, x: Side) {
+        if let Some(p) = &mut self.sides[x].pending {
+            p.unacked_after |= p.fin && !p.syn;
+        }
+    }
+
+    /// Side `x`'s RST in flight meets a segment its receiver sent at `t`: another RST shows
+    /// nothing; anything else sent later than a round trip after the RST (so not crossing
+    /// it) shows the receiver never got it and went on (tcp_validate_incoming never saw it).
+    /// True if the RST was settled as lost.
+    pub(super) fn rst_answered(&mut self, q: &mut EventQueue, x: Side, seg: &Segment) -> bool {
+        let Some(p) = self.sides[x].pending.filter(|p| p.rst) else {
+            return false;
+        };
+        if seg.flags.rst() {
+            return false;
+        }
+        let in_flight = self.record.rtt_ns.unwrap_or(0);
+        if seg.ts.since(p.t) > in_flight {
+            self.drop_pending(q, x);
+            let d = format!(
+                "{} goes on after the RST of frame {}: it never got it (lost after the \
+                 capture point)",
+                self.ep(self.peer(x)),
+                p.frame
+            );
+            self.anomaly(q, seg.ts, Some(seg.frame), AnomalyKind::RstOutOfWindow, d);
+            return true;
+        }
+        false
     }
 }

@@ -11,9 +11,11 @@ use super::queue::{EventQueue, HoldKind, Kind};
 mod calls;
 mod classify;
 mod delivery;
+mod identity;
 mod open;
 mod reset;
 mod tcb;
+mod unseen;
 mod verdict;
 
 use super::seq::SeqNum;
@@ -165,15 +167,28 @@ impl Conn {
         let seq = SeqNum(seg.seq);
         let seg_end = seq + seg.seq_len();
 
-        let Some(Classified { is_retrans, rst_ok }) = self.classify(q, seg, s, r) else {
+        // Which of the peer's SYN,ACKs the sender took (before its numbers are made relative).
+        self.take_acknowledged_isn(seg, s, r);
+        let Some(Classified {
+            is_retrans,
+            rst_ok,
+            ignored,
+        }) = self.classify(q, seg, s, r)
+        else {
             return self.effects();
         };
+        if ignored {
+            return self.effects();
+        }
 
+        let prev_ack = self.sides[s].max_ack;
         // Sender bookkeeping.
         {
             let side = &mut self.sides[s];
             if f.syn() && side.isn.is_none() {
                 side.isn = Some(seq);
+            } else if f.syn() && f.ack() && side.isn != Some(seq) {
+                side.alt_isn = Some(seq);
             }
             if !f.rst() && side.next_seq.is_none_or(|n| seg_end > n) {
                 side.next_seq = Some(seg_end);
@@ -196,14 +211,25 @@ impl Conn {
         if !self.self_connect {
             if let Some(p) = self.sides[s].pending {
                 if seq >= p.ctrl_end && !is_retrans {
+                    // Crossed FINs reach their receivers in the order they were sent.
+                    let covered = |o: &Pending| f.ack() && SeqNum(seg.ack) >= o.ctrl_end;
+                    if let Some(o) = self.sides[r].pending {
+                        if o.crossed.is_some() && o.t < p.t && covered(&o) {
+                            self.deliver(q, r, o.t, o.frame);
+                        }
+                    }
                     self.deliver(q, s, p.t, p.frame);
                 }
             }
         }
 
+        // 0. What the sender must have received that was never captured.
+        self.infer_unseen(q, seg, s, r, prev_ack);
+
         // 1. What the sender had received: resolve the peer's control segment in flight.
         let mut deliver_after = None;
-        if let Some(p) = self.sides[r].pending {
+        self.rst_answered(q, r, seg);
+        if let Some(p) = self.sides[r].pending.filter(|p| !p.rst) {
             let covered = f.ack() && SeqNum(seg.ack) >= p.ctrl_end;
             if f.rst() && p.syn && p.ack.is_none() {
                 self.drop_pending(q, r);
@@ -211,11 +237,15 @@ impl Conn {
                 self.deliver(q, r, p.t, p.frame);
             } else if f.rst() {
                 self.drop_pending(q, r);
+            } else if p.fin && f.fin() {
+                // FINs crossed, or the peer's FIN was lost after the capture point: which
+                // one, the receiver's next ACK (or the FIN's retransmission) will show.
+                self.fin_crossed(r, t);
             } else if f.syn() || f.fin() {
-                if p.fin && f.fin() {
-                    self.record.crossed_fins = true;
-                }
                 deliver_after = Some(p.frame);
+            } else if !f.rst() && !is_retrans {
+                // It goes on without acknowledging it (so far).
+                self.fin_unacknowledged(r);
             }
         }
 

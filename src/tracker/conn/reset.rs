@@ -2,24 +2,64 @@
 
 use super::*;
 
+/// A state whose socket is a full TCB past the handshake (tcp_validate_incoming applies):
+/// not a request sock (SYN-RECEIVED), not TIME-WAIT (tcp_timewait_state_process).
+pub(super) fn synchronized(st: TcpState) -> bool {
+    matches!(
+        st,
+        TcpState::Established
+            | TcpState::FinWait1
+            | TcpState::FinWait2
+            | TcpState::CloseWait
+            | TcpState::Closing
+            | TcpState::LastAck
+    )
+}
+
+/// What an RST does to its receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RstCheck {
+    /// It resets the connection.
+    Accept,
+    /// In the window but not at RCV.NXT: a challenge ACK answers it; nothing changes.
+    Challenge,
+    /// Outside the window: dropped.
+    OutOfWindow,
+}
+
 impl Conn {
-    pub(super) fn rst_acceptable(&self, seg: &Segment, s: Side, r: Side) -> bool {
+    /// What `seg`, an RST from `s`, does to its receiver `r` (RFC 9293 §3.10.7, RFC 5961 §3
+    /// as tcp_validate_incoming applies it).
+    pub(super) fn rst_check(&self, seg: &Segment, s: Side, r: Side) -> RstCheck {
         let rcv = &self.sides[r];
+        let seq = SeqNum(seg.seq);
         match rcv.state {
             // §3.10.7.3: in SYN-SENT an RST is acceptable if its ACK acknowledges the SYN.
             TcpState::SynSent => {
-                seg.flags.ack() && rcv.isn.is_some_and(|isn| SeqNum(seg.ack) == isn + 1)
+                let ok = seg.flags.ack() && rcv.isn.is_some_and(|isn| SeqNum(seg.ack) == isn + 1);
+                if ok {
+                    RstCheck::Accept
+                } else {
+                    RstCheck::OutOfWindow
+                }
             }
             _ => {
-                // §3.10.7.4 / RFC 5961: RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND.
-                let rcv_nxt = rcv.max_ack.or(self.sides[s].next_seq);
-                match rcv_nxt {
-                    None => true,
-                    Some(nxt) => {
-                        let seq = SeqNum(seg.seq);
-                        let wnd = rcv.window.max(1);
-                        seq == nxt || (seq > nxt && seq < nxt + wnd)
-                    }
+                // §3.10.7.4 / RFC 5961: RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND. RCV.NXT is
+                // what the receiver acknowledged, or failing that what the sender sent.
+                let Some(nxt) = rcv.max_ack.or(self.sides[s].next_seq) else {
+                    return RstCheck::Accept;
+                };
+                let wnd = rcv.window.max(1);
+                let exact = seq == nxt || self.sides[s].next_seq == Some(seq);
+                let in_window = seq == nxt || (seq > nxt && seq < nxt + wnd);
+                // A synchronized socket resets only at exactly RCV.NXT; elsewhere in the
+                // window it sends a challenge ACK and carries on (RFC 5961 §3.2). A request
+                // sock (SYN-RECEIVED, tcp_check_req) and TIME-WAIT take any in-window RST.
+                let strict = synchronized(rcv.state);
+                match (in_window || exact, strict && !exact) {
+                    (false, _) => RstCheck::OutOfWindow,
+                    (true, true) => RstCheck::Challenge,
+                    (true, false) => RstCheck::Accept,
                 }
             }
         }
@@ -35,6 +75,10 @@ impl Conn {
             sender_state,
             TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::TimeWait
         );
+        if sender_state == TcpState::TimeWait && s != r && self.no_tcb_answers(seg, r) {
+            // Its TIME-WAIT had ended (or never was): it is CLOSED, its 60 s cut short.
+            self.set_state(q, s, TcpState::Closed, Cause::Timer(t, Some(frame)));
+        }
         if synchronized && s != r {
             if sender_state == TcpState::SynReceived {
                 self.end_with(Ending::AbortedInHandshake);
@@ -53,6 +97,7 @@ impl Conn {
         }
         // The receiver.
         let rstate = self.sides[r].state;
+        let mut defer = false;
         match rstate {
             TcpState::SynSent => {
                 self.end_with(Ending::Refused);
@@ -74,18 +119,14 @@ impl Conn {
                     self.end_with(Ending::Reset);
                 }
                 self.record.first_closer.get_or_insert(s);
-                self.transition(q, r, Input::RecvRst, t, frame);
-                if rstate != TcpState::TimeWait {
-                    self.call(
-                        q,
-                        t,
-                        r,
-                        CallName::Recv,
-                        Phase::Return,
-                        Some(CallResult::Errno(Errno::ECONNRESET)),
-                    );
+                // A TIME-WAIT (RFC 1337) and a self-connect take it at once; any other
+                // receiver may not get it (lost after the capture point): its next segment
+                // tells (see `delivery`).
+                if rstate == TcpState::TimeWait || s == r {
+                    self.rst_reaches(q, r, t, frame);
+                } else {
+                    defer = true;
                 }
-                self.decide_fin_call(q, r, false);
             }
         }
         if synchronized && s != r {
@@ -93,5 +134,51 @@ impl Conn {
         }
         self.drop_pending(q, r);
         self.drop_pending(q, s);
+        if defer {
+            let p = Pending {
+                t,
+                frame,
+                syn: false,
+                fin: false,
+                rst: true,
+                ack: None,
+                ctrl_end: SeqNum(seg.seq),
+                synack: None,
+                held: true,
+                crossed: None,
+                unacked_after: false,
+            };
+            self.sides[s].pending = Some(p);
+            q.hold((t, self.id, HoldKind::Delivery(s)), self.key);
+        }
+    }
+
+    /// An RST reaches side `r` at `t` (tcp_reset): CLOSED, and a blocked recv() fails.
+    pub(super) fn rst_reaches(&mut self, q: &mut EventQueue, r: Side, t: Timestamp, frame: u64) {
+        let rstate = self.sides[r].state;
+        if matches!(rstate, TcpState::Closed | TcpState::Listen) {
+            return;
+        }
+        self.transition(q, r, Input::RecvRst, t, frame);
+        if rstate != TcpState::TimeWait {
+            self.call(
+                q,
+                t,
+                r,
+                CallName::Recv,
+                Phase::Return,
+                Some(CallResult::Errno(Errno::ECONNRESET)),
+            );
+        }
+        self.decide_fin_call(q, r, false);
+    }
+
+    /// Is `seg`, an RST from a side held in TIME-WAIT, what an end with no TCB sends? A
+    /// TIME-WAIT socket answers with ACKs, never a bare RST (tcp_timewait_state_process
+    /// returns TCP_TW_RST only in its FIN-WAIT-2 substate); an RST without ACK whose sequence
+    /// number is what the peer acknowledged is tcp_v4_send_reset answering for no socket
+    /// (seq = the segment's ACK, RFC 9293 §3.10.7.1).
+    pub(super) fn no_tcb_answers(&self, seg: &Segment, r: Side) -> bool {
+        !seg.flags.ack() && self.sides[r].max_ack.is_none_or(|a| a == SeqNum(seg.seq))
     }
 }

@@ -6,19 +6,30 @@ use crate::timestamp::Timestamp;
 use crate::tracker::seq::SeqNum;
 use std::net::SocketAddr;
 
-/// A SYN or FIN on its way to the peer.
+/// A SYN, FIN or RST on its way to the peer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pending {
     pub(super) t: Timestamp,
     pub(super) frame: u64,
     pub(super) syn: bool,
     pub(super) fin: bool,
+    /// An RST (an abort): its receiver may yet show it never got it.
+    pub(super) rst: bool,
     pub(super) ack: Option<SeqNum>,
     /// What an ACK must reach to show the control segment was received.
     pub(super) ctrl_end: SeqNum,
     /// A SYN,ACK with this SYN's sequence number, sent while the SYN was still in flight
     /// (a simultaneous open): (time, frame, its ACK), delivered right after the SYN.
     pub(super) synack: Option<(Timestamp, u64, SeqNum)>,
+    /// It still holds output back. Once the hold has run out (a memory and latency bound,
+    /// not a verdict) it stays undecided until evidence comes, and is then dated no earlier
+    /// than that evidence, since output up to it may already have left.
+    pub(super) held: bool,
+    /// A FIN the peer's own FIN crossed (at this time): delivered, if the peer's ACK shows
+    /// it, just after that FIN was sent.
+    pub(super) crossed: Option<Timestamp>,
+    /// The peer sent something after it that did not acknowledge it.
+    pub(super) unacked_after: bool,
 }
 
 /// A FIN whose call (close or shutdown) is not yet known.
@@ -30,8 +41,9 @@ pub(super) struct FinCall {
     pub(super) peer_data_end: Option<SeqNum>,
 }
 
-/// The fields that make two captures of one segment identical.
-pub(super) type Signature = (u32, u32, u16, u32, u16, Option<(u32, u32)>, Timestamp);
+/// The header fields that make two captures of one segment identical (seq, ack, flags,
+/// payload length, window, TCP timestamps).
+pub(super) type Signature = (u32, u32, u16, u32, u16, Option<(u32, u32)>);
 
 #[derive(Debug, Clone)]
 pub(super) struct Tcb {
@@ -44,6 +56,9 @@ pub(super) struct Tcb {
     /// Sent a SYN without ACK: it called connect().
     pub(super) active: bool,
     pub(super) isn: Option<SeqNum>,
+    /// The ISN of another SYN,ACK it sent (or someone sent in its name): it becomes `isn` if
+    /// the peer acknowledges it.
+    pub(super) alt_isn: Option<SeqNum>,
     pub(super) synack_sent: bool,
     pub(super) next_seq: Option<SeqNum>,
     /// End of the payload sent (FIN excluded).
@@ -56,7 +71,8 @@ pub(super) struct Tcb {
     pub(super) last_syn_t: Option<Timestamp>,
     pub(super) pending: Option<Pending>,
     pub(super) fin_call: Option<FinCall>,
-    pub(super) last_sig: Option<Signature>,
+    /// The last segment it sent: its signature and capture time.
+    pub(super) last_sig: Option<(Signature, Timestamp)>,
     /// A frame of this side cut by the snaplen was reported (once per side).
     pub(super) cut_reported: bool,
 }
@@ -70,6 +86,7 @@ impl Tcb {
             passive: false,
             active: false,
             isn: None,
+            alt_isn: None,
             synack_sent: false,
             next_seq: None,
             data_end: None,

@@ -28,9 +28,10 @@ pub(super) struct Record {
     pub syn_t: Option<Timestamp>,
     /// SYN to the ACK of the SYN,ACK.
     pub rtt_ns: Option<i64>,
-    /// Segments sent by each side (duplicates excluded).
+    /// Segments sent by each side, capture duplicates included (as Zeek's orig_pkts and
+    /// tshark's conversations count them).
     pub packets: PerSide<u64>,
-    /// Payload bytes sent by each side.
+    /// Payload bytes sent by each side (capture duplicates excluded).
     pub bytes: PerSide<u64>,
     /// Zeek's history letters and endpoint states.
     pub history: ZeekHistory,

@@ -240,3 +240,58 @@ fn rst_in_time_wait_ends_it_before_its_60_s() {
 }
 
 // =============================================================================================
+
+/// The FIN exchange of `client_closes_first_and_waits_in_time_wait`, then the server's FIN
+/// again (the last ACK lost after the capture point) and the client's answer `answer`.
+fn fin_exchange_then_client_answers(answer: Segment) -> Vec<Event> {
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, F | A, ISN_C + 1, ISN_S + 1, 0),
+        seg(5, S, C, A, ISN_S + 1, ISN_C + 2, 0),
+        seg(6, S, C, F | A, ISN_S + 1, ISN_C + 2, 0),
+        seg(7, C, S, A, ISN_C + 2, ISN_S + 2, 0),
+        seg(300, S, C, F | A, ISN_S + 1, ISN_C + 2, 0),
+        answer,
+    ]);
+    run(&s)
+}
+
+/// When and by which frame the client left TIME_WAIT, and whether that was projected.
+fn client_time_wait_end(ev: &[Event]) -> Option<(Option<u64>, bool)> {
+    ev.iter().find_map(|e| match e {
+        Event::State(st) if st.endpoint.0 == C.parse().unwrap() && st.from == TimeWait => {
+            Some((st.frame, st.projected))
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn a_bare_rst_at_the_acknowledged_sequence_shows_no_time_wait_is_left() {
+    let ev = fin_exchange_then_client_answers(seg(301, C, S, R, ISN_C + 2, 0, 0));
+    assert_eq!(client_time_wait_end(&ev), Some((Some(301), false)));
+}
+
+#[test]
+fn an_ack_from_time_wait_keeps_it_for_its_60_s() {
+    let ev = fin_exchange_then_client_answers(seg(301, C, S, A, ISN_C + 2, ISN_S + 2, 0));
+    assert_eq!(client_time_wait_end(&ev), Some((None, true)));
+}
+
+#[test]
+fn a_bare_rst_while_the_peer_still_waits_in_last_ack_closes_both() {
+    // The client's last ACK was not captured: the server stays in LAST_ACK and resends its
+    // FIN after the delivery limit; the client has no TCB and answers with a bare RST.
+    let mut s = handshake();
+    s.extend([
+        seg(4, C, S, F | A, ISN_C + 1, ISN_S + 1, 0),
+        seg(5, S, C, F | A, ISN_S + 1, ISN_C + 2, 0),
+        seg(1300, S, C, F | A, ISN_S + 1, ISN_C + 2, 0),
+        seg(1301, C, S, R, ISN_C + 2, 0, 0),
+    ]);
+    let ev = run(&s);
+    assert_eq!(path(&ev, C)[3..], [FinWait1, FinWait2, TimeWait, Closed]);
+    assert_eq!(path(&ev, S)[3..], [CloseWait, LastAck, Closed]);
+    assert_eq!(client_time_wait_end(&ev), Some((Some(1301), false)));
+    assert_eq!(verdicts(&ev)[0].time_wait_until, None);
+}

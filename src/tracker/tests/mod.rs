@@ -112,8 +112,16 @@ fn history_after_handshake(then: &[Segment]) -> String {
     verdicts(&run(&s))[0].history.clone()
 }
 
+mod challenge;
 mod closing;
+mod delivery;
+mod duplicates;
 mod established;
+mod identity;
+mod loss;
 mod midstream;
+
+mod one_sided;
 mod opening;
 mod properties;
+mod time_wait;
