@@ -529,6 +529,7 @@ fn synthetic_lines() -> Vec<String> {
             retransmissions: 0,
             resets: 0,
             states_entered: 0,
+            server_listened: false,
             roles_guessed: false,
             simultaneous_open: false,
             zeek_endpoints: [("TCP_CLOSED", 0); 2],

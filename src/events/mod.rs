@@ -461,6 +461,10 @@ pub struct ConnectionEvent {
     /// Every state either endpoint entered, as `TcpState::bit`s (filters only).
     #[serde(skip)]
     pub states_entered: u16,
+    /// The server's endpoint answered a SYN in this capture (so a refusal means its listener
+    /// went away, or dropped the SYN from a full queue: renderers only).
+    #[serde(skip)]
+    pub server_listened: bool,
     /// Roles were guessed (no handshake captured).
     #[serde(skip)]
     pub roles_guessed: bool,

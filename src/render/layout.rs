@@ -314,6 +314,14 @@ pub fn legend_lines(width: usize) -> Vec<String> {
 /// Why a call failed, in words, for the calls that an RST ends (observed or inferred).
 fn call_why(c: &CallEvent, v: &ConnectionEvent) -> Option<String> {
     match (c.phase, c.result) {
+        (Phase::Return, Some(CallResult::Errno(Errno::ECONNREFUSED))) if v.server_listened => {
+            Some(format!(
+                "why: RST answers the SYN: {} answered SYNs earlier, so its listener has \
+                 closed since (or, with tcp_abort_on_overflow, its accept queue was full) → \
+                 ECONNREFUSED",
+                v.server
+            ))
+        }
         (Phase::Return, Some(CallResult::Errno(Errno::ECONNREFUSED))) => Some(format!(
             "why: RST answers the SYN: nothing listens on {} → ECONNREFUSED",
             v.server

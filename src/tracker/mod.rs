@@ -120,7 +120,12 @@ pub struct Tracker {
     aside: FxHashMap<u128, Vec<Box<Conn>>>,
     /// SYNs sent to an end in TIME-WAIT, waiting for its answer (see `time_wait`).
     tw_probes: FxHashMap<u128, time_wait::TwProbe>,
+    /// Endpoints seen answering a SYN (listeners), so a later refusal can say it had one.
+    listeners: rustc_hash::FxHashSet<std::net::SocketAddr>,
 }
+
+/// How many listening endpoints are remembered (a scan of many answering hosts stays bounded).
+const MAX_LISTENERS: usize = 1 << 16;
 
 impl Tracker {
     /// A tracker with no connections.
@@ -139,6 +144,7 @@ impl Tracker {
             now: Timestamp(i64::MIN),
             finishing: false,
             ranges: zeek::reassembly::RangeBudget::new(zeek::reassembly::TOTAL_RANGES),
+            listeners: Default::default(),
             aside: FxHashMap::default(),
             tw_probes: FxHashMap::default(),
         }
@@ -165,6 +171,9 @@ impl Tracker {
         let key = flow.compact();
         let f = seg.flags;
         let new_syn = f.syn() && !f.ack();
+        if f.syn() && f.ack() && self.listeners.len() < MAX_LISTENERS {
+            self.listeners.insert(seg.src);
+        }
 
         if !self.tw_probes.is_empty() && self.probe_segment(key, &flow, seg) {
             return;
@@ -371,7 +380,8 @@ impl Tracker {
         for kind in conn.open_holds() {
             conn.expire_hold(&mut self.queue, kind, true);
         }
-        let verdict = conn.verdict(self.cfg.time_wait_ns);
+        let mut verdict = conn.verdict(self.cfg.time_wait_ns);
+        verdict.server_listened = self.listeners.contains(&verdict.server.0);
         let (tw_sides, tw_since) = conn.time_wait();
         let order_at = at.unwrap_or(verdict.end);
         self.queue.push_at(order_at, Event::Connection(verdict));

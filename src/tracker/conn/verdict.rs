@@ -264,6 +264,7 @@ impl Conn {
             retransmissions: self.record.retransmissions,
             resets: self.record.resets,
             states_entered: self.record.states_entered,
+            server_listened: false,
             roles_guessed: self.roles_guessed,
             simultaneous_open: self.simultaneous_open && !self.self_connect,
             zeek_endpoints: self.record.history.endpoints(),
