@@ -2,6 +2,7 @@
 //! where they go to (`-w`). This module and its children are the only capture code that
 //! touches the OS; everything after a `Frame` is shared by `replay`, `watch` and `demo`.
 
+mod compression;
 pub mod error;
 pub mod live;
 pub mod pcap_reader;

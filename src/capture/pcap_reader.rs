@@ -2,6 +2,7 @@
 //! interfaces, any timestamp resolution) files or stdin, on pcap-parser. Memory stays constant:
 //! one fixed buffer, never the whole file, never an allocation sized by a record's length.
 
+use super::compression::Compression;
 use super::CaptureError;
 use crate::frame::{Frame, LinkType};
 use crate::timestamp::Timestamp;
@@ -33,29 +34,6 @@ struct Interface {
 enum Format {
     Pcap { link: LinkType, nanos: bool },
     PcapNg { interfaces: Vec<Interface> },
-}
-
-/// A compression a capture file may come in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Compression {
-    Gzip,
-    Zstd,
-    Xz,
-}
-
-impl Compression {
-    /// The compression whose magic `head` starts with.
-    fn of(head: &[u8]) -> Option<Compression> {
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Some(Compression::Gzip)
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Some(Compression::Zstd)
-        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-            Some(Compression::Xz)
-        } else {
-            None
-        }
-    }
 }
 
 /// A pcap or pcapng stream.
