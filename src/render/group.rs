@@ -30,6 +30,10 @@ pub trait GroupRenderer {
     fn late_event(&mut self, _event: &Event, _out: &mut dyn Write) -> io::Result<()> {
         Ok(())
     }
+    /// Does `late_event` do anything? (If not, drawn connections need not be remembered.)
+    fn wants_late_events(&self) -> bool {
+        false
+    }
     /// After the last connection.
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()>;
 }
@@ -85,11 +89,13 @@ impl<G: GroupRenderer> Grouped<G> {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         if let Some(g) = group {
-            self.shown.insert(g.verdict.conn);
-            self.shown_order.push_back(g.verdict.conn);
-            if self.shown_order.len() > SHOWN_KEPT {
-                if let Some(old) = self.shown_order.pop_front() {
-                    self.shown.remove(&old);
+            if self.inner.wants_late_events() {
+                self.shown.insert(g.verdict.conn);
+                self.shown_order.push_back(g.verdict.conn);
+                if self.shown_order.len() > SHOWN_KEPT {
+                    if let Some(old) = self.shown_order.pop_front() {
+                        self.shown.remove(&old);
+                    }
                 }
             }
             self.inner.connection(&g, out)?;
@@ -187,6 +193,9 @@ impl GroupRenderer for FilteredJsonl {
     }
     fn late_event(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
         super::jsonl::JsonlRenderer::default().event(e, out)
+    }
+    fn wants_late_events(&self) -> bool {
+        true
     }
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
         super::jsonl::JsonlRenderer::default().finish(summary, out)

@@ -4,11 +4,15 @@ use super::group::{ConnGroup, GroupRenderer};
 use crate::events::{ConnectionEvent, Initiator, Meta, Outcome, Summary, TcpState};
 use crate::timestamp::Timestamp;
 use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
 use std::io::{self, Write};
+use std::ops::Range;
 
 /// Streams summary rows; keeps only counters.
 pub struct SummaryRenderer {
     width: usize,
+    /// Reused for each row's fields.
+    buf: String,
     rows: u64,
     by_outcome: BTreeMap<&'static str, u64>,
     tw_client: u64,
@@ -20,12 +24,17 @@ pub struct SummaryRenderer {
 /// Width of the one-line layout (every column); narrower outputs take two lines a row.
 const WIDE: usize = 170;
 
-/// `2026-11-25`, `12:22:45.564326` (UTC) of a capture time.
-fn utc(t: Timestamp) -> (String, String) {
+/// Days since 1970-01-01 and the second of the day of a capture time (UTC), and its µs.
+fn utc_parts(t: Timestamp) -> (i64, i64, i64) {
     let ns = t.as_nanos();
     let secs = ns.div_euclid(1_000_000_000);
     let us = ns.rem_euclid(1_000_000_000) / 1_000;
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    (secs.div_euclid(86_400), secs.rem_euclid(86_400), us)
+}
+
+/// `2026-11-25` (UTC) of a capture time.
+fn utc_date(t: Timestamp) -> String {
+    let (days, _, _) = utc_parts(t);
     // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -36,14 +45,18 @@ fn utc(t: Timestamp) -> (String, String) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        format!("{y:04}-{m:02}-{d:02}"),
-        format!(
-            "{:02}:{:02}:{:02}.{us:06}",
-            sod / 3600,
-            sod % 3600 / 60,
-            sod % 60
-        ),
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `12:22:45.564326` (UTC) of a capture time.
+fn write_utc_time(b: &mut String, t: Timestamp) -> fmt::Result {
+    let (_, sod, us) = utc_parts(t);
+    write!(
+        b,
+        "{:02}:{:02}:{:02}.{us:06}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
     )
 }
 
@@ -78,6 +91,7 @@ impl SummaryRenderer {
     pub fn new(width: usize) -> Self {
         SummaryRenderer {
             width,
+            buf: String::new(),
             rows: 0,
             by_outcome: BTreeMap::new(),
             tw_client: 0,
@@ -87,36 +101,12 @@ impl SummaryRenderer {
         }
     }
 
-    /// Render one verdict as a row (no per-segment events needed).
+    /// Render one verdict as a row (no per-segment events needed). Fields are written into
+    /// one reused buffer: no String per field or row.
     pub fn row(&mut self, v: &ConnectionEvent, out: &mut dyn Write) -> io::Result<()> {
         let wide = self.width >= WIDE;
-        let (date, time) = utc(v.start);
         if self.rows == 0 {
-            writeln!(out, "connections of {date} (times UTC)")?;
-            if wide {
-                writeln!(
-                    out,
-                    "{:>5} {:<15} {:<21} {:<21} {:>10} {:>8} {:>9} {:>11} {:<10} {:<6} {:<10} {:<6} final (client/server)",
-                    "conn", "start", "client", "server", "dur_ms", "rtt_ms", "pkts", "bytes",
-                    "history", "state", "outcome", "closer"
-                )?;
-            } else {
-                if self.width >= 100 {
-                    writeln!(
-                        out,
-                        "{:>5} {:<15} {:<45} {:<10} final (client/server)",
-                        "conn", "start", "client → server", "outcome"
-                    )?;
-                } else if self.width >= 80 {
-                    writeln!(
-                        out,
-                        "{:>5} {:<15} {:<45} outcome",
-                        "conn", "start", "client → server"
-                    )?;
-                } else {
-                    writeln!(out, "{:>5} {:<15} client → server", "conn", "start")?;
-                }
-            }
+            self.header(v, wide, out)?;
         }
         self.rows += 1;
         *self.by_outcome.entry(v.outcome.as_str()).or_default() += 1;
@@ -135,88 +125,152 @@ impl SummaryRenderer {
             Some(Initiator::Both) => "both",
             None => "-",
         };
-        let fin = format!(
-            "{}/{}",
-            st(0),
-            if v.final_states.0.len() > 1 {
-                st(1).name()
-            } else {
-                "(self)"
-            }
-        );
-        let dur = format!("{:.3}", v.end.since(v.start) as f64 / 1e6);
-        let rtt = v.handshake_rtt_ms.map_or("-".into(), |r| format!("{r:.3}"));
-        let rtt_ms = v
-            .handshake_rtt_ms
-            .map_or("-".into(), |r| format!("{r:.3} ms"));
-        let pkts = format!("{}/{}", v.packets[0], v.packets[1]);
-        let bytes = format!("{}/{}", v.bytes[0], v.bytes[1]);
+        let server_state = if v.final_states.0.len() > 1 {
+            st(1).name()
+        } else {
+            "(self)"
+        };
+        let dur = v.end.since(v.start) as f64 / 1e6;
+        let b = &mut self.buf;
+        b.clear();
+        // Each field appended, and its byte range kept.
+        let mut at = 0;
+        let mut next = |b: &String| -> Range<usize> {
+            let r = at..b.len();
+            at = b.len();
+            r
+        };
+        let _ = write_utc_time(b, v.start);
+        let time = next(b);
+        let _ = write!(b, "{}/{server_state}", st(0));
+        let fin = next(b);
+        let _ = match v.handshake_rtt_ms {
+            Some(r) => write!(b, "{r:.3}"),
+            None => b.write_str("-"),
+        };
+        let rtt = next(b);
+        let _ = write!(b, "{}/{}", v.packets[0], v.packets[1]);
+        let pkts = next(b);
+        let _ = write!(b, "{}/{}", v.bytes[0], v.bytes[1]);
+        let bytes = next(b);
+        let _ = write!(b, "{}", v.client);
+        let client = next(b);
+        let _ = write!(b, "{}", v.server);
+        let server = next(b);
+        let _ = write!(b, "{dur:.3}");
+        let dur_text = next(b);
         if wide {
-            writeln!(
+            return writeln!(
                 out,
-                "{:>5} {:<15} {:<21} {:<21} {:>10} {:>8} {:>9} {:>11} {:<10} {:<6} {:<10} {:<6} {fin}",
+                "{:>5} {:<15} {:<21} {:<21} {:>10} {:>8} {:>9} {:>11} {:<10} {:<6} {:<10} {:<6} {}",
                 v.conn,
-                time,
-                v.client.to_string(),
-                v.server.to_string(),
-                dur,
-                rtt,
-                pkts,
-                bytes,
+                &b[time],
+                &b[client],
+                &b[server],
+                &b[dur_text],
+                &b[rtt],
+                &b[pkts],
+                &b[bytes],
                 v.history,
                 v.conn_state,
                 v.outcome.as_str(),
                 closer,
+                &b[fin],
+            );
+        }
+        // client → server as one column of 45 (the arrow: one column, three bytes).
+        let pad = 45usize.saturating_sub(client.len() + 3 + server.len());
+        write!(
+            out,
+            "{:>5} {:<15} {} → {}",
+            v.conn, &b[time], &b[client], &b[server]
+        )?;
+        if self.width >= 100 {
+            writeln!(
+                out,
+                "{:pad$} {:<10} {}",
+                "",
+                v.outcome.as_str(),
+                &b[fin.clone()]
+            )?;
+        } else if self.width >= 80 {
+            writeln!(out, "{:pad$} {}", "", v.outcome.as_str())?;
+        } else {
+            writeln!(out)?;
+        }
+        // The details under the row, wrapped to the width (ASCII: bytes are columns).
+        let outcome = v.outcome.as_str();
+        let history = v.history.as_str();
+        let state = v.conn_state.as_str();
+        let rtt_unit = if v.handshake_rtt_ms.is_some() {
+            " ms"
+        } else {
+            ""
+        };
+        let details: [(&str, &str, &str, &str); 9] = [
+            (if self.width < 80 { outcome } else { "" }, "", "", ""),
+            (
+                if self.width < 100 { "final " } else { "" },
+                if self.width < 100 { &b[fin] } else { "" },
+                "",
+                "",
+            ),
+            ("", &b[dur_text], " ms", ""),
+            ("rtt ", &b[rtt], rtt_unit, ""),
+            ("pkts ", &b[pkts], "", ""),
+            ("bytes ", &b[bytes], "", ""),
+            (history, " ", state, ""),
+            ("closer ", closer, "", ""),
+            ("", "", "", ""),
+        ];
+        const INDENT: usize = 22;
+        out.write_all(&[b' '; INDENT])?;
+        let mut len = 0;
+        for (a, m, z, y) in details {
+            let w = a.len() + m.len() + z.len() + y.len();
+            if w == 0 {
+                continue;
+            }
+            if len > 0 && INDENT + len + 2 + w > self.width {
+                out.write_all(b"\n")?;
+                out.write_all(&[b' '; INDENT])?;
+                len = 0;
+            } else if len > 0 {
+                out.write_all(b", ")?;
+                len += 2;
+            }
+            for part in [a, m, z, y] {
+                out.write_all(part.as_bytes())?;
+            }
+            len += w;
+        }
+        out.write_all(b"\n")
+    }
+
+    /// The date line and the column headings, before the first row.
+    fn header(&self, v: &ConnectionEvent, wide: bool, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "connections of {} (times UTC)", utc_date(v.start))?;
+        if wide {
+            writeln!(
+                out,
+                "{:>5} {:<15} {:<21} {:<21} {:>10} {:>8} {:>9} {:>11} {:<10} {:<6} {:<10} {:<6} final (client/server)",
+                "conn", "start", "client", "server", "dur_ms", "rtt_ms", "pkts", "bytes",
+                "history", "state", "outcome", "closer"
+            )
+        } else if self.width >= 100 {
+            writeln!(
+                out,
+                "{:>5} {:<15} {:<45} {:<10} final (client/server)",
+                "conn", "start", "client → server", "outcome"
+            )
+        } else if self.width >= 80 {
+            writeln!(
+                out,
+                "{:>5} {:<15} {:<45} outcome",
+                "conn", "start", "client → server"
             )
         } else {
-            let pair = format!("{} → {}", v.client, v.server);
-            let mut details = vec![
-                format!("{dur} ms"),
-                format!("rtt {rtt_ms}"),
-                format!("pkts {pkts}"),
-                format!("bytes {bytes}"),
-                format!("{} {}", v.history, v.conn_state),
-                format!("closer {closer}"),
-            ];
-            if self.width >= 100 {
-                writeln!(
-                    out,
-                    "{:>5} {:<15} {:<45} {:<10} {fin}",
-                    v.conn,
-                    time,
-                    pair,
-                    v.outcome.as_str()
-                )?;
-            } else if self.width >= 80 {
-                writeln!(
-                    out,
-                    "{:>5} {:<15} {:<45} {}",
-                    v.conn,
-                    time,
-                    pair,
-                    v.outcome.as_str()
-                )?;
-                details.insert(0, format!("final {fin}"));
-            } else {
-                writeln!(out, "{:>5} {:<15} {pair}", v.conn, time)?;
-                details.insert(0, format!("final {fin}"));
-                details.insert(0, v.outcome.as_str().to_string());
-            }
-            // The details under the row, wrapped to the width.
-            const INDENT: usize = 22;
-            let mut line = String::new();
-            for d in details {
-                let len = line.chars().count();
-                if len > 0 && INDENT + len + 2 + d.chars().count() > self.width {
-                    writeln!(out, "{:INDENT$}{line}", "")?;
-                    line.clear();
-                }
-                if !line.is_empty() {
-                    line.push_str(", ");
-                }
-                line.push_str(&d);
-            }
-            writeln!(out, "{:INDENT$}{line}", "")
+            writeln!(out, "{:>5} {:<15} client → server", "conn", "start")
         }
     }
 }
