@@ -60,6 +60,11 @@ pub struct TrackerConfig {
     pub delivery_limit_ns: i64,
     /// How long (capture time) a FIN's close-or-shutdown question may stay open.
     pub fin_call_limit_ns: i64,
+    /// How long (capture time) an RST in flight may hold output back waiting to see whether
+    /// its receiver goes on as if it never came (silence is what an RST usually meets, so
+    /// this is short: it bounds how much output waits behind every abort). 250 ms: a
+    /// receiver with data in flight retransmits after Linux's minimum RTO (200 ms).
+    pub rst_limit_ns: i64,
     /// How many events may wait behind unsettled inferences before the oldest is settled
     /// early (bounds memory when a port scan or a half-close holds the stream).
     pub max_queued: usize,
@@ -76,7 +81,8 @@ impl Default for TrackerConfig {
             max_connections: 100_000,
             delivery_limit_ns: 1_000_000_000,
             fin_call_limit_ns: 10_000_000_000,
-            max_queued: 100_000,
+            rst_limit_ns: 250_000_000,
+            max_queued: 20_000,
             closed_grace_ns: 2_000_000_000,
             wanted: Wanted::ALL,
         }
@@ -415,7 +421,8 @@ impl Tracker {
         }
         let limit = self.now.plus_nanos(-self.cfg.delivery_limit_ns);
         let fin_limit = self.now.plus_nanos(-self.cfg.fin_call_limit_ns);
-        for (hold, key) in self.queue.holds_before(limit, fin_limit) {
+        let rst_limit = self.now.plus_nanos(-self.cfg.rst_limit_ns);
+        for (hold, key) in self.queue.holds_before(limit, fin_limit, rst_limit) {
             self.expire(hold, key, false);
         }
         while let Some(timer) = self.timers.pop_due(self.now) {
@@ -450,13 +457,15 @@ impl Tracker {
     /// close-or-shutdown inference that runs out of time, a lingering RST-ended connection, a
     /// TIME-WAIT end. A live source sleeps until then and calls `handle_timeout`.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        let (delivery, fin_call) = self.queue.oldest_hold_times();
+        let [delivery, fin_call, rst] = self.queue.oldest_hold_times();
+        let rst = rst.map(|t| t.plus_nanos(self.cfg.rst_limit_ns + 1));
         // A hold at t is settled once now − limit > t.
         let delivery = delivery.map(|t| t.plus_nanos(self.cfg.delivery_limit_ns + 1));
         let fin_call = fin_call.map(|t| t.plus_nanos(self.cfg.fin_call_limit_ns + 1));
         [
             delivery,
             fin_call,
+            rst,
             self.timers.next_at(),
             self.ended.next_due(),
         ]

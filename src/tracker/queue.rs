@@ -93,6 +93,8 @@ pub struct EventQueue {
     /// Holds for close-or-shutdown decisions, which may wait longer (a half-closed peer can
     /// take its time to answer).
     fin_holds: BTreeMap<HoldKey, u128>,
+    /// Holds of RSTs in flight (settled sooner: silence is what an RST usually meets).
+    rst_holds: BTreeMap<HoldKey, u128>,
     peak: usize,
 }
 
@@ -162,9 +164,16 @@ impl EventQueue {
         self.map_for(key.2).insert(key, conn_key);
     }
 
+    /// Hold back events later than `key.0` for an RST in flight (its own, shorter limit).
+    pub fn hold_rst(&mut self, key: HoldKey, conn_key: u128) {
+        self.rst_holds.insert(key, conn_key);
+    }
+
     /// End a hold.
     pub fn release(&mut self, key: HoldKey) {
-        self.map_for(key.2).remove(&key);
+        if self.map_for(key.2).remove(&key).is_none() {
+            self.rst_holds.remove(&key);
+        }
     }
 
     fn map_for(&mut self, kind: HoldKind) -> &mut BTreeMap<HoldKey, u128> {
@@ -174,18 +183,20 @@ impl EventQueue {
         }
     }
 
-    /// Delivery holds begun before `deliveries`, and close/shutdown holds begun before
-    /// `fin_calls`, oldest first.
+    /// Delivery holds begun before `deliveries`, close/shutdown holds begun before
+    /// `fin_calls`, and RST holds begun before `rsts`, oldest first.
     pub fn holds_before(
         &self,
         deliveries: Timestamp,
         fin_calls: Timestamp,
+        rsts: Timestamp,
     ) -> Vec<(HoldKey, u128)> {
         let mut v: Vec<(HoldKey, u128)> = self
             .holds
             .iter()
             .take_while(|(k, _)| k.0 < deliveries)
             .chain(self.fin_holds.iter().take_while(|(k, _)| k.0 < fin_calls))
+            .chain(self.rst_holds.iter().take_while(|(k, _)| k.0 < rsts))
             .map(|(k, v)| (*k, *v))
             .collect();
         v.sort_unstable();
@@ -194,30 +205,23 @@ impl EventQueue {
 
     /// Every hold, oldest first.
     pub fn all_holds(&self) -> Vec<(HoldKey, u128)> {
-        self.holds_before(Timestamp(i64::MAX), Timestamp(i64::MAX))
+        let end = Timestamp(i64::MAX);
+        self.holds_before(end, end, end)
     }
 
-    /// The oldest delivery hold's and the oldest close-or-shutdown hold's times.
-    pub fn oldest_hold_times(&self) -> (Option<Timestamp>, Option<Timestamp>) {
-        (
-            self.holds.first_key_value().map(|(k, _)| k.0),
-            self.fin_holds.first_key_value().map(|(k, _)| k.0),
-        )
+    /// The oldest delivery, close-or-shutdown and RST holds' times.
+    pub fn oldest_hold_times(&self) -> [Option<Timestamp>; 3] {
+        [&self.holds, &self.fin_holds, &self.rst_holds]
+            .map(|m| m.first_key_value().map(|(k, _)| k.0))
     }
 
     /// The oldest hold, if any.
     pub fn oldest_hold(&self) -> Option<(HoldKey, u128)> {
-        let a = self.holds.first_key_value();
-        let b = self.fin_holds.first_key_value();
-        match (a, b) {
-            (Some(x), Some(y)) => Some(if x.0 <= y.0 {
-                (*x.0, *x.1)
-            } else {
-                (*y.0, *y.1)
-            }),
-            (Some(x), None) | (None, Some(x)) => Some((*x.0, *x.1)),
-            (None, None) => None,
-        }
+        [&self.holds, &self.fin_holds, &self.rst_holds]
+            .into_iter()
+            .filter_map(|m| m.first_key_value())
+            .min_by_key(|(k, _)| **k)
+            .map(|(k, v)| (*k, *v))
     }
 
     /// Is the next event held back by a hold?

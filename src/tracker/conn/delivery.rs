@@ -288,7 +288,9 @@ impl Conn {
     /// Side `x`'s RST in flight meets a segment its receiver sent at `t`: another RST shows
     /// nothing; anything else sent later than a round trip after the RST (so not crossing
     /// it) shows the receiver never got it and went on (tcp_validate_incoming never saw it).
-    /// True if the RST was settled as lost.
+    /// True if the RST was settled as lost. Silence settles it as delivered after
+    /// `TrackerConfig::rst_limit_ns` (250 ms: a receiver with data in flight retransmits
+    /// after Linux's minimum RTO, 200 ms), or sooner when output waits past `max_queued`.
     pub(super) fn rst_answered(&mut self, q: &mut EventQueue, x: Side, seg: &Segment) -> bool {
         let Some(p) = self.sides[x].pending.filter(|p| p.rst) else {
             return false;

@@ -149,7 +149,7 @@ impl Conn {
                 unacked_after: false,
             };
             self.sides[s].pending = Some(p);
-            q.hold((t, self.id, HoldKind::Delivery(s)), self.key);
+            q.hold_rst((t, self.id, HoldKind::Delivery(s)), self.key);
         }
     }
 
