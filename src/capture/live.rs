@@ -245,9 +245,7 @@ impl LiveSource {
                 };
             }
             // Loopback: each packet is seen leaving and arriving; keep the arrival.
-            if sll.sll_pkttype == libc::PACKET_OUTGOING
-                && sll.sll_hatype == libc::ARPHRD_LOOPBACK
-            {
+            if sll.sll_pkttype == libc::PACKET_OUTGOING && sll.sll_hatype == libc::ARPHRD_LOOPBACK {
                 continue;
             }
             let n = (n as usize).min(READ_BUFFER);

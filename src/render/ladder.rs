@@ -5,7 +5,9 @@
 
 use super::group::{ConnGroup, Stacked};
 use super::layout::legend_lines;
-use super::layout::{elided_text, segment_text, states_text, Layout, RowKind, LEFT, RIGHT};
+use super::layout::{
+    elided_text, segment_text, states_text, travel_mark, Layout, RowKind, Travel, LEFT, RIGHT,
+};
 use super::palette;
 use super::{call_text, fit, RenderOpts};
 use crate::events::{Dir, SegmentEvent};
@@ -103,9 +105,23 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// The arrow of a segment, `width` wide, with its label in the middle.
-fn arrow(s: &SegmentEvent, payload: bool, width: usize) -> String {
-    let label = fit(&segment_text(s, payload), width.saturating_sub(4));
+/// The arrow of a segment, `width` wide, with its label in the middle, and the mark of its
+/// journey (`⤫ crossed`, `✗ lost: sent again`) after the label, never cut: text cannot slope
+/// an arrow, so it says so.
+fn arrow(s: &SegmentEvent, travel: &Travel, payload: bool, width: usize) -> String {
+    let room = width.saturating_sub(4);
+    let label = match travel_mark(travel) {
+        Some(m) => {
+            let n = m.chars().count();
+            let text = fit(&segment_text(s, payload), room.saturating_sub(n + 1));
+            if text.is_empty() {
+                fit(m, room)
+            } else {
+                format!("{text} {m}")
+            }
+        }
+        None => fit(&segment_text(s, payload), room),
+    };
     let dashes = width.saturating_sub(3 + label.chars().count());
     let (l, r) = (dashes / 2, dashes - dashes / 2);
     match s.dir {
@@ -165,7 +181,7 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
             }
             RowKind::Segment(s) => {
                 flags = s.flags;
-                arrow(s, o.payload, cols.arrow)
+                arrow(s, &row.travel, o.payload, cols.arrow)
             }
             RowKind::Call { side, call } => {
                 let text = call_text(call);
