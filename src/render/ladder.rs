@@ -106,7 +106,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// The arrow of a segment, `width` wide, with its label in the middle, and the mark of its
-/// journey (`⤫ crossed`, `✗ lost: sent again`) after the label, never cut: text cannot slope
+/// journey (`⤫ crossed`, `✗ lost`) after the label, never cut: text cannot slope
 /// an arrow, so it says so.
 fn arrow(s: &SegmentEvent, travel: &Travel, payload: bool, width: usize) -> String {
     let room = width.saturating_sub(4);

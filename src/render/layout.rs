@@ -34,8 +34,8 @@
 //! * **Lost** (never got), decided conservatively: a SYN or FIN that its sender sent again
 //!   (a later segment from the same side with the same flag and sequence number, noted as a
 //!   retransmission) while nothing the receiver sent in between acknowledged it or reset the
-//!   connection. From one vantage point a lost ACK looks the same, so the words say what is
-//!   seen: "sent again". The tracker names the first copy as the one that changed the
+//!   connection. From one vantage point a lost ACK looks the same; a SYN that a full backlog
+//!   dropped counts (its receiver's TCP never took it). The tracker names the first copy as the one that changed the
 //!   receiver's state (it keeps the first copy in flight); that change is moved to the row of
 //!   the copy that got through, when the receiver's states still read in order.
 //!
@@ -507,7 +507,7 @@ fn sent_again_unacked(a: &SegmentEvent, later: &[&SegmentEvent]) -> Option<u64> 
     None
 }
 
-/// The mark a segment's row carries for its journey: `⤫ crossed`, `✗ lost: sent again`.
+/// The mark a segment's row carries for its journey: `⤫ crossed`, `✗ lost`.
 pub fn travel_mark(t: &Travel) -> Option<&'static str> {
     if t.lost.is_some() {
         Some(LOST_MARK)
@@ -520,8 +520,9 @@ pub fn travel_mark(t: &Travel) -> Option<&'static str> {
 
 /// Beside a segment that crossed another in flight.
 pub const CROSSED_MARK: &str = "⤫ crossed";
-/// Beside a copy of a SYN or FIN that never got through (its sender sent it again).
-pub const LOST_MARK: &str = "✗ lost: sent again";
+/// Beside a copy of a SYN or FIN that never got through (its sender sent it again, nothing
+/// acknowledged it in between).
+pub const LOST_MARK: &str = "✗ lost";
 
 /// States entered, in order: `FIN_WAIT_2 → TIME_WAIT`.
 pub fn states_text(states: &[StateMark]) -> String {

@@ -166,8 +166,23 @@ impl Canvas {
     }
 
     fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str, width: f64) {
+        self.line_with(x1, y1, x2, y2, stroke, width, "");
+    }
+
+    /// A line with extra attributes after its geometry (` class="seg" data-…`).
+    #[allow(clippy::too_many_arguments)]
+    fn line_with(
+        &mut self,
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+        stroke: &str,
+        width: f64,
+        attrs: &str,
+    ) {
         self.0.push_str(&format!(
-            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{stroke}\" stroke-width=\"{}\"/>\n",
+            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{stroke}\" stroke-width=\"{}\"{attrs}/>\n",
             num(x1),
             num(y1),
             num(x2),
@@ -694,12 +709,13 @@ impl Shaft {
     }
 }
 
-/// One segment's arrow, in a `<g class="seg">` whose `data-` attributes say what it shows:
-/// its frame, direction, send and arrival times (ms since the connection's start, to the
-/// ns), the frames it crossed, and for a lost copy the frame that was sent again. The
-/// `<line>` runs from the send end (`x1`, `y1`) towards the receiver (`x2`, `y2`): to the
-/// arrowhead's base, or to the cross where a lost copy stops. The label sits `along` the
-/// arrow (0 to 1 from its sender), turned with it where it slopes.
+/// One segment's arrow. Its shaft is a `<line class="seg" …>` whose `data-` attributes say
+/// what it shows: its frame, direction, send and arrival times (ms since the connection's
+/// start, to the ns), the frames it crossed, and for a lost copy the frame that was sent
+/// again. The shaft runs from the send end (`x1`, `y1`) towards the receiver (`x2`, `y2`): to
+/// the arrowhead's base (the `<polygon>` after it, tip first), or to the cross where a lost
+/// copy stops. Then its label (`<text>`), `along` the arrow (0 to 1 from its sender), turned
+/// with it where it slopes.
 fn draw_segment(
     c: &mut Canvas,
     s: &SegmentEvent,
@@ -710,8 +726,8 @@ fn draw_segment(
     payload: bool,
 ) {
     let colour = flag_colour(s.flags);
-    let mut g = format!(
-        "<g class=\"seg\" data-frame=\"{}\" data-dir=\"{}\" data-t-send=\"{}\"",
+    let mut data = format!(
+        " class=\"seg\" data-frame=\"{}\" data-dir=\"{}\" data-t-send=\"{}\"",
         s.frame,
         match s.dir {
             Dir::C2s => "c2s",
@@ -720,19 +736,17 @@ fn draw_segment(
         rel(s.t, start)
     );
     match (travel.arrival, travel.lost) {
-        (_, Some(again)) => g.push_str(&format!(" data-lost=\"{again}\"")),
-        (Some(a), None) => g.push_str(&format!(" data-t-recv=\"{}\"", rel(a.t, start))),
-        (None, None) => g.push_str(&format!(" data-t-recv=\"{}\"", rel(s.t, start))),
+        (_, Some(again)) => data.push_str(&format!(" data-lost=\"{again}\"")),
+        (Some(a), None) => data.push_str(&format!(" data-t-recv=\"{}\"", rel(a.t, start))),
+        (None, None) => data.push_str(&format!(" data-t-recv=\"{}\"", rel(s.t, start))),
     }
     if !travel.crossed.is_empty() {
         let frames: Vec<String> = travel.crossed.iter().map(u64::to_string).collect();
-        g.push_str(&format!(" data-crossed=\"{}\"", frames.join(" ")));
+        data.push_str(&format!(" data-crossed=\"{}\"", frames.join(" ")));
     }
-    g.push_str(">\n");
-    c.0.push_str(&g);
     let ((x0, y0), (x1, y1)) = (shaft.from, shaft.to);
     if shaft.lost {
-        c.line(x0, y0, x1, y1, colour, 1.5);
+        c.line_with(x0, y0, x1, y1, colour, 1.5, &data);
         for (a, b) in [(-5.0, -5.0), (-5.0, 5.0)] {
             c.line(x1 + a, y1 + b, x1 - a, y1 - b, LOST, 2.0);
         }
@@ -741,7 +755,7 @@ fn draw_segment(
         let len = (dx * dx + dy * dy).sqrt();
         let (ux, uy) = (dx / len, dy / len);
         let (bx, by) = (x1 - 9.0 * ux, y1 - 9.0 * uy);
-        c.line(x0, y0, bx, by, colour, 1.5);
+        c.line_with(x0, y0, bx, by, colour, 1.5, &data);
         // The head's base corners, the upper one first.
         let (nx, ny) = (-uy * 4.5, ux * 4.5);
         let (p, q) = ((bx - nx, by - ny), (bx + nx, by + ny));
@@ -769,7 +783,6 @@ fn draw_segment(
         );
         c.text(cx, cy - 5.0, "middle", &attrs, &label);
     }
-    c.0.push_str("</g>\n");
 }
 
 impl GroupRenderer for SvgRenderer {
@@ -871,6 +884,28 @@ mod tests {
         assert_eq!(num(348.0), "348");
         assert_eq!(num(74.5), "74.5");
         assert_eq!(num(1.04), "1");
+    }
+
+    #[test]
+    fn waits_are_written_in_their_unit() {
+        assert_eq!(span_text(43_000), "43 µs");
+        assert_eq!(span_text(210_790_000), "210.790 ms");
+        assert_eq!(span_text(1_010_371_000), "1.010 s");
+        assert_eq!(span_text(60_000_000_000), "60.0 s");
+    }
+
+    #[test]
+    fn shafts_know_where_they_cross() {
+        let down = Shaft::new(Dir::C2s, 100.0, End::At(200.0));
+        let level = Shaft::new(Dir::S2c, 150.0, End::At(150.0));
+        let k = down.crossing(&level).expect("they cross");
+        assert!((k - 0.5).abs() < 1e-9, "{k}");
+        // Level arrows side by side never cross; a lost one stops before the other.
+        let below = Shaft::new(Dir::S2c, 250.0, End::At(250.0));
+        assert_eq!(down.crossing(&below), None);
+        let lost = Shaft::new(Dir::S2c, 120.0, End::Lost(120.0));
+        assert_eq!(down.crossing(&lost), None);
+        assert!(lost.to.0 > CLIENT_X + 100.0 && lost.to.0 < SERVER_X - 100.0);
     }
 
     #[test]
