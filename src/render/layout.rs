@@ -35,9 +35,10 @@
 //!   (a later segment from the same side with the same flag and sequence number, noted as a
 //!   retransmission) while nothing the receiver sent in between acknowledged it or reset the
 //!   connection. From one vantage point a lost ACK looks the same; a SYN that a full backlog
-//!   dropped counts (its receiver's TCP never took it). The tracker names the first copy as the one that changed the
-//!   receiver's state (it keeps the first copy in flight); that change is moved to the row of
-//!   the copy that got through, when the receiver's states still read in order.
+//!   dropped counts (its receiver's TCP never took it). The tracker names the first copy as
+//!   the one that changed the receiver's state (it keeps the first copy in flight); that
+//!   change is moved to the row of the copy that got through, when the receiver's states
+//!   still read in order. Data segments are never called lost.
 //!
 //! The words are shared too: [`segment_text`], [`super::call_text`], [`states_text`],
 //! [`elided_text`], [`travel_mark`], and the why lines built here.

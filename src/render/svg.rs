@@ -6,6 +6,20 @@
 //! the renderer keeps the drawn connections and writes the document in `finish`, once the total
 //! height is known (memory: the drawing of every connection shown).
 //!
+//! The vertical axis follows time (`--time-scale`, [`TimeScale`]): by default (compressed)
+//! each row keeps at least its text's height, a gap gets room in proportion (the
+//! connection's median gap is a row), and a gap longer than four median gaps is a broken
+//! axis (two strokes across each lifeline) with its length in the time column; a TIME_WAIT
+//! at the end gets its own break with its length. Each arrow leaves its sender's lifeline at
+//! its capture time and reaches the receiver's where the tracker delivered it (the layout's
+//! [`super::layout::Travel`]): level when that is the instant of its capture, sloping down
+//! when it was settled later, so crossed SYNs or FINs cross (a delivery settled on a later
+//! row is drawn half a row after that row's own segment: it came after it). A lost copy
+//! stops half way with a red cross. State lanes change colour where the arrow that caused the
+//! change ends. `rows` keeps evenly spaced rows and level arrows. Arrows' shafts carry
+//! `class="seg"` and `data-frame`, `data-dir`, `data-t-send`, `data-t-recv` (ms since the
+//! connection's start), `data-crossed` and `data-lost` attributes, for tools and tests.
+//!
 //! Readable at 100 % zoom: monospace text of 13 px (headers 14 px) on a white background.
 //! Every piece of text is XML-escaped. Colour is decoration only: every arrow and lane keeps
 //! its label. Pure: no clock, no environment.
