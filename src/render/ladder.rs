@@ -106,27 +106,45 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// The arrow of a segment, `width` wide, with its label in the middle, and the mark of its
-/// journey (`⤫ crossed`, `✗ lost`) after the label, never cut: text cannot slope
-/// an arrow, so it says so.
+/// journey (text cannot slope an arrow, so it says so): `⤫ crossed` or `✗ lost` after the
+/// label where both fit; else the glyph alone (`⤫`, `✗`) after it; else, when the label just
+/// fits, the glyph beside the arrowhead; a label too long for the arrow anyway is cut to
+/// leave the mark room.
 fn arrow(s: &SegmentEvent, travel: &Travel, payload: bool, width: usize) -> String {
     let room = width.saturating_sub(4);
+    let text = segment_text(s, payload);
+    let len = text.chars().count();
+    let mut by_head = None;
     let label = match travel_mark(travel) {
+        None => fit(&text, room),
         Some(m) => {
+            let glyph = m.split(' ').next().unwrap_or(m);
             let n = m.chars().count();
-            let text = fit(&segment_text(s, payload), room.saturating_sub(n + 1));
-            if text.is_empty() {
-                fit(m, room)
-            } else {
+            if len + 1 + n <= room {
                 format!("{text} {m}")
+            } else if len + 2 <= room {
+                format!("{text} {glyph}")
+            } else if len <= room {
+                by_head = Some(glyph);
+                text
+            } else if room >= n + 7 {
+                format!("{} {m}", fit(&text, room - n - 1))
+            } else {
+                format!("{} {glyph}", fit(&text, room.saturating_sub(2)))
             }
         }
-        None => fit(&segment_text(s, payload), room),
     };
     let dashes = width.saturating_sub(3 + label.chars().count());
     let (l, r) = (dashes / 2, dashes - dashes / 2);
-    match s.dir {
-        Dir::C2s => format!("{} {label} {}▶", "─".repeat(l), "─".repeat(r)),
-        Dir::S2c => format!("◀{} {label} {}", "─".repeat(l), "─".repeat(r)),
+    let line = |n: usize| "─".repeat(n);
+    match (s.dir, by_head) {
+        (Dir::C2s, None) => format!("{} {label} {}▶", line(l), line(r)),
+        (Dir::S2c, None) => format!("◀{} {label} {}", line(l), line(r)),
+        // The glyph takes the place of the dash (or the blank) next to the head.
+        (Dir::C2s, Some(g)) if r > 0 => format!("{} {label} {}{g}▶", line(l), line(r - 1)),
+        (Dir::C2s, Some(g)) => format!("{} {label}{g}▶", line(l)),
+        (Dir::S2c, Some(g)) if l > 0 => format!("◀{g}{} {label} {}", line(l - 1), line(r)),
+        (Dir::S2c, Some(g)) => format!("◀{g}{label} {}", line(r)),
     }
 }
 
