@@ -220,6 +220,17 @@ pub enum Format {
     None,
 }
 
+/// `--time-scale`: how the SVG's vertical axis follows time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimeScale {
+    /// Time-scaled, long waits as a broken axis with their length.
+    Compressed,
+    /// Proportional to time, no breaks.
+    Linear,
+    /// Evenly spaced rows, level arrows.
+    Rows,
+}
+
 /// When to colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -261,6 +272,12 @@ pub struct OutputArgs {
     /// Timeline: log-scale the gaps between events (the default).
     #[arg(long, hide = true)]
     pub log_time: bool,
+    /// SVG/HTML: the vertical axis. `compressed` (the default) follows time, arrows sloping
+    /// from send to arrival (crossed SYNs or FINs cross), long waits shown as a broken axis
+    /// with their length; `linear` follows time without breaks; `rows` spaces rows evenly
+    /// with level arrows, as the ladder.
+    #[arg(long, value_enum, default_value = "compressed", value_name = "SCALE")]
+    pub time_scale: TimeScale,
     /// Print numbers, not names (accepted for tcpdump's habit: synfin never looks names up).
     #[arg(short = 'n', hide_short_help = true)]
     pub numeric: bool,

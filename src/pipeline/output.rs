@@ -154,6 +154,11 @@ pub fn open_output(a: &OutputArgs) -> anyhow::Result<Output> {
             payload: a.payload,
             max_segments: a.max_segments,
             log_time: !a.linear_time,
+            time_scale: match a.time_scale {
+                crate::cli::TimeScale::Compressed => crate::render::TimeScale::Compressed,
+                crate::cli::TimeScale::Linear => crate::render::TimeScale::Linear,
+                crate::cli::TimeScale::Rows => crate::render::TimeScale::Rows,
+            },
         },
         format,
         mermaid,

@@ -5,7 +5,9 @@
 
 use super::group::{ConnGroup, Stacked};
 use super::layout::legend_lines;
-use super::layout::{elided_text, segment_text, states_text, Layout, RowKind, LEFT, RIGHT};
+use super::layout::{
+    elided_text, segment_text, states_text, travel_mark, Layout, RowKind, Travel, LEFT, RIGHT,
+};
 use super::palette;
 use super::{call_text, fit, RenderOpts};
 use crate::events::{Dir, SegmentEvent};
@@ -103,14 +105,46 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// The arrow of a segment, `width` wide, with its label in the middle.
-fn arrow(s: &SegmentEvent, payload: bool, width: usize) -> String {
-    let label = fit(&segment_text(s, payload), width.saturating_sub(4));
+/// The arrow of a segment, `width` wide, with its label in the middle, and the mark of its
+/// journey (text cannot slope an arrow, so it says so): `⤫ crossed` or `✗ lost` after the
+/// label where both fit; else the glyph alone (`⤫`, `✗`) after it; else, when the label just
+/// fits, the glyph beside the arrowhead; a label too long for the arrow anyway is cut to
+/// leave the mark room.
+fn arrow(s: &SegmentEvent, travel: &Travel, payload: bool, width: usize) -> String {
+    let room = width.saturating_sub(4);
+    let text = segment_text(s, payload);
+    let len = text.chars().count();
+    let mut by_head = None;
+    let label = match travel_mark(travel) {
+        None => fit(&text, room),
+        Some(m) => {
+            let glyph = m.split(' ').next().unwrap_or(m);
+            let n = m.chars().count();
+            if len + 1 + n <= room {
+                format!("{text} {m}")
+            } else if len + 2 <= room {
+                format!("{text} {glyph}")
+            } else if len <= room {
+                by_head = Some(glyph);
+                text
+            } else if room >= n + 7 {
+                format!("{} {m}", fit(&text, room - n - 1))
+            } else {
+                format!("{} {glyph}", fit(&text, room.saturating_sub(2)))
+            }
+        }
+    };
     let dashes = width.saturating_sub(3 + label.chars().count());
     let (l, r) = (dashes / 2, dashes - dashes / 2);
-    match s.dir {
-        Dir::C2s => format!("{} {label} {}▶", "─".repeat(l), "─".repeat(r)),
-        Dir::S2c => format!("◀{} {label} {}", "─".repeat(l), "─".repeat(r)),
+    let line = |n: usize| "─".repeat(n);
+    match (s.dir, by_head) {
+        (Dir::C2s, None) => format!("{} {label} {}▶", line(l), line(r)),
+        (Dir::S2c, None) => format!("◀{} {label} {}", line(l), line(r)),
+        // The glyph takes the place of the dash (or the blank) next to the head.
+        (Dir::C2s, Some(g)) if r > 0 => format!("{} {label} {}{g}▶", line(l), line(r - 1)),
+        (Dir::C2s, Some(g)) => format!("{} {label}{g}▶", line(l)),
+        (Dir::S2c, Some(g)) if l > 0 => format!("◀{g}{} {label} {}", line(l - 1), line(r)),
+        (Dir::S2c, Some(g)) => format!("◀{g}{label} {}", line(r)),
     }
 }
 
@@ -165,7 +199,7 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
             }
             RowKind::Segment(s) => {
                 flags = s.flags;
-                arrow(s, o.payload, cols.arrow)
+                arrow(s, &row.travel, o.payload, cols.arrow)
             }
             RowKind::Call { side, call } => {
                 let text = call_text(call);

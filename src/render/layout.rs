@@ -19,14 +19,35 @@
 //! self-connected socket (client and server the same address) is one socket, and its changes
 //! are drawn on both sides. Which side a call belongs to is its endpoint.
 //!
+//! How each segment travelled ([`Travel`]) is read from the same events, so that every
+//! picture can say it (the SVG slopes its arrows on a time axis; the ladder, which cannot
+//! slope, marks the rows):
+//!
+//! * **Arrival**: a segment reaches its receiver when the receiver's first state change that
+//!   names the segment's frame happens. The tracker dates a crossed SYN or FIN (one sent
+//!   while the peer's own was in flight) at the moment it learnt of the crossing, later than
+//!   the segment's capture, and reports the change after the segment that crossed it; such
+//!   a segment has an [`Arrival`] (its time, and the row its change went to). Every other
+//!   segment arrives at the instant it was captured (the drawings keep it level).
+//! * **Crossed**: two segments in opposite directions cross when one is sent while the
+//!   other is in flight: sent after it, on or before the row of its arrival.
+//! * **Lost** (never got), decided conservatively: a SYN or FIN that its sender sent again
+//!   (a later segment from the same side with the same flag and sequence number, noted as a
+//!   retransmission) while nothing the receiver sent in between acknowledged it or reset the
+//!   connection. From one vantage point a lost ACK looks the same; a SYN that a full backlog
+//!   dropped counts (its receiver's TCP never took it). The tracker names the first copy as
+//!   the one that changed the receiver's state (it keeps the first copy in flight); that
+//!   change is moved to the row of the copy that got through, when the receiver's states
+//!   still read in order. Data segments are never called lost.
+//!
 //! The words are shared too: [`segment_text`], [`super::call_text`], [`states_text`],
-//! [`elided_text`], and the why lines built here.
+//! [`elided_text`], [`travel_mark`], and the why lines built here.
 
 use super::escape::preview;
 use super::group::ConnGroup;
 use crate::events::{
-    CallEvent, CallResult, ConnectionEvent, Endpoint, Errno, Event, Outcome, Phase, Role,
-    SegmentEvent, StateEvent, TcpState,
+    CallEvent, CallResult, ConnectionEvent, Dir, Endpoint, Errno, Event, Note, Outcome, Phase,
+    Role, SegmentEvent, StateEvent, TcpState,
 };
 use crate::timestamp::Timestamp;
 use std::borrow::Cow;
@@ -59,6 +80,28 @@ pub struct StateMark {
     pub to: TcpState,
     /// When.
     pub t: Timestamp,
+    /// The segment that caused it, as the tracker names it (none for a timer's change).
+    pub frame: Option<u64>,
+}
+
+/// When a segment reached its receiver, if later than its capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// The time of the receiver's state change that the segment caused.
+    pub t: Timestamp,
+    /// The row that change is on (after the segment's own row, for a crossed segment).
+    pub row: usize,
+}
+
+/// How a segment travelled, as far as the events tell (see the module's notes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Travel {
+    /// It arrived later than it was captured (otherwise: at the instant of its capture).
+    pub arrival: Option<Arrival>,
+    /// It never reached its receiver: the frame of the copy its sender sent again.
+    pub lost: Option<u64>,
+    /// The frames of the segments it crossed in flight (in the other direction).
+    pub crossed: Vec<u64>,
 }
 
 /// What a row shows (besides state changes and why lines).
@@ -108,6 +151,8 @@ pub struct Row<'a> {
     pub states: [Vec<StateMark>; 2],
     /// Explanations under it.
     pub why: Vec<Why>,
+    /// A segment row's journey (default for every other row).
+    pub travel: Travel,
 }
 
 impl<'a> Row<'a> {
@@ -117,6 +162,7 @@ impl<'a> Row<'a> {
             kind,
             states: [Vec::new(), Vec::new()],
             why: Vec::new(),
+            travel: Travel::default(),
         }
     }
 }
@@ -172,6 +218,8 @@ impl<'a> Layout<'a> {
         let mut eliding = false;
         let mut elision: Option<usize> = None;
         let mut seg_no = 0;
+        // Where each state change caused by a segment went: (frame, side, time, row).
+        let mut placed: Vec<(u64, usize, Timestamp, usize)> = Vec::new();
         for e in &g.events {
             match e {
                 Event::Segment(s) => {
@@ -214,9 +262,13 @@ impl<'a> Layout<'a> {
                         from: st.from,
                         to: st.to,
                         t: st.t,
+                        frame: st.frame,
                     };
                     for &s in sides_of(st) {
                         rows[i].states[s].push(mark);
+                        if let Some(f) = st.frame {
+                            placed.push((f, s, st.t, i));
+                        }
                     }
                 }
                 Event::Call(_) | Event::Anomaly(_) if eliding => {}
@@ -242,6 +294,7 @@ impl<'a> Layout<'a> {
                 Event::Connection(_) => {}
             }
         }
+        travel(&mut rows, &g.events, &placed, self_connect);
         Layout {
             verdict: v,
             sides,
@@ -333,6 +386,152 @@ fn call_why(c: &CallEvent, v: &ConnectionEvent) -> Option<String> {
         _ => None,
     }
 }
+
+/// The receiving side (column) of a segment.
+pub fn receiver(s: &SegmentEvent) -> usize {
+    match s.dir {
+        Dir::C2s => RIGHT,
+        Dir::S2c => LEFT,
+    }
+}
+
+/// Fill in each segment row's [`Travel`] (arrival, crossings, loss), and move a lost copy's
+/// state changes to the row of the copy that got through.
+fn travel(
+    rows: &mut [Row],
+    events: &[Event],
+    placed: &[(u64, usize, Timestamp, usize)],
+    self_connect: bool,
+) {
+    let segs: Vec<(usize, &SegmentEvent)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r.kind {
+            RowKind::Segment(s) => Some((i, s)),
+            _ => None,
+        })
+        .collect();
+    let row_of = |frame: u64| segs.iter().find(|(_, s)| s.frame == frame).map(|x| x.0);
+    // Lost copies, from every segment (hidden ones too: they are evidence).
+    let all: Vec<&SegmentEvent> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Segment(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let mut lost: Vec<(u64, u64)> = Vec::new();
+    if !self_connect {
+        for (k, a) in all.iter().enumerate() {
+            if let Some(again) = sent_again_unacked(a, &all[k + 1..]) {
+                lost.push((a.frame, again));
+            }
+        }
+    }
+    for &(i, s) in &segs {
+        let rx = receiver(s);
+        let t = &mut rows[i].travel;
+        t.lost = lost.iter().find(|l| l.0 == s.frame).map(|l| l.1);
+        if t.lost.is_some() {
+            continue;
+        }
+        t.arrival = placed
+            .iter()
+            .find(|p| p.0 == s.frame && p.1 == rx)
+            .filter(|p| p.2 > s.t && p.3 >= i)
+            .map(|p| Arrival { t: p.2, row: p.3 });
+    }
+    // Crossings: B sent while A was in flight, the other way.
+    for &(i, a) in &segs {
+        let Some(arr) = rows[i].travel.arrival else {
+            continue;
+        };
+        for &(j, b) in &segs {
+            if j > i && j <= arr.row && b.dir != a.dir && rows[j].travel.lost.is_none() {
+                rows[i].travel.crossed.push(b.frame);
+                rows[j].travel.crossed.push(a.frame);
+            }
+        }
+    }
+    for r in rows.iter_mut() {
+        r.travel.crossed.sort_unstable();
+        r.travel.crossed.dedup();
+    }
+    // A lost copy's state changes belong to the copy that got through (the last one sent
+    // again), when nothing of that side happens between the two rows.
+    for &(first, _) in &lost {
+        let (Some(from), Some(seg)) = (row_of(first), all.iter().find(|s| s.frame == first)) else {
+            continue;
+        };
+        let mut through = first;
+        while let Some(&(_, next)) = lost.iter().find(|l| l.0 == through) {
+            through = next;
+        }
+        let Some(to) = row_of(through).filter(|&to| to > from) else {
+            continue;
+        };
+        let rx = receiver(seg);
+        let moving: Vec<StateMark> = rows[from].states[rx]
+            .iter()
+            .filter(|m| m.frame == Some(first))
+            .copied()
+            .collect();
+        let between_quiet = rows[from + 1..to].iter().all(|r| r.states[rx].is_empty());
+        let last_of_row = rows[from].states[rx]
+            .iter()
+            .rev()
+            .take(moving.len())
+            .all(|m| m.frame == Some(first));
+        if moving.is_empty() || !between_quiet || !last_of_row {
+            continue;
+        }
+        rows[from].states[rx].retain(|m| m.frame != Some(first));
+        rows[to].states[rx].splice(0..0, moving);
+    }
+}
+
+/// The frame of the copy that `a` (a SYN or FIN) was sent again as, if nothing its receiver
+/// sent before that acknowledged `a` or reset the connection.
+fn sent_again_unacked(a: &SegmentEvent, later: &[&SegmentEvent]) -> Option<u64> {
+    if !(a.flags.syn() || a.flags.fin()) {
+        return None;
+    }
+    let end = a
+        .seq
+        .wrapping_add(a.len)
+        .wrapping_add(u32::from(a.flags.syn()) + u32::from(a.flags.fin()));
+    for b in later {
+        if b.dir == a.dir {
+            let again = b.seq == a.seq
+                && b.flags.syn() == a.flags.syn()
+                && b.flags.fin() == a.flags.fin()
+                && b.notes.contains(&Note::Retransmission);
+            if again {
+                return Some(b.frame);
+            }
+        } else if b.flags.rst() || (b.flags.ack() && b.ack.wrapping_sub(end) as i32 >= 0) {
+            return None;
+        }
+    }
+    None
+}
+
+/// The mark a segment's row carries for its journey: `⤫ crossed`, `✗ lost`.
+pub fn travel_mark(t: &Travel) -> Option<&'static str> {
+    if t.lost.is_some() {
+        Some(LOST_MARK)
+    } else if !t.crossed.is_empty() {
+        Some(CROSSED_MARK)
+    } else {
+        None
+    }
+}
+
+/// Beside a segment that crossed another in flight.
+pub const CROSSED_MARK: &str = "⤫ crossed";
+/// Beside a copy of a SYN or FIN that never got through (its sender sent it again, nothing
+/// acknowledged it in between).
+pub const LOST_MARK: &str = "✗ lost";
 
 /// States entered, in order: `FIN_WAIT_2 → TIME_WAIT`.
 pub fn states_text(states: &[StateMark]) -> String {

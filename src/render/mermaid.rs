@@ -8,7 +8,7 @@
 //! a single diagram (a second connection is an error).
 
 use super::group::{ConnGroup, GroupRenderer};
-use super::layout::{elided_text, segment_text, states_text, Layout, RowKind};
+use super::layout::{elided_text, segment_text, states_text, travel_mark, Layout, RowKind};
 use super::{call_text, RenderOpts};
 use crate::events::{ConnId, ConnectionEvent, Dir, Meta, Summary};
 use std::io::{self, Write};
@@ -55,14 +55,20 @@ impl MermaidRenderer {
         for row in &lay.rows {
             match row.kind {
                 RowKind::Segment(s) => {
-                    let arrow = match s.dir {
-                        Dir::C2s => "C->>S",
-                        Dir::S2c => "S->>C",
+                    // A lost copy ends in a cross (`-x`); a crossed one says so.
+                    let arrow = match (s.dir, row.travel.lost.is_some()) {
+                        (Dir::C2s, false) => "C->>S",
+                        (Dir::S2c, false) => "S->>C",
+                        (Dir::C2s, true) => "C-xS",
+                        (Dir::S2c, true) => "S-xC",
                     };
                     let ms = s.t.since(v.start) as f64 / 1e6;
+                    let mark = travel_mark(&row.travel)
+                        .map(|m| format!(" {m}"))
+                        .unwrap_or_default();
                     writeln!(
                         out,
-                        "    {arrow}: {} (+{ms:.3} ms)",
+                        "    {arrow}: {}{mark} (+{ms:.3} ms)",
                         clean(&segment_text(s, self.opts.payload))
                     )?;
                 }

@@ -43,6 +43,24 @@ pub struct RenderOpts {
     /// Timeline: log-scale the gaps between events, so that a 60 s TIME_WAIT does not
     /// squash a handshake of microseconds.
     pub log_time: bool,
+    /// SVG/HTML: how the vertical axis follows time ([`TimeScale`]).
+    pub time_scale: TimeScale,
+}
+
+/// How a drawing's vertical axis follows time (SVG and HTML; text cannot slope an arrow, so
+/// the ladder marks crossed and lost segments instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeScale {
+    /// Time-scaled where that keeps the picture readable: each row keeps at least its text's
+    /// height, a gap gets room in proportion to its length (the connection's median gap is a
+    /// row), and a long wait (an RTO, an idle stretch, the 60 s TIME_WAIT) is a broken axis
+    /// with its length written on it. Arrows slope from send to arrival.
+    #[default]
+    Compressed,
+    /// Proportional to time throughout (each row still keeps its text's height), no breaks.
+    Linear,
+    /// Evenly spaced rows, level arrows: the ladder's layout.
+    Rows,
 }
 
 impl Default for RenderOpts {
@@ -53,6 +71,7 @@ impl Default for RenderOpts {
             payload: false,
             max_segments: None,
             log_time: false,
+            time_scale: TimeScale::default(),
         }
     }
 }

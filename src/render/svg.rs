@@ -6,16 +6,31 @@
 //! the renderer keeps the drawn connections and writes the document in `finish`, once the total
 //! height is known (memory: the drawing of every connection shown).
 //!
+//! The vertical axis follows time (`--time-scale`, [`TimeScale`]): by default (compressed)
+//! each row keeps at least its text's height, a gap gets room in proportion (the
+//! connection's median gap is a row), and a gap longer than four median gaps is a broken
+//! axis (two strokes across each lifeline) with its length in the time column; a TIME_WAIT
+//! at the end gets its own break with its length. Each arrow leaves its sender's lifeline at
+//! its capture time and reaches the receiver's where the tracker delivered it (the layout's
+//! [`super::layout::Travel`]): level when that is the instant of its capture, sloping down
+//! when it was settled later, so crossed SYNs or FINs cross (a delivery settled on a later
+//! row is drawn half a row after that row's own segment: it came after it). A lost copy
+//! stops half way with a red cross. State lanes change colour where the arrow that caused the
+//! change ends. `rows` keeps evenly spaced rows and level arrows. Arrows' shafts carry
+//! `class="seg"` and `data-frame`, `data-dir`, `data-t-send`, `data-t-recv` (ms since the
+//! connection's start), `data-crossed` and `data-lost` attributes, for tools and tests.
+//!
 //! Readable at 100 % zoom: monospace text of 13 px (headers 14 px) on a white background.
 //! Every piece of text is XML-escaped. Colour is decoration only: every arrow and lane keeps
 //! its label. Pure: no clock, no environment.
 
 use super::group::{ConnGroup, GroupRenderer};
 use super::layout::{
-    elided_text, segment_text, states_text, Layout, Row, RowKind, Why, LEFT, LEGEND, RIGHT,
+    elided_text, segment_text, states_text, travel_mark, Layout, Row, RowKind, Travel, Why, LEFT,
+    LEGEND, RIGHT,
 };
-use super::{call_text, fit, RenderOpts};
-use crate::events::{Dir, Meta, Summary, TcpState};
+use super::{call_text, fit, RenderOpts, TimeScale};
+use crate::events::{Dir, Meta, SegmentEvent, Summary, TcpState};
 use crate::segment::TcpFlags;
 use crate::timestamp::Timestamp;
 use std::borrow::Cow;
@@ -96,6 +111,8 @@ const INK: &str = "#222222";
 const MUTED: &str = "#666666";
 const CALL: &str = "#00695c";
 const WARN: &str = "#8e24aa";
+/// The cross on a lost copy.
+const LOST: &str = "#c62828";
 
 /// A number for an attribute: whole numbers without a decimal point.
 fn num(x: f64) -> String {
@@ -163,8 +180,23 @@ impl Canvas {
     }
 
     fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str, width: f64) {
+        self.line_with(x1, y1, x2, y2, stroke, width, "");
+    }
+
+    /// A line with extra attributes after its geometry (` class="seg" data-…`).
+    #[allow(clippy::too_many_arguments)]
+    fn line_with(
+        &mut self,
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+        stroke: &str,
+        width: f64,
+        attrs: &str,
+    ) {
         self.0.push_str(&format!(
-            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{stroke}\" stroke-width=\"{}\"/>\n",
+            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{stroke}\" stroke-width=\"{}\"{attrs}/>\n",
             num(x1),
             num(y1),
             num(x2),
@@ -201,9 +233,183 @@ enum Line<'r, 'a> {
     Why(&'r Why),
 }
 
-/// The y of a row's arrow (and the middle of its text).
+/// The y of a row's arrow (and the middle of its text) on evenly spaced rows.
 fn anchor(i: usize) -> f64 {
     ROWS_TOP + i as f64 * ROW + 16.0
+}
+
+/// A broken stretch of the time axis: a wait too long to draw, with its length.
+struct Break {
+    /// Its middle, where the lanes are cut.
+    y: f64,
+    /// Its length, in words.
+    label: String,
+    /// The label goes in the time column (a gap between rows); otherwise across the
+    /// picture (TIME_WAIT after the last row, where no arrow runs).
+    in_time_column: bool,
+}
+
+/// Extra height of a broken stretch of the axis.
+const BREAK_H: f64 = 36.0;
+/// A gap longer than this many median gaps breaks the axis (shorter ones get room in
+/// proportion, a row per median gap).
+const BREAK_GAPS: f64 = 4.0;
+/// The height a linear axis may take for its time (rows' text may add to it).
+const LINEAR_H: f64 = 2400.0;
+/// How far after its row a delivery settled there is drawn: it follows the row's segment.
+const AFTER: f64 = ROW / 2.0;
+/// How far along its way a lost copy is drawn.
+const LOST_REACH: f64 = 0.55;
+
+/// The vertical axis of one connection: a y for each line of the picture and for the final
+/// row, from evenly spaced rows ([`TimeScale::Rows`]) or from time.
+struct Axis {
+    /// Each line's y (its arrow's send end).
+    y: Vec<f64>,
+    /// Each line's time, if it has one.
+    t: Vec<Option<Timestamp>>,
+    /// The final row's y.
+    final_y: f64,
+    /// The broken stretches.
+    breaks: Vec<Break>,
+    /// Arrows slope (time-scaled); otherwise they are level.
+    sloped: bool,
+}
+
+/// `43 µs`, `210.790 ms`, `60.0 s`: a length of time on a broken axis.
+fn span_text(ns: i64) -> String {
+    let ns = ns.max(0) as f64;
+    if ns >= 10e9 {
+        format!("{:.1} s", ns / 1e9)
+    } else if ns >= 1e9 {
+        format!("{:.3} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else {
+        format!("{:.0} µs", ns / 1e3)
+    }
+}
+
+impl Axis {
+    fn new(lay: &Layout, lines: &[Line], scale: TimeScale) -> Axis {
+        let t: Vec<Option<Timestamp>> = lines
+            .iter()
+            .map(|l| match l {
+                Line::Row(r) => r.t,
+                Line::Why(_) => None,
+            })
+            .collect();
+        if scale == TimeScale::Rows {
+            return Axis {
+                y: (0..lines.len()).map(anchor).collect(),
+                t,
+                final_y: anchor(lines.len()),
+                breaks: Vec::new(),
+                sloped: false,
+            };
+        }
+        // The gaps between consecutive times; their median is the unit (a row's height).
+        let times: Vec<Timestamp> = t.iter().flatten().copied().collect();
+        let mut gaps: Vec<i64> = times
+            .windows(2)
+            .map(|w| w[1].since(w[0]))
+            .filter(|&g| g > 0)
+            .collect();
+        gaps.sort_unstable();
+        let unit = gaps.get(gaps.len() / 2).copied().unwrap_or(1_000).max(1) as f64;
+        let total = match (times.first(), times.last()) {
+            (Some(a), Some(b)) => b.since(*a).max(1) as f64,
+            _ => 1.0,
+        };
+        let per_ns = match scale {
+            TimeScale::Linear => (ROW / unit).min(LINEAR_H / total),
+            _ => ROW / unit,
+        };
+        let breaking = scale == TimeScale::Compressed;
+        let mut y: Vec<f64> = Vec::with_capacity(lines.len());
+        let mut breaks = Vec::new();
+        let mut last: Option<(Timestamp, f64)> = None;
+        for (i, ti) in t.iter().enumerate() {
+            let yi = if i == 0 {
+                anchor(0)
+            } else {
+                let base = y[i - 1] + ROW;
+                match (ti, last) {
+                    (Some(ti), Some((lt, ly))) => {
+                        let dt = ti.since(lt).max(0);
+                        if breaking && dt as f64 > BREAK_GAPS * unit {
+                            breaks.push(Break {
+                                y: base - ROW / 2.0 + BREAK_H / 2.0,
+                                label: format!("+{}", span_text(dt)),
+                                in_time_column: true,
+                            });
+                            base + BREAK_H
+                        } else {
+                            base.max(ly + per_ns * dt as f64)
+                        }
+                    }
+                    _ => base,
+                }
+            };
+            y.push(yi);
+            if let Some(ti) = ti {
+                last = Some((*ti, yi));
+            }
+        }
+        let mut final_y = y.last().map_or(anchor(0), |l| l + ROW);
+        // TIME_WAIT outlasts the capture: its length, as a broken axis before the final row.
+        let v = lay.verdict;
+        let time_wait = (0..2).any(|s| lay.final_state(s) == Some(TcpState::TimeWait));
+        if let (true, true, Some(since), Some(until)) =
+            (breaking, time_wait, v.time_wait_since, v.time_wait_until)
+        {
+            breaks.push(Break {
+                y: final_y - ROW / 2.0 + BREAK_H / 2.0,
+                label: format!("⋯ TIME_WAIT {} ⋯", span_text(until.since(since))),
+                in_time_column: false,
+            });
+            final_y += BREAK_H;
+        }
+        Axis {
+            y,
+            t,
+            final_y,
+            breaks,
+            sloped: true,
+        }
+    }
+
+    /// The y of time `t` at or after line `from`, between the lines whose times surround it.
+    fn y_at(&self, t: Timestamp, from: usize) -> f64 {
+        let mut prev: Option<(Timestamp, f64)> = None;
+        for j in from..self.y.len() {
+            let Some(tj) = self.t[j] else { continue };
+            if tj >= t {
+                return match prev {
+                    Some((tp, yp)) if tj > tp => {
+                        yp + (self.y[j] - yp) * (t.since(tp) as f64 / tj.since(tp) as f64)
+                    }
+                    _ => self.y[j],
+                };
+            }
+            prev = Some((tj, self.y[j]));
+        }
+        prev.map_or(self.final_y, |p| p.1 + AFTER)
+    }
+}
+
+/// Where a segment's arrow ends.
+#[derive(Clone, Copy)]
+enum End {
+    /// At the receiver, at this y.
+    At(f64),
+    /// Short of it: lost.
+    Lost(f64),
+}
+
+/// A time for a `data-` attribute: milliseconds since the connection's start, to the ns.
+fn rel(t: Timestamp, start: Timestamp) -> String {
+    format!("{:.6}", t.since(start) as f64 / 1e6)
 }
 
 /// Draw one connection with its top at y = 0; returns the drawing and its height.
@@ -215,6 +421,78 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
         .iter()
         .flat_map(|r| std::iter::once(Line::Row(r)).chain(r.why.iter().map(Line::Why)))
         .collect();
+    let axis = Axis::new(&lay, &lines, o.time_scale);
+    // Each row's line.
+    let line_of: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| matches!(l, Line::Row(_)).then_some(i))
+        .collect();
+    // Where each segment's arrow ends, by frame.
+    let mut ends: Vec<(u64, usize, End)> = Vec::new();
+    for (ri, r) in lay.rows.iter().enumerate() {
+        let RowKind::Segment(s) = r.kind else {
+            continue;
+        };
+        let li = line_of[ri];
+        let y0 = axis.y[li];
+        let end = if r.travel.lost.is_some() {
+            End::Lost(if axis.sloped { y0 + AFTER } else { y0 })
+        } else {
+            match (axis.sloped, r.travel.arrival) {
+                (true, Some(a)) => {
+                    let at_row = a.row > ri && lay.rows[a.row].t == Some(a.t);
+                    let y = if at_row {
+                        axis.y[line_of[a.row]] + AFTER
+                    } else {
+                        axis.y_at(a.t, li)
+                    };
+                    End::At(y.max(y0))
+                }
+                _ => End::At(y0),
+            }
+        };
+        ends.push((s.frame, ri, end));
+    }
+    // Each arrow's ends, and where along it its label goes: the middle, or for a crossed
+    // arrow on its longer part beside the crossing, nearer the wide end of the wedge the two
+    // arrows make, so that the two labels stay clear of each other and of the other arrow.
+    let shafts: Vec<(u64, Shaft)> = ends
+        .iter()
+        .map(|&(frame, ri, end)| {
+            let RowKind::Segment(s) = lay.rows[ri].kind else {
+                unreachable!("ends are segments' rows")
+            };
+            (frame, Shaft::new(s.dir, axis.y[line_of[ri]], end))
+        })
+        .collect();
+    let label_at = |frame: u64, crossed: &[u64]| -> f64 {
+        let Some(a) = shafts.iter().find(|x| x.0 == frame).map(|x| x.1) else {
+            return 0.5;
+        };
+        let at = shafts
+            .iter()
+            .filter(|b| crossed.contains(&b.0))
+            .find_map(|b| a.crossing(&b.1));
+        match at {
+            Some(k) if k > 0.5 => k * 0.4,
+            Some(k) => k + (1.0 - k) * 0.6,
+            None => 0.5,
+        }
+    };
+    // A state change's y: where the arrow that caused it ends, when the change was settled
+    // on a later row (a crossed SYN or FIN); else its row's.
+    let mark_y = |ri: usize, frame: Option<u64>| -> f64 {
+        let row_y = axis.y[line_of[ri]];
+        if !axis.sloped {
+            return row_y;
+        }
+        let late = ends.iter().find(|e| Some(e.0) == frame && e.1 != ri);
+        match (late, lay.rows[ri].kind) {
+            (Some(&(_, _, End::At(y))), RowKind::Segment(_)) => y.max(row_y),
+            _ => row_y,
+        }
+    };
     let mut c = Canvas::default();
 
     let head = super::conn_header(v);
@@ -235,29 +513,40 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
         );
     }
 
-    let final_row = lines.len();
-    let bottom = anchor(final_row) + 6.0;
-    // Lifelines, then the state lanes over them: one rect per state, from the row that
-    // entered it to the row that left it (or the final row).
+    let final_y = axis.final_y;
+    let bottom = final_y + 6.0;
+    // Lifelines, then the state lanes over them: one rect per state, from where it was
+    // entered to where it was left (or the final row), cut where the axis is broken.
     for x in [CLIENT_X, SERVER_X] {
         c.line(x, ROWS_TOP - 6.0, x, bottom, "#546e7a", 1.0);
     }
     for (x, side) in [(CLIENT_X, LEFT), (SERVER_X, RIGHT)] {
-        let mut changes: Vec<(usize, TcpState)> = Vec::new();
-        for (i, l) in lines.iter().enumerate() {
-            let Line::Row(r) = l else { continue };
+        let mut changes: Vec<(f64, TcpState)> = Vec::new();
+        for (ri, r) in lay.rows.iter().enumerate() {
             if let RowKind::Start = r.kind {
                 if !lay.sides[side].no_socket {
-                    changes.push((i, lay.sides[side].initial));
+                    changes.push((axis.y[line_of[ri]], lay.sides[side].initial));
                 }
-            } else if let Some(last) = r.states[side].last() {
-                changes.push((i, last.to));
+                continue;
+            }
+            for m in &r.states[side] {
+                let y = mark_y(ri, m.frame).max(changes.last().map_or(0.0, |c| c.0));
+                match changes.last_mut() {
+                    Some(last) if last.0 == y => last.1 = m.to,
+                    _ => changes.push((y, m.to)),
+                }
             }
         }
-        for (k, &(i, st)) in changes.iter().enumerate() {
-            let end = changes.get(k + 1).map_or(final_row, |n| n.0);
-            let (y0, y1) = (anchor(i), anchor(end));
-            c.rect(x - LANE, y0, 2.0 * LANE, y1 - y0, state_colour(st));
+        for (k, &(y0, st)) in changes.iter().enumerate() {
+            let y1 = changes.get(k + 1).map_or(final_y, |n| n.0);
+            let mut top = y0;
+            for b in axis.breaks.iter().filter(|b| b.y > y0 && b.y < y1) {
+                c.rect(x - LANE, top, 2.0 * LANE, b.y - 4.0 - top, state_colour(st));
+                top = b.y + 4.0;
+            }
+            if y1 > top {
+                c.rect(x - LANE, top, 2.0 * LANE, y1 - top, state_colour(st));
+            }
         }
     }
 
@@ -272,24 +561,38 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
         }
     };
     // A line across the picture; a white halo keeps it readable where it crosses a lane.
-    let note = |c: &mut Canvas, text: &str, y: f64| {
+    let note = |c: &mut Canvas, text: &str, y: f64, colour: &str| {
         c.text(
             mid,
             y,
             "middle",
             &format!(
-                "fill=\"{WARN}\" stroke=\"#ffffff\" stroke-width=\"4\" paint-order=\"stroke\""
+                "fill=\"{colour}\" stroke=\"#ffffff\" stroke-width=\"4\" paint-order=\"stroke\""
             ),
             &fit(text, NOTE_CHARS),
         );
     };
+    // The broken stretches: each lifeline cut by two strokes, the length between them.
+    for b in &axis.breaks {
+        for x in [CLIENT_X, SERVER_X] {
+            c.line(x - 9.0, b.y - 1.0, x + 9.0, b.y - 7.0, INK, 1.2);
+            c.line(x - 9.0, b.y + 7.0, x + 9.0, b.y + 1.0, INK, 1.2);
+        }
+        if b.in_time_column {
+            let attrs = format!("fill=\"{MUTED}\" font-style=\"italic\"");
+            c.text(TIME_RIGHT, b.y + 4.5, "end", &attrs, &b.label);
+        } else {
+            note(&mut c, &b.label, b.y + 4.5, MUTED);
+        }
+    }
+    let mut shafts = shafts.iter();
     for (i, l) in lines.iter().enumerate() {
-        let y = anchor(i);
+        let y = axis.y[i];
         let text_y = y + 4.5;
         let r = match l {
             Line::Why(w) => {
                 time(&mut c, w.t, text_y);
-                note(&mut c, &w.text, text_y);
+                note(&mut c, &w.text, text_y, WARN);
                 continue;
             }
             Line::Row(r) => r,
@@ -301,24 +604,9 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
         ];
         match r.kind {
             RowKind::Segment(s) => {
-                let colour = flag_colour(s.flags);
-                let (from, to) = match s.dir {
-                    Dir::C2s => (CLIENT_X + LANE, SERVER_X - LANE),
-                    Dir::S2c => (SERVER_X - LANE, CLIENT_X + LANE),
-                };
-                let back = if to > from { -9.0 } else { 9.0 };
-                c.line(from, y, to + back, y, colour, 1.5);
-                c.polygon(
-                    &[(to, y), (to + back, y - 4.5), (to + back, y + 4.5)],
-                    colour,
-                );
-                c.text(
-                    mid,
-                    y - 5.0,
-                    "middle",
-                    &format!("fill=\"{colour}\""),
-                    &fit(&segment_text(s, o.payload), LABEL_CHARS),
-                );
+                let shaft = shafts.next().expect("a shaft per segment").1;
+                let along = label_at(s.frame, &r.travel.crossed);
+                draw_segment(&mut c, s, &r.travel, shaft, along, v.start, o.payload);
             }
             RowKind::Call { side, call } => {
                 let attrs = format!("fill=\"{CALL}\"");
@@ -329,7 +617,7 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
                     c.text(right_text, text_y, "start", &attrs, &text);
                 }
             }
-            RowKind::Elided { segments, .. } => note(&mut c, &elided_text(segments), text_y),
+            RowKind::Elided { segments, .. } => note(&mut c, &elided_text(segments), text_y, WARN),
             RowKind::Start => {
                 side_text = [
                     Cow::Borrowed(lay.start_text(LEFT)),
@@ -359,7 +647,7 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
     }
 
     // The final row: each side's last state (TIME_WAIT with its countdown) and the totals.
-    let y = anchor(final_row) + 4.5;
+    let y = final_y + 4.5;
     c.text(TIME_RIGHT, y, "end", &format!("fill=\"{MUTED}\""), "final");
     c.text(
         left_text,
@@ -384,6 +672,131 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
         LEGEND,
     );
     (c.0, y + ROW + 14.0)
+}
+
+/// An arrow's line: from its send end to its tip (or, lost, to where it stops).
+#[derive(Debug, Clone, Copy)]
+struct Shaft {
+    from: (f64, f64),
+    to: (f64, f64),
+    lost: bool,
+}
+
+impl Shaft {
+    fn new(dir: Dir, y0: f64, end: End) -> Shaft {
+        let (from, to) = match dir {
+            Dir::C2s => (CLIENT_X + LANE, SERVER_X - LANE),
+            Dir::S2c => (SERVER_X - LANE, CLIENT_X + LANE),
+        };
+        match end {
+            End::At(y1) => Shaft {
+                from: (from, y0),
+                to: (to, y1),
+                lost: false,
+            },
+            End::Lost(y1) => Shaft {
+                from: (from, y0),
+                to: (from + (to - from) * LOST_REACH, y1),
+                lost: true,
+            },
+        }
+    }
+
+    /// How far along this shaft (0 to 1) it crosses `other`, if it does.
+    fn crossing(&self, other: &Shaft) -> Option<f64> {
+        let (p, r) = (
+            self.from,
+            (self.to.0 - self.from.0, self.to.1 - self.from.1),
+        );
+        let (q, s) = (
+            other.from,
+            (other.to.0 - other.from.0, other.to.1 - other.from.1),
+        );
+        let cross = |a: (f64, f64), b: (f64, f64)| a.0 * b.1 - a.1 * b.0;
+        let d = cross(r, s);
+        if d == 0.0 {
+            return None;
+        }
+        let qp = (q.0 - p.0, q.1 - p.1);
+        let (t, u) = (cross(qp, s) / d, cross(qp, r) / d);
+        ((0.0..=1.0).contains(&t) && (0.0..=1.0).contains(&u)).then_some(t)
+    }
+}
+
+/// One segment's arrow. Its shaft is a `<line class="seg" …>` whose `data-` attributes say
+/// what it shows: its frame, direction, send and arrival times (ms since the connection's
+/// start, to the ns), the frames it crossed, and for a lost copy the frame that was sent
+/// again. The shaft runs from the send end (`x1`, `y1`) towards the receiver (`x2`, `y2`): to
+/// the arrowhead's base (the `<polygon>` after it, tip first), or to the cross where a lost
+/// copy stops. Then its label (`<text>`), `along` the arrow (0 to 1 from its sender), turned
+/// with it where it slopes.
+fn draw_segment(
+    c: &mut Canvas,
+    s: &SegmentEvent,
+    travel: &Travel,
+    shaft: Shaft,
+    along: f64,
+    start: Timestamp,
+    payload: bool,
+) {
+    let colour = flag_colour(s.flags);
+    let mut data = format!(
+        " class=\"seg\" data-frame=\"{}\" data-dir=\"{}\" data-t-send=\"{}\"",
+        s.frame,
+        match s.dir {
+            Dir::C2s => "c2s",
+            Dir::S2c => "s2c",
+        },
+        rel(s.t, start)
+    );
+    match (travel.arrival, travel.lost) {
+        (_, Some(again)) => data.push_str(&format!(" data-lost=\"{again}\"")),
+        (Some(a), None) => data.push_str(&format!(" data-t-recv=\"{}\"", rel(a.t, start))),
+        (None, None) => data.push_str(&format!(" data-t-recv=\"{}\"", rel(s.t, start))),
+    }
+    if !travel.crossed.is_empty() {
+        let frames: Vec<String> = travel.crossed.iter().map(u64::to_string).collect();
+        data.push_str(&format!(" data-crossed=\"{}\"", frames.join(" ")));
+    }
+    let ((x0, y0), (x1, y1)) = (shaft.from, shaft.to);
+    if shaft.lost {
+        c.line_with(x0, y0, x1, y1, colour, 1.5, &data);
+        for (a, b) in [(-5.0, -5.0), (-5.0, 5.0)] {
+            c.line(x1 + a, y1 + b, x1 - a, y1 - b, LOST, 2.0);
+        }
+    } else {
+        let (dx, dy) = (x1 - x0, y1 - y0);
+        let len = (dx * dx + dy * dy).sqrt();
+        let (ux, uy) = (dx / len, dy / len);
+        let (bx, by) = (x1 - 9.0 * ux, y1 - 9.0 * uy);
+        c.line_with(x0, y0, bx, by, colour, 1.5, &data);
+        // The head's base corners, the upper one first.
+        let (nx, ny) = (-uy * 4.5, ux * 4.5);
+        let (p, q) = ((bx - nx, by - ny), (bx + nx, by + ny));
+        let (p, q) = if p.1 <= q.1 { (p, q) } else { (q, p) };
+        c.polygon(&[(x1, y1), p, q], colour);
+    }
+    let mark = travel_mark(travel);
+    let room = LABEL_CHARS - mark.map_or(0, |m| m.chars().count() + 1);
+    let mut label = fit(&segment_text(s, payload), room);
+    if let Some(m) = mark {
+        label.push(' ');
+        label.push_str(m);
+    }
+    let attrs = format!("fill=\"{colour}\"");
+    let (cx, cy) = (x0 + (x1 - x0) * along, y0 + (y1 - y0) * along);
+    if y1 == y0 {
+        c.text(cx, y0 - 5.0, "middle", &attrs, &label);
+    } else {
+        let angle = ((y1 - y0) / (x1 - x0)).atan().to_degrees();
+        let attrs = format!(
+            "{attrs} transform=\"rotate({},{},{})\"",
+            num(angle),
+            num(cx),
+            num(cy)
+        );
+        c.text(cx, cy - 5.0, "middle", &attrs, &label);
+    }
 }
 
 impl GroupRenderer for SvgRenderer {
@@ -485,6 +898,28 @@ mod tests {
         assert_eq!(num(348.0), "348");
         assert_eq!(num(74.5), "74.5");
         assert_eq!(num(1.04), "1");
+    }
+
+    #[test]
+    fn waits_are_written_in_their_unit() {
+        assert_eq!(span_text(43_000), "43 µs");
+        assert_eq!(span_text(210_790_000), "210.790 ms");
+        assert_eq!(span_text(1_010_371_000), "1.010 s");
+        assert_eq!(span_text(60_000_000_000), "60.0 s");
+    }
+
+    #[test]
+    fn shafts_know_where_they_cross() {
+        let down = Shaft::new(Dir::C2s, 100.0, End::At(200.0));
+        let level = Shaft::new(Dir::S2c, 150.0, End::At(150.0));
+        let k = down.crossing(&level).expect("they cross");
+        assert!((k - 0.5).abs() < 1e-9, "{k}");
+        // Level arrows side by side never cross; a lost one stops before the other.
+        let below = Shaft::new(Dir::S2c, 250.0, End::At(250.0));
+        assert_eq!(down.crossing(&below), None);
+        let lost = Shaft::new(Dir::S2c, 120.0, End::Lost(120.0));
+        assert_eq!(down.crossing(&lost), None);
+        assert!(lost.to.0 > CLIENT_X + 100.0 && lost.to.0 < SERVER_X - 100.0);
     }
 
     #[test]
