@@ -112,26 +112,20 @@ impl PcapSource {
         let path: PathBuf = path.into();
         // Read the whole file header ourselves (exact messages), then hand every byte to the
         // parser: its first read() must hold the whole header, which a pipe need not give.
-        let read_err = |source| CaptureError::Read {
-            path: path.clone(),
-            offset: 0,
-            source,
-        };
-        let mut head = Vec::with_capacity(64);
-        (&mut input)
-            .take(12)
-            .read_to_end(&mut head)
-            .map_err(read_err)?;
-        if head.is_empty() {
-            return Err(CaptureError::Empty { path });
-        }
+        let head = read_head(&path, &mut input)?;
         // A compressed capture (as tshark reads gzip): decompress as it is read.
         if let Some(kind) = Compression::of(&head) {
             let rest = io::Cursor::new(head).chain(input);
             let inner: Box<dyn Read + Send> = match kind {
                 Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(rest)),
                 Compression::Zstd => {
-                    Box::new(zstd::stream::read::Decoder::new(rest).map_err(read_err)?)
+                    Box::new(zstd::stream::read::Decoder::new(rest).map_err(|source| {
+                        CaptureError::Read {
+                            path: path.clone(),
+                            offset: 0,
+                            source,
+                        }
+                    })?)
                 }
                 Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(rest)),
             };
@@ -152,19 +146,7 @@ impl PcapSource {
         first_number: u64,
         compressed: Option<Compression>,
     ) -> Result<PcapSource, CaptureError> {
-        let read_err = |source| CaptureError::Read {
-            path: path.clone(),
-            offset: 0,
-            source,
-        };
-        let mut head = Vec::with_capacity(64);
-        (&mut input)
-            .take(12)
-            .read_to_end(&mut head)
-            .map_err(read_err)?;
-        if head.is_empty() {
-            return Err(CaptureError::Empty { path });
-        }
+        let mut head = read_head(&path, &mut input)?;
         if compressed.is_some() && Compression::of(&head).is_some() {
             return Err(CaptureError::Damaged {
                 path,
@@ -429,6 +411,23 @@ impl PcapSource {
             }
         }
     }
+}
+
+/// The first 12 bytes of a capture (fewer if it is shorter; none is an error).
+fn read_head(path: &Path, input: &mut Box<dyn Read + Send>) -> Result<Vec<u8>, CaptureError> {
+    let mut head = Vec::with_capacity(64);
+    input
+        .take(12)
+        .read_to_end(&mut head)
+        .map_err(|source| CaptureError::Read {
+            path: path.into(),
+            offset: 0,
+            source,
+        })?;
+    if head.is_empty() {
+        return Err(CaptureError::Empty { path: path.into() });
+    }
+    Ok(head)
 }
 
 fn damaged(path: &Path, offset: u64, what: impl Into<String>) -> CaptureError {

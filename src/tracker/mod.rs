@@ -26,9 +26,7 @@ mod time_wait;
 mod timers;
 mod zeek;
 
-use crate::events::{
-    AnomalyEvent, AnomalyKind, ConnId, Dir, Endpoint, Event, Note, SegmentEvent, TcpState,
-};
+use crate::events::{AnomalyEvent, AnomalyKind, ConnId, Endpoint, Event, Note, TcpState};
 use crate::segment::Segment;
 use crate::timestamp::Timestamp;
 use conn::Conn;
@@ -39,7 +37,7 @@ use queue::{EventQueue, HoldKey};
 use rustc_hash::FxHashMap;
 use seq::SeqNum;
 use side::Side;
-use state_change::{state_event, Cause};
+use state_change::{segment_event, state_event, Cause};
 use std::collections::VecDeque;
 use timers::{Timer, TimerKind, Timers};
 
@@ -318,28 +316,8 @@ impl Tracker {
     /// TIME-WAIT (RFC 1337's assassination, which Linux allows).
     fn stray_segment(&mut self, old: &Ended, seg: &Segment) {
         let s = Side::from_is_server(seg.src != old.addrs[0]);
-        self.queue.push(Event::Segment(SegmentEvent {
-            frame: seg.frame,
-            t: seg.ts,
-            conn: old.id,
-            src: Endpoint(seg.src),
-            dst: Endpoint(seg.dst),
-            dir: if s == Side::Client {
-                Dir::C2s
-            } else {
-                Dir::S2c
-            },
-            flags: seg.flags,
-            seq: seg.seq,
-            ack: seg.ack,
-            seq_raw: seg.seq,
-            ack_raw: seg.ack,
-            len: seg.payload_len,
-            win: seg.window,
-            options: seg.options,
-            notes: vec![Note::AfterClose],
-            payload: seg.payload,
-        }));
+        let e = segment_event(old.id, seg, s, (seg.seq, seg.ack), vec![Note::AfterClose]);
+        self.queue.push(e);
         let r = s.peer();
         if seg.flags.rst() && old.time_wait[r.index()] {
             self.close_time_wait(old, r, Cause::Timer(seg.ts, Some(seg.frame)));

@@ -1,9 +1,10 @@
-//! A state change and the event that tells it. Every change of an endpoint's state goes
+//! A state change and the event that tells it (and a segment's event). Every change of an endpoint's state goes
 //! through `Conn::set_state` (a live connection) or `Tracker::close_time_wait` (an ended one
 //! whose TIME-WAIT runs out); both build the event here.
 
 use super::side::Side;
-use crate::events::{ConnId, Endpoint, Event, StateEvent, TcpState};
+use crate::events::{ConnId, Dir, Endpoint, Event, Note, SegmentEvent, StateEvent, TcpState};
+use crate::segment::Segment;
 use crate::timestamp::Timestamp;
 
 /// Why a state changes, and so whether and how the change is told.
@@ -69,5 +70,37 @@ pub(crate) fn state_event(
         to,
         frame: c.frame,
         projected: c.projected,
+    })
+}
+
+/// The event for `seg`, sent by side `s` of connection `conn`, with its relative sequence and
+/// acknowledgment numbers.
+pub(crate) fn segment_event(
+    conn: ConnId,
+    seg: &Segment,
+    s: Side,
+    (seq, ack): (u32, u32),
+    notes: Vec<Note>,
+) -> Event {
+    Event::Segment(SegmentEvent {
+        frame: seg.frame,
+        t: seg.ts,
+        conn,
+        src: Endpoint(seg.src),
+        dst: Endpoint(seg.dst),
+        dir: match s {
+            Side::Client => Dir::C2s,
+            Side::Server => Dir::S2c,
+        },
+        flags: seg.flags,
+        seq,
+        ack,
+        seq_raw: seg.seq,
+        ack_raw: seg.ack,
+        len: seg.payload_len,
+        win: seg.window,
+        options: seg.options,
+        notes,
+        payload: seg.payload,
     })
 }

@@ -4,6 +4,7 @@
 
 use super::reset::{synchronized, RstCheck};
 use super::*;
+use crate::tracker::state_change::segment_event;
 
 /// How close in capture time two identical segments of one side must be to be one frame
 /// captured twice (a capture duplicate: a SPAN port or a bridge copying it, a frame seen on
@@ -203,36 +204,17 @@ impl Conn {
         if !q.wants(Kind::Segment) {
             return;
         }
-        q.push(Event::Segment(SegmentEvent {
-            frame: seg.frame,
-            t: seg.ts,
-            conn: self.id,
-            src: Endpoint(seg.src),
-            dst: Endpoint(seg.dst),
-            dir: if s == Side::Client {
-                Dir::C2s
-            } else {
-                Dir::S2c
-            },
-            flags: seg.flags,
-            seq: Self::rel(
-                self.sides[s]
-                    .isn
-                    .or(seg.flags.syn().then_some(SeqNum(seg.seq))),
-                seg.seq,
-            ),
-            ack: if seg.flags.ack() {
-                Self::rel(self.sides[r].isn, seg.ack)
-            } else {
-                0
-            },
-            seq_raw: seg.seq,
-            ack_raw: seg.ack,
-            len: seg.payload_len,
-            win: seg.window,
-            options: seg.options,
-            notes,
-            payload: seg.payload,
-        }));
+        let seq = Self::rel(
+            self.sides[s]
+                .isn
+                .or(seg.flags.syn().then_some(SeqNum(seg.seq))),
+            seg.seq,
+        );
+        let ack = if seg.flags.ack() {
+            Self::rel(self.sides[r].isn, seg.ack)
+        } else {
+            0
+        };
+        q.push(segment_event(self.id, seg, s, (seq, ack), notes));
     }
 }
