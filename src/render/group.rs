@@ -60,7 +60,7 @@ pub struct Grouped<G> {
 }
 
 /// How many judged connections may wait for an earlier one before the oldest is drawn.
-pub const MAX_HELD: usize = 4096;
+pub const MAX_HELD: usize = 1024;
 
 /// How many drawn connections are remembered for their late events.
 const SHOWN_KEPT: usize = 1 << 20;
