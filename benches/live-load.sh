@@ -14,7 +14,7 @@ MODE=${2:-summary}
 cargo build --release --quiet --bins --example loadgen
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-args=(watch -i lo --format summary --color never --duration $((SECS + 4)))
+args=(watch -i lo --format summary --color never --width 200 --duration $((SECS + 4)))
 tdmode=print
 if [ "$MODE" = write ]; then
   args+=(-w "$out/live.pcap")
@@ -25,7 +25,7 @@ pid=$!
 sleep 1
 bash benches/make-captures.sh live "$SECS" default "$tdmode" | tail -4
 wait $pid
-echo "synfin watch ($MODE): $(tail -2 "$out/summary.txt" | head -1)"
+echo "synfin watch ($MODE): $(grep " connections (" "$out/summary.txt")"
 if grep -q "dropped" "$out/stderr.txt"; then
   echo "synfin: $(grep dropped "$out/stderr.txt")"
 else
