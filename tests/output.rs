@@ -192,3 +192,14 @@ fn time_wait_is_counted_from_entering_it() {
     assert!(fin.contains("TIME_WAIT 30.0s"), "{fin}");
     assert!(out.contains("TIME_WAIT Ns: how long it lasts once entered"));
 }
+
+#[test]
+fn html_streams_one_picture_per_connection() {
+    let html = synfin(&["replay", &cap("loop.pcap"), "-f", "html"]);
+    assert_eq!(html.matches("<svg ").count(), 3, "{html}");
+    assert_eq!(html.matches("</svg>").count(), 3);
+    assert!(html.trim_end().ends_with("</html>"));
+    let none = synfin(&["replay", &cap("loop.pcap"), "-f", "html", "--port", "9"]);
+    assert_eq!(none.matches("<svg ").count(), 1);
+    assert!(none.contains("no TCP connections"));
+}

@@ -799,14 +799,70 @@ fn draw_segment(
     }
 }
 
+impl SvgRenderer {
+    /// One root `<svg>` element of height `h` around `parts`.
+    fn write_svg(&self, h: u32, parts: &[String], out: &mut dyn Write) -> io::Result<()> {
+        let w = num(WIDTH);
+        let title = xml_escape(&self.title);
+        writeln!(
+            out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
+             xml:space=\"preserve\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"13\" fill=\"{INK}\">"
+        )?;
+        writeln!(out, "<title>{title}</title>")?;
+        writeln!(
+            out,
+            "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>"
+        )?;
+        for p in parts {
+            out.write_all(p.as_bytes())?;
+        }
+        writeln!(out, "</svg>")
+    }
+
+    /// The drawing of no connection at all.
+    fn nothing(summary: &Summary) -> (String, u32) {
+        let mut c = Canvas::default();
+        c.text(
+            8.0,
+            24.0,
+            "start",
+            "",
+            &format!("no TCP connections ({} frames read)", summary.frames),
+        );
+        (c.0, 40)
+    }
+}
+
 impl GroupRenderer for SvgRenderer {
-    fn start(&mut self, meta: &Meta, _out: &mut dyn Write) -> io::Result<()> {
+    fn start(&mut self, meta: &Meta, out: &mut dyn Write) -> io::Result<()> {
         self.title = format!("synfin: {}", meta.input);
+        if self.html {
+            // The page streams: one picture per connection as it comes, so memory stays
+            // bounded however many connections there are.
+            let title = xml_escape(&self.title);
+            writeln!(out, "<!doctype html>")?;
+            writeln!(out, "<html lang=\"en\">")?;
+            writeln!(out, "<head>")?;
+            writeln!(out, "<meta charset=\"utf-8\">")?;
+            writeln!(out, "<title>{title}</title>")?;
+            writeln!(
+                out,
+                "<style>body{{margin:0;background:#ffffff}} svg{{display:block}}</style>"
+            )?;
+            writeln!(out, "</head>")?;
+            writeln!(out, "<body>")?;
+        }
         Ok(())
     }
 
-    fn connection(&mut self, g: &ConnGroup, _out: &mut dyn Write) -> io::Result<()> {
+    fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
         let (body, h) = draw_connection(g, &self.opts);
+        if self.html {
+            self.height += 1;
+            let part = format!("<g transform=\"translate(0,0)\">\n{body}</g>\n");
+            return self.write_svg(h.ceil() as u32, &[part], out);
+        }
         let top = self.height;
         let mut part = String::new();
         if !self.parts.is_empty() {
@@ -825,54 +881,23 @@ impl GroupRenderer for SvgRenderer {
     }
 
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
-        if self.parts.is_empty() {
-            let mut c = Canvas::default();
-            c.text(
-                8.0,
-                24.0,
-                "start",
-                "",
-                &format!("no TCP connections ({} frames read)", summary.frames),
-            );
-            self.parts.push(c.0);
-            self.height = 40;
-        }
-        let (w, h) = (num(WIDTH), self.height);
-        let title = xml_escape(&self.title);
         if self.html {
-            writeln!(out, "<!doctype html>")?;
-            writeln!(out, "<html lang=\"en\">")?;
-            writeln!(out, "<head>")?;
-            writeln!(out, "<meta charset=\"utf-8\">")?;
-            writeln!(out, "<title>{title}</title>")?;
-            writeln!(
-                out,
-                "<style>body{{margin:0;background:#ffffff}} svg{{display:block}}</style>"
-            )?;
-            writeln!(out, "</head>")?;
-            writeln!(out, "<body>")?;
-        } else {
-            writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
-        }
-        writeln!(
-            out,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
-             xml:space=\"preserve\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"13\" fill=\"{INK}\">"
-        )?;
-        writeln!(out, "<title>{title}</title>")?;
-        writeln!(
-            out,
-            "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>"
-        )?;
-        for p in &self.parts {
-            out.write_all(p.as_bytes())?;
-        }
-        writeln!(out, "</svg>")?;
-        if self.html {
+            // `height` counts the pictures written.
+            if self.height == 0 {
+                let (part, h) = Self::nothing(summary);
+                self.write_svg(h, &[part], out)?;
+            }
             writeln!(out, "</body>")?;
-            writeln!(out, "</html>")?;
+            return writeln!(out, "</html>");
         }
-        Ok(())
+        if self.parts.is_empty() {
+            let (part, h) = Self::nothing(summary);
+            self.parts.push(part);
+            self.height = h;
+        }
+        writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+        let parts = std::mem::take(&mut self.parts);
+        self.write_svg(self.height, &parts, out)
     }
 }
 
