@@ -13,6 +13,7 @@ use super::{call_text, fit, RenderOpts};
 use crate::events::{Dir, SegmentEvent};
 use crate::segment::TcpFlags;
 use crate::timestamp::Timestamp;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// One ladder per connection, one after another.
@@ -63,6 +64,26 @@ fn cell(text: &str, width: usize, paint: impl Fn(&str) -> String) -> String {
     let fill = width - t.chars().count();
     let body = if t.is_empty() { t } else { paint(&t) };
     format!("{body}{}", " ".repeat(fill))
+}
+
+/// Append `text` (cut to `width` if it must be), painted when `color`, then blanks to `width`:
+/// the padding is never painted, so a painted line is the plain line with escapes added.
+fn put(line: &mut String, text: &str, width: usize, color: bool, paint: impl Fn(&str) -> String) {
+    let cut;
+    let t = if text.len() <= width || text.chars().count() <= width {
+        text
+    } else {
+        cut = fit(text, width);
+        cut.as_str()
+    };
+    if color && !t.is_empty() {
+        line.push_str(&paint(t));
+    } else {
+        line.push_str(t);
+    }
+    for _ in t.chars().count()..width {
+        line.push(' ');
+    }
 }
 
 /// Paint a side's text: a call, or states.
@@ -183,6 +204,7 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
         let line = format!("{}  {} {rw}", " ".repeat(cols.time), pad(&lw, lead));
         writeln!(out, "{}", line.trim_end())?;
     }
+    let mut line = String::with_capacity(o.width * 2);
     for row in &lay.rows {
         let time = row.t.map(|t| rel_ms(t, start)).unwrap_or_default();
         let (mut left, mut right) = (
@@ -217,49 +239,93 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
         };
         // A row without an arrow lends the arrow's room to its call or state text; text
         // longer than its room wraps onto lines of its own under it.
+        let one_line = |t: &str, w: usize| t.len() <= w || t.chars().count() <= w;
         let lines: Vec<String> = if mid.is_empty() && right.is_empty() {
             let room = sidew + 1 + cols.arrow;
-            wrap(&left, room)
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    let time = if i == 0 { time.as_str() } else { "" };
-                    let left = cell(t, room, |t| side_paint(t, left_call, color));
-                    format!("{time:>w$}  {left}", w = cols.time)
-                })
-                .collect()
+            if one_line(&left, room) {
+                line.clear();
+                let _ = write!(line, "{time:>w$}  ", w = cols.time);
+                put(&mut line, &left, room, color, |t| {
+                    side_paint(t, left_call, color)
+                });
+                writeln!(out, "{}", line.trim_end())?;
+                Vec::new()
+            } else {
+                wrap(&left, room)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let time = if i == 0 { time.as_str() } else { "" };
+                        let left = cell(t, room, |t| side_paint(t, left_call, color));
+                        format!("{time:>w$}  {left}", w = cols.time)
+                    })
+                    .collect()
+            }
         } else if mid.is_empty() && left.is_empty() {
             let room = o
                 .width
                 .saturating_sub(cols.time + 2 + sidew + 1 + cols.arrow + 1)
                 .max(sidew);
-            let blank = " ".repeat(sidew + 1 + cols.arrow);
-            wrap(&right, room)
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    let time = if i == 0 { time.as_str() } else { "" };
-                    let right = cell(t, room, |t| side_paint(t, right_call, color));
-                    format!("{time:>w$}  {blank} {right}", w = cols.time)
-                })
-                .collect()
+            if one_line(&right, room) {
+                line.clear();
+                let _ = write!(line, "{time:>w$}  ", w = cols.time);
+                for _ in 0..sidew + 1 + cols.arrow + 1 {
+                    line.push(' ');
+                }
+                put(&mut line, &right, room, color, |t| {
+                    side_paint(t, right_call, color)
+                });
+                writeln!(out, "{}", line.trim_end())?;
+                Vec::new()
+            } else {
+                let blank = " ".repeat(sidew + 1 + cols.arrow);
+                wrap(&right, room)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let time = if i == 0 { time.as_str() } else { "" };
+                        let right = cell(t, room, |t| side_paint(t, right_call, color));
+                        format!("{time:>w$}  {blank} {right}", w = cols.time)
+                    })
+                    .collect()
+            }
         } else {
             let right_room = o
                 .width
                 .saturating_sub(cols.time + 2 + sidew + 1 + cols.arrow + 1)
                 .max(sidew);
-            let (ls, rs) = (wrap(&left, sidew), wrap(&right, right_room));
-            (0..ls.len().max(rs.len()))
-                .map(|i| {
-                    let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
-                    let time = if i == 0 { time.as_str() } else { "" };
-                    let left = cell(&get(&ls), sidew, |t| side_paint(t, left_call, color));
-                    let m = if i == 0 { mid.as_str() } else { "" };
-                    let m = cell(m, cols.arrow, |t| palette::segment(t, flags, color));
-                    let right = cell(&get(&rs), right_room, |t| side_paint(t, right_call, color));
-                    format!("{time:>w$}  {left} {m} {right}", w = cols.time)
-                })
-                .collect()
+            if one_line(&left, sidew) && one_line(&right, right_room) {
+                // The common row: one line, written straight into the reused buffer.
+                line.clear();
+                let _ = write!(line, "{time:>w$}  ", w = cols.time);
+                put(&mut line, &left, sidew, color, |t| {
+                    side_paint(t, left_call, color)
+                });
+                line.push(' ');
+                put(&mut line, &mid, cols.arrow, color, |t| {
+                    palette::segment(t, flags, color)
+                });
+                line.push(' ');
+                put(&mut line, &right, right_room, color, |t| {
+                    side_paint(t, right_call, color)
+                });
+                writeln!(out, "{}", line.trim_end())?;
+                Vec::new()
+            } else {
+                let (ls, rs) = (wrap(&left, sidew), wrap(&right, right_room));
+                (0..ls.len().max(rs.len()))
+                    .map(|i| {
+                        let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
+                        let time = if i == 0 { time.as_str() } else { "" };
+                        let left = cell(&get(&ls), sidew, |t| side_paint(t, left_call, color));
+                        let m = if i == 0 { mid.as_str() } else { "" };
+                        let m = cell(m, cols.arrow, |t| palette::segment(t, flags, color));
+                        let right =
+                            cell(&get(&rs), right_room, |t| side_paint(t, right_call, color));
+                        format!("{time:>w$}  {left} {m} {right}", w = cols.time)
+                    })
+                    .collect()
+            }
         };
         for line in lines {
             writeln!(out, "{}", line.trim_end())?;
