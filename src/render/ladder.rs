@@ -157,6 +157,23 @@ fn arrow(s: &SegmentEvent, travel: &Travel, payload: bool, width: usize) -> Stri
     };
     let dashes = width.saturating_sub(3 + label.chars().count());
     let (l, r) = (dashes / 2, dashes - dashes / 2);
+    if by_head.is_none() {
+        // The common arrow, built in one allocation.
+        let mut a = String::with_capacity(label.len() + 3 * (dashes + 2) + 2);
+        let dash = |a: &mut String, n: usize| (0..n).for_each(|_| a.push('─'));
+        if s.dir == Dir::S2c {
+            a.push('◀');
+        }
+        dash(&mut a, l);
+        a.push(' ');
+        a.push_str(&label);
+        a.push(' ');
+        dash(&mut a, r);
+        if s.dir == Dir::C2s {
+            a.push('▶');
+        }
+        return a;
+    }
     let line = |n: usize| "─".repeat(n);
     match (s.dir, by_head) {
         (Dir::C2s, None) => format!("{} {label} {}▶", line(l), line(r)),
