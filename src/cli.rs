@@ -107,7 +107,7 @@ pub struct WatchArgs {
     pub tracker: TrackerArgs,
     /// A filter expression in tcpdump's syntax (`tcp port 8888`), also installed in the
     /// kernel as a socket filter where it can be expressed.
-    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    #[arg(value_name = "EXPRESSION")]
     pub expression: Vec<String>,
 }
 

@@ -18,5 +18,6 @@ pub mod frame;
 pub mod pipeline;
 pub mod render;
 pub mod segment;
+pub mod text;
 pub mod timestamp;
 pub mod tracker;

@@ -11,7 +11,8 @@ fn main() -> ExitCode {
             if synfin::app::is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("synfin: {e:#}");
+            // The message may hold names from outside (a file name): no raw control bytes.
+            eprintln!("synfin: {}", synfin::text::printable(&format!("{e:#}")));
             ExitCode::from(synfin::app::exit_code_of(&e))
         }
     }

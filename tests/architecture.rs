@@ -8,6 +8,7 @@ use std::path::Path;
 /// Each module and what it may import. Order: lowest layer first.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("timestamp", &[]),
+    ("text", &[]),
     ("segment", &["timestamp"]),
     ("frame", &["timestamp"]),
     ("events", &["segment", "timestamp"]),
@@ -16,7 +17,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("tracker", &["events", "segment", "timestamp"]),
     ("filter_expr", &["segment"]),
     ("filter", &["events", "filter_expr", "segment"]),
-    ("render", &["events", "filter", "segment", "timestamp"]),
+    (
+        "render",
+        &["events", "filter", "segment", "text", "timestamp"],
+    ),
     ("cli", &["events"]),
     (
         "pipeline",
@@ -30,6 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "frame",
             "render",
             "segment",
+            "text",
             "timestamp",
             "tracker",
         ],
@@ -46,6 +51,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "pipeline",
             "render",
             "segment",
+            "text",
             "timestamp",
             "tracker",
         ],
@@ -62,6 +68,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "frame",
             "pipeline",
             "segment",
+            "text",
             "timestamp",
             "tracker",
         ],

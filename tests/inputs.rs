@@ -190,3 +190,34 @@ fn compressed_captures_are_read_transparently() {
         );
     }
 }
+
+#[test]
+fn only_capture_names_after_the_first_file_are_files() {
+    let f = cap("basic.pcap");
+    // A quoted expression with a slash is an expression, not a file.
+    let net = events(&["replay", &f, "net 127.0.0.0/8", "--format", "jsonl"]);
+    assert!(count(&net, "\"type\":\"segment\"") > 0, "{net}");
+    // A word that names a file without a capture's extension starts the expression, as in
+    // tcpdump (a file named `tcp` here is not read as a capture).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tcp"), b"not a capture").unwrap();
+    let out = synfin()
+        .current_dir(dir.path())
+        .args(["replay", &f, "tcp", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // stdin once only.
+    let out = synfin().args(["replay", "-", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // --host takes one address, network or name, not an expression.
+    let out = synfin()
+        .args(["replay", &f, "--host", "127.0.0.1 or port 1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

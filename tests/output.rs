@@ -203,3 +203,65 @@ fn html_streams_one_picture_per_connection() {
     assert_eq!(none.matches("<svg ").count(), 1);
     assert!(none.contains("no TCP connections"));
 }
+
+#[test]
+fn names_from_outside_never_reach_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = dir
+        .path()
+        .join("evil\u{1b}]0;PWN\u{7}\u{1b}[31m\nfake.pcap");
+    std::fs::copy(cap("basic.pcap"), &evil).unwrap();
+    let raw = std::fs::read(cap("basic.pcap")).unwrap();
+    let cut = dir.path().join("cut\u{1b}[2J.pcap");
+    std::fs::write(&cut, &raw[..raw.len() - 300]).unwrap();
+    for args in [
+        vec!["replay", evil.to_str().unwrap(), "-f", "mermaid"],
+        vec!["replay", cut.to_str().unwrap(), "-f", "summary"],
+        vec!["replay", cut.to_str().unwrap()],
+        vec![
+            "replay",
+            dir.path().join("missing\u{1b}[2J.pcap").to_str().unwrap(),
+        ],
+    ] {
+        let out = Command::cargo_bin("synfin")
+            .unwrap()
+            .args(&args)
+            .output()
+            .unwrap();
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(
+                !stream.iter().any(|&b| b == 0x1b || b == 0x07),
+                "{args:?}: {}",
+                String::from_utf8_lossy(stream)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_single_mermaid_file_is_written_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let many = dir.path().join("many.mmd");
+    let out = Command::cargo_bin("synfin")
+        .unwrap()
+        .args(["replay", &cap("loop.pcap"), "-o", many.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&many).unwrap(), "");
+    let none = dir.path().join("none.mmd");
+    let out = Command::cargo_bin("synfin")
+        .unwrap()
+        .args([
+            "replay",
+            &cap("basic.pcap"),
+            "--conn",
+            "5",
+            "-o",
+            none.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no connection"));
+}

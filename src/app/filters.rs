@@ -27,6 +27,11 @@ pub fn from_args(
     let ports = SegmentFilter::ports(&a.ports).expr().cloned();
     let mut hosts = None;
     for h in &a.hosts {
+        if h.is_empty() || h.contains(char::is_whitespace) {
+            return Err(UsageError(format!(
+                "--host {h:?}: give one address, network (CIDR) or name"
+            )));
+        }
         // A CIDR is a network, anything else an address or a name.
         let text = if h.contains('/') {
             format!("net {h}")

@@ -12,26 +12,28 @@ use crate::pipeline::decoded_stream::{self, Decoded, Order};
 use crate::pipeline::observed::{self, CallNote};
 use crate::pipeline::output::open_output;
 use crate::pipeline::Pipeline;
-use crate::pipeline::Replaced;
+use crate::pipeline::{Replaced, UsageError};
 use crate::tracker::Tracker;
 use crate::tracker::{TrackerConfig, Wanted};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Split `replay`'s words into files and a filter expression: `-r` files, then the leading
-/// words that are `-`, name an existing file, or look like a path (so a missing capture is
-/// reported as one); the first other word starts the expression.
+/// Split `replay`'s words into files and a filter expression: the `-r` files, then (without
+/// `-r`) the first word whatever it is, then each word that names a capture by its extension
+/// (`.pcap`, `.pcapng`, `.cap`, and those compressed) or is `-`; the first other word starts
+/// the expression (as tcpdump, a file named `tcp` is not read: `-r tcp` reads it).
 fn files_and_expression(a: &ReplayArgs) -> (Vec<PathBuf>, Vec<String>) {
     let mut files: Vec<PathBuf> = a.read.clone();
     let mut words = a.inputs.iter().peekable();
-    while let Some(w) = words.peek() {
-        let looks_like_path = w.contains('/')
-            || [".pcap", ".pcapng", ".cap", ".gz", ".zst", ".xz"]
+    let capture_name = |w: &str| {
+        let w = w.to_ascii_lowercase();
+        !w.contains(' ')
+            && [".pcap", ".pcapng", ".cap", ".gz", ".zst", ".xz"]
                 .iter()
-                .any(|ext| w.ends_with(ext));
-        let is_file = *w == "-" || Path::new(w).exists() || looks_like_path;
-        // Without -r, the first word is a file whatever it looks like.
-        if !is_file && !files.is_empty() {
+                .any(|ext| w.ends_with(ext))
+    };
+    while let Some(w) = words.peek() {
+        if !(files.is_empty() || *w == "-" || capture_name(w)) {
             break;
         }
         files.push(PathBuf::from(w));
@@ -101,6 +103,9 @@ fn observed_calls(
 /// Run `replay`.
 pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let (files, expression) = files_and_expression(&a);
+    if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        return Err(UsageError("stdin (-) can be read only once".into()).into());
+    }
     let (sf, cf) = from_args(&a.filter, &expression)?;
     // Open every input before writing anything: a bad file is an error, not output.
     let sources = files
@@ -172,7 +177,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     p.summary.errors = warnings.clone();
     p.finish()?;
     for w in &warnings {
-        eprintln!("synfin: warning: {w}");
+        eprintln!("synfin: warning: {}", crate::text::printable(w));
     }
     // A cut or damaged capture: what was read is shown, and the exit says it was not all
     // (as tcpdump exits 1), so scripts notice.

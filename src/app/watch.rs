@@ -98,7 +98,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     if drops > 0 {
         eprintln!(
             "synfin: warning: the kernel dropped {drops} frames on {}",
-            a.iface
+            crate::text::printable(&a.iface)
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -47,9 +47,6 @@ pub struct Grouped<G> {
     /// past `SHOWN_KEPT`, so memory stays bounded however long the input.
     shown: HashSet<ConnId>,
     shown_order: std::collections::VecDeque<ConnId>,
-    /// The highest connection id seen: an event of a lower id with no open group belongs to
-    /// a connection already judged (a late event), not to a new one.
-    max_seen: ConnId,
     /// The lowest connection id whose verdict has not come yet.
     next: ConnId,
     /// Judged connections waiting for an earlier one: the group (None when the filter hid
@@ -74,7 +71,6 @@ impl<G: GroupRenderer> Grouped<G> {
             open: HashMap::new(),
             shown: HashSet::new(),
             shown_order: Default::default(),
-            max_seen: 0,
             next: 1,
             held: BTreeMap::new(),
             early: BTreeSet::new(),
@@ -104,6 +100,11 @@ impl<G: GroupRenderer> Grouped<G> {
             }
         }
         Ok(())
+    }
+
+    /// Has connection `id`'s verdict come?
+    fn judged(&self, id: ConnId) -> bool {
+        id < self.next || self.early.contains(&id) || self.held.contains_key(&id)
     }
 
     /// Move `next` past what is judged, handing on what waited.
@@ -148,7 +149,12 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                 }
                 Ok(())
             }
-            e if e.conn() <= self.max_seen && !self.open.contains_key(&e.conn()) => {
+            // Calls on no connection (listen()) belong to no drawing.
+            e if e.conn() == 0 => Ok(()),
+            // An event of a connection already judged (ids are judged once each): a late one,
+            // such as TIME_WAIT's end. Any other starts or joins its open group, whatever
+            // order the ids come in (an observed connect() can precede an earlier SYN).
+            e if self.judged(e.conn()) => {
                 if let Some((g, late)) = self.held.get_mut(&e.conn()) {
                     if g.is_some() {
                         late.push(e.clone());
@@ -161,7 +167,6 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                 }
             }
             e => {
-                self.max_seen = self.max_seen.max(e.conn());
                 self.open.entry(e.conn()).or_default().push(e.clone());
                 Ok(())
             }
@@ -242,5 +247,89 @@ impl GroupRenderer for Stacked {
             writeln!(out, "no TCP connections ({} frames read)", summary.frames)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{AnomalyEvent, AnomalyKind, ConnState, Endpoint, FinalStates, Outcome};
+    use crate::timestamp::Timestamp;
+
+    /// Records what it is handed: (conn, events).
+    #[derive(Default)]
+    struct Seen(Vec<(ConnId, usize)>);
+
+    impl GroupRenderer for Seen {
+        fn start(&mut self, _: &Meta, _: &mut dyn Write) -> io::Result<()> {
+            Ok(())
+        }
+        fn connection(&mut self, g: &ConnGroup, _: &mut dyn Write) -> io::Result<()> {
+            self.0.push((g.verdict.conn, g.events.len()));
+            Ok(())
+        }
+        fn finish(&mut self, _: &Summary, _: &mut dyn Write) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn anomaly(conn: ConnId, t: i64) -> Event {
+        Event::Anomaly(AnomalyEvent {
+            t: Timestamp(t),
+            conn,
+            frame: None,
+            kind: AnomalyKind::Duplicate,
+            detail: String::new(),
+        })
+    }
+
+    fn verdict(conn: ConnId, t: i64) -> Event {
+        let ep = Endpoint("127.0.0.1:1".parse().unwrap());
+        Event::Connection(ConnectionEvent {
+            conn,
+            client: ep,
+            server: ep,
+            start: Timestamp(t),
+            end: Timestamp(t),
+            handshake_rtt_ms: None,
+            packets: [0; 2],
+            bytes: [0; 2],
+            history: String::new(),
+            conn_state: ConnState::OTH,
+            outcome: Outcome::Open,
+            close_initiator: None,
+            final_states: FinalStates(Vec::new()),
+            time_wait_since: None,
+            time_wait_until: None,
+            anomalies: 0,
+            retransmissions: 0,
+            resets: 0,
+            states_entered: 0,
+            server_listened: false,
+            roles_guessed: false,
+            simultaneous_open: false,
+            zeek_endpoints: [("TCP_CLOSED", 0); 2],
+        })
+    }
+
+    #[test]
+    fn connections_come_in_start_order_and_none_loses_events() {
+        let mut g = Grouped::new(Seen::default(), ConnFilter::default());
+        let mut out = Vec::new();
+        // Connection 2's first event (an observed call) comes before connection 1's; 2 ends
+        // first; a call on no connection (0) is ignored.
+        for e in [
+            anomaly(2, 1),
+            anomaly(0, 1),
+            anomaly(1, 2),
+            anomaly(1, 3),
+            verdict(2, 4),
+            anomaly(2, 5), // late: after its verdict
+            verdict(1, 6),
+        ] {
+            g.event(&e, &mut out).unwrap();
+        }
+        g.finish(&Summary::default(), &mut out).unwrap();
+        assert_eq!(g.inner.0, [(1, 2), (2, 1)]);
     }
 }

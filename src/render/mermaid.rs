@@ -31,6 +31,8 @@ pub struct MermaidRenderer {
     opts: RenderOpts,
     target: MermaidTarget,
     written: u64,
+    /// The one diagram of a `.mmd` file, until the input has ended.
+    single: Option<Vec<u8>>,
 }
 
 impl MermaidRenderer {
@@ -40,6 +42,7 @@ impl MermaidRenderer {
             opts,
             target,
             written: 0,
+            single: None,
         }
     }
 
@@ -100,7 +103,8 @@ impl MermaidRenderer {
 
 /// Mermaid text must not contain `;`, `#` or line breaks (they end or escape statements).
 fn clean(s: &str) -> String {
-    s.chars()
+    crate::text::printable(s)
+        .chars()
         .map(|c| match c {
             ';' | '#' | '\n' | '\r' => ' ',
             c => c,
@@ -143,9 +147,13 @@ impl GroupRenderer for MermaidRenderer {
                 "a .mmd file holds one diagram and the input has more connections: \
                  write Markdown (-o FILE.md) or one file per connection (-o DIR/)",
             )),
+            // Kept until the end: a file that cannot hold the input is left empty.
             MermaidTarget::Single => {
-                writeln!(out, "%% {}", clean(&title(v)))?;
-                self.diagram(g, out)
+                let mut buf = Vec::new();
+                writeln!(buf, "%% {}", clean(&title(v)))?;
+                self.diagram(g, &mut buf)?;
+                self.single = Some(buf);
+                Ok(())
             }
             MermaidTarget::Files(open) => {
                 let mut file = open(v.conn)?;
@@ -156,7 +164,13 @@ impl GroupRenderer for MermaidRenderer {
         }
     }
 
-    fn finish(&mut self, _s: &Summary, _out: &mut dyn Write) -> io::Result<()> {
-        Ok(())
+    fn finish(&mut self, _s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        match (&self.target, self.single.take()) {
+            (MermaidTarget::Single, Some(diagram)) => out.write_all(&diagram),
+            (MermaidTarget::Single, None) => Err(io::Error::other(
+                "no connection to draw: a .mmd file holds one diagram",
+            )),
+            _ => Ok(()),
+        }
     }
 }

@@ -283,7 +283,9 @@ impl GroupRenderer for SummaryRenderer {
         self.row(&g.verdict, out)
     }
     fn finish(&mut self, s: &Summary, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out)?;
+        if self.rows > 0 {
+            writeln!(out)?;
+        }
         let outcomes: Vec<String> = Outcome::ALL
             .iter()
             .filter_map(|o| {
@@ -314,6 +316,7 @@ impl GroupRenderer for SummaryRenderer {
         );
         wrapped(out, &ends, self.width)?;
         for e in &s.errors {
+            let e = crate::text::printable(e);
             wrapped(out, &format!("warning: {e}"), self.width)?;
         }
         Ok(())
