@@ -67,7 +67,15 @@ fn a_bad_second_file_fails_before_any_output() {
         ("/nonexistent/y.pcap", "cannot open /nonexistent/y.pcap"),
         (t, "not a pcap or pcapng file"),
     ] {
-        let args = ["replay", "captures/basic.pcap", second, "--format", "jsonl"];
+        // -r: the temporary file has no capture extension (a bare word would be a filter).
+        let args = [
+            "replay",
+            "captures/basic.pcap",
+            "-r",
+            second,
+            "--format",
+            "jsonl",
+        ];
         fails_with(&args, 1, needle);
         let out = synfin().args(args).output().unwrap();
         assert!(out.stdout.is_empty(), "{second}: printed before failing");
