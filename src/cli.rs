@@ -216,6 +216,9 @@ pub enum Format {
     Svg,
     /// The SVG picture inside a minimal HTML page.
     Html,
+    /// The live view: each segment's row as it comes, connections interleaved under a
+    /// gutter (the default for watch and for replay of a pipe).
+    Stream,
     /// Nothing but the summary line on stderr (for timing).
     None,
 }

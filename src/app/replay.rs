@@ -2,6 +2,7 @@
 
 use super::filters::from_args;
 use crate::capture::pcap_reader::PcapSource;
+use crate::cli::Format;
 use crate::cli::ReplayArgs;
 use crate::events::Event;
 use crate::events::Meta;
@@ -10,7 +11,7 @@ use crate::frame::LinkType;
 use crate::pipeline::config::tracker_config;
 use crate::pipeline::decoded_stream::{self, Decoded, Order};
 use crate::pipeline::observed::{self, CallNote};
-use crate::pipeline::output::open_output;
+use crate::pipeline::output::open_output_for;
 use crate::pipeline::Pipeline;
 use crate::pipeline::{Replaced, UsageError};
 use crate::tracker::Tracker;
@@ -68,7 +69,7 @@ fn observed_calls(
         .iter()
         .map(|f| PcapSource::open(f, 1))
         .collect::<Result<Vec<_>, _>>()?;
-    let (rx, reader) = decoded_stream::spawn(sources, order, sf.clone());
+    let (rx, reader) = decoded_stream::spawn(sources, order, sf.clone(), false);
     let mut tracker = Tracker::new(TrackerConfig {
         wanted: Wanted::VERDICTS,
         ..cfg
@@ -112,7 +113,14 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|f| PcapSource::open(f, 1))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut output = open_output(&a.output)?;
+    // A pipe (or stdin) is watched as it comes: the live view, rows as bytes arrive.
+    let piped = files.iter().any(|f| f.as_os_str() == "-" || !f.is_file());
+    let default = if piped {
+        Format::Stream
+    } else {
+        Format::Ladder
+    };
+    let mut output = open_output_for(&a.output, default)?;
     let cfg = tracker_config(&a.tracker, output.format)?;
     let link = sources[0].link_type().unwrap_or(LinkType::EN10MB);
     let meta = Meta {
@@ -148,7 +156,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     p.start(&meta)?;
     // One thread reads and decodes, this one tracks and renders.
-    let (rx, reader) = decoded_stream::spawn(sources, order, sf);
+    let (rx, reader) = decoded_stream::spawn(sources, order, sf, piped);
     let mut warnings = Vec::new();
     let mut damaged = false;
     for msg in rx {
@@ -163,6 +171,10 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                 p.summary.skipped_frames += skipped;
                 for seg in &segments {
                     p.segment(seg)?;
+                }
+                // A pipe is watched as it comes: what is settled goes out now.
+                if piped {
+                    p.flush()?;
                 }
             }
             Decoded::Warning { text, damage } => {

@@ -8,7 +8,7 @@ use crate::events::Meta;
 use crate::filter_expr::bpf;
 use crate::frame::LinkType;
 use crate::pipeline::config::tracker_config;
-use crate::pipeline::output::open_output;
+use crate::pipeline::output::open_output_for;
 use crate::pipeline::{stop_flag, wall_clock, Pipeline, UsageError};
 use crate::tracker::Tracker;
 use std::process::ExitCode;
@@ -43,7 +43,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some(CaptureWriter::create(path, source.link_type())?),
         None => None,
     };
-    let mut output = open_output(&a.output)?;
+    let mut output = open_output_for(&a.output, Format::Stream)?;
     let cfg = tracker_config(&a.tracker, output.format)?;
     let meta = Meta {
         schema: 1,

@@ -22,6 +22,8 @@ pub fn tracker_config(a: &TrackerArgs, format: Format) -> anyhow::Result<Tracker
             Format::Summary | Format::None => Wanted::VERDICTS,
             _ => Wanted::ALL,
         },
+        // The live view shows events as they are made, inferences late.
+        live: format == Format::Stream,
         ..TrackerConfig::default()
     })
 }

@@ -51,13 +51,19 @@ pub enum Order {
 }
 
 /// Start reading `sources` (already open) as one input, in `order`.
+/// `eager`: hand each frame on at once instead of in batches (a pipe read as it comes).
 pub fn spawn(
     sources: Vec<PcapSource>,
     order: Order,
     filter: SegmentFilter,
+    eager: bool,
 ) -> (Receiver<Decoded>, JoinHandle<Result<(), CaptureError>>) {
     let (tx, rx) = sync_channel(8);
-    let handle = thread::spawn(move || Reader::new(sources, order, filter, tx).run());
+    let handle = thread::spawn(move || {
+        let mut r = Reader::new(sources, order, filter, tx);
+        r.eager = eager;
+        r.run()
+    });
     (rx, handle)
 }
 
@@ -88,6 +94,8 @@ struct Reader {
     frames: u64,
     skipped: u64,
     notes: Vec<CallNote>,
+    /// Send each frame at once (a pipe, watched as it comes).
+    eager: bool,
 }
 
 impl Reader {
@@ -116,6 +124,7 @@ impl Reader {
             frames: 0,
             skipped: 0,
             notes: Vec::new(),
+            eager: false,
         }
     }
 
@@ -161,7 +170,7 @@ impl Reader {
                 }
                 Err(_) => self.skipped += 1,
             }
-            if self.segments.len() == BATCH && !self.send_batch() {
+            if (self.eager || self.segments.len() == BATCH) && !self.send_batch() {
                 return Ok(());
             }
             if self.order == Order::Time && !self.refill(i)? {

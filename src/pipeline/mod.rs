@@ -162,7 +162,7 @@ impl Pipeline {
             }
             self.renderer.event(&e, &mut self.out)?;
         }
-        Ok(())
+        self.renderer.quiet(&mut self.out)
     }
 
     /// Flush the writer (e.g. periodically while live).

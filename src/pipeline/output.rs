@@ -87,6 +87,12 @@ fn is_dir_target(p: &Path) -> bool {
 /// is the default everywhere, as tcpdump keeps text when piped; `-o`'s extension picks
 /// another unless `--format` says otherwise.
 pub fn open_output(a: &OutputArgs) -> anyhow::Result<Output> {
+    open_output_for(a, Format::Ladder)
+}
+
+/// `open_output` with `default` as the format when neither `--format` nor `-o` says one
+/// (`watch` and `replay` of a pipe: the live view).
+pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output> {
     let mut mermaid = None;
     let (out, terminal, format): (Box<dyn Write>, bool, Format) = match &a.output {
         Some(dir) if is_dir_target(dir) => {
@@ -132,7 +138,7 @@ pub fn open_output(a: &OutputArgs) -> anyhow::Result<Output> {
             (
                 Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout())),
                 terminal,
-                a.format.unwrap_or(Format::Ladder),
+                a.format.unwrap_or(default),
             )
         }
     };
@@ -179,6 +185,7 @@ pub fn renderer_for(format: Format, opts: RenderOpts, cf: ConnFilter) -> Box<dyn
         Format::Svg => Box::new(Grouped::new(SvgRenderer::svg(opts), cf)),
         Format::Html => Box::new(Grouped::new(SvgRenderer::html(opts), cf)),
         Format::Summary => Box::new(crate::render::summary::streaming(cf, opts.width)),
+        Format::Stream => Box::new(crate::render::stream::StreamRenderer::new(opts)),
         Format::None => Box::new(NoOutput),
     }
 }

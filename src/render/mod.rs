@@ -21,6 +21,7 @@ pub mod ladder;
 pub mod layout;
 pub mod mermaid;
 pub(crate) mod palette;
+pub mod stream;
 pub mod summary;
 pub mod svg;
 pub mod timeline;
@@ -142,4 +143,8 @@ pub trait Renderer {
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()>;
     /// After the last event.
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()>;
+    /// No more events for now (the input went quiet): write what waits (the live view).
+    fn quiet(&mut self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
 }

@@ -68,6 +68,9 @@ pub struct TrackerConfig {
     pub max_queued: usize,
     /// How long a closed connection's 4-tuple keeps stray segments (after TIME-WAIT, if any).
     pub closed_grace_ns: i64,
+    /// Live: hand events on as they are made instead of in time order (inferences settled
+    /// later come later, dated at their own times).
+    pub live: bool,
     /// Which events to produce (a summary needs only the verdicts).
     pub wanted: Wanted,
 }
@@ -83,6 +86,7 @@ impl Default for TrackerConfig {
             max_queued: 20_000,
             closed_grace_ns: 2_000_000_000,
             wanted: Wanted::ALL,
+            live: false,
         }
     }
 }
@@ -136,6 +140,7 @@ impl Tracker {
     pub fn new(cfg: TrackerConfig) -> Tracker {
         let mut queue = EventQueue::default();
         queue.set_wanted(cfg.wanted);
+        queue.set_live(cfg.live);
         Tracker {
             cfg,
             conns: FxHashMap::default(),

@@ -96,9 +96,17 @@ pub struct EventQueue {
     /// Holds of RSTs in flight (settled sooner: silence is what an RST usually meets).
     rst_holds: BTreeMap<HoldKey, u128>,
     peak: usize,
+    /// Live: events leave in the order they were made, holds hold nothing back (an inference
+    /// settled later comes later, dated at its own time: the live view marks it late).
+    live: bool,
 }
 
 impl EventQueue {
+    /// Hand events on as they are made (see `live`).
+    pub fn set_live(&mut self, live: bool) {
+        self.live = live;
+    }
+
     /// Only keep the kinds in `w`.
     pub fn set_wanted(&mut self, w: Wanted) {
         self.skip = Wanted {
@@ -139,7 +147,7 @@ impl EventQueue {
         self.produced += 1;
         let n = self.produced;
         self.peak = self.peak.max(self.len() + 1);
-        if self.queue.back().is_none_or(|b| b.0 <= t) {
+        if self.live || self.queue.back().is_none_or(|b| b.0 <= t) {
             self.queue.push_back((t, n, event));
         } else {
             self.late.insert((t, n), event);
@@ -251,7 +259,7 @@ impl EventQueue {
     /// The next event that may leave.
     pub fn pop(&mut self) -> Option<Event> {
         let (t, n) = self.front()?;
-        if let Some((first, _)) = self.oldest_hold() {
+        if let (false, Some((first, _))) = (self.live, self.oldest_hold()) {
             if t > first.0 {
                 return None;
             }
