@@ -81,3 +81,61 @@ fn a_pipe_is_shown_as_it_comes() {
     assert!(rest.contains("── closed · SF"), "{rest}");
     assert!(rest.contains("1 connection seen"), "{rest}");
 }
+
+#[test]
+fn ctrl_c_on_a_pipe_still_gives_the_verdicts_of_what_was_seen() {
+    let bytes = std::fs::read(format!(
+        "{}/captures/basic.pcap",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let (header, recs) = records(&bytes);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args(["replay", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    stdin.write_all(&header).unwrap();
+    for r in &recs[..3] {
+        stdin.write_all(r).unwrap();
+    }
+    stdin.flush().unwrap();
+    // The first row shows the capture is being read; then Ctrl-C, the writer still alive.
+    let first = rx.recv_timeout(Duration::from_secs(20));
+    assert!(first.is_ok(), "no rows");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("replay of a pipe did not stop on SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    let out: Vec<String> = rx.try_iter().collect();
+    let out = out.join("\n");
+    assert!(status.success(), "{status:?}\n{out}");
+    assert!(
+        out.contains("── open"),
+        "the verdict of the open connection: {out}"
+    );
+    assert!(out.contains("1 connection seen"), "{out}");
+}

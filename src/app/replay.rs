@@ -13,7 +13,7 @@ use crate::pipeline::decoded_stream::{self, Decoded, Order};
 use crate::pipeline::observed::{self, CallNote};
 use crate::pipeline::output::open_output_for;
 use crate::pipeline::Pipeline;
-use crate::pipeline::{Replaced, UsageError};
+use crate::pipeline::{stop_flag, Replaced, UsageError};
 use crate::tracker::Tracker;
 use crate::tracker::{TrackerConfig, Wanted};
 use std::path::PathBuf;
@@ -159,7 +159,27 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let (rx, reader) = decoded_stream::spawn(sources, order, sf, piped);
     let mut warnings = Vec::new();
     let mut damaged = false;
-    for msg in rx {
+    // A pipe may be stopped (Ctrl-C, SIGTERM): the verdicts of what was seen still come.
+    let stop = if piped { Some(stop_flag()?) } else { None };
+    let mut stopped = false;
+    loop {
+        let msg = match &stop {
+            None => match rx.recv() {
+                Ok(m) => m,
+                Err(_) => break,
+            },
+            Some(stop) => match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(m) => m,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        stopped = true;
+                        break;
+                    }
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+        };
         match msg {
             Decoded::Batch {
                 segments,
@@ -183,9 +203,11 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    reader
-        .join()
-        .map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
+    if !stopped {
+        reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
+    }
     p.summary.errors = warnings.clone();
     p.finish()?;
     for w in &warnings {
