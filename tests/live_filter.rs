@@ -162,3 +162,63 @@ fn any_captures_every_interface_cooked_and_each_loopback_segment_once() {
         "a loopback segment seen twice: {rest}"
     );
 }
+
+#[test]
+fn watch_shows_the_handshake_while_the_connection_is_still_open() {
+    use std::io::BufRead;
+    if !live_allowed() {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The default output of watch: the live view.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args(["watch", "-i", "lo", "--duration", "30"])
+        .arg(format!("tcp port {port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Connect until the capture sees us (the socket may take a moment to open), then pause.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    let mut conns = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("ACK seq=1 ack=1")) {
+        assert!(Instant::now() < deadline, "no handshake rows: {seen:?}");
+        let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (s, _) = listener.accept().unwrap();
+        conns.push((c, s));
+        while let Ok(l) = rx.recv_timeout(Duration::from_millis(300)) {
+            seen.push(l);
+        }
+    }
+    // Still open: no verdict yet for the connection whose handshake we saw.
+    assert!(!seen.iter().any(|l| l.contains("── closed")), "{seen:?}");
+    drop(conns);
+    // Its close comes as it happens: the verdict line, with watch still running.
+    let mut rest = Vec::new();
+    while !rest.iter().any(|l: &String| l.contains("── closed")) {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) => rest.push(l),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no verdict after the close: {rest:?}");
+            }
+        }
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert!(status.success());
+}
