@@ -45,7 +45,10 @@ impl Conn {
             fin: seg.flags.fin(),
             rst: false,
             ack: seg.flags.ack().then_some(SeqNum(seg.ack)),
-            ctrl_end: SeqNum(seg.seq) + seg.seq_len(),
+            // A SYN is delivered once its SYN is acknowledged: data on it (TCP Fast Open)
+            // may be dropped by a server without a cookie, whose SYN,ACK then acknowledges
+            // the SYN only (tcp_fastopen_check_cookie fails, tcp_conn_request goes on).
+            ctrl_end: SeqNum(seg.seq) + if seg.flags.syn() { 1 } else { seg.seq_len() },
             synack: None,
             held: true,
             crossed: None,
