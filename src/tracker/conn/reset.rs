@@ -166,6 +166,7 @@ impl Conn {
 
     /// An RST reaches side `r` at `t` (tcp_reset): CLOSED, and a blocked recv() fails.
     pub(super) fn rst_reaches(&mut self, q: &mut EventQueue, r: Side, t: Timestamp, frame: u64) {
+        self.settle_accept(q, r);
         let rstate = self.sides[r].state;
         if matches!(rstate, TcpState::Closed | TcpState::Listen) {
             return;
@@ -205,6 +206,10 @@ impl Conn {
                     && me.isn.is_some_and(|isn| peer.max_ack == Some(isn + 1))
                     && SeqNum(seg.seq) == peer.max_ack.unwrap_or(SeqNum(seg.seq))
             }
+            // A request sock whose ACK was not taken: the listener answers for it, after
+            // dropping it (tcp_check_req's embryonic_reset with tcp_abort_on_overflow) or
+            // once it has expired (reqsk_timer_handler: its SYN,ACK retries ran out).
+            TcpState::SynReceived => me.passive && me.overflowed,
             TcpState::FinWait2 => {
                 peer.fin_seq.is_some() && me.fin_seq.is_some_and(|fs| peer.max_ack == Some(fs + 1))
             }

@@ -42,7 +42,6 @@ fn calls(events: &[Event], ep: &str) -> Vec<(crate::events::CallName, Option<u64
 /// The server resends its SYN,ACK after the client's ACK: the request sock did not take it
 /// (listen_overflow). Its child exists only once it acknowledges the client's data.
 #[test]
-#[ignore = "item 9: the request sock is not yet modelled"]
 fn a_full_accept_queue_keeps_the_server_in_syn_received_until_it_acks_data() {
     let mut s = handshake();
     s.extend([
@@ -63,7 +62,6 @@ fn a_full_accept_queue_keeps_the_server_in_syn_received_until_it_acks_data() {
 /// With tcp_abort_on_overflow the listener answers the final ACK with an RST: the request
 /// is gone (never ESTABLISHED), the client's socket is reset.
 #[test]
-#[ignore = "item 9: the request sock is not yet modelled"]
 fn abort_on_overflow_resets_a_request_that_never_was_established() {
     let mut s = handshake();
     s.extend([
@@ -80,7 +78,6 @@ fn abort_on_overflow_resets_a_request_that_never_was_established() {
 /// A request whose SYN,ACK retries ran out (the ACK never taken) is gone: the listener
 /// answers the client's next segment with an RST.
 #[test]
-#[ignore = "item 9: the request sock is not yet modelled"]
 fn an_expired_request_is_answered_by_the_listeners_rst() {
     let mut s = handshake();
     s.extend([
