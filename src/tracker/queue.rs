@@ -17,6 +17,9 @@ pub enum HoldKind {
     Delivery(Side),
     /// Whether this side's FIN was close() or shutdown().
     FinCall(Side),
+    /// Whether this side, a request sock, took the ACK of its SYN (a full accept queue
+    /// drops it).
+    Accept(Side),
 }
 
 /// Which kinds of event a consumer wants (the verdicts always come).
@@ -186,7 +189,7 @@ impl EventQueue {
 
     fn map_for(&mut self, kind: HoldKind) -> &mut BTreeMap<HoldKey, u128> {
         match kind {
-            HoldKind::Delivery(_) => &mut self.holds,
+            HoldKind::Delivery(_) | HoldKind::Accept(_) => &mut self.holds,
             HoldKind::FinCall(_) => &mut self.fin_holds,
         }
     }

@@ -45,7 +45,10 @@ impl Conn {
             fin: seg.flags.fin(),
             rst: false,
             ack: seg.flags.ack().then_some(SeqNum(seg.ack)),
-            ctrl_end: SeqNum(seg.seq) + seg.seq_len(),
+            // A SYN is delivered once its SYN is acknowledged: data on it (TCP Fast Open)
+            // may be dropped by a server without a cookie, whose SYN,ACK then acknowledges
+            // the SYN only (tcp_fastopen_check_cookie fails, tcp_conn_request goes on).
+            ctrl_end: SeqNum(seg.seq) + if seg.flags.syn() { 1 } else { seg.seq_len() },
             synack: None,
             held: true,
             crossed: None,
@@ -68,6 +71,8 @@ impl Conn {
         };
         q.release((p.t, self.id, HoldKind::Delivery(x)));
         let y = self.peer(x);
+        // What reaches a request sock after an ACK of its SYN finds the child that ACK made.
+        self.settle_accept(q, y);
         // A FIN the receiver's own FIN crossed arrived after that FIN was sent.
         let t = match p.crossed {
             Some(c) if c > t => c,
@@ -158,10 +163,12 @@ impl Conn {
             (Some(_), None) => true,
             _ => false,
         };
-        if !acks_our_syn {
+        let was = self.sides[y].state;
+        // A synchronized socket takes a SYN,ACK again as a duplicate (tcp_validate_incoming
+        // answers it with an ACK): the request sock resent it, its ACK not taken or lost.
+        if !acks_our_syn || super::reset::synchronized(was) {
             return;
         }
-        let was = self.sides[y].state;
         let active = self.sides[y].active;
         if self.transition(q, y, Input::RecvSynAck, t, frame)
             && (was == TcpState::SynSent || (was == TcpState::SynReceived && active))
@@ -268,6 +275,8 @@ impl Conn {
                 }
             }
             HoldKind::FinCall(x) => self.decide_fin_call(q, x, false),
+            // Its SYN,ACK was not resent: the ACK was taken.
+            HoldKind::Accept(x) => self.settle_accept(q, x),
         }
     }
 

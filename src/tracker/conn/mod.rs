@@ -8,6 +8,7 @@
 //! arrival order, decide. Meanwhile the queue holds later events back (see `queue`).
 
 use super::queue::{EventQueue, HoldKind, Kind};
+mod accept;
 mod calls;
 mod classify;
 mod delivery;
@@ -166,6 +167,11 @@ impl Conn {
         let seq = SeqNum(seg.seq);
         let seg_end = seq + seg.seq_len();
 
+        // An RST or SYN is judged against its receiver's state: a request sock's ACK that
+        // waits is taken first (only the request sock's own segments show otherwise).
+        if f.rst() || f.syn() {
+            self.settle_accept(q, r);
+        }
         // Which of the peer's SYN,ACKs the sender took (before its numbers are made relative).
         self.take_acknowledged_isn(seg, s, r);
         let Some(Classified {
@@ -179,6 +185,7 @@ impl Conn {
         if ignored {
             return self.effects();
         }
+        self.request_sends(q, seg, s, r);
 
         let prev_ack = self.sides[s].max_ack;
         // Sender bookkeeping.
@@ -330,7 +337,7 @@ impl Conn {
         // 3. What the receiver does with the ACK field of a segment without SYN or FIN
         // (those are delivered later, ACK field first).
         let f = seg.flags;
-        if f.ack() && !f.syn() && !f.fin() && !f.rst() {
+        if f.ack() && !f.syn() && !f.fin() && !f.rst() && !self.ack_to_request(q, r, seg) {
             self.apply_ack(q, r, SeqNum(seg.ack), t, seg.frame);
         }
         // A FIN sender that ACKs data the peer sent after the FIN kept its read side open.

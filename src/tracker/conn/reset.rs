@@ -79,6 +79,17 @@ impl Conn {
             // Its TIME-WAIT had ended (or never was): it is CLOSED, its 60 s cut short.
             self.set_state(q, s, TcpState::Closed, Cause::Timer(t, Some(frame)));
         }
+        let gone = s != r && self.socket_gone(seg, s, r);
+        if gone {
+            // No socket was left to send it: the kernel answered for the port
+            // (tcp_v4_send_reset). The socket had gone before, without a segment: a connect()
+            // abandoned in SYN-SENT (tcp_close sends nothing there), or a FIN-WAIT-2 orphan
+            // whose tcp_fin_timeout (TCP_LINGER2) ran out (tcp_keepalive_timer's tcp_done).
+            // Its CLOSED is told at this RST, the first sign of it; no call made the RST.
+            self.record.first_closer.get_or_insert(s);
+            self.set_state(q, s, TcpState::Closed, Cause::Timer(t, Some(frame)));
+        }
+        let synchronized = synchronized && !gone;
         if synchronized && s != r {
             if sender_state == TcpState::SynReceived {
                 self.end_with(Ending::AbortedInHandshake);
@@ -155,6 +166,7 @@ impl Conn {
 
     /// An RST reaches side `r` at `t` (tcp_reset): CLOSED, and a blocked recv() fails.
     pub(super) fn rst_reaches(&mut self, q: &mut EventQueue, r: Side, t: Timestamp, frame: u64) {
+        self.settle_accept(q, r);
         let rstate = self.sides[r].state;
         if matches!(rstate, TcpState::Closed | TcpState::Listen) {
             return;
@@ -171,6 +183,38 @@ impl Conn {
             );
         }
         self.decide_fin_call(q, r, false);
+    }
+
+    /// Is `seg`, an RST from `s`, the kernel's answer for a socket that is gone? A bare RST
+    /// (no ACK bit) whose sequence number is the ACK `r` last sent is what tcp_v4_send_reset
+    /// sends for a segment finding no socket (RFC 9293 §3.10.7.1). Two sockets go without a
+    /// segment of their own:
+    ///
+    /// - a SYN-SENT one whose connect() was abandoned: its SYN was acknowledged by the
+    ///   SYN,ACK this RST answers (a live SYN-SENT socket would take it, or reset a SYN,ACK
+    ///   of another SYN with that SYN,ACK's ACK, not its own);
+    /// - a FIN-WAIT-2 orphan past tcp_fin_timeout: it answers the peer's FIN (a live one
+    ///   takes it, enters TIME-WAIT and ACKs it: tcp_rcv_state_process).
+    pub(super) fn socket_gone(&self, seg: &Segment, s: Side, r: Side) -> bool {
+        let (me, peer) = (&self.sides[s], &self.sides[r]);
+        if seg.flags.ack() || !self.no_tcb_answers(seg, r) {
+            return false;
+        }
+        match me.state {
+            TcpState::SynSent => {
+                peer.synack_sent
+                    && me.isn.is_some_and(|isn| peer.max_ack == Some(isn + 1))
+                    && SeqNum(seg.seq) == peer.max_ack.unwrap_or(SeqNum(seg.seq))
+            }
+            // A request sock whose ACK was not taken: the listener answers for it, after
+            // dropping it (tcp_check_req's embryonic_reset with tcp_abort_on_overflow) or
+            // once it has expired (reqsk_timer_handler: its SYN,ACK retries ran out).
+            TcpState::SynReceived => me.passive && me.overflowed,
+            TcpState::FinWait2 => {
+                peer.fin_seq.is_some() && me.fin_seq.is_some_and(|fs| peer.max_ack == Some(fs + 1))
+            }
+            _ => false,
+        }
     }
 
     /// Is `seg`, an RST from a side held in TIME-WAIT, what an end with no TCB sends? A

@@ -60,6 +60,12 @@ pub(super) struct Tcb {
     /// the peer acknowledges it.
     pub(super) alt_isn: Option<SeqNum>,
     pub(super) synack_sent: bool,
+    /// A request sock's ACK of its SYN (time, frame), not yet known to be taken (see
+    /// `accept`).
+    pub(super) accept_ack: Option<(Timestamp, u64)>,
+    /// A request sock that resent its SYN,ACK after an ACK of it: the ACK was dropped (a
+    /// full accept queue); only its child's own segment shows it was taken later.
+    pub(super) overflowed: bool,
     pub(super) next_seq: Option<SeqNum>,
     /// End of the payload sent (FIN excluded).
     pub(super) data_end: Option<SeqNum>,
@@ -88,6 +94,8 @@ impl Tcb {
             isn: None,
             alt_isn: None,
             synack_sent: false,
+            accept_ack: None,
+            overflowed: false,
             next_seq: None,
             data_end: None,
             fin_seq: None,

@@ -186,6 +186,9 @@ impl Conn {
             if self.sides[s].fin_call.is_some() {
                 v.push(HoldKind::FinCall(s));
             }
+            if self.sides[s].accept_ack.is_some() {
+                v.push(HoldKind::Accept(s));
+            }
         }
         v
     }

@@ -117,6 +117,7 @@ mod closing;
 mod delivery;
 mod duplicates;
 mod established;
+mod handshake_edges;
 mod identity;
 mod loss;
 mod midstream;
