@@ -212,7 +212,9 @@ impl<'a> Layout<'a> {
         let sides = [side(LEFT, v.client), side(RIGHT, v.server)];
 
         let hide = hidden_segments(&g.events, max_segments);
-        let mut rows = vec![Row::new(None, RowKind::Start)];
+        // At most a row per event, and the start row: one allocation.
+        let mut rows = Vec::with_capacity(g.events.len() + 1);
+        rows.push(Row::new(None, RowKind::Start));
         // The row that takes state changes and anomalies: the last segment's (or the
         // elision row, inside the hidden stretch).
         let mut place: Option<usize> = None;
