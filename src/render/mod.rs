@@ -21,6 +21,7 @@ pub mod ladder;
 pub mod layout;
 pub mod mermaid;
 pub(crate) mod palette;
+pub mod spill;
 pub mod summary;
 pub mod svg;
 pub mod timeline;
