@@ -240,8 +240,21 @@ fn put_time(page: &mut String, time: &str, width: usize) {
 
 /// End the line that starts at `start` in `page`: trailing blanks trimmed, a newline added.
 fn end_line(page: &mut String, start: usize) {
-    let keep = page[start..].trim_end().len();
-    page.truncate(start + keep);
+    // The padding is blanks: drop them bytewise, then whatever other white space `trim_end`
+    // would (the same result as `trim_end` alone).
+    let mut end = page.len();
+    while end > start && page.as_bytes()[end - 1] == b' ' {
+        end -= 1;
+    }
+    page.truncate(end);
+    if page[start..]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_whitespace)
+    {
+        let keep = page[start..].trim_end().len();
+        page.truncate(start + keep);
+    }
     page.push('\n');
 }
 
@@ -284,7 +297,8 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
         writeln!(out, "{}", line.trim_end())?;
     }
     // Lines go into `page` (each trimmed in place by `end_line`), written out in blocks.
-    let mut page = String::with_capacity(PAGE + 4 * o.width);
+    let mut page =
+        String::with_capacity(((lay.rows.len() + 2) * (o.width + 16)).min(PAGE) + 4 * o.width);
     let (mut left_buf, mut right_buf) = (String::new(), String::new());
     let (mut mid, mut seg_text, mut time) = (String::new(), String::new(), String::new());
     let right_room = o
