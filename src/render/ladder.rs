@@ -40,12 +40,6 @@ impl Columns {
     }
 }
 
-fn pad(s: &str, n: usize) -> String {
-    let s = fit(s, n);
-    let len = s.chars().count();
-    format!("{s}{}", " ".repeat(n - len))
-}
-
 /// `    12.345ms`: `t` since `start`, in milliseconds to the microsecond, right-aligned in 11
 /// columns (as `format!("{:>9.3}ms", ns as f64 / 1e6)`, appended without a float formatter).
 fn write_rel_ms(out: &mut String, t: Timestamp, start: Timestamp) {
@@ -267,9 +261,19 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
     let cols = Columns::new(o.width);
     let color = o.color;
     let start = v.start;
+    // Lines go into `page` (each trimmed in place by `end_line`), written out in blocks.
+    let mut page =
+        String::with_capacity(((lay.rows.len() + 8) * (o.width + 16)).min(PAGE) + 4 * o.width);
+    let one_line = |t: &str, w: usize| t.len() <= w || t.chars().count() <= w;
     let head = super::conn_header(v);
-    for line in wrap(&head, o.width) {
-        writeln!(out, "{}", palette::header(&line, color))?;
+    if !color && one_line(&head, o.width) {
+        page.push_str(&head);
+        page.push('\n');
+    } else {
+        for line in wrap(&head, o.width) {
+            page.push_str(&palette::header(&line, color));
+            page.push('\n');
+        }
     }
     let sidew = cols.side;
     let [l, r] = &lay.sides;
@@ -284,28 +288,30 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
     };
     let (lt, rt) = (title(&l.endpoint, l.role), title(&r.endpoint, r.role));
     for i in 0..lt.len().max(rt.len()) {
-        let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
         // An address wider than its column runs on into the arrow's, and the right one
         // moves left so as to end within the width.
-        let (lw, rw) = (get(&lt), get(&rt));
+        let (lw, rw) = (
+            lt.get(i).map_or("", String::as_str),
+            rt.get(i).map_or("", String::as_str),
+        );
         let room = sidew + 1 + cols.arrow;
         let (ll, rl) = (lw.chars().count(), rw.chars().count());
         let lead = room
             .min(o.width.saturating_sub(cols.time + 3 + rl))
             .max(ll + 1);
-        let line = format!("{}  {} {rw}", " ".repeat(cols.time), pad(&lw, lead));
-        writeln!(out, "{}", line.trim_end())?;
+        let at = page.len();
+        put_time(&mut page, "", cols.time);
+        put(&mut page, lw, lead, false, |t| t.to_string());
+        page.push(' ');
+        page.push_str(rw);
+        end_line(&mut page, at);
     }
-    // Lines go into `page` (each trimmed in place by `end_line`), written out in blocks.
-    let mut page =
-        String::with_capacity(((lay.rows.len() + 2) * (o.width + 16)).min(PAGE) + 4 * o.width);
     let (mut left_buf, mut right_buf) = (String::new(), String::new());
     let (mut mid, mut seg_text, mut time) = (String::new(), String::new(), String::new());
     let right_room = o
         .width
         .saturating_sub(cols.time + 2 + sidew + 1 + cols.arrow + 1)
         .max(sidew);
-    let one_line = |t: &str, w: usize| t.len() <= w || t.chars().count() <= w;
     for row in &lay.rows {
         if page.len() >= PAGE {
             out.write_all(page.as_bytes())?;
@@ -458,7 +464,6 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
             }
         }
     }
-    out.write_all(page.as_bytes())?;
     // Final states and the TIME_WAIT countdown, the totals between them (wrapped if need be).
     let (ls, ms, rs) = (
         wrap(&lay.end_text(LEFT), sidew),
@@ -469,21 +474,28 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
         ),
     );
     for i in 0..ls.len().max(ms.len()).max(rs.len()) {
-        let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
-        let end = format!(
-            "{:>w$}  {} {} {}",
-            if i == 0 { "final" } else { "" },
-            pad(&get(&ls), sidew),
-            pad(&get(&ms), cols.arrow),
-            get(&rs),
-            w = cols.time
-        );
-        writeln!(out, "{}", palette::state(end.trim_end(), color))?;
+        let get = |v: &[String]| v.get(i).map_or("", String::as_str).to_owned();
+        let at = page.len();
+        put_time(&mut page, if i == 0 { "final" } else { "" }, cols.time);
+        put(&mut page, &get(&ls), sidew, false, |t| t.to_string());
+        page.push(' ');
+        put(&mut page, &get(&ms), cols.arrow, false, |t| t.to_string());
+        page.push(' ');
+        page.push_str(&get(&rs));
+        end_line(&mut page, at);
+        if color {
+            // Painted whole, after trimming.
+            let plain = page[at..page.len() - 1].to_string();
+            page.truncate(at);
+            page.push_str(&palette::state(&plain, color));
+            page.push('\n');
+        }
     }
     for line in legend_lines(o.width) {
-        writeln!(out, "{}", fit(&line, o.width))?;
+        page.push_str(&fit(&line, o.width));
+        page.push('\n');
     }
-    Ok(())
+    out.write_all(page.as_bytes())
 }
 
 #[cfg(test)]
