@@ -6,13 +6,15 @@
 use super::group::{ConnGroup, Stacked};
 use super::layout::legend_lines;
 use super::layout::{
-    elided_text, segment_text, states_text, travel_mark, Layout, RowKind, Travel, LEFT, RIGHT,
+    elided_text, travel_mark, write_segment_text, write_states_text, Layout, RowKind, Travel, LEFT,
+    RIGHT,
 };
 use super::palette;
-use super::{call_text, fit, RenderOpts};
+use super::{fit, write_call_text, RenderOpts};
 use crate::events::{Dir, SegmentEvent};
 use crate::segment::TcpFlags;
 use crate::timestamp::Timestamp;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -38,15 +40,34 @@ impl Columns {
     }
 }
 
-fn pad(s: &str, n: usize) -> String {
-    let s = fit(s, n);
-    let len = s.chars().count();
-    format!("{s}{}", " ".repeat(n - len))
-}
-
-fn rel_ms(t: Timestamp, start: Timestamp) -> String {
+/// `    12.345ms`: `t` since `start`, in milliseconds to the microsecond, right-aligned in 11
+/// columns (as `format!("{:>9.3}ms", ns as f64 / 1e6)`, appended without a float formatter).
+fn write_rel_ms(out: &mut String, t: Timestamp, start: Timestamp) {
     let ns = t.since(start);
-    format!("{:>9.3}ms", ns as f64 / 1e6)
+    // Integer rounding gives the float's digits unless the nanoseconds sit exactly half way
+    // between two microseconds (where the float's own rounding error decides): below 10^15
+    // ns the float's error (< 10^-7 ms) is smaller than any other distance to a half (10^-6
+    // ms), so both round the same way. Halves, negatives and huge values take the formatter.
+    if (0..1_000_000_000_000_000).contains(&ns) && ns % 1000 != 500 {
+        let us = (ns + 500) / 1000;
+        let mut num = itoa::Buffer::new();
+        let whole = num.format(us / 1000);
+        let frac = (us % 1000) as usize;
+        for _ in whole.len() + 4..9 {
+            out.push(' ');
+        }
+        out.push_str(whole);
+        out.push('.');
+        let digits = [
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+        out.push_str("ms");
+    } else {
+        let _ = write!(out, "{:>9.3}ms", ns as f64 / 1e6);
+    }
 }
 
 pub use super::layout::segment_label;
@@ -55,15 +76,6 @@ pub use super::layout::segment_label;
 pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()> {
     let lay = super::layout::Layout::new(g, o.max_segments);
     draw(&lay, o, out)
-}
-
-/// Paint only the text of a cell, never its padding, so a painted line is the plain line with
-/// escapes added (and trailing blanks trim the same way).
-fn cell(text: &str, width: usize, paint: impl Fn(&str) -> String) -> String {
-    let t = fit(text, width);
-    let fill = width - t.chars().count();
-    let body = if t.is_empty() { t } else { paint(&t) };
-    format!("{body}{}", " ".repeat(fill))
 }
 
 /// Append `text` (cut to `width` if it must be), painted when `color`, then blanks to `width`:
@@ -131,60 +143,117 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 /// label where both fit; else the glyph alone (`⤫`, `✗`) after it; else, when the label just
 /// fits, the glyph beside the arrowhead; a label too long for the arrow anyway is cut to
 /// leave the mark room.
-fn arrow(s: &SegmentEvent, travel: &Travel, payload: bool, width: usize) -> String {
+fn arrow(
+    a: &mut String,
+    text: &mut String,
+    s: &SegmentEvent,
+    travel: &Travel,
+    payload: bool,
+    width: usize,
+) {
     let room = width.saturating_sub(4);
-    let text = segment_text(s, payload);
-    let len = text.chars().count();
+    text.clear();
+    write_segment_text(text, s, payload);
+    let text = text.as_str();
+    let len = if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    };
     let mut by_head = None;
-    let label = match travel_mark(travel) {
-        None => fit(&text, room),
+    let label: Cow<str> = match travel_mark(travel) {
+        None if len <= room => Cow::Borrowed(text),
+        None => Cow::Owned(fit(text, room)),
         Some(m) => {
             let glyph = m.split(' ').next().unwrap_or(m);
             let n = m.chars().count();
             if len + 1 + n <= room {
-                format!("{text} {m}")
+                Cow::Owned(format!("{text} {m}"))
             } else if len + 2 <= room {
-                format!("{text} {glyph}")
+                Cow::Owned(format!("{text} {glyph}"))
             } else if len <= room {
                 by_head = Some(glyph);
-                text
+                Cow::Borrowed(text)
             } else if room >= n + 7 {
-                format!("{} {m}", fit(&text, room - n - 1))
+                Cow::Owned(format!("{} {m}", fit(text, room - n - 1)))
             } else {
-                format!("{} {glyph}", fit(&text, room.saturating_sub(2)))
+                Cow::Owned(format!("{} {glyph}", fit(text, room.saturating_sub(2))))
             }
         }
     };
-    let dashes = width.saturating_sub(3 + label.chars().count());
+    let label_len = if label.is_ascii() {
+        label.len()
+    } else {
+        label.chars().count()
+    };
+    let dashes = width.saturating_sub(3 + label_len);
     let (l, r) = (dashes / 2, dashes - dashes / 2);
-    if by_head.is_none() {
-        // The common arrow, built in one allocation.
-        let mut a = String::with_capacity(label.len() + 3 * (dashes + 2) + 2);
-        let dash = |a: &mut String, n: usize| (0..n).for_each(|_| a.push('─'));
-        if s.dir == Dir::S2c {
-            a.push('◀');
-        }
-        dash(&mut a, l);
-        a.push(' ');
-        a.push_str(&label);
-        a.push(' ');
-        dash(&mut a, r);
-        if s.dir == Dir::C2s {
+    let dash = |a: &mut String, n: usize| (0..n).for_each(|_| a.push('─'));
+    a.clear();
+    match (s.dir, by_head) {
+        (Dir::C2s, None) => {
+            dash(a, l);
+            a.push(' ');
+            a.push_str(&label);
+            a.push(' ');
+            dash(a, r);
             a.push('▶');
         }
-        return a;
-    }
-    let line = |n: usize| "─".repeat(n);
-    match (s.dir, by_head) {
-        (Dir::C2s, None) => format!("{} {label} {}▶", line(l), line(r)),
-        (Dir::S2c, None) => format!("◀{} {label} {}", line(l), line(r)),
+        (Dir::S2c, None) => {
+            a.push('◀');
+            dash(a, l);
+            a.push(' ');
+            a.push_str(&label);
+            a.push(' ');
+            dash(a, r);
+        }
         // The glyph takes the place of the dash (or the blank) next to the head.
-        (Dir::C2s, Some(g)) if r > 0 => format!("{} {label} {}{g}▶", line(l), line(r - 1)),
-        (Dir::C2s, Some(g)) => format!("{} {label}{g}▶", line(l)),
-        (Dir::S2c, Some(g)) if l > 0 => format!("◀{g}{} {label} {}", line(l - 1), line(r)),
-        (Dir::S2c, Some(g)) => format!("◀{g}{label} {}", line(r)),
+        (Dir::C2s, Some(g)) if r > 0 => {
+            let _ = write!(a, "{} {label} {}{g}▶", "─".repeat(l), "─".repeat(r - 1));
+        }
+        (Dir::C2s, Some(g)) => {
+            let _ = write!(a, "{} {label}{g}▶", "─".repeat(l));
+        }
+        (Dir::S2c, Some(g)) if l > 0 => {
+            let _ = write!(a, "◀{g}{} {label} {}", "─".repeat(l - 1), "─".repeat(r));
+        }
+        (Dir::S2c, Some(g)) => {
+            let _ = write!(a, "◀{g}{label} {}", "─".repeat(r));
+        }
     }
 }
+
+/// The time column (`time` right-aligned in `width`) and the two blanks after it.
+fn put_time(page: &mut String, time: &str, width: usize) {
+    for _ in time.len()..width {
+        page.push(' ');
+    }
+    page.push_str(time);
+    page.push_str("  ");
+}
+
+/// End the line that starts at `start` in `page`: trailing blanks trimmed, a newline added.
+fn end_line(page: &mut String, start: usize) {
+    // The padding is blanks: drop them bytewise, then whatever other white space `trim_end`
+    // would (the same result as `trim_end` alone).
+    let mut end = page.len();
+    while end > start && page.as_bytes()[end - 1] == b' ' {
+        end -= 1;
+    }
+    page.truncate(end);
+    if page[start..]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_whitespace)
+    {
+        let keep = page[start..].trim_end().len();
+        page.truncate(start + keep);
+    }
+    page.push('\n');
+}
+
+/// Write out `page` once it holds this much (a long connection stays bounded in memory).
+const PAGE: usize = 64 * 1024;
 
 /// Draw a laid-out connection.
 pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()> {
@@ -192,9 +261,19 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
     let cols = Columns::new(o.width);
     let color = o.color;
     let start = v.start;
+    // Lines go into `page` (each trimmed in place by `end_line`), written out in blocks.
+    let mut page =
+        String::with_capacity(((lay.rows.len() + 8) * (o.width + 16)).min(PAGE) + 4 * o.width);
+    let one_line = |t: &str, w: usize| t.len() <= w || t.chars().count() <= w;
     let head = super::conn_header(v);
-    for line in wrap(&head, o.width) {
-        writeln!(out, "{}", palette::header(&line, color))?;
+    if !color && one_line(&head, o.width) {
+        page.push_str(&head);
+        page.push('\n');
+    } else {
+        for line in wrap(&head, o.width) {
+            page.push_str(&palette::header(&line, color));
+            page.push('\n');
+        }
     }
     let sidew = cols.side;
     let [l, r] = &lay.sides;
@@ -209,143 +288,169 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
     };
     let (lt, rt) = (title(&l.endpoint, l.role), title(&r.endpoint, r.role));
     for i in 0..lt.len().max(rt.len()) {
-        let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
         // An address wider than its column runs on into the arrow's, and the right one
         // moves left so as to end within the width.
-        let (lw, rw) = (get(&lt), get(&rt));
+        let (lw, rw) = (
+            lt.get(i).map_or("", String::as_str),
+            rt.get(i).map_or("", String::as_str),
+        );
         let room = sidew + 1 + cols.arrow;
         let (ll, rl) = (lw.chars().count(), rw.chars().count());
         let lead = room
             .min(o.width.saturating_sub(cols.time + 3 + rl))
             .max(ll + 1);
-        let line = format!("{}  {} {rw}", " ".repeat(cols.time), pad(&lw, lead));
-        writeln!(out, "{}", line.trim_end())?;
+        let at = page.len();
+        put_time(&mut page, "", cols.time);
+        put(&mut page, lw, lead, false, |t| t.to_string());
+        page.push(' ');
+        page.push_str(rw);
+        end_line(&mut page, at);
     }
-    let mut line = String::with_capacity(o.width * 2);
+    let (mut left_buf, mut right_buf) = (String::new(), String::new());
+    let (mut mid, mut seg_text, mut time) = (String::new(), String::new(), String::new());
+    let right_room = o
+        .width
+        .saturating_sub(cols.time + 2 + sidew + 1 + cols.arrow + 1)
+        .max(sidew);
     for row in &lay.rows {
-        let time = row.t.map(|t| rel_ms(t, start)).unwrap_or_default();
-        let (mut left, mut right) = (
-            states_text(&row.states[LEFT]),
-            states_text(&row.states[RIGHT]),
-        );
+        if page.len() >= PAGE {
+            out.write_all(page.as_bytes())?;
+            page.clear();
+        }
+        time.clear();
+        if let Some(t) = row.t {
+            write_rel_ms(&mut time, t, start);
+        }
+        left_buf.clear();
+        right_buf.clear();
+        mid.clear();
         let (mut left_call, mut right_call) = (false, false);
         let mut flags = TcpFlags::default();
-        let mid = match row.kind {
-            RowKind::Start => {
-                left = lay.start_text(LEFT).to_string();
-                right = lay.start_text(RIGHT).to_string();
-                String::new()
-            }
-            RowKind::Segment(s) => {
-                flags = s.flags;
-                arrow(s, &row.travel, o.payload, cols.arrow)
-            }
+        let (left, right): (&str, &str) = match row.kind {
+            RowKind::Start => (lay.start_text(LEFT), lay.start_text(RIGHT)),
             RowKind::Call { side, call } => {
-                let text = call_text(call);
-                if side == LEFT {
-                    left = text;
+                let other = if side == LEFT { RIGHT } else { LEFT };
+                // The call's text takes its side's place; the other side keeps its states.
+                let (mine, theirs) = if side == LEFT {
                     left_call = true;
+                    (&mut left_buf, &mut right_buf)
                 } else {
-                    right = text;
                     right_call = true;
-                }
-                String::new()
+                    (&mut right_buf, &mut left_buf)
+                };
+                write_call_text(mine, call);
+                write_states_text(theirs, &row.states[other]);
+                (left_buf.as_str(), right_buf.as_str())
             }
-            RowKind::Elided { segments, .. } => elided_text(segments),
-            RowKind::States => String::new(),
+            _ => {
+                match row.kind {
+                    RowKind::Segment(s) => {
+                        flags = s.flags;
+                        arrow(
+                            &mut mid,
+                            &mut seg_text,
+                            s,
+                            &row.travel,
+                            o.payload,
+                            cols.arrow,
+                        );
+                    }
+                    RowKind::Elided { segments, .. } => mid.push_str(&elided_text(segments)),
+                    _ => {}
+                }
+                write_states_text(&mut left_buf, &row.states[LEFT]);
+                write_states_text(&mut right_buf, &row.states[RIGHT]);
+                (left_buf.as_str(), right_buf.as_str())
+            }
         };
+        let (time, mid) = (time.as_str(), mid.as_str());
         // A row without an arrow lends the arrow's room to its call or state text; text
         // longer than its room wraps onto lines of its own under it.
-        let one_line = |t: &str, w: usize| t.len() <= w || t.chars().count() <= w;
-        let lines: Vec<String> = if mid.is_empty() && right.is_empty() {
+        if mid.is_empty() && right.is_empty() {
             let room = sidew + 1 + cols.arrow;
-            if one_line(&left, room) {
-                line.clear();
-                let _ = write!(line, "{time:>w$}  ", w = cols.time);
-                put(&mut line, &left, room, color, |t| {
+            if one_line(left, room) {
+                let at = page.len();
+                put_time(&mut page, time, cols.time);
+                put(&mut page, left, room, color, |t| {
                     side_paint(t, left_call, color)
                 });
-                writeln!(out, "{}", line.trim_end())?;
-                Vec::new()
+                end_line(&mut page, at);
             } else {
-                wrap(&left, room)
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| {
-                        let time = if i == 0 { time.as_str() } else { "" };
-                        let left = cell(t, room, |t| side_paint(t, left_call, color));
-                        format!("{time:>w$}  {left}", w = cols.time)
-                    })
-                    .collect()
+                for (i, t) in wrap(left, room).iter().enumerate() {
+                    let at = page.len();
+                    put_time(&mut page, if i == 0 { time } else { "" }, cols.time);
+                    put(&mut page, t, room, color, |t| {
+                        side_paint(t, left_call, color)
+                    });
+                    end_line(&mut page, at);
+                }
             }
         } else if mid.is_empty() && left.is_empty() {
-            let room = o
-                .width
-                .saturating_sub(cols.time + 2 + sidew + 1 + cols.arrow + 1)
-                .max(sidew);
-            if one_line(&right, room) {
-                line.clear();
-                let _ = write!(line, "{time:>w$}  ", w = cols.time);
+            if one_line(right, right_room) {
+                let at = page.len();
+                put_time(&mut page, time, cols.time);
                 for _ in 0..sidew + 1 + cols.arrow + 1 {
-                    line.push(' ');
+                    page.push(' ');
                 }
-                put(&mut line, &right, room, color, |t| {
+                put(&mut page, right, right_room, color, |t| {
                     side_paint(t, right_call, color)
                 });
-                writeln!(out, "{}", line.trim_end())?;
-                Vec::new()
+                end_line(&mut page, at);
             } else {
-                let blank = " ".repeat(sidew + 1 + cols.arrow);
-                wrap(&right, room)
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| {
-                        let time = if i == 0 { time.as_str() } else { "" };
-                        let right = cell(t, room, |t| side_paint(t, right_call, color));
-                        format!("{time:>w$}  {blank} {right}", w = cols.time)
-                    })
-                    .collect()
+                for (i, t) in wrap(right, right_room).iter().enumerate() {
+                    let at = page.len();
+                    put_time(&mut page, if i == 0 { time } else { "" }, cols.time);
+                    for _ in 0..sidew + 1 + cols.arrow + 1 {
+                        page.push(' ');
+                    }
+                    put(&mut page, t, right_room, color, |t| {
+                        side_paint(t, right_call, color)
+                    });
+                    end_line(&mut page, at);
+                }
             }
+        } else if one_line(left, sidew) && one_line(right, right_room) {
+            // The common row: one line, written straight into the page.
+            let at = page.len();
+            put_time(&mut page, time, cols.time);
+            put(&mut page, left, sidew, color, |t| {
+                side_paint(t, left_call, color)
+            });
+            page.push(' ');
+            put(&mut page, mid, cols.arrow, color, |t| {
+                palette::segment(t, flags, color)
+            });
+            page.push(' ');
+            put(&mut page, right, right_room, color, |t| {
+                side_paint(t, right_call, color)
+            });
+            end_line(&mut page, at);
         } else {
-            let right_room = o
-                .width
-                .saturating_sub(cols.time + 2 + sidew + 1 + cols.arrow + 1)
-                .max(sidew);
-            if one_line(&left, sidew) && one_line(&right, right_room) {
-                // The common row: one line, written straight into the reused buffer.
-                line.clear();
-                let _ = write!(line, "{time:>w$}  ", w = cols.time);
-                put(&mut line, &left, sidew, color, |t| {
+            let (ls, rs) = (wrap(left, sidew), wrap(right, right_room));
+            for i in 0..ls.len().max(rs.len()) {
+                let (lt, rt) = (
+                    ls.get(i).map_or("", String::as_str),
+                    rs.get(i).map_or("", String::as_str),
+                );
+                let at = page.len();
+                put_time(&mut page, if i == 0 { time } else { "" }, cols.time);
+                put(&mut page, lt, sidew, color, |t| {
                     side_paint(t, left_call, color)
                 });
-                line.push(' ');
-                put(&mut line, &mid, cols.arrow, color, |t| {
-                    palette::segment(t, flags, color)
-                });
-                line.push(' ');
-                put(&mut line, &right, right_room, color, |t| {
+                page.push(' ');
+                put(
+                    &mut page,
+                    if i == 0 { mid } else { "" },
+                    cols.arrow,
+                    color,
+                    |t| palette::segment(t, flags, color),
+                );
+                page.push(' ');
+                put(&mut page, rt, right_room, color, |t| {
                     side_paint(t, right_call, color)
                 });
-                writeln!(out, "{}", line.trim_end())?;
-                Vec::new()
-            } else {
-                let (ls, rs) = (wrap(&left, sidew), wrap(&right, right_room));
-                (0..ls.len().max(rs.len()))
-                    .map(|i| {
-                        let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
-                        let time = if i == 0 { time.as_str() } else { "" };
-                        let left = cell(&get(&ls), sidew, |t| side_paint(t, left_call, color));
-                        let m = if i == 0 { mid.as_str() } else { "" };
-                        let m = cell(m, cols.arrow, |t| palette::segment(t, flags, color));
-                        let right =
-                            cell(&get(&rs), right_room, |t| side_paint(t, right_call, color));
-                        format!("{time:>w$}  {left} {m} {right}", w = cols.time)
-                    })
-                    .collect()
+                end_line(&mut page, at);
             }
-        };
-        for line in lines {
-            writeln!(out, "{}", line.trim_end())?;
         }
         for why in &row.why {
             for (i, part) in wrap(&why.text, o.width.saturating_sub(cols.time + 4))
@@ -354,7 +459,8 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
             {
                 let indent = cols.time + 2 + if i == 0 { 0 } else { 2 };
                 let text = format!("{}{part}", " ".repeat(indent));
-                writeln!(out, "{}", palette::warn(&text, color))?;
+                page.push_str(&palette::warn(&text, color));
+                page.push('\n');
             }
         }
     }
@@ -368,19 +474,52 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
         ),
     );
     for i in 0..ls.len().max(ms.len()).max(rs.len()) {
-        let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
-        let end = format!(
-            "{:>w$}  {} {} {}",
-            if i == 0 { "final" } else { "" },
-            pad(&get(&ls), sidew),
-            pad(&get(&ms), cols.arrow),
-            get(&rs),
-            w = cols.time
-        );
-        writeln!(out, "{}", palette::state(end.trim_end(), color))?;
+        let get = |v: &[String]| v.get(i).map_or("", String::as_str).to_owned();
+        let at = page.len();
+        put_time(&mut page, if i == 0 { "final" } else { "" }, cols.time);
+        put(&mut page, &get(&ls), sidew, false, |t| t.to_string());
+        page.push(' ');
+        put(&mut page, &get(&ms), cols.arrow, false, |t| t.to_string());
+        page.push(' ');
+        page.push_str(&get(&rs));
+        end_line(&mut page, at);
+        if color {
+            // Painted whole, after trimming.
+            let plain = page[at..page.len() - 1].to_string();
+            page.truncate(at);
+            page.push_str(&palette::state(&plain, color));
+            page.push('\n');
+        }
     }
     for line in legend_lines(o.width) {
-        writeln!(out, "{}", fit(&line, o.width))?;
+        page.push_str(&fit(&line, o.width));
+        page.push('\n');
     }
-    Ok(())
+    out.write_all(page.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The integer path writes what the float formatter writes, halves and extremes included.
+    #[test]
+    fn rel_ms_matches_the_float_formatter() {
+        let start = Timestamp(0);
+        let mut cases: Vec<i64> = vec![0, 1, 499, 500, 501, 999, 1000, 1500, 2500, 999_999_500];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push((x % 1_000_000_000_000) as i64);
+            cases.push((x % 100_000) as i64 * 1000 + 500);
+            cases.push((x >> 14) as i64);
+        }
+        for ns in cases {
+            let mut s = String::new();
+            write_rel_ms(&mut s, Timestamp(ns), start);
+            assert_eq!(s, format!("{:>9.3}ms", ns as f64 / 1e6), "{ns} ns");
+        }
+    }
 }

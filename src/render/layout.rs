@@ -49,6 +49,7 @@ use crate::events::{
     CallEvent, CallResult, ConnectionEvent, Dir, Endpoint, Errno, Event, Note, Outcome, Phase,
     Role, SegmentEvent, StateEvent, TcpState,
 };
+use crate::segment::TcpFlags;
 use crate::timestamp::Timestamp;
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -211,7 +212,9 @@ impl<'a> Layout<'a> {
         let sides = [side(LEFT, v.client), side(RIGHT, v.server)];
 
         let hide = hidden_segments(&g.events, max_segments);
-        let mut rows = vec![Row::new(None, RowKind::Start)];
+        // At most a row per event, and the start row: one allocation.
+        let mut rows = Vec::with_capacity(g.events.len() + 1);
+        rows.push(Row::new(None, RowKind::Start));
         // The row that takes state changes and anomalies: the last segment's (or the
         // elision row, inside the hidden stretch).
         let mut place: Option<usize> = None;
@@ -536,13 +539,18 @@ pub const LOST_MARK: &str = "✗ lost";
 /// States entered, in order: `FIN_WAIT_2 → TIME_WAIT`.
 pub fn states_text(states: &[StateMark]) -> String {
     let mut s = String::new();
+    write_states_text(&mut s, states);
+    s
+}
+
+/// [`states_text`], appended to `out`.
+pub fn write_states_text(out: &mut String, states: &[StateMark]) {
     for (i, m) in states.iter().enumerate() {
         if i > 0 {
-            s.push_str(" → ");
+            out.push_str(" → ");
         }
-        s.push_str(m.to.name());
+        out.push_str(m.to.name());
     }
-    s
 }
 
 /// An elision row's words: `… 8 segments elided …`.
@@ -553,36 +561,82 @@ pub fn elided_text(segments: usize) -> String {
 
 /// The label on a segment's arrow: `SYN seq=0`, `PSH,ACK seq=1 ack=1 len=5 "hello"`.
 pub fn segment_label(s: &SegmentEvent, payload: bool) -> String {
-    let mut l = format!("{} seq={}", s.flags, s.seq);
+    let mut l = String::new();
+    write_segment_label(&mut l, s, payload);
+    l
+}
+
+/// [`segment_label`], appended to `out`.
+pub fn write_segment_label(out: &mut String, s: &SegmentEvent, payload: bool) {
+    let mut num = itoa::Buffer::new();
+    write_flags(out, s.flags);
+    out.push_str(" seq=");
+    out.push_str(num.format(s.seq));
     if s.flags.ack() {
-        let _ = write!(l, " ack={}", s.ack);
+        out.push_str(" ack=");
+        out.push_str(num.format(s.ack));
     }
     if s.len > 0 {
-        let _ = write!(l, " len={}", s.len);
+        out.push_str(" len=");
+        out.push_str(num.format(s.len));
         if payload {
-            l.push(' ');
-            l.push_str(&preview(s.payload.as_bytes(), s.len));
+            out.push(' ');
+            out.push_str(&preview(s.payload.as_bytes(), s.len));
         }
     }
-    l
+}
+
+/// `TcpFlags`' `Display` (`SYN,ACK`, `PSH,ACK`, `none`), appended without a formatter.
+fn write_flags(out: &mut String, flags: TcpFlags) {
+    // The order of `TcpFlags`' `Display`: the flags a reader looks for first.
+    const SHOW: [(u16, &str); 9] = [
+        (TcpFlags::SYN, "SYN"),
+        (TcpFlags::FIN, "FIN"),
+        (TcpFlags::RST, "RST"),
+        (TcpFlags::PSH, "PSH"),
+        (TcpFlags::URG, "URG"),
+        (TcpFlags::ACK, "ACK"),
+        (TcpFlags::ECE, "ECE"),
+        (TcpFlags::CWR, "CWR"),
+        (TcpFlags::AE, "AE"),
+    ];
+    let mut first = true;
+    for (bit, name) in SHOW {
+        if flags.0 & bit != 0 {
+            if !first {
+                out.push(',');
+            }
+            out.push_str(name);
+            first = false;
+        }
+    }
+    if first {
+        out.push_str("none");
+    }
 }
 
 /// The label with the segment's notes: `SYN seq=0 [retransmission]`.
 pub fn segment_text(s: &SegmentEvent, payload: bool) -> String {
-    let mut l = segment_label(s, payload);
+    let mut l = String::new();
+    write_segment_text(&mut l, s, payload);
+    l
+}
+
+/// [`segment_text`], appended to `out`.
+pub fn write_segment_text(out: &mut String, s: &SegmentEvent, payload: bool) {
+    write_segment_label(out, s, payload);
     let mut last = None;
     for n in &s.notes {
         if last == Some(*n) {
             continue;
         }
-        l.push_str(if last.is_none() { " [" } else { "," });
-        l.push_str(n.as_str());
+        out.push_str(if last.is_none() { " [" } else { "," });
+        out.push_str(n.as_str());
         last = Some(*n);
     }
     if last.is_some() {
-        l.push(']');
+        out.push(']');
     }
-    l
 }
 
 /// Endpoint `ep`'s state at the end, as the verdict gives it.

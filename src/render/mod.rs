@@ -21,12 +21,14 @@ pub mod ladder;
 pub mod layout;
 pub mod mermaid;
 pub(crate) mod palette;
+pub mod spill;
 pub mod stream;
 pub mod summary;
 pub mod svg;
 pub mod timeline;
 
 use crate::events::{Event, Meta, Summary};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// Options every renderer reads.
@@ -112,27 +114,45 @@ pub(crate) fn fit(s: &str, n: usize) -> String {
 
 /// A call as the ladder writes it: `» connect()`, `~ recv() = 0`, `» connect() → ECONNREFUSED`.
 pub fn call_text(c: &crate::events::CallEvent) -> String {
+    let mut s = String::new();
+    write_call_text(&mut s, c);
+    s
+}
+
+/// [`call_text`], appended to `out`.
+pub fn write_call_text(out: &mut String, c: &crate::events::CallEvent) {
     use crate::events::{CallResult, CallSource, Phase};
-    let name = c.call.as_str();
-    let mark = match c.source {
-        CallSource::Observed => "»",
-        CallSource::Inferred => "~",
-    };
-    let body = match (c.phase, c.result) {
-        (Phase::Enter, Some(CallResult::RstSent)) => format!("{name}() → RST"),
-        (Phase::Enter, Some(CallResult::ShutWrSent)) => format!("{name}(SHUT_WR)"),
-        (Phase::Enter, _) => format!("{name}()"),
+    out.push_str(match c.source {
+        CallSource::Observed => "» ",
+        CallSource::Inferred => "~ ",
+    });
+    out.push_str(c.call.as_str());
+    match (c.phase, c.result) {
+        (Phase::Enter, Some(CallResult::RstSent)) => out.push_str("() → RST"),
+        (Phase::Enter, Some(CallResult::ShutWrSent)) => out.push_str("(SHUT_WR)"),
+        (Phase::Enter, _) => out.push_str("()"),
         (
             Phase::Return,
             Some(CallResult::Ok | CallResult::OkShutWr | CallResult::Listening { .. }) | None,
-        ) => {
-            format!("{name}() returns")
+        ) => out.push_str("() returns"),
+        (Phase::Return, Some(CallResult::Errno(e))) => {
+            out.push_str("() → ");
+            match e.name() {
+                Some(n) => out.push_str(n),
+                None => {
+                    let _ = write!(out, "{e}");
+                }
+            }
         }
-        (Phase::Return, Some(CallResult::Errno(e))) => format!("{name}() → {e}"),
-        (Phase::Return, Some(CallResult::Bytes(n))) => format!("{name}() = {n}"),
-        (Phase::Return, Some(r)) => format!("{name}() → {r}"),
-    };
-    format!("{mark} {body}")
+        (Phase::Return, Some(CallResult::Bytes(n))) => {
+            out.push_str("() = ");
+            out.push_str(itoa::Buffer::new().format(n));
+        }
+        (Phase::Return, Some(r)) => {
+            out.push_str("() → ");
+            out.push_str(&r.as_text());
+        }
+    }
 }
 
 /// A streaming renderer: `start`, then every event in time order, then `finish`.

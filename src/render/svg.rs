@@ -4,7 +4,8 @@
 //! change; an arrow per segment labelled as the ladder labels it; the socket calls beside the
 //! side that made them; times on the left. Several connections are stacked in one `<svg>`, so
 //! the renderer keeps the drawn connections and writes the document in `finish`, once the total
-//! height is known (memory: the drawing of every connection shown).
+//! height is known: in memory up to a limit, then in an unnamed temporary file
+//! ([`super::spill::Spill`]), so memory stays bounded however many connections are shown.
 //!
 //! The vertical axis follows time (`--time-scale`, [`TimeScale`]): by default (compressed)
 //! each row keeps at least its text's height, a gap gets room in proportion (the
@@ -29,6 +30,7 @@ use super::layout::{
     elided_text, segment_text, states_text, travel_mark, Layout, Row, RowKind, Travel, Why, LEFT,
     LEGEND, RIGHT,
 };
+use super::spill::Spill;
 use super::{call_text, fit, RenderOpts, TimeScale};
 use crate::events::{Dir, Meta, SegmentEvent, Summary, TcpState};
 use crate::segment::TcpFlags;
@@ -41,8 +43,11 @@ pub struct SvgRenderer {
     opts: RenderOpts,
     html: bool,
     title: String,
-    /// Each connection's drawing, already placed at its height.
-    parts: Vec<String>,
+    /// Each connection's drawing, already placed at its height (memory up to a limit, then
+    /// a temporary file: [`Spill`]).
+    parts: Spill,
+    /// How many connections are drawn.
+    count: u64,
     height: u32,
 }
 
@@ -53,7 +58,8 @@ impl SvgRenderer {
             opts,
             html: false,
             title: String::new(),
-            parts: Vec::new(),
+            parts: Spill::default(),
+            count: 0,
             height: 0,
         }
     }
@@ -802,6 +808,15 @@ fn draw_segment(
 impl SvgRenderer {
     /// One root `<svg>` element of height `h` around `parts`.
     fn write_svg(&self, h: u32, parts: &[String], out: &mut dyn Write) -> io::Result<()> {
+        self.open_svg(h, out)?;
+        for p in parts {
+            out.write_all(p.as_bytes())?;
+        }
+        writeln!(out, "</svg>")
+    }
+
+    /// The opening of a root `<svg>` element of height `h` (its title and background).
+    fn open_svg(&self, h: u32, out: &mut dyn Write) -> io::Result<()> {
         let w = num(WIDTH);
         let title = xml_escape(&self.title);
         writeln!(
@@ -813,11 +828,7 @@ impl SvgRenderer {
         writeln!(
             out,
             "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>"
-        )?;
-        for p in parts {
-            out.write_all(p.as_bytes())?;
-        }
-        writeln!(out, "</svg>")
+        )
     }
 
     /// The drawing of no connection at all.
@@ -865,7 +876,7 @@ impl GroupRenderer for SvgRenderer {
         }
         let top = self.height;
         let mut part = String::new();
-        if !self.parts.is_empty() {
+        if self.count > 0 {
             // A rule between connections.
             part.push_str(&format!(
                 "<line x1=\"8\" y1=\"{top}\" x2=\"{}\" y2=\"{top}\" stroke=\"#cfd8dc\" stroke-width=\"1\"/>\n",
@@ -875,7 +886,8 @@ impl GroupRenderer for SvgRenderer {
         part.push_str(&format!(
             "<g transform=\"translate(0,{top})\">\n{body}</g>\n"
         ));
-        self.parts.push(part);
+        self.parts.push(part.as_bytes())?;
+        self.count += 1;
         self.height = top + h.ceil() as u32;
         Ok(())
     }
@@ -890,14 +902,14 @@ impl GroupRenderer for SvgRenderer {
             writeln!(out, "</body>")?;
             return writeln!(out, "</html>");
         }
-        if self.parts.is_empty() {
-            let (part, h) = Self::nothing(summary);
-            self.parts.push(part);
-            self.height = h;
-        }
         writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
-        let parts = std::mem::take(&mut self.parts);
-        self.write_svg(self.height, &parts, out)
+        if self.count == 0 {
+            let (part, h) = Self::nothing(summary);
+            return self.write_svg(h, &[part], out);
+        }
+        self.open_svg(self.height, out)?;
+        self.parts.copy_to(out)?;
+        writeln!(out, "</svg>")
     }
 }
 
