@@ -102,6 +102,9 @@ pub struct EventQueue {
     /// Live: events leave in the order they were made, holds hold nothing back (an inference
     /// settled later comes later, dated at its own time: the live view marks it late).
     live: bool,
+    /// The oldest hold's time, while no hold has changed since it was found (`pop` asks for
+    /// it once an event; holds change far less often).
+    oldest_cache: std::cell::Cell<Option<Option<Timestamp>>>,
 }
 
 impl EventQueue {
@@ -172,16 +175,19 @@ impl EventQueue {
 
     /// Hold back events later than `key.0` until `release(key)`.
     pub fn hold(&mut self, key: HoldKey, conn_key: u128) {
+        self.oldest_cache.set(None);
         self.map_for(key.2).insert(key, conn_key);
     }
 
     /// Hold back events later than `key.0` for an RST in flight (its own, shorter limit).
     pub fn hold_rst(&mut self, key: HoldKey, conn_key: u128) {
+        self.oldest_cache.set(None);
         self.rst_holds.insert(key, conn_key);
     }
 
     /// End a hold.
     pub fn release(&mut self, key: HoldKey) {
+        self.oldest_cache.set(None);
         if self.map_for(key.2).remove(&key).is_none() {
             self.rst_holds.remove(&key);
         }
@@ -262,8 +268,16 @@ impl EventQueue {
     /// The next event that may leave.
     pub fn pop(&mut self) -> Option<Event> {
         let (t, n) = self.front()?;
-        if let (false, Some((first, _))) = (self.live, self.oldest_hold()) {
-            if t > first.0 {
+        if !self.live {
+            let oldest = match self.oldest_cache.get() {
+                Some(cached) => cached,
+                None => {
+                    let o = self.oldest_hold().map(|(k, _)| k.0);
+                    self.oldest_cache.set(Some(o));
+                    o
+                }
+            };
+            if oldest.is_some_and(|first| t > first) {
                 return None;
             }
         }
