@@ -80,29 +80,39 @@ impl TcpFlags {
     }
 }
 
+impl TcpFlags {
+    /// The order flags are shown in text: the ones a reader looks for first.
+    const SHOW: [(u16, &'static str); 9] = [
+        (Self::SYN, "SYN"),
+        (Self::FIN, "FIN"),
+        (Self::RST, "RST"),
+        (Self::PSH, "PSH"),
+        (Self::URG, "URG"),
+        (Self::ACK, "ACK"),
+        (Self::ECE, "ECE"),
+        (Self::CWR, "CWR"),
+        (Self::AE, "AE"),
+    ];
+
+    /// Names of the set flags in the order text shows them (`SYN`, `ACK`).
+    pub fn shown(self) -> impl Iterator<Item = &'static str> {
+        Self::SHOW
+            .into_iter()
+            .filter(move |(bit, _)| self.0 & bit != 0)
+            .map(|(_, name)| name)
+    }
+}
+
 impl fmt::Display for TcpFlags {
     /// `SYN,ACK`, `PSH,ACK`, or `none`. Order: the flags a reader looks for first.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const SHOW: [(u16, &str); 9] = [
-            (TcpFlags::SYN, "SYN"),
-            (TcpFlags::FIN, "FIN"),
-            (TcpFlags::RST, "RST"),
-            (TcpFlags::PSH, "PSH"),
-            (TcpFlags::URG, "URG"),
-            (TcpFlags::ACK, "ACK"),
-            (TcpFlags::ECE, "ECE"),
-            (TcpFlags::CWR, "CWR"),
-            (TcpFlags::AE, "AE"),
-        ];
         let mut first = true;
-        for (bit, name) in SHOW {
-            if self.0 & bit != 0 {
-                if !first {
-                    f.write_str(",")?;
-                }
-                f.write_str(name)?;
-                first = false;
+        for name in self.shown() {
+            if !first {
+                f.write_str(",")?;
             }
+            f.write_str(name)?;
+            first = false;
         }
         if first {
             f.write_str("none")?;

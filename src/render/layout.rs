@@ -588,27 +588,13 @@ pub fn write_segment_label(out: &mut String, s: &SegmentEvent, payload: bool) {
 
 /// `TcpFlags`' `Display` (`SYN,ACK`, `PSH,ACK`, `none`), appended without a formatter.
 fn write_flags(out: &mut String, flags: TcpFlags) {
-    // The order of `TcpFlags`' `Display`: the flags a reader looks for first.
-    const SHOW: [(u16, &str); 9] = [
-        (TcpFlags::SYN, "SYN"),
-        (TcpFlags::FIN, "FIN"),
-        (TcpFlags::RST, "RST"),
-        (TcpFlags::PSH, "PSH"),
-        (TcpFlags::URG, "URG"),
-        (TcpFlags::ACK, "ACK"),
-        (TcpFlags::ECE, "ECE"),
-        (TcpFlags::CWR, "CWR"),
-        (TcpFlags::AE, "AE"),
-    ];
     let mut first = true;
-    for (bit, name) in SHOW {
-        if flags.0 & bit != 0 {
-            if !first {
-                out.push(',');
-            }
-            out.push_str(name);
-            first = false;
+    for name in flags.shown() {
+        if !first {
+            out.push(',');
         }
+        out.push_str(name);
+        first = false;
     }
     if first {
         out.push_str("none");
