@@ -75,6 +75,10 @@ macro_rules! capture_tests {
                 fn svg() {
                     super::svg($file);
                 }
+                #[test]
+                fn stream() {
+                    super::stream($file);
+                }
             }
         )*
     };
@@ -174,6 +178,11 @@ fn summary(name: &str) {
         "never",
     ]);
     insta::assert_snapshot!(format!("summary_{name}"), summary);
+}
+
+fn stream(name: &str) {
+    let stream = synfin(&["replay", &capture(name), "-f", "stream", "--color", "never"]);
+    insta::assert_snapshot!(format!("stream_{name}"), stream);
 }
 
 fn mermaid(name: &str) {

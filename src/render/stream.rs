@@ -123,11 +123,14 @@ impl StreamRenderer {
         let Some(v) = self.open.get(&s.conn) else {
             return Ok(());
         };
+        // A socket connected to itself is both ends: one state, shown on both sides.
+        let one = v.client == v.server;
         let side = |i: usize| {
+            let i = if one { 0 } else { i };
             let st = v.states[i];
             if st == TcpState::Unknown {
                 "?".to_string()
-            } else if changed[i] {
+            } else if changed[i] || (one && changed[0]) {
                 st.name().to_string()
             } else {
                 format!("({})", st.name())
