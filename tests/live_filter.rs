@@ -31,6 +31,57 @@ fn exchange(listener: &TcpListener) {
     c.read_exact(&mut b).unwrap();
 }
 
+/// The first line `stdout` gives (a live source's meta line: capture is on from then on).
+fn first_line(stdout: &mut std::process::ChildStdout) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
+
+/// Wait for `child` to end by itself within 30 s (killed and failed otherwise).
+fn wait_within_30s(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `stdout`'s lines as they come, read on a thread of their own.
+fn line_reader(
+    stdout: std::process::ChildStdout,
+) -> (
+    std::sync::mpsc::Receiver<String>,
+    std::thread::JoinHandle<()>,
+) {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (rx, reader)
+}
+
+/// The JSON lines of `text`.
+fn json_lines(text: &str) -> impl Iterator<Item = serde_json::Value> + '_ {
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+}
+
 #[test]
 fn the_expression_runs_in_the_kernel() {
     if !live_allowed() {
@@ -63,41 +114,22 @@ fn the_expression_runs_in_the_kernel() {
         .unwrap();
     let mut stdout = child.stdout.take().unwrap();
     // The meta line: the filter is in place from then on.
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
-        line.push(byte[0]);
-    }
-    assert!(String::from_utf8_lossy(&line).contains("\"type\":\"meta\""));
+    assert!(first_line(&mut stdout).contains("\"type\":\"meta\""));
     // A whole connection the filter rejects, then the SYN it wants (and -c 1 stops there).
     exchange(&other);
     exchange(&wanted);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("watch did not stop after its one segment");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_within_30s(&mut child, "watch did not stop after its one segment");
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     assert!(status.success(), "{rest}");
-    let summary: serde_json::Value = rest
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let summary: serde_json::Value = json_lines(&rest)
         .find(|v| v["type"] == "summary")
         .expect("a summary line");
     // Only the one SYN reached synfin at all: the other connection's frames, and the rest
     // of this one, were dropped by the kernel.
     assert_eq!(summary["tcp_segments"], 1, "{rest}");
     assert_eq!(summary["frames"], 1, "{rest}");
-    let seg: serde_json::Value = rest
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let seg: serde_json::Value = json_lines(&rest)
         .find(|v| v["type"] == "segment")
         .expect("the SYN");
     assert_eq!(seg["dst"], format!("127.0.0.1:{port}"));
@@ -130,29 +162,15 @@ fn any_captures_every_interface_cooked_and_each_loopback_segment_once() {
         .spawn()
         .unwrap();
     let mut stdout = child.stdout.take().unwrap();
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
-        line.push(byte[0]);
-    }
-    let meta = String::from_utf8_lossy(&line).to_string();
+    let meta = first_line(&mut stdout);
     assert!(meta.contains("\"linktype\":\"LINUX_SLL\""), "{meta}");
     exchange(&wanted);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("watch -i any did not stop after 6 segments");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_within_30s(&mut child, "watch -i any did not stop after 6 segments");
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     // Six segments of one exchange (SYN, SYN-ACK, ACK, data, data, …), none twice: the
     // loopback copy leaving is dropped, the one arriving kept.
-    let segs: Vec<serde_json::Value> = rest
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let segs: Vec<serde_json::Value> = json_lines(&rest)
         .filter(|v| v["type"] == "segment")
         .collect();
     assert_eq!(segs.len(), 6, "{rest}");
@@ -165,7 +183,6 @@ fn any_captures_every_interface_cooked_and_each_loopback_segment_once() {
 
 #[test]
 fn watch_shows_the_handshake_while_the_connection_is_still_open() {
-    use std::io::BufRead;
     if !live_allowed() {
         return;
     }
@@ -179,16 +196,7 @@ fn watch_shows_the_handshake_while_the_connection_is_still_open() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (rx, reader) = line_reader(child.stdout.take().unwrap());
     // Connect until the capture sees us (the socket may take a moment to open), then pause.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();

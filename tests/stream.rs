@@ -18,22 +18,20 @@ fn records(bytes: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
     (bytes[..24].to_vec(), out)
 }
 
-#[test]
-fn a_pipe_is_shown_as_it_comes() {
-    let bytes = std::fs::read(format!(
-        "{}/captures/basic.pcap",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let (header, recs) = records(&bytes);
-    assert!(recs.len() >= 10);
+/// `synfin replay -` with its stdin to write to and its stdout's lines as they come.
+fn replay_stdin() -> (
+    std::process::Child,
+    std::process::ChildStdin,
+    mpsc::Receiver<String>,
+    std::thread::JoinHandle<()>,
+) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
         .args(["replay", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -44,6 +42,25 @@ fn a_pipe_is_shown_as_it_comes() {
             }
         }
     });
+    (child, stdin, rx, reader)
+}
+
+/// basic.pcap's file header and records.
+fn basic_records() -> (Vec<u8>, Vec<Vec<u8>>) {
+    records(
+        &std::fs::read(format!(
+            "{}/captures/basic.pcap",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+}
+
+#[test]
+fn a_pipe_is_shown_as_it_comes() {
+    let (header, recs) = basic_records();
+    assert!(recs.len() >= 10);
+    let (mut child, mut stdin, rx, reader) = replay_stdin();
     // The header and the handshake only; the pipe stays open.
     stdin.write_all(&header).unwrap();
     for r in &recs[..3] {
@@ -84,29 +101,8 @@ fn a_pipe_is_shown_as_it_comes() {
 
 #[test]
 fn ctrl_c_on_a_pipe_still_gives_the_verdicts_of_what_was_seen() {
-    let bytes = std::fs::read(format!(
-        "{}/captures/basic.pcap",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let (header, recs) = records(&bytes);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
-        .args(["replay", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (header, recs) = basic_records();
+    let (mut child, mut stdin, rx, reader) = replay_stdin();
     stdin.write_all(&header).unwrap();
     for r in &recs[..3] {
         stdin.write_all(r).unwrap();
