@@ -5,7 +5,7 @@
 //! waited for evidence (a FIN's delivery, close or shutdown) comes when settled, marked
 //! `(late)` and dated at its own time. The default for `watch` and for `replay` of a pipe.
 
-use super::layout::segment_text;
+use super::layout::write_segment_text;
 use super::{call_text, palette, RenderOpts, Renderer};
 use crate::events::{
     ConnId, ConnectionEvent, Dir, Endpoint, Event, Meta, SegmentEvent, Summary, TcpState,
@@ -142,13 +142,8 @@ impl StreamRenderer {
         };
         let mut line = std::mem::take(&mut self.line);
         line.clear();
-        let _ = write!(
-            line,
-            "{time}  {:<14} {arrow} {:<14} {}",
-            side(0),
-            side(1),
-            segment_text(&s, self.opts.payload)
-        );
+        let _ = write!(line, "{time}  {:<14} {arrow} {:<14} ", side(0), side(1));
+        write_segment_text(&mut line, &s, self.opts.payload);
         if late {
             line.push_str("  (late)");
         }
