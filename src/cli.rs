@@ -93,9 +93,23 @@ pub struct WatchArgs {
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    /// Also save every captured frame to this pcap file (nanosecond timestamps).
+    /// Also save every captured frame to this file (nanosecond timestamps); a name ending in
+    /// `.pcapng` also keeps the traced calls and their processes as packet comments.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
+    /// Do not trace socket calls in the kernel (calls are then only inferred from packets).
+    #[arg(long)]
+    pub no_calls: bool,
+    /// Only connections with an end held by this process id (repeatable; needs call tracing).
+    #[arg(long, value_name = "PID")]
+    pub pid: Vec<u32>,
+    /// Only connections with an end held by a process of this name (the kernel's comm, at most
+    /// 15 bytes; repeatable; needs call tracing).
+    #[arg(long, value_name = "NAME")]
+    pub comm: Vec<String>,
+    /// Compare the inferred states with the kernel's own as each connection ends (tracefs).
+    #[arg(long)]
+    pub kernel_check: bool,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,

@@ -15,6 +15,7 @@ pub mod events;
 pub mod filter;
 pub mod filter_expr;
 pub mod frame;
+pub mod kernel;
 pub mod pipeline;
 pub mod render;
 pub mod segment;

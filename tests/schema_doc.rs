@@ -17,7 +17,7 @@ use std::process::Command;
 use synfin::events::{
     AnomalyEvent, AnomalyKind, CallEvent, CallName, CallResult, CallSource, ConnState,
     ConnectionEvent, Dir, Endpoint, Errno, Event, FinalStates, Initiator, Meta, Note, Outcome,
-    Phase, Role, SegmentEvent, StateEvent, Summary, TcpState,
+    Owner, Phase, Role, SegmentEvent, StateEvent, StateSource, Summary, TcpState,
 };
 use synfin::frame::LinkType;
 use synfin::render::jsonl::JsonlRenderer;
@@ -325,10 +325,10 @@ fn anomaly_kinds() -> Vec<AnomalyKind> {
 
 fn call_names() -> Vec<CallName> {
     use CallName::*;
-    let all = vec![Listen, Connect, Accept, Send, Recv, Shutdown, Close];
+    let all = vec![Bind, Listen, Connect, Accept, Send, Recv, Shutdown, Close];
     for c in &all {
         match c {
-            Listen | Connect | Accept | Send | Recv | Shutdown | Close => {}
+            Bind | Listen | Connect | Accept | Send | Recv | Shutdown | Close => {}
         }
     }
     all
@@ -339,6 +339,8 @@ fn call_results() -> Vec<CallResult> {
     let mut all = vec![
         R::Ok,
         R::OkShutWr,
+        R::OkShutRd,
+        R::OkShutRdWr,
         R::Listening {
             reuse: true,
             backlog: 5,
@@ -372,6 +374,8 @@ fn call_results() -> Vec<CallResult> {
         match r {
             R::Ok
             | R::OkShutWr
+            | R::OkShutRd
+            | R::OkShutRdWr
             | R::Listening { .. }
             | R::Bytes(_)
             | R::Errno(_)
@@ -459,6 +463,11 @@ fn synthetic_lines() -> Vec<String> {
             to: st,
             frame: (i % 2 == 0).then_some(3),
             projected: i == 0,
+            source: if i == 1 {
+                StateSource::Kernel
+            } else {
+                StateSource::Inferred
+            },
         }));
     }
     for name in call_names() {
@@ -474,6 +483,11 @@ fn synthetic_lines() -> Vec<String> {
                 phase,
                 result: None,
                 source,
+                owner: (phase == Phase::Enter).then(|| Owner {
+                    pid: 4242,
+                    tid: 4243,
+                    comm: "python3".into(),
+                }),
             }));
         }
     }
@@ -486,6 +500,7 @@ fn synthetic_lines() -> Vec<String> {
             phase: Phase::Return,
             result: Some(result),
             source: CallSource::Observed,
+            owner: None,
         }));
     }
     for (i, kind) in anomaly_kinds().into_iter().enumerate() {

@@ -3,6 +3,7 @@
 
 mod filters;
 mod replay;
+mod traced;
 mod watch;
 
 pub use filters::from_args;

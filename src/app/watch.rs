@@ -1,6 +1,8 @@
-//! `synfin watch`: a live interface → the pipeline, until Ctrl-C, `-c` or `--duration`.
+//! `synfin watch`: a live interface → the pipeline, until Ctrl-C, `-c` or `--duration`; with
+//! root, the socket calls of every process traced in the kernel beside the packets.
 
 use super::filters::from_args;
+use super::traced::Traced;
 use crate::capture::live::{LiveSource, Polled};
 use crate::capture::pcap_writer::CaptureWriter;
 use crate::cli::{Format, WatchArgs};
@@ -8,6 +10,7 @@ use crate::events::Meta;
 use crate::filter_expr::bpf;
 use crate::frame::LinkType;
 use crate::pipeline::config::tracker_config;
+use crate::pipeline::live_calls::{LiveCalls, OwnerFilter};
 use crate::pipeline::output::open_output_for;
 use crate::pipeline::{stop_flag, wall_clock, Pipeline, UsageError};
 use crate::tracker::Tracker;
@@ -26,6 +29,16 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         }
         d => d.map(Duration::from_secs_f64),
     };
+    let owners = OwnerFilter {
+        pids: a.pid.clone(),
+        comms: a.comm.clone(),
+    };
+    if a.no_calls && (!owners.is_empty() || a.kernel_check) {
+        return Err(UsageError(
+            "--pid, --comm and --kernel-check need call tracing: leave out --no-calls".into(),
+        )
+        .into());
+    }
     let stop = stop_flag()?;
     let mut source = LiveSource::open(&a.iface, stop, duration)?;
     // The filter also runs in the kernel where it can be expressed (Ethernet framing, which
@@ -39,6 +52,18 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             Err(e) => eprintln!("synfin: note: filtering in user space only: {e}"),
         }
     }
+    let traced = if a.no_calls {
+        None
+    } else {
+        match Traced::start() {
+            Ok(t) => Some(t),
+            Err(e) if owners.is_empty() && !a.kernel_check => {
+                eprintln!("synfin: note: socket calls are inferred from packets only: {e}");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     let writer = match &a.write {
         Some(path) => Some(CaptureWriter::create(path, source.link_type())?),
         None => None,
@@ -53,13 +78,51 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         input: a.iface.clone(),
         linktype: source.link_type().name(),
     };
+    let show_kernel = output.format == Format::Jsonl;
     let renderer = output.renderer(cf);
     let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out).with_writer(writer);
+    if let Some(t) = &traced {
+        let mut live = LiveCalls::new(owners, a.kernel_check, show_kernel);
+        t.seed(&mut live);
+        p = p.with_live_calls(live);
+    }
     p.start(&meta)?;
+    let matched = match traced {
+        Some(t) => t.run(&mut source, &mut p, a.count, a.kernel_check)?,
+        None => untraced(&mut source, &mut p, a.count)?,
+    };
+    let _ = matched;
+    let drops = source.kernel_drops();
+    if drops > 0 {
+        p.summary
+            .errors
+            .push(format!("the kernel dropped {drops} frames"));
+    }
+    let tally = p.kernel_tally();
+    p.finish()?;
+    let (checked, disagreements) = tally.get();
+    if drops > 0 {
+        eprintln!(
+            "synfin: warning: the kernel dropped {drops} frames on {}",
+            crate::text::printable(&a.iface)
+        );
+    }
+    if a.kernel_check {
+        if disagreements == 0 {
+            eprintln!("kernel check: {checked} endpoints agree");
+        } else {
+            eprintln!("kernel check: {disagreements} of {checked} endpoints disagree");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Frames only: read what has arrived without sleeping; when nothing has, show what is
+/// settled and sleep until a frame comes or the tracker's next deadline (a held inference, a
+/// TIME-WAIT end), whichever is first. Returns how many segments matched.
+fn untraced(source: &mut LiveSource, p: &mut Pipeline, count: Option<u64>) -> anyhow::Result<u64> {
     let mut matched = 0u64;
-    // Read what has arrived without sleeping; when nothing has, show what is settled and
-    // sleep until a frame comes or the tracker's next deadline (a held inference, a
-    // TIME-WAIT end), whichever is first.
     let mut wait = Some(Duration::ZERO);
     loop {
         match source.poll_for(wait)? {
@@ -80,7 +143,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             Polled::Frame => {
                 if p.frame(&source.frame())? {
                     matched += 1;
-                    if a.count.is_some_and(|c| matched >= c) {
+                    if count.is_some_and(|c| matched >= c) {
                         break;
                     }
                 }
@@ -88,18 +151,5 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         }
         wait = Some(Duration::ZERO);
     }
-    let drops = source.kernel_drops();
-    if drops > 0 {
-        p.summary
-            .errors
-            .push(format!("the kernel dropped {drops} frames"));
-    }
-    p.finish()?;
-    if drops > 0 {
-        eprintln!(
-            "synfin: warning: the kernel dropped {drops} frames on {}",
-            crate::text::printable(&a.iface)
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(matched)
 }

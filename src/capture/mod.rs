@@ -2,10 +2,13 @@
 //! where they go to (`-w`). This module and its children are the only capture code that
 //! touches the OS; everything after a `Frame` is shared by `replay`, `watch` and `demo`.
 
+pub mod call_trace;
 mod compression;
 pub mod error;
 pub mod live;
 pub mod pcap_reader;
 pub mod pcap_writer;
+pub mod proc_net;
+pub mod tracefs;
 
 pub use error::CaptureError;

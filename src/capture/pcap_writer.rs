@@ -186,9 +186,19 @@ impl CaptureWriter {
 
     /// Append one frame.
     pub fn write(&mut self, frame: &Frame<'_>) -> Result<(), CaptureError> {
+        self.write_commented(frame, &[])
+    }
+
+    /// Append one frame with packet comments (pcapng keeps them; classic pcap has no place
+    /// for them).
+    pub fn write_commented(
+        &mut self,
+        frame: &Frame<'_>,
+        comments: &[String],
+    ) -> Result<(), CaptureError> {
         match self {
             CaptureWriter::Pcap(w) => w.write(frame),
-            CaptureWriter::PcapNg(w) => w.write(frame, &[]),
+            CaptureWriter::PcapNg(w) => w.write(frame, comments),
         }
     }
 

@@ -44,6 +44,7 @@ impl ObservedCall {
             call: self.call,
             phase,
             result,
+            owner: None,
         };
         [
             mk(self.enter, Phase::Enter, None),

@@ -2,7 +2,6 @@
 //! `capture/` and `app`, the only code that touches the OS.
 
 pub(crate) mod calls;
-pub(crate) mod kernel_check;
 pub(crate) mod kernel_trace;
 pub(crate) mod netns;
 pub mod run;

@@ -2,18 +2,19 @@
 //! into the timeline of the captured segments.
 
 use super::calls::{CallLog, ObservedCall};
-use super::kernel_check::{compare, report};
-use super::kernel_trace::{time_wait_sockets, KernelTrace};
+use super::kernel_trace::KernelTrace;
 use super::netns::enter_private_netns;
 use super::scenarios::{client_addr, start_echo_server, Ctx, Scenario, SCENARIOS};
 use super::sockets::Sock;
 use crate::capture::live::LiveSource;
 use crate::capture::pcap_writer::{PcapNgWriter, PcapWriter};
+use crate::capture::proc_net::time_wait_sockets;
 use crate::cli::{DemoArgs, ScenarioId};
 use crate::decode::decode;
 use crate::events::{Event, Meta};
 use crate::filter::{ConnFilter, SegmentFilter};
 use crate::frame::{Frame, LinkType};
+use crate::kernel::check::{compare, report};
 use crate::pipeline::config::tracker_config;
 use crate::pipeline::observed::{self, CallNote};
 use crate::pipeline::output::open_output;

@@ -10,6 +10,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CallName {
+    /// bind()
+    Bind,
     /// listen()
     Listen,
     /// connect()
@@ -28,7 +30,8 @@ pub enum CallName {
 
 impl CallName {
     /// Every call.
-    pub const ALL: [CallName; 7] = [
+    pub const ALL: [CallName; 8] = [
+        CallName::Bind,
         CallName::Listen,
         CallName::Connect,
         CallName::Accept,
@@ -41,6 +44,7 @@ impl CallName {
     /// The call's name.
     pub fn as_str(self) -> &'static str {
         match self {
+            CallName::Bind => "bind",
             CallName::Listen => "listen",
             CallName::Connect => "connect",
             CallName::Accept => "accept",
@@ -66,7 +70,7 @@ pub enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CallSource {
-    /// The demo timed the real syscall.
+    /// Timed around the real syscall (by the demo, or from the kernel's tracepoints).
     Observed,
     /// Inferred from what is on the wire.
     Inferred,
@@ -90,6 +94,32 @@ pub struct CallEvent {
     pub result: Option<CallResult>,
     /// Observed or inferred.
     pub source: CallSource,
+    /// The process that made it (observed calls traced in the kernel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// The process (and thread) that made a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    /// Process id (the kernel's tgid).
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// The thread's name (the kernel's comm, at most 15 bytes).
+    pub comm: String,
+}
+
+impl fmt::Display for Owner {
+    /// `python3[4242]` (the thread's id too when it is not the main thread: `python3[4242/4243]`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let comm = crate::text::printable(&self.comm);
+        if self.tid == self.pid {
+            write!(f, "{comm}[{}]", self.pid)
+        } else {
+            write!(f, "{comm}[{}/{}]", self.pid, self.tid)
+        }
+    }
 }
 
 /// An errno a socket call returned.
@@ -151,6 +181,10 @@ pub enum CallResult {
     Ok,
     /// shutdown(SHUT_WR) succeeded: `ok (SHUT_WR)`.
     OkShutWr,
+    /// shutdown(SHUT_RD) succeeded: `ok (SHUT_RD)`.
+    OkShutRd,
+    /// shutdown(SHUT_RDWR) succeeded: `ok (SHUT_RDWR)`.
+    OkShutRdWr,
     /// socket → [SO_REUSEADDR] → bind → listen(backlog) succeeded.
     Listening {
         /// SO_REUSEADDR was set first.
@@ -179,6 +213,8 @@ impl CallResult {
         match self {
             CallResult::Ok => Borrowed("ok"),
             CallResult::OkShutWr => Borrowed("ok (SHUT_WR)"),
+            CallResult::OkShutRd => Borrowed("ok (SHUT_RD)"),
+            CallResult::OkShutRdWr => Borrowed("ok (SHUT_RDWR)"),
             CallResult::Listening { reuse, backlog } => Owned(format!(
                 "ok (bind+listen with{} SO_REUSEADDR, backlog {backlog})",
                 if reuse { "" } else { "out" }
@@ -204,6 +240,8 @@ impl CallResult {
         let fixed = [
             CallResult::Ok,
             CallResult::OkShutWr,
+            CallResult::OkShutRd,
+            CallResult::OkShutRdWr,
             CallResult::FinSent,
             CallResult::ShutWrSent,
             CallResult::RstSent,

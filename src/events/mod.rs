@@ -7,8 +7,10 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 mod call;
+mod call_note;
 mod verdict;
-pub use call::{CallEvent, CallName, CallResult, CallSource, Errno, Phase};
+pub use call::{CallEvent, CallName, CallResult, CallSource, Errno, Owner, Phase};
+pub use call_note::CallNote;
 use std::fmt;
 use std::net::SocketAddr;
 pub use verdict::{ConnState, ConnectionEvent, FinalStates, Initiator, Outcome};
@@ -292,6 +294,27 @@ pub struct StateEvent {
     pub frame: Option<u64>,
     /// A TIME_WAIT→CLOSED change after the input ended.
     pub projected: bool,
+    /// Inferred from packets (left out of JSON), or the kernel's own (`watch --kernel-check`).
+    #[serde(skip_serializing_if = "StateSource::is_inferred")]
+    pub source: StateSource,
+}
+
+/// Where a state change comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateSource {
+    /// Inferred from the packets.
+    #[default]
+    Inferred,
+    /// The kernel's own (`sock:inet_sock_set_state`).
+    Kernel,
+}
+
+impl StateSource {
+    /// Inferred (the JSON leaves the field out).
+    pub fn is_inferred(&self) -> bool {
+        *self == StateSource::Inferred
+    }
 }
 
 /// Kinds of anomaly.

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod decoded_stream;
+pub mod live_calls;
 pub mod observed;
 pub mod output;
 
@@ -39,6 +40,12 @@ pub struct Pipeline {
     extra: std::collections::VecDeque<Event>,
     /// Inferred calls that an observed one replaces (dropped from the output).
     replaced: Option<Replaced>,
+    /// `watch`'s traced calls, joined to connections as they come.
+    live: Option<live_calls::LiveCalls>,
+    /// `watch --kernel-check`: endpoints compared and those that disagreed, so far.
+    tally: std::rc::Rc<std::cell::Cell<(usize, usize)>>,
+    /// Packet comments for the next frame written (`-w x.pcapng`: traced calls).
+    comments: Vec<String>,
 }
 
 /// Says whether an inferred call is replaced by an observed one.
@@ -61,7 +68,63 @@ impl Pipeline {
             writer: None,
             extra: Default::default(),
             replaced: None,
+            live: None,
+            tally: Default::default(),
+            comments: Vec::new(),
         }
+    }
+
+    /// The kernel check's count (endpoints compared, disagreeing), readable after `finish`.
+    pub fn kernel_tally(&self) -> std::rc::Rc<std::cell::Cell<(usize, usize)>> {
+        std::rc::Rc::clone(&self.tally)
+    }
+
+    /// Count compared endpoints and say each disagreement when it happens.
+    fn tally_checks(&mut self, checks: Vec<crate::kernel::check::EndpointCheck>) {
+        let (mut n, mut bad) = self.tally.get();
+        for c in checks {
+            n += 1;
+            if !c.agrees() {
+                bad += 1;
+                eprint!(
+                    "{}",
+                    crate::kernel::check::report(&[c])
+                        .lines()
+                        .skip(1)
+                        .map(|l| format!("kernel check:{l}\n"))
+                        .collect::<String>()
+                );
+            }
+        }
+        self.tally.set((n, bad));
+    }
+
+    /// Join traced calls (and kernel states) to connections as they come.
+    pub fn with_live_calls(mut self, live: live_calls::LiveCalls) -> Pipeline {
+        self.live = Some(live);
+        self
+    }
+
+    /// The live join, if any.
+    pub fn live_calls(&mut self) -> Option<&mut live_calls::LiveCalls> {
+        self.live.as_mut()
+    }
+
+    /// A traced call (in time order with the frames).
+    pub fn traced_call(&mut self, note: crate::events::CallNote) -> io::Result<()> {
+        let Some(live) = &mut self.live else {
+            return Ok(());
+        };
+        if self.writer.is_some() {
+            self.comments.push(note.to_comment());
+        }
+        let mut out = Vec::new();
+        let bad = live.call(note, &mut out);
+        self.tally_checks(bad);
+        for e in out {
+            self.renderer.event(&e, &mut self.out)?;
+        }
+        Ok(())
     }
 
     /// Drop the inferred calls `replaced` says an observed call stands for (one line per call:
@@ -100,7 +163,8 @@ impl Pipeline {
             Err(_) => self.segments.is_empty(),
         };
         if let (Some(w), true) = (&mut self.writer, keep) {
-            w.write(frame)?;
+            w.write_commented(frame, &self.comments)?;
+            self.comments.clear();
         }
         match decoded {
             Ok(seg) => {
@@ -126,7 +190,23 @@ impl Pipeline {
     /// Time passes with no segment (live capture): settle what waited too long.
     pub fn tick(&mut self, now: crate::timestamp::Timestamp) -> io::Result<()> {
         self.tracker.handle_timeout(now);
-        self.drain()
+        self.drain()?;
+        self.release_verdicts(now)
+    }
+
+    /// Let out the verdicts the live join held for their last calls, up to `now` (live: the
+    /// time up to which the trace has been read).
+    pub fn release_verdicts(&mut self, now: crate::timestamp::Timestamp) -> io::Result<()> {
+        let Some(live) = &mut self.live else {
+            return Ok(());
+        };
+        let mut out = Vec::new();
+        let bad = live.release(now, &mut out);
+        self.tally_checks(bad);
+        for e in out {
+            self.renderer.event(&e, &mut self.out)?;
+        }
+        Ok(())
     }
 
     /// Feed one decoded segment that passed the filters.
@@ -142,6 +222,20 @@ impl Pipeline {
                 if c.source == CallSource::Inferred && replaced(c) {
                     continue;
                 }
+            }
+            if let Some(live) = &mut self.live {
+                if let Event::Call(c) = &e {
+                    if live.replaces(c) {
+                        continue;
+                    }
+                }
+                let mut out = Vec::new();
+                let bad = live.event(e, &mut out);
+                self.tally_checks(bad);
+                for x in out {
+                    self.renderer.event(&x, &mut self.out)?;
+                }
+                continue;
             }
             while self.extra.front().is_some_and(|x| x.t() <= e.t()) {
                 let x = self.extra.pop_front().expect("checked");
@@ -183,6 +277,7 @@ impl Pipeline {
     pub fn finish_into(mut self) -> anyhow::Result<(Summary, Box<dyn Write>)> {
         self.tracker.finish();
         self.drain()?;
+        self.release_verdicts(crate::timestamp::Timestamp(i64::MAX))?;
         for x in std::mem::take(&mut self.extra) {
             self.renderer.event(&x, &mut self.out)?;
         }

@@ -286,7 +286,15 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
             vec![e.to_string(), role.to_string()]
         }
     };
-    let (lt, rt) = (title(&l.endpoint, l.role), title(&r.endpoint, r.role));
+    let (mut lt, mut rt) = (title(&l.endpoint, l.role), title(&r.endpoint, r.role));
+    // The owning processes, under the addresses, when traced calls named them.
+    if l.owner.is_some() || r.owner.is_some() {
+        let n = lt.len().max(rt.len());
+        lt.resize(n, String::new());
+        rt.resize(n, String::new());
+        lt.push(l.owner.clone().unwrap_or_default());
+        rt.push(r.owner.clone().unwrap_or_default());
+    }
     for i in 0..lt.len().max(rt.len()) {
         // An address wider than its column runs on into the arrow's, and the right one
         // moves left so as to end within the width.

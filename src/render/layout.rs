@@ -60,7 +60,7 @@ pub const LEFT: usize = 0;
 pub const RIGHT: usize = 1;
 
 /// One side (column) of the picture.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Side {
     /// Its address.
     pub endpoint: Endpoint,
@@ -70,6 +70,8 @@ pub struct Side {
     pub initial: TcpState,
     /// It never had a socket: the server of a refused connect.
     pub no_socket: bool,
+    /// The process that holds it (`python3[4242]`), when traced calls named one.
+    pub owner: Option<String>,
 }
 
 /// A state entered.
@@ -207,6 +209,15 @@ impl<'a> Layout<'a> {
                     .or_else(|| final_state(v, endpoint))
                     .unwrap_or(TcpState::Unknown),
                 no_socket: v.outcome == Outcome::Refused && first.is_none(),
+                owner: g.events.iter().find_map(|e| match e {
+                    Event::Call(c) if c.endpoint == endpoint => c.owner.as_ref().map(|o| {
+                        // The process: its threads' calls are the rows'.
+                        let mut o = o.clone();
+                        o.tid = o.pid;
+                        o.to_string()
+                    }),
+                    _ => None,
+                }),
             }
         };
         let sides = [side(LEFT, v.client), side(RIGHT, v.server)];

@@ -131,10 +131,12 @@ pub fn write_call_text(out: &mut String, c: &crate::events::CallEvent) {
         (Phase::Enter, Some(CallResult::RstSent)) => out.push_str("() → RST"),
         (Phase::Enter, Some(CallResult::ShutWrSent)) => out.push_str("(SHUT_WR)"),
         (Phase::Enter, _) => out.push_str("()"),
-        (
-            Phase::Return,
-            Some(CallResult::Ok | CallResult::OkShutWr | CallResult::Listening { .. }) | None,
-        ) => out.push_str("() returns"),
+        (Phase::Return, Some(CallResult::OkShutWr)) => out.push_str("(SHUT_WR) returns"),
+        (Phase::Return, Some(CallResult::OkShutRd)) => out.push_str("(SHUT_RD) returns"),
+        (Phase::Return, Some(CallResult::OkShutRdWr)) => out.push_str("(SHUT_RDWR) returns"),
+        (Phase::Return, Some(CallResult::Ok | CallResult::Listening { .. }) | None) => {
+            out.push_str("() returns")
+        }
         (Phase::Return, Some(CallResult::Errno(e))) => {
             out.push_str("() → ");
             match e.name() {

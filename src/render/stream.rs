@@ -12,9 +12,10 @@ use crate::events::{
 };
 use crate::timestamp::Timestamp;
 use colored::Colorize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::net::SocketAddr;
 
 /// What the view remembers of an open connection.
 struct View {
@@ -37,6 +38,13 @@ pub struct StreamRenderer {
     changed: [bool; 2],
     line: String,
     connections: u64,
+    /// Calls that came before their connection's first segment (a traced connect()), drawn
+    /// under its header.
+    early: HashMap<ConnId, Vec<crate::events::CallEvent>>,
+    /// The highest connection id shown (a lower one not open has ended).
+    last_id: ConnId,
+    /// The ends whose owner was named.
+    named: HashSet<(ConnId, SocketAddr)>,
 }
 
 impl StreamRenderer {
@@ -49,6 +57,9 @@ impl StreamRenderer {
             changed: [false; 2],
             line: String::new(),
             connections: 0,
+            early: HashMap::new(),
+            last_id: 0,
+            named: HashSet::new(),
         }
     }
 
@@ -81,6 +92,7 @@ impl StreamRenderer {
             return Ok(());
         }
         self.connections += 1;
+        self.last_id = self.last_id.max(conn);
         let (client, server) = ends;
         self.open.insert(
             conn,
@@ -98,6 +110,55 @@ impl StreamRenderer {
             "{}{}",
             self.gutter(conn),
             palette::header(&head, self.opts.color)
+        )?;
+        let early = self.early.remove(&conn).unwrap_or_default();
+        if let (Some(first), Some(v)) = (early.iter().map(|c| c.t).min(), self.open.get_mut(&conn))
+        {
+            v.last = v.last.min(first);
+        }
+        for c in early {
+            self.call(&c, out)?;
+        }
+        Ok(())
+    }
+
+    /// A call's row (under its open connection), with its process the first time that end
+    /// shows one.
+    fn call(&mut self, c: &crate::events::CallEvent, out: &mut dyn Write) -> io::Result<()> {
+        let owner = match &c.owner {
+            Some(o) if self.named.insert((c.conn, c.endpoint.0)) => format!("  {o}"),
+            _ => String::new(),
+        };
+        if c.conn == 0 || !self.open.contains_key(&c.conn) {
+            // On no connection (listen(), a failed bind()), or after its verdict.
+            let at = if c.endpoint.0.port() == 0 {
+                "(no address)".to_string()
+            } else {
+                c.endpoint.to_string()
+            };
+            let text = format!("   {at}  {}{owner}", call_text(c));
+            return writeln!(
+                out,
+                "{}{}",
+                self.gutter(c.conn),
+                palette::call(&text, self.opts.color)
+            );
+        }
+        let (time, late) = self.when(c.conn, c.t);
+        let who = match self.open.get(&c.conn) {
+            Some(v) if v.client == c.endpoint => "client",
+            Some(v) if v.server == c.endpoint => "server",
+            _ => "",
+        };
+        let mut text = format!("{time}  {who} {}{owner}", call_text(c));
+        if late {
+            text.push_str("  (late)");
+        }
+        writeln!(
+            out,
+            "{}{}",
+            self.gutter(c.conn),
+            palette::call(&text, self.opts.color)
         )
     }
 
@@ -175,6 +236,7 @@ impl StreamRenderer {
             palette::header(&text, self.opts.color)
         )?;
         self.open.remove(&v.conn);
+        self.named.retain(|(id, _)| *id != v.conn);
         Ok(())
     }
 }
@@ -254,25 +316,18 @@ impl Renderer for StreamRenderer {
             }
             Event::Call(c) => {
                 if c.conn == 0 {
+                    // Calls on no connection: only traced ones are worth a line.
+                    if c.owner.is_some() {
+                        self.call(c, out)?;
+                    }
                     return Ok(());
                 }
-                self.view(c.conn, c.t, (c.endpoint, c.endpoint), out)?;
-                let (time, late) = self.when(c.conn, c.t);
-                let who = match self.open.get(&c.conn) {
-                    Some(v) if v.client == c.endpoint => "client",
-                    Some(v) if v.server == c.endpoint => "server",
-                    _ => "",
-                };
-                let mut text = format!("{time}  {who} {}", call_text(c));
-                if late {
-                    text.push_str("  (late)");
+                if !self.open.contains_key(&c.conn) && c.conn > self.last_id {
+                    // Before the connection's first segment: under its header, when it comes.
+                    self.early.entry(c.conn).or_default().push(c.clone());
+                    return Ok(());
                 }
-                writeln!(
-                    out,
-                    "{}{}",
-                    self.gutter(c.conn),
-                    palette::call(&text, self.opts.color)
-                )
+                self.call(c, out)
             }
             Event::Anomaly(a) => {
                 if !self.open.contains_key(&a.conn) {

@@ -3,7 +3,9 @@
 //! whose TIME-WAIT runs out); both build the event here.
 
 use super::side::Side;
-use crate::events::{ConnId, Dir, Endpoint, Event, Note, SegmentEvent, StateEvent, TcpState};
+use crate::events::{
+    ConnId, Dir, Endpoint, Event, Note, SegmentEvent, StateEvent, StateSource, TcpState,
+};
 use crate::segment::Segment;
 use crate::timestamp::Timestamp;
 
@@ -70,6 +72,7 @@ pub(crate) fn state_event(
         to,
         frame: c.frame,
         projected: c.projected,
+        source: StateSource::Inferred,
     })
 }
 

@@ -24,6 +24,7 @@ impl Conn {
             phase,
             result,
             source: CallSource::Inferred,
+            owner: None,
         }));
     }
 
@@ -48,6 +49,7 @@ impl Conn {
                 phase: Phase::Enter,
                 result: Some(result),
                 source: CallSource::Inferred,
+                owner: None,
             }),
         );
     }

@@ -1,7 +1,8 @@
-//! `demo --kernel-check`: each endpoint's inferred state sequence beside the kernel's own.
-//! Pure: the trace and the TIME_WAIT sockets are read by `capture::kernel_trace`.
+//! `--kernel-check`: each endpoint's inferred state sequence beside the kernel's own.
+//! Pure: the trace and the TIME_WAIT sockets are read by `capture::tracefs` and
+//! `capture::proc_net`.
 
-use super::kernel_trace::KernelTransition;
+use super::KernelTransition;
 use crate::events::{ConnId, Endpoint, Event, Role, TcpState};
 use std::collections::HashSet;
 use std::fmt::Write as _;

@@ -1,0 +1,232 @@
+//! `watch` with call tracing: frames and the kernel's trace merged on one clock. A frame is
+//! handed on once the trace has been read past its time (the reader's watermark), so a call
+//! that entered before a segment is shown before it; traced calls and state changes go to the
+//! pipeline in between, in time order.
+
+use crate::capture::call_trace::{CallTrace, TraceMsg};
+use crate::capture::live::{LiveSource, Polled};
+use crate::capture::proc_net;
+use crate::capture::tracefs::TraceError;
+use crate::events::{Owner, TcpState};
+use crate::frame::Frame;
+use crate::kernel::socket_calls::{Observation, SocketCalls, SYSCALLS};
+use crate::kernel::trace_line::parse_record;
+use crate::pipeline::live_calls::LiveCalls;
+use crate::pipeline::{wall_clock, Pipeline};
+use crate::timestamp::Timestamp;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// A frame waiting for the trace to catch up.
+struct Held {
+    ts: Timestamp,
+    orig_len: u32,
+    data: Vec<u8>,
+    number: u64,
+    link: crate::frame::LinkType,
+}
+
+/// The trace, and what it has told so far.
+pub struct Traced {
+    trace: CallTrace,
+    calls: SocketCalls,
+}
+
+impl Traced {
+    /// Start tracing every process's socket calls.
+    pub fn start() -> Result<Traced, TraceError> {
+        let names: Vec<&str> = SYSCALLS.iter().map(|s| s.0).collect();
+        let trace = CallTrace::start(&names)?;
+        let calls = SocketCalls::new(trace.offset);
+        Ok(Traced { trace, calls })
+    }
+
+    /// Name the owners of the sockets that exist now (before any call was traced).
+    pub fn seed(&self, live: &mut LiveCalls) {
+        let holders = proc_net::socket_holders();
+        for s in proc_net::tcp_sockets() {
+            if let Some((pid, comm)) = holders.get(&s.inode) {
+                live.seed_owner(
+                    s.local,
+                    Owner {
+                        pid: *pid,
+                        tid: *pid,
+                        comm: comm.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Read frames and the trace until the source stops or `count` segments matched.
+    pub fn run(
+        mut self,
+        source: &mut LiveSource,
+        p: &mut Pipeline,
+        count: Option<u64>,
+        kernel_check: bool,
+    ) -> anyhow::Result<u64> {
+        let mut held: VecDeque<Held> = VecDeque::new();
+        let mut obs: VecDeque<Observation> = VecDeque::new();
+        let mut watermark = Timestamp(i64::MIN);
+        let mut matched = 0u64;
+        let mut last_flush = Instant::now();
+        'outer: loop {
+            self.take(&mut obs, &mut watermark, kernel_check);
+            let idle = match source.poll_for(Some(Duration::from_millis(5)))? {
+                Polled::Stopped => break,
+                Polled::Frame => {
+                    let f = source.frame();
+                    held.push_back(Held {
+                        ts: f.ts,
+                        orig_len: f.orig_len,
+                        data: f.data.to_vec(),
+                        number: f.number,
+                        link: f.link,
+                    });
+                    false
+                }
+                Polled::Idle => true,
+            };
+            if self.release(&mut held, &mut obs, watermark, idle, p, &mut matched, count)? {
+                break 'outer;
+            }
+            if held.is_empty() {
+                let now = wall_clock();
+                if p.tracker.poll_timeout().is_some_and(|at| at <= now) {
+                    p.tick(now)?;
+                }
+                if idle && obs.is_empty() {
+                    p.release_verdicts(now.min(watermark))?;
+                }
+            }
+            if idle || last_flush.elapsed() > Duration::from_millis(50) {
+                p.flush()?;
+                last_flush = Instant::now();
+            }
+        }
+        // The end: what the trace recorded until now, then everything in time order.
+        let end = Instant::now() + Duration::from_millis(200);
+        while watermark < Timestamp(wall_clock().0 - 2_000_000) && Instant::now() < end {
+            self.take(&mut obs, &mut watermark, kernel_check);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.take(&mut obs, &mut watermark, kernel_check);
+        self.release(
+            &mut held,
+            &mut obs,
+            Timestamp(i64::MAX),
+            true,
+            p,
+            &mut matched,
+            None,
+        )?;
+        let lost = self.trace.lost_events();
+        if lost > 0 {
+            eprintln!(
+                "synfin: warning: the kernel's trace lost {lost} events (calls may be missing)"
+            );
+        }
+        Ok(matched)
+    }
+
+    /// Take what the reader thread sent.
+    fn take(&mut self, obs: &mut VecDeque<Observation>, watermark: &mut Timestamp, tw: bool) {
+        while let Ok(m) = self.trace.rx.try_recv() {
+            match m {
+                TraceMsg::Lines(text) => {
+                    for line in text.lines() {
+                        if let Some(r) = parse_record(line) {
+                            self.calls.record(&r);
+                        }
+                    }
+                    while let Some(mut o) = self.calls.poll() {
+                        // The kernel reports FIN_WAIT2→CLOSE where a socket enters TIME_WAIT
+                        // (a timewait minisock takes over): procfs tells which.
+                        if let Observation::State { change, .. } = &mut o {
+                            if tw
+                                && change.to == TcpState::Closed
+                                && matches!(change.from, TcpState::FinWait2 | TcpState::Closing)
+                                && proc_net::time_wait_sockets()
+                                    .contains(&(change.local, change.remote))
+                            {
+                                change.to = TcpState::TimeWait;
+                            }
+                        }
+                        // In time order (an enter is told at its call's return).
+                        let t = obs_time(&o);
+                        let at = obs
+                            .iter()
+                            .rposition(|x| obs_time(x) <= t)
+                            .map_or(0, |i| i + 1);
+                        obs.insert(at, o);
+                    }
+                }
+                TraceMsg::Watermark(w) => *watermark = w.max(*watermark),
+            }
+        }
+    }
+
+    /// Hand on, in time order, the frames the trace has caught up with and the observations
+    /// before them. Returns whether `count` was reached.
+    #[allow(clippy::too_many_arguments)]
+    fn release(
+        &mut self,
+        held: &mut VecDeque<Held>,
+        obs: &mut VecDeque<Observation>,
+        watermark: Timestamp,
+        idle: bool,
+        p: &mut Pipeline,
+        matched: &mut u64,
+        count: Option<u64>,
+    ) -> anyhow::Result<bool> {
+        loop {
+            let frame_t = held.front().map(|f| f.ts).filter(|t| *t <= watermark);
+            let obs_t = obs.front().map(obs_time);
+            let take_frame = match (frame_t, obs_t) {
+                (Some(f), Some(o)) => f <= o,
+                (Some(_), None) => true,
+                (None, Some(o)) => {
+                    // An observation waits for earlier frames still held or still to come.
+                    if held.front().is_some_and(|f| f.ts <= o) || !idle && held.is_empty() {
+                        return Ok(false);
+                    }
+                    false
+                }
+                (None, None) => return Ok(false),
+            };
+            if take_frame {
+                let f = held.pop_front().expect("checked");
+                let frame = Frame {
+                    number: f.number,
+                    ts: f.ts,
+                    link: f.link,
+                    orig_len: f.orig_len,
+                    data: &f.data,
+                };
+                if p.frame(&frame)? {
+                    *matched += 1;
+                    if count.is_some_and(|c| *matched >= c) {
+                        return Ok(true);
+                    }
+                }
+            } else {
+                match obs.pop_front().expect("checked") {
+                    Observation::Call(n) => p.traced_call(n)?,
+                    Observation::State { t, change } => {
+                        if let Some(live) = p.live_calls() {
+                            live.kernel_state(t, change);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn obs_time(o: &Observation) -> Timestamp {
+    match o {
+        Observation::Call(n) => n.t,
+        Observation::State { t, .. } => *t,
+    }
+}

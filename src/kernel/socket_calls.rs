@@ -1,0 +1,371 @@
+//! Socket calls of any process, from the kernel's tracepoints: the syscall events
+//! (`sys_enter_connect` … `sys_exit_close`) say who called what on which fd, when, and what
+//! it returned; `sock:inet_sock_set_state` and `sock:sock_{send,recv}_length` name the socket
+//! (its kernel address) and its 4-tuple. A thread is in one syscall at a time, so a socket
+//! event recorded in process context between a thread's enter and exit belongs to that call:
+//! that ties the fd to the socket. Events recorded in interrupt context (a segment's arrival)
+//! carry whatever task was interrupted, so they never name an owner.
+//!
+//! accept() takes the oldest connection of its listener's queue: the children that reached
+//! ESTABLISHED, in order. A socket whose address is not known yet (a connect() before the
+//! kernel chose the port) keeps its calls until it is.
+
+use super::trace_line::Record;
+use super::{state_number, KernelTransition};
+use crate::events::{CallName, CallNote, CallResult, Errno, Owner, Phase, TcpState};
+use crate::timestamp::Timestamp;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// What the trace tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// One side of a call (each call gives its enter, then its return).
+    Call(CallNote),
+    /// A socket changed state (from == to is left out).
+    State {
+        /// When (the capture's clock).
+        t: Timestamp,
+        /// Which socket, and how.
+        change: KernelTransition,
+    },
+}
+
+/// The syscalls whose events synfin enables, and the call each one is.
+pub const SYSCALLS: [(&str, CallName); 11] = [
+    ("connect", CallName::Connect),
+    ("accept", CallName::Accept),
+    ("accept4", CallName::Accept),
+    ("listen", CallName::Listen),
+    ("bind", CallName::Bind),
+    ("shutdown", CallName::Shutdown),
+    ("close", CallName::Close),
+    ("sendto", CallName::Send),
+    ("sendmsg", CallName::Send),
+    ("recvfrom", CallName::Recv),
+    ("recvmsg", CallName::Recv),
+];
+
+fn syscall(name: &str) -> Option<CallName> {
+    SYSCALLS.iter().find(|s| s.0 == name).map(|s| s.1)
+}
+
+/// A thread inside a syscall.
+#[derive(Debug)]
+struct InCall {
+    call: CallName,
+    fd: u32,
+    enter: i64,
+    /// The socket, once known (from the fd, or from a socket event during the call).
+    sk: Option<u64>,
+    /// shutdown()'s `how`.
+    how: i64,
+    /// What sock_{send,recv}_length said (bytes, or a negative errno).
+    moved: Option<i64>,
+}
+
+/// One kernel socket.
+#[derive(Debug, Default)]
+struct Sock {
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+    state: Option<TcpState>,
+    /// Calls (and state changes) waiting for the address.
+    waiting: Vec<Observation>,
+    /// When it closed (trace clock), to forget it later.
+    closed_at: Option<i64>,
+}
+
+/// Turns trace records into calls and state changes.
+#[derive(Debug)]
+pub struct SocketCalls {
+    offset: i64,
+    socks: HashMap<u64, Sock>,
+    fds: HashMap<(u32, u32), u64>,
+    threads: HashMap<u32, InCall>,
+    /// Each listener's children that reached ESTABLISHED, oldest first.
+    queues: HashMap<u64, VecDeque<u64>>,
+    /// Calls on an fd whose socket is not known yet (a bind() before listen or connect).
+    by_fd: HashMap<(u32, u32), Vec<Observation>>,
+    out: VecDeque<Observation>,
+    last_prune: i64,
+}
+
+/// How long a closed socket is remembered (for calls that return after its last change).
+const FORGET_NS: i64 = 10_000_000_000;
+
+impl SocketCalls {
+    /// `offset`: the capture clock minus the trace clock, in nanoseconds.
+    pub fn new(offset: i64) -> SocketCalls {
+        SocketCalls {
+            offset,
+            socks: HashMap::new(),
+            fds: HashMap::new(),
+            threads: HashMap::new(),
+            queues: HashMap::new(),
+            by_fd: HashMap::new(),
+            out: VecDeque::new(),
+            last_prune: i64::MIN,
+        }
+    }
+
+    /// The next observation, in the order they were settled.
+    pub fn poll(&mut self) -> Option<Observation> {
+        self.out.pop_front()
+    }
+
+    /// Take one record.
+    pub fn record(&mut self, r: &Record<'_>) {
+        if let Some(name) = r.event.strip_prefix("sys_enter_") {
+            self.enter(r, name);
+        } else if let Some(name) = r.event.strip_prefix("sys_exit_") {
+            self.exit(r, name);
+        } else {
+            match r.event {
+                "sock_send_length" | "sock_recv_length" => self.moved(r),
+                "inet_sock_set_state" => self.state(r),
+                _ => {}
+            }
+        }
+        if r.t_ns > self.last_prune.saturating_add(FORGET_NS) {
+            self.last_prune = r.t_ns;
+            let before = r.t_ns - FORGET_NS;
+            self.socks
+                .retain(|_, s| s.closed_at.is_none_or(|t| t > before));
+            let socks = &self.socks;
+            self.queues.retain(|l, _| socks.contains_key(l));
+        }
+    }
+
+    fn owner(r: &Record<'_>) -> Owner {
+        Owner {
+            pid: r.tgid.unwrap_or(r.tid),
+            tid: r.tid,
+            comm: r.comm.to_string(),
+        }
+    }
+
+    fn tgid(r: &Record<'_>) -> u32 {
+        r.tgid.unwrap_or(r.tid)
+    }
+
+    fn enter(&mut self, r: &Record<'_>, name: &str) {
+        let Some(call) = syscall(name) else { return };
+        let Some(fd) = r.int("fd").and_then(|fd| u32::try_from(fd).ok()) else {
+            return;
+        };
+        let sk = self.fds.get(&(Self::tgid(r), fd)).copied();
+        self.threads.insert(
+            r.tid,
+            InCall {
+                call,
+                fd,
+                enter: r.t_ns,
+                sk,
+                how: r.int("how").unwrap_or(-1),
+                moved: None,
+            },
+        );
+    }
+
+    fn moved(&mut self, r: &Record<'_>) {
+        if r.in_irq || r.int("protocol") != Some(6) {
+            return;
+        }
+        let (Some(sk), Some(ret)) = (r.hex("sk"), r.int("ret")) else {
+            return;
+        };
+        let tgid = Self::tgid(r);
+        match self.threads.get_mut(&r.tid) {
+            Some(c) if matches!(c.call, CallName::Send | CallName::Recv) => {
+                c.sk = Some(sk);
+                c.moved = Some(ret);
+                self.fds.insert((tgid, c.fd), sk);
+            }
+            // read() or write() on a socket: no enter event was asked for, so only the return.
+            _ => {
+                let call = if r.event == "sock_send_length" {
+                    CallName::Send
+                } else {
+                    CallName::Recv
+                };
+                let note = self.note(r.t_ns + 999, call, Phase::Return, Some(bytes(ret)), r);
+                self.emit(sk, vec![note]);
+            }
+        }
+    }
+
+    fn state(&mut self, r: &Record<'_>) {
+        let (Some(sk), Some(from), Some(to)) = (
+            r.hex("skaddr"),
+            r.int("oldstate").and_then(state_number),
+            r.int("newstate").and_then(state_number),
+        ) else {
+            return;
+        };
+        if r.int("protocol") != Some(6) {
+            return;
+        }
+        let sock = self.socks.entry(sk).or_default();
+        // A freed socket's address used again: a new life.
+        if sock.closed_at.is_some() {
+            *sock = Sock::default();
+        }
+        let sport = r.int("sport").unwrap_or(0) as u16;
+        let dport = r.int("dport").unwrap_or(0) as u16;
+        if r.int("family") == Some(2) && sport != 0 {
+            let ip = |name| IpAddr::V4(r.ipv4(name).unwrap_or(Ipv4Addr::UNSPECIFIED));
+            sock.local = Some(SocketAddr::new(ip("saddr"), sport));
+            sock.remote = Some(SocketAddr::new(ip("daddr"), dport));
+        }
+        sock.state = Some(to);
+        if to == TcpState::Closed {
+            sock.closed_at = Some(r.t_ns);
+        }
+        // A call of this thread changed its socket's state: that is the call's socket.
+        if !r.in_irq {
+            let tgid = Self::tgid(r);
+            if let Some(c) = self.threads.get_mut(&r.tid) {
+                if c.sk.is_none() {
+                    c.sk = Some(sk);
+                    self.fds.insert((tgid, c.fd), sk);
+                    if let Some(waiting) = self.by_fd.remove(&(tgid, c.fd)) {
+                        self.socks.entry(sk).or_default().waiting.extend(waiting);
+                    }
+                }
+            }
+        }
+        // A child ready to be accepted joins its listener's queue.
+        if from == TcpState::SynReceived && to == TcpState::Established {
+            if let Some(local) = self.socks.get(&sk).and_then(|s| s.local) {
+                let listener = self.socks.iter().find(|(_, l)| {
+                    l.state == Some(TcpState::Listen)
+                        && l.local.is_some_and(|a| {
+                            a.port() == local.port()
+                                && (a.ip() == local.ip() || a.ip().is_unspecified())
+                        })
+                });
+                if let Some((&l, _)) = listener {
+                    self.queues.entry(l).or_default().push_back(sk);
+                }
+            }
+        }
+        if from != to {
+            let t = Timestamp(r.t_ns + self.offset);
+            let change = KernelTransition {
+                local: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
+                remote: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
+                from,
+                to,
+            };
+            self.emit(sk, vec![Observation::State { t, change }]);
+        } else {
+            self.emit(sk, Vec::new());
+        }
+    }
+
+    fn exit(&mut self, r: &Record<'_>, name: &str) {
+        let Some(call) = syscall(name) else { return };
+        let Some(c) = self.threads.remove(&r.tid) else {
+            return;
+        };
+        if c.call != call {
+            return;
+        }
+        let Some(ret) = r.int("ret") else { return };
+        let tgid = Self::tgid(r);
+        let mut sk = c.sk;
+        let result = match call {
+            CallName::Accept if ret >= 0 => {
+                let child =
+                    c.sk.and_then(|l| self.queues.get_mut(&l))
+                        .and_then(|q| q.pop_front());
+                let Some(child) = child else { return };
+                self.fds.insert((tgid, ret as u32), child);
+                sk = Some(child);
+                CallResult::Ok
+            }
+            CallName::Send | CallName::Recv => match c.moved {
+                Some(n) => bytes(n),
+                // Not a TCP socket (no socket event came), or the call failed before it.
+                None if c.sk.is_none() => return,
+                None => bytes(ret),
+            },
+            CallName::Shutdown if ret == 0 => match c.how {
+                0 => CallResult::OkShutRd,
+                1 => CallResult::OkShutWr,
+                _ => CallResult::OkShutRdWr,
+            },
+            _ if ret >= 0 => CallResult::Ok,
+            _ => CallResult::Errno(Errno((-ret) as i32)),
+        };
+        if call == CallName::Close {
+            self.fds.remove(&(tgid, c.fd));
+        }
+        let notes = vec![
+            self.note(c.enter, call, Phase::Enter, None, r),
+            self.note(r.t_ns + 999, call, Phase::Return, Some(result), r),
+        ];
+        match sk {
+            Some(sk) => self.emit(sk, notes),
+            // A bind() before the socket has an address the trace can show: it waits for the
+            // fd's socket (listen, connect); a failed one is shown with no address.
+            None if call == CallName::Bind && ret == 0 => {
+                self.by_fd.entry((tgid, c.fd)).or_default().extend(notes)
+            }
+            None if call == CallName::Bind => self.out.extend(notes),
+            None => {}
+        }
+    }
+
+    /// A note with no address yet (`emit` fills it in).
+    fn note(
+        &self,
+        t: i64,
+        call: CallName,
+        phase: Phase,
+        result: Option<CallResult>,
+        r: &Record<'_>,
+    ) -> Observation {
+        Observation::Call(CallNote {
+            t: Timestamp(t + self.offset),
+            local: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
+            peer: None,
+            call,
+            phase,
+            result,
+            owner: Some(Self::owner(r)),
+        })
+    }
+
+    /// Out with `obs` for socket `sk` once its address is known (with what waited before).
+    fn emit(&mut self, sk: u64, obs: Vec<Observation>) {
+        let sock = self.socks.entry(sk).or_default();
+        sock.waiting.extend(obs);
+        let Some(local) = sock.local else { return };
+        let remote = sock.remote.filter(|r| r.port() != 0);
+        for mut o in sock.waiting.drain(..) {
+            match &mut o {
+                Observation::Call(n) => {
+                    n.local = local;
+                    n.peer = remote;
+                }
+                Observation::State { change, .. } => {
+                    change.local = local;
+                    change.remote =
+                        remote.unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
+                }
+            }
+            self.out.push_back(o);
+        }
+    }
+}
+
+/// A send/recv return value: bytes, or a negative errno.
+fn bytes(ret: i64) -> CallResult {
+    if ret >= 0 {
+        CallResult::Bytes(ret as u64)
+    } else {
+        CallResult::Errno(Errno((-ret) as i32))
+    }
+}

@@ -1,0 +1,318 @@
+//! `watch`'s traced calls and kernel states, joined to the tracker's connections as they come:
+//! a call is filed under the connection of its 4-tuple (a connect() that enters before its SYN
+//! waits for that connection's first segment); an inferred call of a socket whose calls are
+//! traced is left out (its observed twin says it); `--pid`/`--comm` keep the connections a
+//! matching process holds an end of; `--kernel-check` compares each ended connection's states
+//! with the kernel's.
+
+use crate::events::{
+    CallEvent, CallNote, CallSource, ConnId, Endpoint, Event, Owner, Role, StateEvent, TcpState,
+};
+use crate::kernel::check::{compare, EndpointCheck};
+use crate::kernel::KernelTransition;
+use crate::timestamp::Timestamp;
+use crate::tracker::FlowKey;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+
+/// Which processes' connections to show.
+#[derive(Debug, Clone, Default)]
+pub struct OwnerFilter {
+    /// `--pid`.
+    pub pids: Vec<u32>,
+    /// `--comm`.
+    pub comms: Vec<String>,
+}
+
+impl OwnerFilter {
+    /// No filter.
+    pub fn is_empty(&self) -> bool {
+        self.pids.is_empty() && self.comms.is_empty()
+    }
+
+    fn matches(&self, o: &Owner) -> bool {
+        self.pids.contains(&o.pid) || self.comms.contains(&o.comm)
+    }
+}
+
+/// How long a call may wait for its connection's first segment.
+const WAIT_NS: i64 = 2_000_000_000;
+/// How long an ended connection's 4-tuple still takes calls (a close() after the last ACK).
+const KEEP_NS: i64 = 10_000_000_000;
+/// How long a verdict waits for the calls that end a connection after its last segment (the
+/// close() after recv() = 0), so they are drawn before it.
+const VERDICT_HOLD_NS: i64 = 500_000_000;
+
+/// The state of the join.
+#[derive(Default)]
+pub struct LiveCalls {
+    by_tuple: HashMap<FlowKey, ConnId>,
+    ended: VecDeque<(Timestamp, FlowKey, ConnId)>,
+    pending: HashMap<FlowKey, Vec<CallEvent>>,
+    pending_since: VecDeque<(Timestamp, FlowKey)>,
+    /// Local endpoints with traced calls (their inferred calls are left out).
+    traced: HashSet<SocketAddr>,
+    /// The owner of each local endpoint (listeners included), as last seen.
+    owners: HashMap<SocketAddr, Owner>,
+    filter: OwnerFilter,
+    /// Connections shown under the filter.
+    wanted: HashSet<ConnId>,
+    /// Connections looked at under the filter.
+    decided: HashSet<ConnId>,
+    /// `--kernel-check`: the kernel's changes per (local, remote), and synfin's states per
+    /// open connection.
+    check: Option<Check>,
+    /// Verdicts waiting for their connection's last calls: (release time, verdict).
+    verdicts: VecDeque<(Timestamp, Event)>,
+}
+
+#[derive(Default)]
+struct Check {
+    kernel: HashMap<(SocketAddr, SocketAddr), Vec<(Timestamp, KernelTransition)>>,
+    states: HashMap<ConnId, Vec<Event>>,
+    /// Show the kernel's changes as events too (JSON Lines).
+    show: bool,
+}
+
+impl LiveCalls {
+    /// A join with an owner filter, comparing with the kernel's states if `kernel_check`.
+    /// `show_kernel`: the kernel's changes go out as events too (before each verdict).
+    pub fn new(filter: OwnerFilter, kernel_check: bool, show_kernel: bool) -> LiveCalls {
+        LiveCalls {
+            filter,
+            check: kernel_check.then(|| Check {
+                show: show_kernel,
+                ..Check::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// The owners of sockets that existed before the trace started.
+    pub fn seed_owner(&mut self, local: SocketAddr, owner: Owner) {
+        self.owners.insert(local, owner);
+    }
+
+    /// A traced call: the events to show now (its connection known, or given up waiting).
+    pub fn call(&mut self, n: CallNote, out: &mut Vec<Event>) -> Vec<EndpointCheck> {
+        let checks = self.release(n.t, out);
+        self.traced.insert(n.local);
+        if let Some(o) = &n.owner {
+            self.owners.insert(n.local, o.clone());
+        }
+        let mut ev = CallEvent {
+            t: n.t,
+            conn: 0,
+            endpoint: Endpoint(n.local),
+            call: n.call,
+            phase: n.phase,
+            result: n.result,
+            source: CallSource::Observed,
+            owner: n.owner,
+        };
+        // Calls that waited too long for a segment: on no connection.
+        while let Some(&(t, key)) = self.pending_since.front() {
+            if n.t.since(t) < WAIT_NS {
+                break;
+            }
+            self.pending_since.pop_front();
+            for e in self.pending.remove(&key).unwrap_or_default() {
+                self.keep(Event::Call(e), out);
+            }
+        }
+        let Some(peer) = n.peer else {
+            self.keep(Event::Call(ev), out);
+            return checks;
+        };
+        let key = FlowKey::new(n.local, peer);
+        match self.by_tuple.get(&key) {
+            Some(&id) => {
+                ev.conn = id;
+                self.keep(Event::Call(ev), out);
+            }
+            None => {
+                if !self.pending.contains_key(&key) {
+                    self.pending_since.push_back((n.t, key));
+                }
+                self.pending.entry(key).or_default().push(ev);
+            }
+        }
+        checks
+    }
+
+    /// Let out the verdicts held until `now` (the end of input: `Timestamp(i64::MAX)`).
+    pub fn release(&mut self, now: Timestamp, out: &mut Vec<Event>) -> Vec<EndpointCheck> {
+        let mut checks = Vec::new();
+        while self.verdicts.front().is_some_and(|v| v.0 <= now) {
+            let (_, v) = self.verdicts.pop_front().expect("checked");
+            checks.extend(self.judge(v, out));
+        }
+        checks
+    }
+
+    /// A kernel state change (kept for `--kernel-check`).
+    pub fn kernel_state(&mut self, t: Timestamp, change: KernelTransition) {
+        if let Some(c) = &mut self.check {
+            c.kernel
+                .entry((change.local, change.remote))
+                .or_default()
+                .push((t, change));
+        }
+    }
+
+    /// Is this inferred call one a traced call says instead?
+    pub fn replaces(&self, c: &CallEvent) -> bool {
+        c.source == CallSource::Inferred && self.traced.contains(&c.endpoint.0)
+    }
+
+    /// One of the tracker's events, before it is shown: the calls that waited for its
+    /// connection go out first; then `e` itself if the filter keeps it. Disagreements with
+    /// the kernel, when a connection ends, are returned.
+    pub fn event(&mut self, e: Event, out: &mut Vec<Event>) -> Vec<EndpointCheck> {
+        let checks = self.release(e.t(), out);
+        match &e {
+            Event::Segment(s) => {
+                let key = FlowKey::new(s.src.0, s.dst.0);
+                if self.by_tuple.get(&key) != Some(&s.conn) {
+                    self.by_tuple.insert(key, s.conn);
+                    for mut c in self.pending.remove(&key).unwrap_or_default() {
+                        c.conn = s.conn;
+                        self.keep(Event::Call(c), out);
+                    }
+                }
+            }
+            Event::State(st) if self.check.is_some() && !st.projected => {
+                if let Some(c) = &mut self.check {
+                    c.states.entry(st.conn).or_default().push(e.clone());
+                }
+            }
+            Event::Connection(v) => {
+                self.verdicts
+                    .push_back((Timestamp(v.end.0.saturating_add(VERDICT_HOLD_NS)), e));
+                return checks;
+            }
+            _ => {}
+        }
+        self.keep(e, out);
+        checks
+    }
+
+    /// A verdict let out: compare its connection with the kernel, then show it.
+    fn judge(&mut self, e: Event, out: &mut Vec<Event>) -> Vec<EndpointCheck> {
+        let mut checks = Vec::new();
+        let Event::Connection(v) = &e else {
+            return checks;
+        };
+        let key = FlowKey::new(v.client.0, v.server.0);
+        self.ended.push_back((v.end, key, v.conn));
+        while let Some(&(t, key, id)) = self.ended.front() {
+            if v.end.since(t) < KEEP_NS {
+                break;
+            }
+            self.ended.pop_front();
+            if self.by_tuple.get(&key) == Some(&id) {
+                self.by_tuple.remove(&key);
+            }
+            self.wanted.remove(&id);
+            self.decided.remove(&id);
+        }
+        if let Some(c) = &mut self.check {
+            let mut events = c.states.remove(&v.conn).unwrap_or_default();
+            events.push(e.clone());
+            let mut timed = Vec::new();
+            for pair in [(v.client.0, v.server.0), (v.server.0, v.client.0)] {
+                if let Some(list) = c.kernel.get_mut(&pair) {
+                    // This connection's changes: from its start on (a 4-tuple used
+                    // again has its own).
+                    let from = Timestamp(v.start.0 - 1_000_000_000);
+                    timed.extend(list.iter().filter(|(t, _)| *t >= from).cloned());
+                    list.retain(|(t, _)| *t > v.end);
+                    if list.is_empty() {
+                        c.kernel.remove(&pair);
+                    }
+                }
+            }
+            if c.show {
+                let mut shown: Vec<Event> = timed
+                    .iter()
+                    .map(|(t, k)| {
+                        let role = if k.local == v.client.0 {
+                            Role::Client
+                        } else {
+                            Role::Server
+                        };
+                        kernel_state_event(*t, v.conn, role, k)
+                    })
+                    .collect();
+                shown.sort_by_key(|e| e.t());
+                out.extend(shown);
+            }
+            let kernel: Vec<KernelTransition> = timed.into_iter().map(|x| x.1).collect();
+            let mut kernel_tw = HashSet::new();
+            for k in &kernel {
+                if k.to == TcpState::TimeWait {
+                    kernel_tw.insert((k.local, k.remote));
+                }
+            }
+            // Only the ends the kernel traced are this host's.
+            for ch in compare(&events, &kernel, &kernel_tw) {
+                if !ch.kernel.is_empty() {
+                    checks.push(ch);
+                }
+            }
+        }
+        self.keep(e, out);
+        checks
+    }
+
+    /// Show `e` unless the owner filter hides its connection.
+    fn keep(&mut self, e: Event, out: &mut Vec<Event>) {
+        if self.filter.is_empty() {
+            out.push(e);
+            return;
+        }
+        let id = e.conn();
+        if !self.decided.contains(&id) {
+            let owners: Vec<Option<&Owner>> = match &e {
+                Event::Segment(s) => vec![self.owners.get(&s.src.0), self.owners.get(&s.dst.0)],
+                Event::Call(c) => vec![c.owner.as_ref()],
+                _ => vec![],
+            };
+            if owners.iter().flatten().any(|o| self.filter.matches(o)) {
+                self.wanted.insert(id);
+            }
+            if id != 0 && matches!(e, Event::Segment(_)) {
+                self.decided.insert(id);
+            }
+        }
+        let keep = match &e {
+            Event::Call(c) if c.conn == 0 => {
+                c.owner.as_ref().is_some_and(|o| self.filter.matches(o))
+            }
+            _ => self.wanted.contains(&id),
+        };
+        if keep {
+            out.push(e);
+        }
+    }
+
+    /// The owner of a local endpoint, if known.
+    pub fn owner_of(&self, local: &SocketAddr) -> Option<&Owner> {
+        self.owners.get(local)
+    }
+}
+
+/// A kernel state change as an event (JSON Lines shows both views).
+fn kernel_state_event(t: Timestamp, conn: ConnId, role: Role, k: &KernelTransition) -> Event {
+    Event::State(StateEvent {
+        t,
+        conn,
+        endpoint: Endpoint(k.local),
+        role,
+        from: k.from,
+        to: k.to,
+        frame: None,
+        projected: false,
+        source: crate::events::StateSource::Kernel,
+    })
+}
