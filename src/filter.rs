@@ -44,6 +44,29 @@ impl SegmentFilter {
         self.expr.as_ref()
     }
 
+    /// Could a segment from `a` to `b` pass, by addresses and ports alone? (A call on no
+    /// connection, such as listen(), is shown when its address could be the filter's.)
+    pub fn matches_endpoints(&self, a: std::net::SocketAddr, b: std::net::SocketAddr) -> bool {
+        let Some(e) = &self.expr else { return true };
+        let seg = Segment {
+            ts: crate::timestamp::Timestamp(0),
+            frame: 0,
+            orig_len: 0,
+            cap_len: 0,
+            src: a,
+            dst: b,
+            flags: Default::default(),
+            seq: 0,
+            ack: 0,
+            window: 0,
+            payload_len: 0,
+            payload: Default::default(),
+            payload_cut: false,
+            options: Default::default(),
+        };
+        e.matches(&FilterInput::from(&seg))
+    }
+
     /// Does `seg` pass?
     pub fn matches(&self, seg: &Segment) -> bool {
         self.expr

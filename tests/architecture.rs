@@ -13,7 +13,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("frame", &["timestamp"]),
     ("events", &["segment", "text", "timestamp"]),
     ("kernel", &["events", "timestamp"]),
-    ("capture", &["frame", "timestamp"]),
+    ("capture", &["frame", "kernel", "timestamp"]),
     ("decode", &["frame", "segment", "timestamp"]),
     ("tracker", &["events", "segment", "timestamp"]),
     ("filter_expr", &["segment"]),

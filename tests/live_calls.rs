@@ -57,6 +57,12 @@ fn a_python_programs_calls_are_observed_with_its_pid() {
         return;
     }
     let (port, refused) = free_ports();
+    // An instance left by a synfin that was killed (its pid ended): the next one removes it.
+    let dead = Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    let _ = { dead }.wait();
+    let stale = format!("/sys/kernel/tracing/instances/synfin-{dead_pid}-calls");
+    std::fs::create_dir(&stale).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("calls.pcapng");
     let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
@@ -70,6 +76,7 @@ fn a_python_programs_calls_are_observed_with_its_pid() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut stdout = child.stdout.take().unwrap();
+    let ours = format!("/sys/kernel/tracing/instances/synfin-{}-calls", child.id());
     // The meta line: capture and tracing are on from then on.
     let mut byte = [0u8; 1];
     let mut meta = Vec::new();
@@ -77,6 +84,10 @@ fn a_python_programs_calls_are_observed_with_its_pid() {
         meta.push(byte[0]);
     }
     assert!(String::from_utf8_lossy(&meta).contains("\"type\":\"meta\""));
+    assert!(
+        std::path::Path::new(&ours).is_dir(),
+        "no private instance {ours}"
+    );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/calls/echo_calls.py");
     let py = Command::new("python3")
         .arg(script)
@@ -117,6 +128,15 @@ fn a_python_programs_calls_are_observed_with_its_pid() {
         .read_to_string(&mut err)
         .unwrap();
     assert!(status.success(), "{err}");
+    // No instance is left behind, the stale one included.
+    assert!(
+        !std::path::Path::new(&stale).exists(),
+        "{stale} is still there"
+    );
+    assert!(
+        !std::path::Path::new(&ours).exists(),
+        "{ours} is still there"
+    );
     let lines: Vec<Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

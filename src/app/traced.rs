@@ -9,8 +9,7 @@ use crate::capture::proc_net;
 use crate::capture::tracefs::TraceError;
 use crate::events::{Owner, TcpState};
 use crate::frame::Frame;
-use crate::kernel::socket_calls::{Observation, SocketCalls, SYSCALLS};
-use crate::kernel::trace_line::parse_record;
+use crate::kernel::socket_calls::{Observation, SYSCALLS};
 use crate::pipeline::live_calls::LiveCalls;
 use crate::pipeline::{wall_clock, Pipeline};
 use crate::timestamp::Timestamp;
@@ -26,19 +25,17 @@ struct Held {
     link: crate::frame::LinkType,
 }
 
-/// The trace, and what it has told so far.
+/// The trace.
 pub struct Traced {
     trace: CallTrace,
-    calls: SocketCalls,
 }
 
 impl Traced {
     /// Start tracing every process's socket calls.
     pub fn start() -> Result<Traced, TraceError> {
-        let names: Vec<&str> = SYSCALLS.iter().map(|s| s.0).collect();
+        let names: Vec<(&str, bool)> = SYSCALLS.iter().map(|s| (s.0, s.2)).collect();
         let trace = CallTrace::start(&names)?;
-        let calls = SocketCalls::new(trace.offset);
-        Ok(Traced { trace, calls })
+        Ok(Traced { trace })
     }
 
     /// Name the owners of the sockets that exist now (before any call was traced).
@@ -70,6 +67,8 @@ impl Traced {
         let mut obs: VecDeque<Observation> = VecDeque::new();
         let mut watermark = Timestamp(i64::MIN);
         let mut matched = 0u64;
+        // Frames are read in time order: every frame up to `seen` is in.
+        let mut seen = Timestamp(i64::MIN);
         let mut last_flush = Instant::now();
         'outer: loop {
             self.take(&mut obs, &mut watermark, kernel_check);
@@ -77,6 +76,7 @@ impl Traced {
                 Polled::Stopped => break,
                 Polled::Frame => {
                     let f = source.frame();
+                    seen = seen.max(f.ts);
                     held.push_back(Held {
                         ts: f.ts,
                         orig_len: f.orig_len,
@@ -86,9 +86,13 @@ impl Traced {
                     });
                     false
                 }
-                Polled::Idle => true,
+                Polled::Idle => {
+                    // Nothing to read: every frame captured until a moment ago is in.
+                    seen = seen.max(Timestamp(wall_clock().0 - 1_000_000));
+                    true
+                }
             };
-            if self.release(&mut held, &mut obs, watermark, idle, p, &mut matched, count)? {
+            if self.release(&mut held, &mut obs, watermark, seen, p, &mut matched, count)? {
                 break 'outer;
             }
             if held.is_empty() {
@@ -116,7 +120,7 @@ impl Traced {
             &mut held,
             &mut obs,
             Timestamp(i64::MAX),
-            true,
+            Timestamp(i64::MAX),
             p,
             &mut matched,
             None,
@@ -134,13 +138,8 @@ impl Traced {
     fn take(&mut self, obs: &mut VecDeque<Observation>, watermark: &mut Timestamp, tw: bool) {
         while let Ok(m) = self.trace.rx.try_recv() {
             match m {
-                TraceMsg::Lines(text) => {
-                    for line in text.lines() {
-                        if let Some(r) = parse_record(line) {
-                            self.calls.record(&r);
-                        }
-                    }
-                    while let Some(mut o) = self.calls.poll() {
+                TraceMsg::Observed(list) => {
+                    for mut o in list {
                         // The kernel reports FIN_WAIT2→CLOSE where a socket enters TIME_WAIT
                         // (a timewait minisock takes over): procfs tells which.
                         if let Observation::State { change, .. } = &mut o {
@@ -175,7 +174,7 @@ impl Traced {
         held: &mut VecDeque<Held>,
         obs: &mut VecDeque<Observation>,
         watermark: Timestamp,
-        idle: bool,
+        seen: Timestamp,
         p: &mut Pipeline,
         matched: &mut u64,
         count: Option<u64>,
@@ -188,7 +187,7 @@ impl Traced {
                 (Some(_), None) => true,
                 (None, Some(o)) => {
                     // An observation waits for earlier frames still held or still to come.
-                    if held.front().is_some_and(|f| f.ts <= o) || !idle && held.is_empty() {
+                    if held.front().is_some_and(|f| f.ts <= o) || o > seen {
                         return Ok(false);
                     }
                     false

@@ -1,22 +1,30 @@
 //! `watch`'s call tracing: a private tracefs instance recording the socket syscalls of every
-//! process, `sock:inet_sock_set_state` and `sock:sock_{send,recv}_length`, read by a thread
-//! from `trace_pipe`. The lines are handed on as they come, with a watermark: the capture
-//! clock's time up to which everything recorded has been read (the buffer was empty then).
+//! process, `sock:inet_sock_set_state` and `sock:sock_{send,recv}_length`. A thread reads each
+//! CPU's binary ring buffer (`per_cpu/cpuN/trace_pipe_raw`: no formatting in the kernel, whole
+//! pages per read), merges the CPUs' records in time order, names each task (its process and
+//! comm, from procfs while it runs, else from tracefs's own tables), and turns them into calls
+//! and state changes (`kernel::socket_calls`). It hands them on with a watermark: the capture
+//! clock's time up to which everything recorded has been read.
 
-use super::tracefs::{EventSpec, Instance, TraceError};
+use super::tracefs::{EventSpec, Instance, TraceError, TRACEFS};
+use crate::kernel::event_format::{common, record, EventFormat};
+use crate::kernel::ring_page;
+use crate::kernel::socket_calls::{Observation, SocketCalls};
 use crate::timestamp::Timestamp;
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read};
-use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// What the reader thread sends.
 #[derive(Debug)]
 pub enum TraceMsg {
-    /// Whole lines of the trace, in order.
-    Lines(String),
+    /// Calls and state changes, in the order they were settled.
+    Observed(Vec<Observation>),
     /// Everything recorded up to this time (capture clock) has been sent.
     Watermark(Timestamp),
 }
@@ -28,8 +36,6 @@ pub struct CallTrace {
     thread: Option<JoinHandle<()>>,
     /// The messages.
     pub rx: Receiver<TraceMsg>,
-    /// The capture clock (CLOCK_REALTIME) minus the trace clock (CLOCK_MONOTONIC), in ns.
-    pub offset: i64,
 }
 
 fn clock_ns(clock: libc::clockid_t) -> i64 {
@@ -56,81 +62,185 @@ fn clock_offset() -> i64 {
         .unwrap_or(0)
 }
 
+/// Each task's process and name, from procfs while it runs, else from tracefs's tables of
+/// recently traced tasks.
+#[derive(Default)]
+struct Tasks {
+    known: HashMap<u32, (Option<u32>, String)>,
+    since: i64,
+}
+
+impl Tasks {
+    fn get(&mut self, tid: u32, now: i64) -> (Option<u32>, &str) {
+        // A task id may be used again: forget names every few seconds.
+        if now - self.since > 5_000_000_000 {
+            self.known.clear();
+            self.since = now;
+        }
+        let entry = self.known.entry(tid).or_insert_with(|| {
+            let status = fs::read_to_string(format!("/proc/{tid}/status")).ok();
+            let field = |name: &str| -> Option<String> {
+                status
+                    .as_deref()?
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+            };
+            let table = |file: &str| -> Option<String> {
+                let text = fs::read_to_string(format!("{TRACEFS}/{file}")).ok()?;
+                text.lines().find_map(|l| {
+                    let (id, rest) = l.split_once(' ')?;
+                    (id.parse::<u32>().ok()? == tid).then(|| rest.trim().to_string())
+                })
+            };
+            let tgid = field("Tgid:")
+                .or_else(|| table("saved_tgids"))
+                .and_then(|t| t.parse().ok());
+            let comm = field("Name:")
+                .or_else(|| table("saved_cmdlines"))
+                .unwrap_or_else(|| "?".into());
+            (tgid, comm)
+        });
+        (entry.0, entry.1.as_str())
+    }
+}
+
 impl CallTrace {
-    /// Start recording, with the given syscalls' enter and exit events.
-    pub fn start(syscalls: &[&str]) -> Result<CallTrace, TraceError> {
+    /// Start recording, with the given syscalls' enter events, and their exit events where
+    /// asked (name, exit too).
+    pub fn start(syscalls: &[(&str, bool)]) -> Result<CallTrace, TraceError> {
         let mut events = vec![
             EventSpec::new("sock/inet_sock_set_state", Some("protocol == 6")),
             EventSpec::new("sock/sock_send_length", Some("protocol == 6")),
             EventSpec::new("sock/sock_recv_length", Some("protocol == 6")),
+            // A task's name changes when it execs (a shell that starts python3).
+            EventSpec::new("sched/sched_process_exec", None),
         ];
-        for s in syscalls {
+        for (s, exit) in syscalls {
             events.push(EventSpec::new(format!("syscalls/sys_enter_{s}"), None));
-            events.push(EventSpec::new(format!("syscalls/sys_exit_{s}"), None));
+            if *exit {
+                events.push(EventSpec::new(format!("syscalls/sys_exit_{s}"), None));
+            }
         }
         let instance = Arc::new(Instance::create(
             "calls",
             "mono",
-            &[("record-tgid", "1"), ("hash-ptr", "0"), ("fields", "1")],
+            &[("record-tgid", "1")],
             &events,
         )?);
-        let mut pipe = instance.open_pipe()?;
+        let mut formats = HashMap::new();
+        for ev in &events {
+            let text = instance.event_format(&ev.name)?;
+            if let Some(f) = EventFormat::parse(&text) {
+                formats.insert(f.id, f);
+            }
+        }
+        let pipes = instance.open_cpu_pipes()?;
+        let page = instance.page_size();
         let offset = clock_offset();
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                let mut buf = vec![0u8; 1 << 20];
-                let mut partial: Vec<u8> = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let before = clock_ns(libc::CLOCK_MONOTONIC);
-                    match pipe.read(&mut buf) {
-                        Ok(0) => {}
-                        Ok(n) => {
-                            partial.extend_from_slice(&buf[..n]);
-                            if let Some(end) = partial.iter().rposition(|&b| b == b'\n') {
-                                let rest = partial.split_off(end + 1);
-                                let lines = String::from_utf8_lossy(&partial).into_owned();
-                                partial = rest;
-                                if tx.send(TraceMsg::Lines(lines)).is_err() {
-                                    return;
-                                }
-                            }
-                            continue;
-                        }
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                        Err(_) => return,
-                    }
-                    // Empty: all that was recorded before `before` has been read (less a
-                    // millisecond for events being written on another CPU meanwhile).
-                    let mark = Timestamp(before + offset - 1_000_000);
-                    if tx.send(TraceMsg::Watermark(mark)).is_err() {
-                        return;
-                    }
-                    let mut pfd = libc::pollfd {
-                        fd: pipe.as_raw_fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    };
-                    // SAFETY: one valid pollfd; trace_pipe's poll wakes on new data.
-                    unsafe { libc::poll(&mut pfd, 1, 5) };
-                }
-            })
+            std::thread::spawn(move || read_loop(pipes, page, formats, offset, &stop, &tx))
         };
         Ok(CallTrace {
             instance,
             stop,
             thread: Some(thread),
             rx,
-            offset,
         })
     }
 
     /// Events the kernel lost because the buffer was full.
     pub fn lost_events(&self) -> u64 {
         self.instance.lost_events()
+    }
+}
+
+/// The reader thread: rounds of reading every CPU's pipe until it is empty, then handing on
+/// what every CPU has passed, in time order.
+fn read_loop(
+    mut pipes: Vec<File>,
+    page: usize,
+    formats: HashMap<u16, EventFormat>,
+    offset: i64,
+    stop: &AtomicBool,
+    tx: &Sender<TraceMsg>,
+) {
+    let mut buf = vec![0u8; page];
+    let mut calls = SocketCalls::new(offset);
+    let mut tasks = Tasks::default();
+    let mut held: Vec<(i64, Box<[u8]>)> = Vec::new();
+    let mut values = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        // Everything recorded before the last empty read of every CPU has been read.
+        let mut passed = i64::MAX;
+        let mut got = false;
+        for pipe in &mut pipes {
+            loop {
+                let before = clock_ns(libc::CLOCK_MONOTONIC);
+                match pipe.read(&mut buf) {
+                    Ok(0) => {
+                        passed = passed.min(before);
+                        break;
+                    }
+                    Ok(n) => {
+                        got = true;
+                        let mut raw = Vec::new();
+                        // A damaged page: what it held before the damage is kept.
+                        let _ = ring_page::events(&buf[..n], &mut raw);
+                        held.extend(raw.iter().map(|e| (e.t_ns, Box::<[u8]>::from(e.data))));
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        passed = passed.min(before);
+                        break;
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => return,
+                }
+            }
+        }
+        // In time order across CPUs, up to what every CPU has passed.
+        held.sort_by_key(|e| e.0);
+        let ready = held.partition_point(|e| e.0 <= passed);
+        for (t, data) in held.drain(..ready) {
+            let Some((id, in_irq, tid)) = common(&data) else {
+                continue;
+            };
+            let Some(f) = formats.get(&id) else { continue };
+            f.values(&data, &mut values);
+            if f.name == "sched_process_exec" {
+                tasks.known.remove(&tid);
+                if let Some(old) = values.iter().find(|v| v.0 == "old_pid") {
+                    tasks.known.remove(&(old.2 as u32));
+                }
+                continue;
+            }
+            let (tgid, comm) = if in_irq {
+                (None, "")
+            } else {
+                tasks.get(tid, t)
+            };
+            let r = record(t, f, comm, tid, tgid, in_irq, std::mem::take(&mut values));
+            calls.record(&r);
+        }
+        let mut out = Vec::new();
+        while let Some(o) = calls.poll() {
+            out.push(o);
+        }
+        if !out.is_empty() && tx.send(TraceMsg::Observed(out)).is_err() {
+            return;
+        }
+        if passed != i64::MAX
+            && tx
+                .send(TraceMsg::Watermark(Timestamp(passed + offset)))
+                .is_err()
+        {
+            return;
+        }
+        if !got {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
     }
 }
 
@@ -142,4 +252,12 @@ impl Drop for CallTrace {
         }
         // The instance goes when its last holder (this, now the thread has ended) drops it.
     }
+}
+
+/// Open `path` for reading without blocking.
+pub(super) fn open_nonblocking(path: &std::path::Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
 }

@@ -3,9 +3,8 @@
 //! instance. Removed on drop (exit, Ctrl-C, a panic's unwinding); instances left by a synfin
 //! that was killed are removed by the next one to start.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Where tracefs is (and is mounted if it is not).
@@ -121,14 +120,38 @@ impl Instance {
         fs::read_to_string(self.dir.join("trace")).map_err(err("cannot read the trace"))
     }
 
-    /// The consuming reader (`trace_pipe`), non-blocking: a read with nothing recorded gives
-    /// `WouldBlock`.
-    pub fn open_pipe(&self) -> Result<File, TraceError> {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(self.dir.join("trace_pipe"))
-            .map_err(err("cannot open trace_pipe"))
+    /// An event's `format` file (its binary layout).
+    pub fn event_format(&self, name: &str) -> Result<String, TraceError> {
+        fs::read_to_string(self.dir.join("events").join(name).join("format"))
+            .map_err(err(format!("cannot read the format of {name}")))
+    }
+
+    /// Each CPU's consuming binary reader (`per_cpu/cpuN/trace_pipe_raw`), non-blocking: a
+    /// read with nothing recorded gives `WouldBlock`.
+    pub fn open_cpu_pipes(&self) -> Result<Vec<File>, TraceError> {
+        let mut cpus: Vec<(u32, PathBuf)> = fs::read_dir(self.dir.join("per_cpu"))
+            .map_err(err("cannot list per_cpu"))?
+            .flatten()
+            .filter_map(|e| {
+                let n = e.file_name().to_str()?.strip_prefix("cpu")?.parse().ok()?;
+                Some((n, e.path().join("trace_pipe_raw")))
+            })
+            .collect();
+        cpus.sort();
+        cpus.iter()
+            .map(|(_, p)| {
+                super::call_trace::open_nonblocking(p)
+                    .map_err(err(format!("cannot open {}", p.display())))
+            })
+            .collect()
+    }
+
+    /// The size of one page of the ring buffer (what a binary read gives at most).
+    pub fn page_size(&self) -> usize {
+        fs::read_to_string(self.dir.join("buffer_subbuf_size_kb"))
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .map_or(4096, |kb| kb * 1024)
     }
 
     /// Events lost because the buffer was full (the `overrun` counts of every CPU).

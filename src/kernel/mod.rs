@@ -3,6 +3,8 @@
 //! tracefs is read by `capture::tracefs`; here its lines become calls and transitions.
 
 pub mod check;
+pub mod event_format;
+pub mod ring_page;
 pub mod socket_calls;
 pub mod trace_line;
 

@@ -29,7 +29,28 @@ pub struct Record<'a> {
     fields: Vec<(&'a str, u64, i64)>,
 }
 
-impl Record<'_> {
+impl<'a> Record<'a> {
+    /// A record from its parts (the binary trace's, decoded by `event_format`).
+    pub fn new(
+        t_ns: i64,
+        comm: &'a str,
+        tid: u32,
+        tgid: Option<u32>,
+        in_irq: bool,
+        event: &'a str,
+        fields: Vec<(&'a str, u64, i64)>,
+    ) -> Record<'a> {
+        Record {
+            t_ns,
+            comm,
+            tid,
+            tgid,
+            in_irq,
+            event,
+            fields,
+        }
+    }
+
     /// A field's value as an unsigned number (its hex form: pointers, addresses).
     pub fn hex(&self, name: &str) -> Option<u64> {
         self.fields.iter().find(|f| f.0 == name).map(|f| f.1)

@@ -96,6 +96,12 @@ impl LiveCalls {
     /// A traced call: the events to show now (its connection known, or given up waiting).
     pub fn call(&mut self, n: CallNote, out: &mut Vec<Event>) -> Vec<EndpointCheck> {
         let checks = self.release(n.t, out);
+        // Bounded: past this many ends, start again (an end's first calls may then show
+        // their inferred twins too).
+        if self.traced.len() > 1 << 16 {
+            self.traced.clear();
+            self.owners.clear();
+        }
         self.traced.insert(n.local);
         if let Some(o) = &n.owner {
             self.owners.insert(n.local, o.clone());

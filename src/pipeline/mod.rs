@@ -115,6 +115,12 @@ impl Pipeline {
         let Some(live) = &mut self.live else {
             return Ok(());
         };
+        // Only calls the filter could be about, by their addresses (a failed bind() has none
+        // the trace can read: it is shown).
+        let peer = note.peer.unwrap_or(note.local);
+        if note.local.port() != 0 && !self.segments.matches_endpoints(note.local, peer) {
+            return Ok(());
+        }
         if self.writer.is_some() {
             self.comments.push(note.to_comment());
         }
