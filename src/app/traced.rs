@@ -162,6 +162,10 @@ impl Traced {
                     }
                 }
                 TraceMsg::Watermark(w) => *watermark = w.max(*watermark),
+                TraceMsg::Failed(why) => {
+                    eprintln!("synfin: warning: socket calls are no longer traced: {why}");
+                    *watermark = Timestamp(i64::MAX);
+                }
             }
         }
     }

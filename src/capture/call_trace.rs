@@ -20,6 +20,9 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+/// How many pages a round reads from one CPU at most.
+const PAGES_PER_ROUND: usize = 64;
+
 /// What the reader thread sends.
 #[derive(Debug)]
 pub enum TraceMsg {
@@ -27,6 +30,8 @@ pub enum TraceMsg {
     Observed(Vec<Observation>),
     /// Everything recorded up to this time (capture clock) has been sent.
     Watermark(Timestamp),
+    /// The trace cannot be read any more (why).
+    Failed(String),
 }
 
 /// A running call trace; dropping it stops the thread and removes the instance.
@@ -173,15 +178,18 @@ fn read_loop(
     let mut held: Vec<(i64, Box<[u8]>)> = Vec::new();
     let mut values = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        // Everything recorded before the last empty read of every CPU has been read.
+        // What every CPU has passed: a CPU's records come in time order, so everything
+        // recorded on it before its last record read, or before a read that found it empty,
+        // has been read. A busy CPU gives a few pages per round, so that no CPU waits.
         let mut passed = i64::MAX;
         let mut got = false;
         for pipe in &mut pipes {
-            loop {
+            let mut cpu_passed = None;
+            for _ in 0..PAGES_PER_ROUND {
                 let before = clock_ns(libc::CLOCK_MONOTONIC);
                 match pipe.read(&mut buf) {
                     Ok(0) => {
-                        passed = passed.min(before);
+                        cpu_passed = Some(before);
                         break;
                     }
                     Ok(n) => {
@@ -189,16 +197,23 @@ fn read_loop(
                         let mut raw = Vec::new();
                         // A damaged page: what it held before the damage is kept.
                         let _ = ring_page::events(&buf[..n], &mut raw);
+                        if let Some(last) = raw.last() {
+                            cpu_passed = Some(last.t_ns);
+                        }
                         held.extend(raw.iter().map(|e| (e.t_ns, Box::<[u8]>::from(e.data))));
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        passed = passed.min(before);
+                        cpu_passed = Some(before);
                         break;
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(_) => return,
+                    Err(e) => {
+                        let _ = tx.send(TraceMsg::Failed(format!("reading the trace: {e}")));
+                        return;
+                    }
                 }
             }
+            passed = passed.min(cpu_passed.unwrap_or(i64::MIN));
         }
         // In time order across CPUs, up to what every CPU has passed.
         held.sort_by_key(|e| e.0);
