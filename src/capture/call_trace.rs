@@ -173,7 +173,7 @@ fn read_loop(
     tx: &Sender<TraceMsg>,
 ) {
     let mut buf = vec![0u8; page];
-    let mut calls = SocketCalls::new(offset);
+    let mut calls = SocketCalls::new(offset).with_lookup(Box::new(socket_of_fd));
     let mut tasks = Tasks::default();
     let mut held: Vec<(i64, Box<[u8]>)> = Vec::new();
     let mut values = Vec::new();
@@ -257,6 +257,21 @@ fn read_loop(
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
+}
+
+/// The addresses of the TCP socket that fd `fd` of process `pid` holds (procfs).
+fn socket_of_fd(pid: u32, fd: u32) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+    let target = fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
+    let inode: u64 = target
+        .to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()?;
+    super::proc_net::tcp_sockets()
+        .into_iter()
+        .find(|s| s.inode == inode)
+        .map(|s| (s.local, s.remote))
 }
 
 impl Drop for CallTrace {

@@ -76,8 +76,11 @@ struct Sock {
     closed_at: Option<i64>,
 }
 
+/// Where an fd of a process leads: its socket's (local, remote) addresses, asked of the OS
+/// for sockets that existed before the trace began (their addresses never went by).
+pub type Lookup = Box<dyn FnMut(u32, u32) -> Option<(SocketAddr, SocketAddr)> + Send>;
+
 /// Turns trace records into calls and state changes.
-#[derive(Debug)]
 pub struct SocketCalls {
     offset: i64,
     socks: HashMap<u64, Sock>,
@@ -89,6 +92,9 @@ pub struct SocketCalls {
     by_fd: HashMap<(u32, u32), Vec<Observation>>,
     out: VecDeque<Observation>,
     last_prune: i64,
+    /// Children ready to be accepted from a listener the trace never saw, by their address.
+    orphans: HashMap<SocketAddr, VecDeque<(i64, u64)>>,
+    lookup: Option<Lookup>,
 }
 
 /// How long a closed socket is remembered (for calls that return after its last change).
@@ -106,6 +112,30 @@ impl SocketCalls {
             by_fd: HashMap::new(),
             out: VecDeque::new(),
             last_prune: i64::MIN,
+            orphans: HashMap::new(),
+            lookup: None,
+        }
+    }
+
+    /// Ask `lookup` for the addresses of sockets older than the trace.
+    pub fn with_lookup(mut self, lookup: Lookup) -> SocketCalls {
+        self.lookup = Some(lookup);
+        self
+    }
+
+    /// Give a socket the trace never saw change state its addresses, from its fd.
+    fn locate(&mut self, sk: u64, tgid: u32, fd: u32) {
+        let known = self
+            .socks
+            .get(&sk)
+            .is_some_and(|s| s.local.is_some() || s.state.is_some());
+        if known {
+            return;
+        }
+        if let Some((local, remote)) = self.lookup.as_mut().and_then(|l| l(tgid, fd)) {
+            let sock = self.socks.entry(sk).or_default();
+            sock.local = Some(local);
+            sock.remote = Some(remote);
         }
     }
 
@@ -134,6 +164,10 @@ impl SocketCalls {
                 .retain(|_, s| s.closed_at.is_none_or(|t| t > before));
             let socks = &self.socks;
             self.queues.retain(|l, _| socks.contains_key(l));
+            for q in self.orphans.values_mut() {
+                q.retain(|c| socks.contains_key(&c.1));
+            }
+            self.orphans.retain(|_, q| !q.is_empty());
         }
     }
 
@@ -181,6 +215,7 @@ impl SocketCalls {
                 let (call, enter, fd) = (c.call, c.enter, c.fd);
                 self.threads.remove(&r.tid);
                 self.fds.insert((tgid, fd), sk);
+                self.locate(sk, tgid, fd);
                 let notes = vec![
                     self.note(enter, call, Phase::Enter, None, r),
                     self.note(r.t_ns + 999, call, Phase::Return, Some(bytes(ret)), r),
@@ -250,8 +285,14 @@ impl SocketCalls {
                                 && (a.ip() == local.ip() || a.ip().is_unspecified())
                         })
                 });
-                if let Some((&l, _)) = listener {
-                    self.queues.entry(l).or_default().push_back(sk);
+                match listener {
+                    Some((&l, _)) => self.queues.entry(l).or_default().push_back(sk),
+                    // A listener older than the trace.
+                    None => self
+                        .orphans
+                        .entry(local)
+                        .or_default()
+                        .push_back((r.t_ns, sk)),
                 }
             }
         }
@@ -282,9 +323,26 @@ impl SocketCalls {
         let mut sk = c.sk;
         let result = match call {
             CallName::Accept if ret >= 0 => {
-                let child =
+                let mut child =
                     c.sk.and_then(|l| self.queues.get_mut(&l))
                         .and_then(|q| q.pop_front());
+                if child.is_none() {
+                    // A listener older than the trace: its address, from its fd.
+                    let at = self.lookup.as_mut().and_then(|l| l(tgid, c.fd));
+                    if let Some((listen, _)) = at {
+                        child = self
+                            .orphans
+                            .iter_mut()
+                            .filter(|(a, q)| {
+                                a.port() == listen.port()
+                                    && (a.ip() == listen.ip() || listen.ip().is_unspecified())
+                                    && !q.is_empty()
+                            })
+                            .min_by_key(|(_, q)| q.front().map(|c| c.0))
+                            .and_then(|(_, q)| q.pop_front())
+                            .map(|c| c.1);
+                    }
+                }
                 let Some(child) = child else { return };
                 self.fds.insert((tgid, ret as u32), child);
                 sk = Some(child);
@@ -300,6 +358,9 @@ impl SocketCalls {
             _ if ret >= 0 => CallResult::Ok,
             _ => CallResult::Errno(Errno((-ret) as i32)),
         };
+        if let Some(sk) = sk {
+            self.locate(sk, tgid, c.fd);
+        }
         if call == CallName::Close {
             self.fds.remove(&(tgid, c.fd));
         }
