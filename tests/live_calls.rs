@@ -154,7 +154,7 @@ fn a_python_programs_calls_are_observed_with_its_pid() {
                     && v["call"] == call
                     && v["phase"] == phase
             })
-            .unwrap_or_else(|| panic!("no observed {call} {phase} on {endpoint}:\n{out}"))
+            .unwrap_or_else(|| panic!("no observed {call} {phase} on {endpoint}:\n{err}\n{out}"))
             .clone()
     };
     // Every observed call on the test's connections is Python's (a failed bind() of any
@@ -284,4 +284,60 @@ fn a_python_programs_calls_are_observed_with_its_pid() {
     assert!(replay.status.success(), "{text}");
     assert!(text.contains("» connect()"), "{text}");
     assert!(text.contains(&format!("python3[{pid}]")), "{text}");
+}
+
+#[test]
+fn comm_keeps_the_connections_of_that_program_only() {
+    if !live_allowed() {
+        return;
+    }
+    let (port, refused) = free_ports();
+    let mine = TcpListener::bind("127.0.0.1:0").unwrap();
+    let my_port = mine.local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args(["watch", "-i", "lo", "-f", "jsonl", "--comm", "python3"])
+        .args(["--duration", "60"])
+        .arg(format!("port {port} or port {refused} or port {my_port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut byte = [0u8; 1];
+    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {}
+    // A connection of this test's own process (not python3)…
+    let c = std::net::TcpStream::connect(("127.0.0.1", my_port)).unwrap();
+    let (s, _) = mine.accept().unwrap();
+    drop((c, s));
+    // …and Python's.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/calls/echo_calls.py");
+    let py = Command::new("python3")
+        .arg(script)
+        .args([port.to_string(), refused.to_string()])
+        .output()
+        .unwrap();
+    assert!(py.status.success());
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "watch did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut out = String::new();
+    stdout.read_to_string(&mut out).unwrap();
+    let verdicts: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "connection")
+        .collect();
+    let servers: Vec<String> = verdicts
+        .iter()
+        .map(|v| v["server"].as_str().unwrap().to_string())
+        .collect();
+    assert!(servers.contains(&format!("127.0.0.1:{port}")), "{out}");
+    assert!(servers.contains(&format!("127.0.0.1:{refused}")), "{out}");
+    assert!(
+        !servers.contains(&format!("127.0.0.1:{my_port}")),
+        "the test's own connection is shown: {out}"
+    );
 }

@@ -110,8 +110,11 @@ impl Traced {
             }
         }
         // The end: what the trace recorded until now, then everything in time order.
-        let end = Instant::now() + Duration::from_millis(200);
-        while watermark < Timestamp(wall_clock().0 - 2_000_000) && Instant::now() < end {
+        let (end, target) = (
+            Instant::now() + Duration::from_secs(1),
+            Timestamp(wall_clock().0 - 2_000_000),
+        );
+        while watermark < target && Instant::now() < end {
             self.take(&mut obs, &mut watermark, kernel_check);
             std::thread::sleep(Duration::from_millis(2));
         }

@@ -68,21 +68,40 @@ fn clock_offset() -> i64 {
 }
 
 /// Each task's process and name, from procfs while it runs, else from tracefs's tables of
-/// recently traced tasks.
+/// recently traced tasks (read at most once a round).
 #[derive(Default)]
 struct Tasks {
     known: HashMap<u32, (Option<u32>, String)>,
     since: i64,
+    /// `saved_tgids` and `saved_cmdlines`, when a task had ended before it was named.
+    tables: Option<(HashMap<u32, u32>, HashMap<u32, String>)>,
+}
+
+/// A tracefs table of `id value` lines.
+fn table(file: &str) -> HashMap<u32, String> {
+    fs::read_to_string(format!("{TRACEFS}/{file}"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (id, rest) = l.split_once(' ')?;
+            Some((id.parse().ok()?, rest.trim().to_string()))
+        })
+        .collect()
 }
 
 impl Tasks {
+    /// A new round: tracefs's tables may have changed.
+    fn round(&mut self) {
+        self.tables = None;
+    }
+
     fn get(&mut self, tid: u32, now: i64) -> (Option<u32>, &str) {
         // A task id may be used again: forget names every few seconds.
         if now - self.since > 5_000_000_000 {
             self.known.clear();
             self.since = now;
         }
-        let entry = self.known.entry(tid).or_insert_with(|| {
+        if !self.known.contains_key(&tid) {
             let status = fs::read_to_string(format!("/proc/{tid}/status")).ok();
             let field = |name: &str| -> Option<String> {
                 status
@@ -90,21 +109,23 @@ impl Tasks {
                     .lines()
                     .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
             };
-            let table = |file: &str| -> Option<String> {
-                let text = fs::read_to_string(format!("{TRACEFS}/{file}")).ok()?;
-                text.lines().find_map(|l| {
-                    let (id, rest) = l.split_once(' ')?;
-                    (id.parse::<u32>().ok()? == tid).then(|| rest.trim().to_string())
-                })
-            };
-            let tgid = field("Tgid:")
-                .or_else(|| table("saved_tgids"))
-                .and_then(|t| t.parse().ok());
-            let comm = field("Name:")
-                .or_else(|| table("saved_cmdlines"))
-                .unwrap_or_else(|| "?".into());
-            (tgid, comm)
-        });
+            let (mut tgid, mut comm) =
+                (field("Tgid:").and_then(|t| t.parse().ok()), field("Name:"));
+            if tgid.is_none() || comm.is_none() {
+                let (tgids, comms) = self.tables.get_or_insert_with(|| {
+                    let tgids = table("saved_tgids")
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+                        .collect();
+                    (tgids, table("saved_cmdlines"))
+                });
+                tgid = tgid.or_else(|| tgids.get(&tid).copied());
+                comm = comm.or_else(|| comms.get(&tid).cloned());
+            }
+            self.known
+                .insert(tid, (tgid, comm.unwrap_or_else(|| "?".into())));
+        }
+        let entry = &self.known[&tid];
         (entry.0, entry.1.as_str())
     }
 }
@@ -215,6 +236,7 @@ fn read_loop(
             }
             passed = passed.min(cpu_passed.unwrap_or(i64::MIN));
         }
+        tasks.round();
         // In time order across CPUs, up to what every CPU has passed.
         held.sort_by_key(|e| e.0);
         let ready = held.partition_point(|e| e.0 <= passed);
@@ -243,6 +265,7 @@ fn read_loop(
         while let Some(o) = calls.poll() {
             out.push(o);
         }
+
         if !out.is_empty() && tx.send(TraceMsg::Observed(out)).is_err() {
             return;
         }

@@ -218,7 +218,7 @@ impl SocketCalls {
                 self.locate(sk, tgid, fd);
                 let notes = vec![
                     self.note(enter, call, Phase::Enter, None, r),
-                    self.note(r.t_ns + 999, call, Phase::Return, Some(bytes(ret)), r),
+                    self.note(r.t_ns, call, Phase::Return, Some(bytes(ret)), r),
                 ];
                 self.emit(sk, notes);
             }
@@ -229,7 +229,7 @@ impl SocketCalls {
                 } else {
                     CallName::Recv
                 };
-                let note = self.note(r.t_ns + 999, call, Phase::Return, Some(bytes(ret)), r);
+                let note = self.note(r.t_ns, call, Phase::Return, Some(bytes(ret)), r);
                 self.emit(sk, vec![note]);
             }
         }
@@ -366,7 +366,7 @@ impl SocketCalls {
         }
         let notes = vec![
             self.note(c.enter, call, Phase::Enter, None, r),
-            self.note(r.t_ns + 999, call, Phase::Return, Some(result), r),
+            self.note(r.t_ns, call, Phase::Return, Some(result), r),
         ];
         match sk {
             Some(sk) => self.emit(sk, notes),
