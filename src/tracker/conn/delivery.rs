@@ -20,9 +20,19 @@ impl Conn {
             {
                 p.synack = Some((seg.ts, seg.frame, SeqNum(seg.ack)));
             }
-            // A FIN sent again: that copy is the one its receiver may get (the first was
-            // lost, or its ACK was), with its newer ACK field (tcp_retransmit_skb).
-            if p.fin && f.fin() && !p.syn && SeqNum(seg.seq) + seg.seq_len() == p.ctrl_end {
+            // A FIN or SYN,ACK sent again: that copy is the one its receiver may get (the
+            // first was lost, or its ACK was), with its newer ACK field (tcp_retransmit_skb;
+            // a request sock's inet_rtx_syn_ack). A receiver that had the first would have
+            // answered it, and the answer would have settled it already.
+            let fin_again =
+                p.fin && f.fin() && !p.syn && SeqNum(seg.seq) + seg.seq_len() == p.ctrl_end;
+            let syn_ack_again = p.syn
+                && p.ack.is_some()
+                && p.synack.is_none()
+                && f.syn()
+                && f.ack()
+                && SeqNum(seg.seq) + 1 == p.ctrl_end;
+            if fin_again || syn_ack_again {
                 let old = (p.t, self.id, HoldKind::Delivery(s));
                 p.t = seg.ts;
                 p.frame = seg.frame;
@@ -264,6 +274,15 @@ impl Conn {
                         if last {
                             self.drop_pending(q, x);
                         } else if let Some(p) = &mut self.sides[x].pending {
+                            p.held = false;
+                            q.release((p.t, self.id, HoldKind::Delivery(x)));
+                        }
+                    }
+                    // A SYN,ACK too is settled by the answer (its ACK, data, or the RST of
+                    // a port whose connect() was abandoned), whenever it comes; silence to
+                    // the end delivers it.
+                    Some(p) if p.syn && p.ack.is_some() && p.synack.is_none() && !last => {
+                        if let Some(p) = &mut self.sides[x].pending {
                             p.held = false;
                             q.release((p.t, self.id, HoldKind::Delivery(x)));
                         }

@@ -184,7 +184,10 @@ impl Conn {
             return;
         }
         self.transition(q, r, Input::RecvRst, t, frame);
-        if rstate != TcpState::TimeWait {
+        // A request sock (passive SYN-RECEIVED) has no socket of the user's yet: no call
+        // fails, it is dropped (tcp_check_req → inet_csk_reqsk_queue_drop).
+        let request = rstate == TcpState::SynReceived && self.sides[r].passive;
+        if rstate != TcpState::TimeWait && !request {
             self.call(
                 q,
                 t,

@@ -122,6 +122,32 @@ fn a_syn_ack_to_an_abandoned_connect_is_answered_by_the_kernels_rst() {
     assert!(illegal(&ev).is_empty(), "{:?}", illegal(&ev));
 }
 
+/// The abandoned connect()'s first SYN,ACK was lost after the capture point: the request
+/// sock resends it after a second (past the hold), and that copy meets the RST. The client
+/// was never ESTABLISHED, and the request sock's end makes no call fail (seen with
+/// `demo --scenario abandoned-connect --kernel-check`).
+#[test]
+fn a_syn_ack_resent_to_an_abandoned_connect_after_a_second_meets_an_rst() {
+    let s = vec![
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(2, S, C, SY | A, ISN_S, ISN_C + 1, 0), // lost after the capture point
+        seg(1100, S, C, SY | A, ISN_S, ISN_C + 1, 0),
+        seg(1101, C, S, R, ISN_C + 1, 0, 0),
+    ];
+    let ev = run(&s);
+    assert_eq!(path(&ev, C), [Closed, SynSent, Closed]);
+    assert_eq!(path(&ev, S)[1..], [SynReceived, Closed]);
+    assert_eq!(entered_at(&ev, C, Closed), Some(1101));
+    let at_rst = |ep| {
+        calls(&ev, ep)
+            .into_iter()
+            .filter(|(_, f)| *f == Some(1101))
+            .count()
+    };
+    assert_eq!((at_rst(C), at_rst(S)), (0, 0), "{:?}", calls(&ev, S));
+    assert!(illegal(&ev).is_empty(), "{:?}", illegal(&ev));
+}
+
 /// A FIN-WAIT-2 orphan past tcp_fin_timeout is gone: the peer's late FIN meets the
 /// kernel's RST. The orphan was CLOSED by its timer, not by a call; the peer in LAST-ACK
 /// is CLOSED by the RST.
