@@ -58,19 +58,37 @@ fn names(v: &[TcpState]) -> String {
 
 /// The kernel's transitions of one (local, remote) pair, split into one run per socket: a
 /// 4-tuple can carry several connections one after another (a port reused while its
-/// TIME_WAIT lasts on the peer), and a socket's run ends at CLOSE.
+/// TIME_WAIT lasts on the peer), and a socket's run ends at CLOSE. A transition continues
+/// the oldest open run that ends in its `from` state, else starts a run.
+///
+/// Two ACKs racing for one request sock (a SYN,ACK answered twice) can make two children
+/// (tcp_check_req on two CPUs): the one that loses (`req_stolen`) is closed at once and
+/// never reaches the user. Such a run (LISTEN → SYN_RECV → CLOSE, started while another
+/// run of the 4-tuple was open) is left out.
 fn runs(kernel: &[KernelTransition], local: SocketAddr, remote: SocketAddr) -> Vec<Vec<TcpState>> {
-    let mut out: Vec<Vec<TcpState>> = Vec::new();
+    // Each run, and whether another was open when it started.
+    let mut all: Vec<(Vec<TcpState>, bool)> = Vec::new();
     for k in kernel
         .iter()
         .filter(|k| k.local == local && k.remote == remote)
     {
-        match out.last_mut() {
-            Some(run) if run.last() != Some(&TcpState::Closed) => run.push(k.to),
-            _ => out.push(vec![k.from, k.to]),
+        let open = |r: &Vec<TcpState>| r.last() != Some(&TcpState::Closed);
+        match all
+            .iter_mut()
+            .find(|(r, _)| open(r) && r.last() == Some(&k.from))
+        {
+            Some((run, _)) => run.push(k.to),
+            None => {
+                let overlapping = all.iter().any(|(r, _)| open(r));
+                all.push((vec![k.from, k.to], overlapping));
+            }
         }
     }
-    out
+    let stolen = [TcpState::Listen, TcpState::SynReceived, TcpState::Closed];
+    all.into_iter()
+        .filter(|(r, overlapping)| !(*overlapping && r[..] == stolen))
+        .map(|(r, _)| r)
+        .collect()
 }
 
 /// Did this run end as a timewait sock does (FIN_WAIT2 or CLOSING → CLOSE)?
@@ -336,6 +354,35 @@ mod tests {
         assert!(checks
             .iter()
             .any(|c| c.kernel.ends_with(&[FinWait2, TimeWait, Closed])));
+    }
+
+    /// Seen on late-syn-ack: the client ACKed two SYN,ACKs, the two ACKs raced, and a
+    /// second child was made and closed at once. Its transitions interleave with the real
+    /// child's on the same 4-tuple.
+    #[test]
+    fn a_child_that_lost_the_race_for_its_request_is_left_out() {
+        let (l, r) = ("127.0.0.9:8899", "127.0.0.1:40000");
+        let kernel = [
+            kt(l, r, Listen, SynReceived),
+            kt(l, r, Listen, SynReceived),
+            kt(l, r, SynReceived, Established),
+            kt(l, r, SynReceived, Closed),
+            kt(l, r, Established, CloseWait),
+            kt(l, r, CloseWait, LastAck),
+            kt(l, r, LastAck, Closed),
+        ];
+        let got = runs(&kernel, l.parse().unwrap(), r.parse().unwrap());
+        assert_eq!(
+            got,
+            [vec![
+                Listen,
+                SynReceived,
+                Established,
+                CloseWait,
+                LastAck,
+                Closed
+            ]]
+        );
     }
 
     #[test]
