@@ -156,6 +156,10 @@ pub enum ScenarioId {
     FastOpen,
     /// A SYN from the same port meets the server's TIME_WAIT.
     SynToTimeWait,
+    /// A forged in-window RST not at RCV.NXT: a challenge ACK.
+    RstChallenge,
+    /// A full accept queue drops a final ACK: the request stays SYN_RECEIVED.
+    AcceptOverflow,
     /// Every scenario, in the lesson's order.
     All,
 }
@@ -185,6 +189,8 @@ impl ScenarioId {
             ScenarioId::AbandonedConnect => "abandoned-connect",
             ScenarioId::FastOpen => "fast-open",
             ScenarioId::SynToTimeWait => "syn-to-time-wait",
+            ScenarioId::RstChallenge => "rst-challenge",
+            ScenarioId::AcceptOverflow => "accept-overflow",
             ScenarioId::All => "all",
         }
     }

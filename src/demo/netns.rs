@@ -156,6 +156,8 @@ pub enum FirstCopy {
     FinTo(u16),
     /// A data segment sent to the server (PSH, no SYN, FIN or RST).
     DataTo(u16),
+    /// A bare ACK sent to the server (no data, SYN, FIN, RST or PSH): a final ACK.
+    AckTo(u16),
 }
 
 /// While this lives, the first copy of one kind of segment is dropped on the input hook:
@@ -175,6 +177,9 @@ impl InputDrop {
             FirstCopy::FinTo(p) => format!("tcp dport {p} tcp flags & fin == fin"),
             FirstCopy::DataTo(p) => {
                 format!("tcp dport {p} tcp flags & (fin|syn|rst|psh) == psh")
+            }
+            FirstCopy::AckTo(p) => {
+                format!("tcp dport {p} tcp flags & (fin|syn|rst|psh|ack) == ack")
             }
         };
         nft(&format!(

@@ -64,6 +64,8 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { id: ScenarioId::AbandonedConnect, about: "connect() abandoned in SYN_SENT (its SYN,ACK lost after the capture point): the retransmitted SYN,ACK meets an RST (private netns + nftables)", run: abandoned_connect, private_netns: true },
     Scenario { id: ScenarioId::FastOpen, about: "TCP Fast Open (tcp_fastopen=3): a cookie on the first connection, data on the second one's SYN (private netns)", run: fast_open, private_netns: true },
     Scenario { id: ScenarioId::SynToTimeWait, about: "the server closes first (TIME_WAIT on the server), then the client connects again from the same port: its SYN ends the TIME_WAIT and opens a new connection (private netns)", run: syn_to_time_wait, private_netns: true },
+    Scenario { id: ScenarioId::RstChallenge, about: "a forged RST (raw socket) in the server's window but not at RCV.NXT: the server answers with a challenge ACK and the connection goes on (RFC 5961; private netns, IPv4)", run: rst_challenge, private_netns: true },
+    Scenario { id: ScenarioId::AcceptOverflow, about: "listen(0): a final ACK lost after the capture point is sent again when the accept queue is full, and dropped: the request stays SYN_RECEIVED (resending its SYN,ACK) while its client is ESTABLISHED, until accept() makes room (private netns + nftables)", run: accept_overflow, private_netns: true },
 ];
 
 /// Where the demo's clients bind: loopback of the server's family, any port.
@@ -717,6 +719,75 @@ fn syn_to_time_wait(ctx: &mut Ctx) -> io::Result<()> {
     }
     join(h)?;
     ctx.notes.push(format!("The server closed first, so its end of the 4-tuple waited in TIME_WAIT; the client connected again from the same port ({port}). Its SYN, with a higher sequence number and a newer timestamp, ended that TIME_WAIT (tcp_timewait_state_process's TCP_TW_SYN) and the listener opened a new connection on the same 4-tuple."));
+    Ok(())
+}
+
+fn rst_challenge(ctx: &mut Ctx) -> io::Result<()> {
+    use super::forged::RawTcp;
+    let SocketAddr::V4(server) = ctx.addr else {
+        ctx.notes
+            .push("Skipped: the forged RST is built for IPv4 (give an IPv4 --addr).".into());
+        return Ok(());
+    };
+    let raw = RawTcp::open()?;
+    let h = start_echo_server(ctx, 1)?;
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.connect(ctx.addr)?;
+    exchange_all(&c, &ctx.messages)?;
+    let SocketAddr::V4(client) = c.local else {
+        return Err(io::Error::other("the client has no IPv4 address"));
+    };
+    let seen = raw
+        .seen(client, server)?
+        .ok_or_else(|| io::Error::other("the raw socket saw none of the client's segments"))?;
+    // In the server's window (64 KiB and more), 1000 bytes past RCV.NXT.
+    let forged = seen.next_seq.wrapping_add(1000);
+    raw.send_rst(client, server, forged)?;
+    thread::sleep(Duration::from_millis(50));
+    // The connection survived: one more exchange, then the usual close.
+    exchange_all(&c, &ctx.messages)?;
+    c.close();
+    join(h)?;
+    ctx.notes.push("A raw socket sent the server an RST in the client's name with sequence number RCV.NXT + 1000: inside the window, not at RCV.NXT. Linux (tcp_validate_incoming, RFC 5961 §3.2) answered with a challenge ACK and kept the connection, and the echo went on; only an RST at exactly RCV.NXT would have reset it.".into());
+    Ok(())
+}
+
+fn accept_overflow(ctx: &mut Ctx) -> io::Result<()> {
+    use super::netns::{FirstCopy, InputDrop};
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let h = serve(ctx, true, 0, move |l| {
+        // listen(0): one child fills the accept queue. Nothing is accepted until told.
+        let _ = go_rx.recv();
+        let second = l.accept()?; // the client whose handshake completed first
+        let first = l.accept()?; // the request whose final ACK was dropped, once taken
+        for conn in [second, first] {
+            echo_until_eof(&conn)?;
+            conn.close();
+        }
+        l.close();
+        Ok(())
+    })?;
+    // The first client's final ACK is lost after the capture point: its request waits.
+    let lost = InputDrop::install(FirstCopy::AckTo(ctx.addr.port()))?;
+    let mut a = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    a.connect(ctx.addr)?;
+    thread::sleep(Duration::from_millis(20));
+    drop(lost);
+    // The second client completes at once and fills the queue.
+    let mut b = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    b.connect(ctx.addr)?;
+    // The request resends its SYN,ACK after 1 s; the first client's new ACK finds the queue
+    // full (listen_overflow) and is dropped. Then accept() makes room, and the ACK that
+    // answers the next SYN,ACK (3 s) is taken.
+    thread::sleep(Duration::from_millis(1500));
+    let _ = go_tx.send(());
+    thread::sleep(Duration::from_millis(2000));
+    for c in [b, a] {
+        exchange_all(&c, &ctx.messages)?;
+        c.close();
+    }
+    join(h)?;
+    ctx.notes.push("listen(0) holds one connection. The first client's final ACK was dropped after the capture point; by the time it was sent again (answering the SYN,ACK resent after 1 s), the second client's connection filled the accept queue, so the listener dropped it too (tcp_check_req → listen_overflow): the request stayed SYN_RECEIVED while its client was ESTABLISHED. Once accept() made room, the ACK answering the SYN,ACK resent at 3 s was taken.".into());
     Ok(())
 }
 
