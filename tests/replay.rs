@@ -105,6 +105,8 @@ capture_tests! {
     lost_fin_pcap: "lost-fin.pcap",
     fin_before_data_pcap: "fin-before-data.pcap",
     orphan_late_data_pcap: "orphan-late-data.pcap",
+    rst_challenge_pcap: "rst-challenge.pcap",
+    accept_overflow_pcap: "accept-overflow.pcap",
 }
 
 #[test]
