@@ -45,8 +45,11 @@ pub struct KernelTrace {
 }
 
 impl KernelTrace {
-    /// Start tracing TCP state changes in a private tracefs instance.
-    pub fn start() -> Result<KernelTrace, KernelTraceError> {
+    /// Start tracing the state changes of TCP sockets with one of `ports` at either end, in
+    /// a private tracefs instance. The filter runs in the kernel: the instance's ring buffer
+    /// overwrites its oldest events when full, and a busy machine's other TCP traffic would
+    /// push the demo's out of it.
+    pub fn start(ports: &[u16]) -> Result<KernelTrace, KernelTraceError> {
         let root = Path::new(TRACEFS);
         if !root.join("instances").is_dir() {
             // Mount it if this kernel has it but nobody mounted it.
@@ -65,8 +68,16 @@ impl KernelTrace {
         fs::create_dir(&dir).map_err(err(format!("cannot create {}", dir.display())))?;
         let trace = KernelTrace { dir };
         let ev = trace.dir.join("events/sock/inet_sock_set_state");
-        fs::write(ev.join("filter"), "protocol == 6")
-            .map_err(err("cannot set the event filter"))?;
+        let ours: Vec<String> = ports
+            .iter()
+            .map(|p| format!("sport == {p} || dport == {p}"))
+            .collect();
+        let filter = if ours.is_empty() {
+            "protocol == 6".to_string()
+        } else {
+            format!("protocol == 6 && ({})", ours.join(" || "))
+        };
+        fs::write(ev.join("filter"), filter).map_err(err("cannot set the event filter"))?;
         let _ = fs::write(trace.dir.join("buffer_size_kb"), "8192");
         fs::write(ev.join("enable"), "1").map_err(err("cannot enable sock/inet_sock_set_state"))?;
         Ok(trace)

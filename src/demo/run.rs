@@ -83,7 +83,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             )
             .into());
         }
-        Some(KernelTrace::start()?)
+        Some(KernelTrace::start(&[
+            addr.port(),
+            addr.port().wrapping_add(1),
+        ])?)
     } else {
         None
     };

@@ -407,11 +407,15 @@ fn backlog(ctx: &mut Ctx) -> io::Result<()> {
 }
 
 fn self_connect(ctx: &mut Ctx) -> io::Result<()> {
-    // Bind to a free port, then connect to that very address.
-    let probe = std::net::TcpListener::bind(client_addr(ctx.addr))?;
-    let me = probe.local_addr()?;
-    drop(probe);
-    let mut c = Sock::client(&ctx.log, me)?;
+    // Bind, then connect to that very address: the port after the demo's (the kernel
+    // check's trace keeps the demo's port and that one only; SO_REUSEADDR, as an earlier
+    // run's self-connect may be in TIME_WAIT there), else any port.
+    let next = SocketAddr::new(client_addr(ctx.addr).ip(), ctx.addr.port().wrapping_add(1));
+    let mut c = match Sock::bound_reusing(&ctx.log, next) {
+        Ok(c) => c,
+        Err(_) => Sock::client(&ctx.log, client_addr(ctx.addr))?,
+    };
+    let me = c.local;
     c.connect(me)?;
     exchange_all(&c, &ctx.messages)?;
     c.close();
