@@ -154,6 +154,26 @@ pub enum ScenarioId {
     SimultaneousOpen,
     /// A socket connected to itself.
     SelfConnect,
+    /// The first SYN,ACK lost after the capture point: connected a second later.
+    LateSynAck,
+    /// The client's first FIN lost after the capture point.
+    LostFin,
+    /// Data overtaken by the FIN that follows it.
+    FinBeforeData,
+    /// Data sent to a closed client (an orphan): RST.
+    OrphanLateData,
+    /// A FIN-WAIT-2 orphan past tcp_fin_timeout: the late FIN meets an RST.
+    OrphanTimeout,
+    /// connect() abandoned in SYN_SENT: the late SYN,ACK meets an RST.
+    AbandonedConnect,
+    /// TCP Fast Open: data on the SYN.
+    FastOpen,
+    /// A SYN from the same port meets the server's TIME_WAIT.
+    SynToTimeWait,
+    /// A forged in-window RST not at RCV.NXT: a challenge ACK.
+    RstChallenge,
+    /// A full accept queue drops a final ACK: the request stays SYN_RECEIVED.
+    AcceptOverflow,
     /// Every scenario, in the lesson's order.
     All,
 }
@@ -175,6 +195,16 @@ impl ScenarioId {
             ScenarioId::SimultaneousClose => "simultaneous-close",
             ScenarioId::SimultaneousOpen => "simultaneous-open",
             ScenarioId::SelfConnect => "self-connect",
+            ScenarioId::LateSynAck => "late-syn-ack",
+            ScenarioId::LostFin => "lost-fin",
+            ScenarioId::FinBeforeData => "fin-before-data",
+            ScenarioId::OrphanLateData => "orphan-late-data",
+            ScenarioId::OrphanTimeout => "orphan-timeout",
+            ScenarioId::AbandonedConnect => "abandoned-connect",
+            ScenarioId::FastOpen => "fast-open",
+            ScenarioId::SynToTimeWait => "syn-to-time-wait",
+            ScenarioId::RstChallenge => "rst-challenge",
+            ScenarioId::AcceptOverflow => "accept-overflow",
             ScenarioId::All => "all",
         }
     }

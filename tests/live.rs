@@ -271,7 +271,7 @@ fn demo_scenarios_show_the_lesson() {
     {
         return;
     }
-    // About 10 s here; a hung scenario fails at 120 s.
+    // About 25 s here; a hung scenario fails at 120 s.
     let out = Deadlined::spawn(
         &[
             "demo",
@@ -299,7 +299,15 @@ fn demo_scenarios_show_the_lesson() {
                 .ok()
         })
         .unwrap_or_else(|| panic!("no kernel check verdict in: {stderr}"));
-    assert!(agree >= 37, "only {agree} endpoints checked: {stderr}");
+    // 37 from the lesson's scenarios, 25 from those of traffic synfin did not make (late
+    // SYN,ACK, lost FIN, FIN before its data, orphans, TCP Fast Open, a SYN meeting
+    // TIME_WAIT, a forged RST, a full accept queue; see #11).
+    assert!(agree >= 62, "only {agree} endpoints checked: {stderr}");
+    // abandoned-connect's request socket: the kernel's trace cannot have it, and says so.
+    assert!(
+        stderr.contains("kernel check: 1 not compared: request sockets"),
+        "{stderr}"
+    );
     let lines: Vec<serde_json::Value> = out.rest.iter().map(|l| json(l)).collect();
     let verdicts: Vec<&serde_json::Value> =
         lines.iter().filter(|l| l["type"] == "connection").collect();

@@ -101,6 +101,12 @@ capture_tests! {
     ipv6_pcap: "ipv6.pcap",
     any_sll2_pcap: "any-sll2.pcap",
     basic_pcapng: "basic.pcapng",
+    late_syn_ack_pcap: "late-syn-ack.pcap",
+    lost_fin_pcap: "lost-fin.pcap",
+    fin_before_data_pcap: "fin-before-data.pcap",
+    orphan_late_data_pcap: "orphan-late-data.pcap",
+    rst_challenge_pcap: "rst-challenge.pcap",
+    accept_overflow_pcap: "accept-overflow.pcap",
 }
 
 #[test]

@@ -11,16 +11,25 @@ use crate::kernel::KernelTransition;
 pub struct KernelTrace(Instance);
 
 impl KernelTrace {
-    /// Start tracing TCP state changes in a private tracefs instance.
-    pub fn start() -> Result<KernelTrace, TraceError> {
+    /// Start tracing the state changes of TCP sockets with one of `ports` at either end, in
+    /// a private tracefs instance. The filter runs in the kernel: the instance's ring buffer
+    /// overwrites its oldest events when full, and a busy machine's other TCP traffic would
+    /// push the demo's out of it.
+    pub fn start(ports: &[u16]) -> Result<KernelTrace, TraceError> {
+        let ours: Vec<String> = ports
+            .iter()
+            .map(|p| format!("sport == {p} || dport == {p}"))
+            .collect();
+        let filter = if ours.is_empty() {
+            "protocol == 6".to_string()
+        } else {
+            format!("protocol == 6 && ({})", ours.join(" || "))
+        };
         Instance::create(
             "",
             "local",
             &[],
-            &[EventSpec::new(
-                "sock/inet_sock_set_state",
-                Some("protocol == 6"),
-            )],
+            &[EventSpec::new("sock/inet_sock_set_state", Some(&filter))],
         )
         .map(KernelTrace)
     }

@@ -2,6 +2,7 @@
 //! `capture/` and `app`, the only code that touches the OS.
 
 pub(crate) mod calls;
+pub(crate) mod forged;
 pub(crate) mod kernel_trace;
 pub(crate) mod netns;
 pub mod run;

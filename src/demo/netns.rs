@@ -1,8 +1,9 @@
-//! A private network namespace for the scenarios whose segments must cross, and the two ways
-//! used in it to get two segments in flight at once (this kernel has no netem): an nftables
-//! rule that drops FINs for a moment (both ends retransmit in the same timer tick), and a
-//! token-bucket qdisc so slow that every segment waits in it. Nothing here touches the
-//! host's own network.
+//! A private network namespace for the scenarios whose segments must cross or be lost, and
+//! the ways used in it (this kernel has no netem): an nftables rule that drops FINs for a
+//! moment (both ends retransmit in the same timer tick), a token-bucket qdisc so slow that
+//! every segment waits in it, an nftables rule on the input hook that drops the first copy
+//! of one segment after the capture point (the capture sees it, its receiver never does),
+//! and the namespace's own TCP sysctls. Nothing here touches the host's own network.
 
 use std::io::{self, Write};
 use std::process::{Command, Stdio};
@@ -143,5 +144,82 @@ impl SlowLoopback {
 impl Drop for SlowLoopback {
     fn drop(&mut self) {
         let _ = tc(&["qdisc", "del", "dev", "lo", "root"]);
+    }
+}
+
+/// The one segment an `InputDrop` loses, by the demo server's port.
+#[derive(Debug, Clone, Copy)]
+pub enum FirstCopy {
+    /// The server's SYN,ACK (the client never gets the first one).
+    SynAckFrom(u16),
+    /// A FIN sent to the server.
+    FinTo(u16),
+    /// A data segment sent to the server (PSH, no SYN, FIN or RST).
+    DataTo(u16),
+    /// A bare ACK sent to the server (no data, SYN, FIN, RST or PSH): a final ACK.
+    AckTo(u16),
+}
+
+/// While this lives, the first copy of one kind of segment is dropped on the input hook:
+/// after `lo`'s capture tap (a frame is captured on its way out and again on its way in,
+/// before IP takes it), so the capture shows a segment its receiver never got.
+pub struct InputDrop(());
+
+impl InputDrop {
+    /// Install the rule (in the calling thread's namespace). `quota until 100 bytes` lets the
+    /// rule match while fewer than 100 bytes have passed it, counting the one at hand: the
+    /// first copy (a SYN,ACK is 60 bytes over IPv4, 80 over IPv6; a FIN 52 or 72; the
+    /// scenarios' data segments under 96) matches, the second pushes the count past 100 and
+    /// every later one passes.
+    pub fn install(what: FirstCopy) -> io::Result<InputDrop> {
+        let m = match what {
+            FirstCopy::SynAckFrom(p) => format!("tcp sport {p} tcp flags & (syn|ack) == syn|ack"),
+            FirstCopy::FinTo(p) => format!("tcp dport {p} tcp flags & fin == fin"),
+            FirstCopy::DataTo(p) => {
+                format!("tcp dport {p} tcp flags & (fin|syn|rst|psh) == psh")
+            }
+            FirstCopy::AckTo(p) => {
+                format!("tcp dport {p} tcp flags & (fin|syn|rst|psh|ack) == ack")
+            }
+        };
+        nft(&format!(
+            "table inet synfin_loss {{\n  chain in {{\n    type filter hook input priority 0; policy accept;\n    {m} quota until 100 bytes drop\n  }}\n}}\n"
+        ))?;
+        Ok(InputDrop(()))
+    }
+}
+
+impl Drop for InputDrop {
+    fn drop(&mut self) {
+        let _ = nft("delete table inet synfin_loss\n");
+    }
+}
+
+/// While this lives, a TCP sysctl of the calling thread's namespace (`net.ipv4.NAME`) has
+/// another value; the old one comes back on drop.
+pub struct Sysctl {
+    path: String,
+    old: String,
+}
+
+impl Sysctl {
+    /// Set `net.ipv4.NAME` to `value`.
+    pub fn set(name: &str, value: &str) -> io::Result<Sysctl> {
+        // Net sysctls are looked up in the opening thread's namespace.
+        let path = format!("/proc/sys/net/ipv4/{name}");
+        let old = std::fs::read_to_string(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot read {path}: {e}")))?;
+        std::fs::write(&path, value)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot write {path}: {e}")))?;
+        Ok(Sysctl {
+            path,
+            old: old.trim().to_string(),
+        })
+    }
+}
+
+impl Drop for Sysctl {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.path, &self.old);
     }
 }

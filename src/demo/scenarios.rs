@@ -56,6 +56,16 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { id: ScenarioId::SimultaneousClose, about: "both ends close at once: crossed FINs, CLOSING on both ends (private netns + nftables)", run: simultaneous_close, private_netns: true },
     Scenario { id: ScenarioId::SimultaneousOpen, about: "two sockets connect() to each other at once: crossed SYNs, SYN_RECEIVED on both ends, no listen() (private netns + tc tbf)", run: simultaneous_open, private_netns: true },
     Scenario { id: ScenarioId::SelfConnect, about: "a socket bound to a port connects to itself: Linux's simultaneous-open path", run: self_connect , private_netns: false },
+    Scenario { id: ScenarioId::LateSynAck, about: "the first SYN,ACK is lost after the capture point: the client stays SYN_SENT until the one answering its SYN retransmission, 1 s later (private netns + nftables)", run: late_syn_ack, private_netns: true },
+    Scenario { id: ScenarioId::LostFin, about: "the client's first FIN is lost after the capture point: the server stays ESTABLISHED until the retransmitted FIN (private netns + nftables)", run: lost_fin, private_netns: true },
+    Scenario { id: ScenarioId::FinBeforeData, about: "the client's data is lost after the capture point and overtaken by its FIN: the server keeps the FIN out of order, CLOSE_WAIT only when the data is resent (private netns + nftables)", run: fin_before_data, private_netns: true },
+    Scenario { id: ScenarioId::OrphanLateData, about: "the server sends data after the client's close(): the orphan answers with RST and is gone (private netns)", run: orphan_late_data, private_netns: true },
+    Scenario { id: ScenarioId::OrphanTimeout, about: "a FIN_WAIT_2 orphan outlives tcp_fin_timeout (1 s here): the server's late FIN meets the kernel's RST (private netns)", run: orphan_timeout, private_netns: true },
+    Scenario { id: ScenarioId::AbandonedConnect, about: "connect() abandoned in SYN_SENT (its SYN,ACK lost after the capture point): the retransmitted SYN,ACK meets an RST (private netns + nftables)", run: abandoned_connect, private_netns: true },
+    Scenario { id: ScenarioId::FastOpen, about: "TCP Fast Open (tcp_fastopen=3): a cookie on the first connection, data on the second one's SYN (private netns)", run: fast_open, private_netns: true },
+    Scenario { id: ScenarioId::SynToTimeWait, about: "the server closes first (TIME_WAIT on the server), then the client connects again from the same port: its SYN ends the TIME_WAIT and opens a new connection (private netns)", run: syn_to_time_wait, private_netns: true },
+    Scenario { id: ScenarioId::RstChallenge, about: "a forged RST (raw socket) in the server's window but not at RCV.NXT: the server answers with a challenge ACK and the connection goes on (RFC 5961; private netns, IPv4)", run: rst_challenge, private_netns: true },
+    Scenario { id: ScenarioId::AcceptOverflow, about: "listen(0): a final ACK lost after the capture point is sent again when the accept queue is full, and dropped: the request stays SYN_RECEIVED (resending its SYN,ACK) while its client is ESTABLISHED, until accept() makes room (private netns + nftables)", run: accept_overflow, private_netns: true },
 ];
 
 /// Where the demo's clients bind: loopback of the server's family, any port.
@@ -397,11 +407,15 @@ fn backlog(ctx: &mut Ctx) -> io::Result<()> {
 }
 
 fn self_connect(ctx: &mut Ctx) -> io::Result<()> {
-    // Bind to a free port, then connect to that very address.
-    let probe = std::net::TcpListener::bind(client_addr(ctx.addr))?;
-    let me = probe.local_addr()?;
-    drop(probe);
-    let mut c = Sock::client(&ctx.log, me)?;
+    // Bind, then connect to that very address: the port after the demo's (the kernel
+    // check's trace keeps the demo's port and that one only; SO_REUSEADDR, as an earlier
+    // run's self-connect may be in TIME_WAIT there), else any port.
+    let next = SocketAddr::new(client_addr(ctx.addr).ip(), ctx.addr.port().wrapping_add(1));
+    let mut c = match Sock::bound_reusing(&ctx.log, next) {
+        Ok(c) => c,
+        Err(_) => Sock::client(&ctx.log, client_addr(ctx.addr))?,
+    };
+    let me = c.local;
     c.connect(me)?;
     exchange_all(&c, &ctx.messages)?;
     c.close();
@@ -478,6 +492,306 @@ fn simultaneous_open(ctx: &mut Ctx) -> io::Result<()> {
     b.recv(1024)?;
     b.close();
     ctx.notes.push(format!("{a_addr} and {b_addr} connect()ed to each other at the same moment (a token-bucket qdisc in a private network namespace held each segment ~75 ms, so both SYNs were in flight at once): each SYN reached a socket in SYN_SENT, so both went SYN_SENT → SYN_RECEIVED → ESTABLISHED, answered with SYN,ACK, and no one called listen() or accept()."));
+    Ok(())
+}
+
+/// Connect, exchange the messages, close: the client of the lossy scenarios.
+fn client_run(ctx: &Ctx) -> io::Result<()> {
+    one_client(ctx, &ctx.messages)
+}
+
+fn late_syn_ack(ctx: &mut Ctx) -> io::Result<()> {
+    use super::netns::{FirstCopy, InputDrop};
+    let h = start_echo_server(ctx, 1)?;
+    let lost = InputDrop::install(FirstCopy::SynAckFrom(ctx.addr.port()))?;
+    // connect() waits for the SYN,ACK that answers its SYN retransmission (1 s).
+    client_run(ctx)?;
+    drop(lost);
+    join(h)?;
+    ctx.notes.push("The server's first SYN,ACK was dropped on the client's input (after the capture point), so the capture shows an answer the client never got: it stayed SYN_SENT, resent its SYN after 1 s, and connect() returned only with the SYN,ACK that answered it. The server's request socket was SYN_RECEIVED all along.".into());
+    Ok(())
+}
+
+fn lost_fin(ctx: &mut Ctx) -> io::Result<()> {
+    use super::netns::{FirstCopy, InputDrop};
+    let h = start_echo_server(ctx, 1)?;
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.connect(ctx.addr)?;
+    exchange_all(&c, &ctx.messages)?;
+    let lost = InputDrop::install(FirstCopy::FinTo(ctx.addr.port()))?;
+    c.close();
+    // The server's recv() returns 0 only once the retransmitted FIN arrives (one RTO).
+    join(h)?;
+    drop(lost);
+    ctx.notes.push("The client's first FIN was dropped on the server's input (after the capture point): the server never acknowledged it and stayed ESTABLISHED; the client resent it one RTO later, and that copy, acknowledged, took the server to CLOSE_WAIT.".into());
+    Ok(())
+}
+
+/// The data of `fin-before-data`: small enough that its segment (under 96 bytes with IPv6)
+/// matches `FirstCopy::DataTo`'s quota.
+const HELD_UP: &[u8] = b"held up behind the FIN";
+
+fn fin_before_data(ctx: &mut Ctx) -> io::Result<()> {
+    use super::netns::{FirstCopy, InputDrop};
+    let h = serve(ctx, true, 5, |l| {
+        let conn = l.accept()?;
+        let mut all = Vec::new();
+        loop {
+            let d = conn.recv(1024)?;
+            if d.is_empty() {
+                break;
+            }
+            all.extend(d);
+        }
+        conn.send(&all.to_ascii_uppercase())?;
+        conn.close();
+        l.close();
+        Ok(())
+    })?;
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.connect(ctx.addr)?;
+    let lost = InputDrop::install(FirstCopy::DataTo(ctx.addr.port()))?;
+    c.send(HELD_UP)?;
+    c.shutdown_write()?;
+    c.recv(1024)?;
+    c.recv(1024)?;
+    c.close();
+    drop(lost);
+    join(h)?;
+    ctx.notes.push("The client's data was dropped on the server's input (after the capture point), so its FIN arrived first, above a hole: the server kept it in the out-of-order queue (its duplicate ACK shows it) and went to CLOSE_WAIT only when the resent data filled the hole.".into());
+    Ok(())
+}
+
+fn orphan_late_data(ctx: &mut Ctx) -> io::Result<()> {
+    let h = serve(ctx, true, 5, |l| {
+        let conn = l.accept()?;
+        echo_once(&conn)?;
+        // 0: the client closed. Data now goes to an orphan that reads nothing more.
+        conn.recv(1024)?;
+        conn.send(b"too late")?;
+        conn.read_timeout(Duration::from_secs(1))?;
+        let _ = conn.recv(1024); // ECONNRESET
+        conn.close();
+        l.close();
+        Ok(())
+    })?;
+    client_run(ctx)?;
+    join(h)?;
+    ctx.notes.push("The client closed (an orphan in FIN_WAIT_2, which reads nothing more); the server sent data anyway: the orphan answered with RST and was gone (Linux's TCPAbortOnData), and the RST closed the server in CLOSE_WAIT.".into());
+    Ok(())
+}
+
+fn orphan_timeout(ctx: &mut Ctx) -> io::Result<()> {
+    use super::netns::Sysctl;
+    let _fin_timeout = Sysctl::set("tcp_fin_timeout", "1")?;
+    let h = serve(ctx, true, 5, |l| {
+        let conn = l.accept()?;
+        echo_until_eof(&conn)?;
+        // The client's orphan waits in FIN_WAIT_2 for 1 s only.
+        thread::sleep(Duration::from_millis(1600));
+        conn.close();
+        l.close();
+        Ok(())
+    })?;
+    client_run(ctx)?;
+    join(h)?;
+    thread::sleep(Duration::from_millis(100));
+    ctx.notes.push("The client's orphan waited in FIN_WAIT_2 for tcp_fin_timeout (1 s in this namespace) and was gone when the server's FIN came 1.6 s later: the kernel answered for the port with RST, which closed the server in LAST_ACK.".into());
+    Ok(())
+}
+
+fn abandoned_connect(ctx: &mut Ctx) -> io::Result<()> {
+    use super::netns::{FirstCopy, InputDrop};
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let h = serve(ctx, true, 5, move |l| {
+        // Never accepts: the request never completes anyway.
+        let _ = stop_rx.recv();
+        l.close();
+        Ok(())
+    })?;
+    let lost = InputDrop::install(FirstCopy::SynAckFrom(ctx.addr.port()))?;
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.sock.set_nonblocking(true)?;
+    let _ = c.connect(ctx.addr); // EINPROGRESS
+    thread::sleep(Duration::from_millis(200));
+    c.close(); // in SYN_SENT: no segment
+               // The server's request socket resends its SYN,ACK after 1 s: the port has no socket.
+    thread::sleep(Duration::from_millis(1300));
+    drop(lost);
+    let _ = stop_tx.send(());
+    join(h)?;
+    ctx.notes.push("The client gave up its non-blocking connect() while in SYN_SENT (its SYN,ACK was dropped after the capture point); close() sent nothing. The server's SYN,ACK, resent after 1 s, found no socket: the kernel answered for the port with RST, which ended the server's request socket. The kernel's trace has no record of a request socket (it is not a full socket).".into());
+    Ok(())
+}
+
+/// sendto(MSG_FASTOPEN): connect with `data` on the SYN (when a cookie is cached).
+fn fast_open_send(c: &mut Sock, to: SocketAddr, data: &[u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    c.peer = Some(to);
+    let sa: socket2::SockAddr = to.into();
+    let fd = c.sock.as_raw_fd();
+    c.record_send(|| {
+        // SAFETY: `data` and `sa` outlive the call; fd is the socket's.
+        let n = unsafe {
+            libc::sendto(
+                fd,
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_FASTOPEN,
+                sa.as_ptr().cast(),
+                sa.len(),
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    })
+}
+
+fn fast_open(ctx: &mut Ctx) -> io::Result<()> {
+    use super::netns::Sysctl;
+    use std::os::fd::AsRawFd;
+    let _tfo = Sysctl::set("tcp_fastopen", "3")?;
+    let (tx, rx) = mpsc::channel::<()>();
+    let log = ctx.log.clone();
+    let addr = ctx.addr;
+    let h = thread::spawn(move || -> io::Result<()> {
+        let l = Sock::listen(&log, addr, true, 5)?;
+        let qlen: libc::c_int = 5;
+        // SAFETY: setsockopt with a c_int that lives across the call.
+        let rc = unsafe {
+            libc::setsockopt(
+                l.sock.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_FASTOPEN,
+                (&qlen as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        let _ = tx.send(());
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for _ in 0..2 {
+            let conn = l.accept()?;
+            echo_until_eof(&conn)?;
+            conn.close();
+        }
+        l.close();
+        Ok(())
+    });
+    rx.recv()
+        .map_err(|_| io::Error::other("server thread died"))?;
+    for _ in 0..2 {
+        let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+        for (i, m) in ctx.messages.iter().enumerate() {
+            if i == 0 {
+                fast_open_send(&mut c, ctx.addr, m.as_bytes())?;
+            } else {
+                c.send(m.as_bytes())?;
+            }
+            c.recv(1024)?;
+        }
+        c.close();
+    }
+    join(h)?;
+    ctx.notes.push("With tcp_fastopen=3 in this namespace, the first sendto(MSG_FASTOPEN) asked for a cookie (a plain handshake, the data after it); the second carried its data on the SYN with the cookie: the server's socket existed from that SYN (SYN_RECEIVED) and accept() returned before the final ACK.".into());
+    Ok(())
+}
+
+fn syn_to_time_wait(ctx: &mut Ctx) -> io::Result<()> {
+    let h = serve(ctx, true, 5, |l| {
+        for _ in 0..2 {
+            let conn = l.accept()?;
+            echo_once(&conn)?;
+            conn.close();
+        }
+        l.close();
+        Ok(())
+    })?;
+    let mut port = client_addr(ctx.addr);
+    for _ in 0..2 {
+        let mut c = Sock::bound_reusing(&ctx.log, port)?;
+        port = c.local;
+        c.connect(ctx.addr)?;
+        exchange_all(&c, &ctx.messages[..1])?;
+        c.recv(1024)?; // 0: the server closed first
+        c.close();
+        thread::sleep(Duration::from_millis(50));
+    }
+    join(h)?;
+    ctx.notes.push(format!("The server closed first, so its end of the 4-tuple waited in TIME_WAIT; the client connected again from the same port ({port}). Its SYN, with a higher sequence number and a newer timestamp, ended that TIME_WAIT (tcp_timewait_state_process's TCP_TW_SYN) and the listener opened a new connection on the same 4-tuple."));
+    Ok(())
+}
+
+fn rst_challenge(ctx: &mut Ctx) -> io::Result<()> {
+    use super::forged::RawTcp;
+    let SocketAddr::V4(server) = ctx.addr else {
+        ctx.notes
+            .push("Skipped: the forged RST is built for IPv4 (give an IPv4 --addr).".into());
+        return Ok(());
+    };
+    let raw = RawTcp::open()?;
+    let h = start_echo_server(ctx, 1)?;
+    let mut c = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    c.connect(ctx.addr)?;
+    exchange_all(&c, &ctx.messages)?;
+    let SocketAddr::V4(client) = c.local else {
+        return Err(io::Error::other("the client has no IPv4 address"));
+    };
+    let seen = raw
+        .seen(client, server)?
+        .ok_or_else(|| io::Error::other("the raw socket saw none of the client's segments"))?;
+    // In the server's window (64 KiB and more), 1000 bytes past RCV.NXT.
+    let forged = seen.next_seq.wrapping_add(1000);
+    raw.send_rst(client, server, forged)?;
+    thread::sleep(Duration::from_millis(50));
+    // The connection survived: one more exchange, then the usual close.
+    exchange_all(&c, &ctx.messages)?;
+    c.close();
+    join(h)?;
+    ctx.notes.push("A raw socket sent the server an RST in the client's name with sequence number RCV.NXT + 1000: inside the window, not at RCV.NXT. Linux (tcp_validate_incoming, RFC 5961 §3.2) answered with a challenge ACK and kept the connection, and the echo went on; only an RST at exactly RCV.NXT would have reset it.".into());
+    Ok(())
+}
+
+fn accept_overflow(ctx: &mut Ctx) -> io::Result<()> {
+    use super::netns::{FirstCopy, InputDrop};
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let h = serve(ctx, true, 0, move |l| {
+        // listen(0): one child fills the accept queue. Nothing is accepted until told.
+        let _ = go_rx.recv();
+        let second = l.accept()?; // the client whose handshake completed first
+        let first = l.accept()?; // the request whose final ACK was dropped, once taken
+        for conn in [second, first] {
+            echo_until_eof(&conn)?;
+            conn.close();
+        }
+        l.close();
+        Ok(())
+    })?;
+    // The first client's final ACK is lost after the capture point: its request waits.
+    let lost = InputDrop::install(FirstCopy::AckTo(ctx.addr.port()))?;
+    let mut a = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    a.connect(ctx.addr)?;
+    thread::sleep(Duration::from_millis(20));
+    drop(lost);
+    // The second client completes at once and fills the queue.
+    let mut b = Sock::client(&ctx.log, client_addr(ctx.addr))?;
+    b.connect(ctx.addr)?;
+    // The request resends its SYN,ACK after 1 s; the first client's new ACK finds the queue
+    // full (listen_overflow) and is dropped. Then accept() makes room, and the ACK that
+    // answers the next SYN,ACK (3 s) is taken.
+    thread::sleep(Duration::from_millis(1500));
+    let _ = go_tx.send(());
+    thread::sleep(Duration::from_millis(2000));
+    for c in [b, a] {
+        exchange_all(&c, &ctx.messages)?;
+        c.close();
+    }
+    join(h)?;
+    ctx.notes.push("listen(0) holds one connection. The first client's final ACK was dropped after the capture point; by the time it was sent again (answering the SYN,ACK resent after 1 s), the second client's connection filled the accept queue, so the listener dropped it too (tcp_check_req → listen_overflow): the request stayed SYN_RECEIVED while its client was ESTABLISHED. Once accept() made room, the ACK answering the SYN,ACK resent at 3 s was taken.".into());
     Ok(())
 }
 

@@ -128,6 +128,15 @@ impl Sock {
         )
     }
 
+    /// A send of another form (`f`: sendto(MSG_FASTOPEN), which connects too), recorded as
+    /// `send`.
+    pub fn record_send(&self, f: impl FnOnce() -> io::Result<usize>) -> io::Result<usize> {
+        self.log
+            .record(CallName::Send, self.local, self.peer, f, |n| {
+                CallResult::Bytes(*n as u64)
+            })
+    }
+
     /// recv(max).
     pub fn recv(&self, max: usize) -> io::Result<Vec<u8>> {
         let mut buf = vec![0u8; max];

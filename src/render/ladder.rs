@@ -6,8 +6,8 @@
 use super::group::{ConnGroup, Stacked};
 use super::layout::legend_lines;
 use super::layout::{
-    elided_text, travel_mark, write_segment_text, write_states_text, Layout, RowKind, Travel, LEFT,
-    RIGHT,
+    elided_text, travel_mark, write_segment_label, write_segment_text, write_states_text, Layout,
+    RowKind, Travel, LEFT, RIGHT,
 };
 use super::palette;
 use super::{fit, write_call_text, RenderOpts};
@@ -154,12 +154,21 @@ fn arrow(
     let room = width.saturating_sub(4);
     text.clear();
     write_segment_text(text, s, payload);
-    let text = text.as_str();
-    let len = if text.is_ascii() {
-        text.len()
-    } else {
-        text.chars().count()
+    let count = |t: &str| {
+        if t.is_ascii() {
+            t.len()
+        } else {
+            t.chars().count()
+        }
     };
+    // A label the notes would make too long loses them rather than its own words: each
+    // note (`[retransmission]`) is told again on the anomaly line under the row.
+    if count(text) > room && !s.notes.is_empty() {
+        text.clear();
+        write_segment_label(text, s, payload);
+    }
+    let text = text.as_str();
+    let len = count(text);
     let mut by_head = None;
     let label: Cow<str> = match travel_mark(travel) {
         None if len <= room => Cow::Borrowed(text),

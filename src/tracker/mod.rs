@@ -63,6 +63,10 @@ pub struct TrackerConfig {
     /// this is short: it bounds how much output waits behind every abort). 250 ms: a
     /// receiver with data in flight retransmits after Linux's minimum RTO (200 ms).
     pub rst_limit_ns: i64,
+    /// How long (capture time) a request sock's ACK of its SYN may wait to be shown dropped
+    /// by a full accept queue: the request resends its SYN,ACK one TCP_TIMEOUT_INIT (1 s)
+    /// after sending it, plus the timer's slack (seen 16 ms late on lo), so 1.5 s.
+    pub accept_limit_ns: i64,
     /// How many events may wait behind unsettled inferences before the oldest is settled
     /// early (bounds memory when a port scan or a half-close holds the stream).
     pub max_queued: usize,
@@ -83,6 +87,7 @@ impl Default for TrackerConfig {
             delivery_limit_ns: 1_000_000_000,
             fin_call_limit_ns: 10_000_000_000,
             rst_limit_ns: 250_000_000,
+            accept_limit_ns: 1_500_000_000,
             max_queued: 20_000,
             closed_grace_ns: 2_000_000_000,
             wanted: Wanted::ALL,
@@ -405,7 +410,9 @@ impl Tracker {
         let limit = self.now.plus_nanos(-self.cfg.delivery_limit_ns);
         let fin_limit = self.now.plus_nanos(-self.cfg.fin_call_limit_ns);
         let rst_limit = self.now.plus_nanos(-self.cfg.rst_limit_ns);
-        for (hold, key) in self.queue.holds_before(limit, fin_limit, rst_limit) {
+        let accept_limit = self.now.plus_nanos(-self.cfg.accept_limit_ns);
+        let limits = [limit, fin_limit, rst_limit, accept_limit];
+        for (hold, key) in self.queue.holds_before(limits) {
             self.expire(hold, key, false);
         }
         while let Some(timer) = self.timers.pop_due(self.now) {
@@ -440,7 +447,8 @@ impl Tracker {
     /// close-or-shutdown inference that runs out of time, a lingering RST-ended connection, a
     /// TIME-WAIT end. A live source sleeps until then and calls `handle_timeout`.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        let [delivery, fin_call, rst] = self.queue.oldest_hold_times();
+        let [delivery, fin_call, rst, accept] = self.queue.oldest_hold_times();
+        let accept = accept.map(|t| t.plus_nanos(self.cfg.accept_limit_ns + 1));
         let rst = rst.map(|t| t.plus_nanos(self.cfg.rst_limit_ns + 1));
         // A hold at t is settled once now − limit > t.
         let delivery = delivery.map(|t| t.plus_nanos(self.cfg.delivery_limit_ns + 1));
@@ -449,6 +457,7 @@ impl Tracker {
             delivery,
             fin_call,
             rst,
+            accept,
             self.timers.next_at(),
             self.ended.next_due(),
         ]

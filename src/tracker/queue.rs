@@ -98,6 +98,9 @@ pub struct EventQueue {
     fin_holds: BTreeMap<HoldKey, u128>,
     /// Holds of RSTs in flight (settled sooner: silence is what an RST usually meets).
     rst_holds: BTreeMap<HoldKey, u128>,
+    /// Holds of request socks' ACKs (settled a little later than deliveries: the SYN,ACK
+    /// resent after a dropped ACK comes one second after the SYN,ACK, plus timer slack).
+    accept_holds: BTreeMap<HoldKey, u128>,
     peak: usize,
     /// Live: events leave in the order they were made, holds hold nothing back (an inference
     /// settled later comes later, dated at its own time: the live view marks it late).
@@ -195,25 +198,23 @@ impl EventQueue {
 
     fn map_for(&mut self, kind: HoldKind) -> &mut BTreeMap<HoldKey, u128> {
         match kind {
-            HoldKind::Delivery(_) | HoldKind::Accept(_) => &mut self.holds,
+            HoldKind::Delivery(_) => &mut self.holds,
+            HoldKind::Accept(_) => &mut self.accept_holds,
             HoldKind::FinCall(_) => &mut self.fin_holds,
         }
     }
 
-    /// Delivery holds begun before `deliveries`, close/shutdown holds begun before
-    /// `fin_calls`, and RST holds begun before `rsts`, oldest first.
-    pub fn holds_before(
-        &self,
-        deliveries: Timestamp,
-        fin_calls: Timestamp,
-        rsts: Timestamp,
-    ) -> Vec<(HoldKey, u128)> {
+    /// Holds begun before their kind's limit, oldest first: `[deliveries, close/shutdown
+    /// calls, RSTs, request ACKs]`.
+    pub fn holds_before(&self, limits: [Timestamp; 4]) -> Vec<(HoldKey, u128)> {
+        let [deliveries, fin_calls, rsts, accepts] = limits;
         let mut v: Vec<(HoldKey, u128)> = self
             .holds
             .iter()
             .take_while(|(k, _)| k.0 < deliveries)
             .chain(self.fin_holds.iter().take_while(|(k, _)| k.0 < fin_calls))
             .chain(self.rst_holds.iter().take_while(|(k, _)| k.0 < rsts))
+            .chain(self.accept_holds.iter().take_while(|(k, _)| k.0 < accepts))
             .map(|(k, v)| (*k, *v))
             .collect();
         v.sort_unstable();
@@ -223,22 +224,32 @@ impl EventQueue {
     /// Every hold, oldest first.
     pub fn all_holds(&self) -> Vec<(HoldKey, u128)> {
         let end = Timestamp(i64::MAX);
-        self.holds_before(end, end, end)
+        self.holds_before([end; 4])
     }
 
-    /// The oldest delivery, close-or-shutdown and RST holds' times.
-    pub fn oldest_hold_times(&self) -> [Option<Timestamp>; 3] {
-        [&self.holds, &self.fin_holds, &self.rst_holds]
-            .map(|m| m.first_key_value().map(|(k, _)| k.0))
+    /// The oldest delivery, close-or-shutdown, RST and request-ACK holds' times.
+    pub fn oldest_hold_times(&self) -> [Option<Timestamp>; 4] {
+        [
+            &self.holds,
+            &self.fin_holds,
+            &self.rst_holds,
+            &self.accept_holds,
+        ]
+        .map(|m| m.first_key_value().map(|(k, _)| k.0))
     }
 
     /// The oldest hold, if any.
     pub fn oldest_hold(&self) -> Option<(HoldKey, u128)> {
-        [&self.holds, &self.fin_holds, &self.rst_holds]
-            .into_iter()
-            .filter_map(|m| m.first_key_value())
-            .min_by_key(|(k, _)| **k)
-            .map(|(k, v)| (*k, *v))
+        [
+            &self.holds,
+            &self.fin_holds,
+            &self.rst_holds,
+            &self.accept_holds,
+        ]
+        .into_iter()
+        .filter_map(|m| m.first_key_value())
+        .min_by_key(|(k, _)| **k)
+        .map(|(k, v)| (*k, *v))
     }
 
     /// Is the next event held back by a hold?

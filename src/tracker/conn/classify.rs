@@ -162,7 +162,9 @@ impl Conn {
             );
             self.anomaly(q, t, Some(seg.frame), AnomalyKind::IllegalTransition, d);
         }
-        if seq > self.sides[s].next_seq.unwrap_or(seq) && !f.syn() {
+        // An RST carries no data: one beyond what was sent is a guess (or a forgery), not a
+        // sign of bytes the capture missed.
+        if seq > self.sides[s].next_seq.unwrap_or(seq) && !f.syn() && !f.rst() {
             let gap = seq - self.sides[s].next_seq.unwrap_or(seq);
             let d = format!(
                 "{gap} bytes from {} were not captured (sequence gap)",

@@ -20,15 +20,26 @@ impl Conn {
             {
                 p.synack = Some((seg.ts, seg.frame, SeqNum(seg.ack)));
             }
-            // A FIN sent again: that copy is the one its receiver may get (the first was
-            // lost, or its ACK was), with its newer ACK field (tcp_retransmit_skb).
-            if p.fin && f.fin() && !p.syn && SeqNum(seg.seq) + seg.seq_len() == p.ctrl_end {
+            // A FIN or SYN,ACK sent again: that copy is the one its receiver may get (the
+            // first was lost, or its ACK was), with its newer ACK field (tcp_retransmit_skb;
+            // a request sock's inet_rtx_syn_ack). A receiver that had the first would have
+            // answered it, and the answer would have settled it already.
+            let fin_again =
+                p.fin && f.fin() && !p.syn && SeqNum(seg.seq) + seg.seq_len() == p.ctrl_end;
+            let syn_ack_again = p.syn
+                && p.ack.is_some()
+                && p.synack.is_none()
+                && f.syn()
+                && f.ack()
+                && SeqNum(seg.seq) + 1 == p.ctrl_end;
+            if fin_again || syn_ack_again {
                 let old = (p.t, self.id, HoldKind::Delivery(s));
                 p.t = seg.ts;
                 p.frame = seg.frame;
                 p.ack = f.ack().then_some(SeqNum(seg.ack));
                 p.crossed = None;
                 p.unacked_after = false;
+                p.refill = None;
                 let held = std::mem::replace(&mut p.held, true);
                 let new = (p.t, self.id, HoldKind::Delivery(s));
                 if held {
@@ -53,6 +64,10 @@ impl Conn {
             held: true,
             crossed: None,
             unacked_after: false,
+            missing_from: self.sides[s]
+                .hole_from
+                .filter(|h| seg.flags.fin() && *h < SeqNum(seg.seq)),
+            refill: None,
         };
         self.sides[s].pending = Some(p);
         q.hold((p.t, self.id, HoldKind::Delivery(s)), self.key);
@@ -81,6 +96,11 @@ impl Conn {
         if p.crossed.is_some() {
             self.record.crossed_fins = true;
         }
+        // A FIN that waited out of order is taken when what was missing below it came.
+        let (t, frame) = match p.refill {
+            Some((rt, rf)) if p.fin && rt > t => (rt, rf),
+            _ => (t, frame),
+        };
         // Evidence that came after the hold ran out: the delivery is told at the evidence.
         let t = if p.held || self.last < t {
             t
@@ -258,11 +278,27 @@ impl Conn {
                             q.release((p.t, self.id, HoldKind::Delivery(x)));
                         }
                     }
+                    // A SYN,ACK too is settled by the answer (its ACK, data, or the RST of
+                    // a port whose connect() was abandoned), whenever it comes; silence to
+                    // the end delivers it.
+                    Some(p) if p.syn && p.ack.is_some() && p.synack.is_none() && !last => {
+                        if let Some(p) = &mut self.sides[x].pending {
+                            p.held = false;
+                            q.release((p.t, self.id, HoldKind::Delivery(x)));
+                        }
+                    }
                     // A FIN its receiver went on without acknowledging (and did not cross
                     // with its own) is undecided: later evidence may still deliver it; if
                     // none comes before the connection ends, it never reached it. A FIN
                     // met by silence is taken as delivered (its ACK was not captured).
-                    Some(p) if p.fin && !p.syn && p.crossed.is_none() && p.unacked_after => {
+                    // So is one whose receiver lacks data below it that never came.
+                    Some(p)
+                        if p.fin
+                            && !p.syn
+                            && p.crossed.is_none()
+                            && (p.unacked_after
+                                || (p.missing_from.is_some() && p.refill.is_none())) =>
+                    {
                         if last {
                             self.drop_pending(q, x);
                         } else if let Some(p) = &mut self.sides[x].pending {
@@ -287,10 +323,40 @@ impl Conn {
         }
     }
 
-    /// Side `x`'s peer sent a segment that does not acknowledge `x`'s FIN in flight.
-    pub(super) fn fin_unacknowledged(&mut self, x: Side) {
+    /// Side `x`'s peer sent a segment that does not acknowledge `x`'s FIN in flight; `ack`
+    /// is its ACK field. An ACK short of the FIN's own number is the peer's RCV.NXT: the
+    /// data from there on is missing, and the FIN cannot be taken before it comes.
+    pub(super) fn fin_unacknowledged(&mut self, x: Side, ack: Option<SeqNum>) {
         if let Some(p) = &mut self.sides[x].pending {
-            p.unacked_after |= p.fin && !p.syn;
+            if p.fin && !p.syn {
+                p.unacked_after = true;
+                let fin_seq = SeqNum(p.ctrl_end.0.wrapping_sub(1));
+                if let Some(a) = ack.filter(|a| *a < fin_seq) {
+                    if p.missing_from.is_none_or(|m| a > m) {
+                        p.missing_from = Some(a);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Side `x` sent `seg` while its FIN waits out of order at the peer: if it carries what
+    /// was missing below the FIN, the FIN is taken once it arrives (tcp_ofo_queue).
+    pub(super) fn fin_refilled(&mut self, x: Side, seg: &Segment) {
+        let Some(p) = &mut self.sides[x].pending else {
+            return;
+        };
+        let Some(missing) = p.missing_from else {
+            return;
+        };
+        let (seq, end) = (SeqNum(seg.seq), SeqNum(seg.seq) + seg.payload_len);
+        if p.fin
+            && !p.syn
+            && seg.payload_len > 0
+            && seq < SeqNum(p.ctrl_end.0.wrapping_sub(1))
+            && end > missing
+        {
+            p.refill = Some((seg.ts, seg.frame));
         }
     }
 

@@ -196,6 +196,16 @@ impl Conn {
             } else if f.syn() && f.ack() && side.isn != Some(seq) {
                 side.alt_isn = Some(seq);
             }
+            if !f.rst() && !f.syn() && seg_end > seq {
+                // The lowest hole in what the capture saw of this side's sequence space.
+                if let Some(n) = side.next_seq.filter(|n| seq > *n) {
+                    side.hole_from.get_or_insert(n);
+                }
+                if let Some(h) = side.hole_from.filter(|h| seq <= *h && seg_end > *h) {
+                    let top = side.next_seq.unwrap_or(seg_end);
+                    side.hole_from = (seg_end < top && seg_end > h).then_some(seg_end);
+                }
+            }
             if !f.rst() && side.next_seq.is_none_or(|n| seg_end > n) {
                 side.next_seq = Some(seg_end);
             }
@@ -227,6 +237,7 @@ impl Conn {
                     self.deliver(q, s, p.t, p.frame);
                 }
             }
+            self.fin_refilled(s, seg);
         }
 
         // 0. What the sender must have received that was never captured.
@@ -251,7 +262,7 @@ impl Conn {
                 deliver_after = Some(p.frame);
             } else if !f.rst() && !is_retrans {
                 // It goes on without acknowledging it (so far).
-                self.fin_unacknowledged(r);
+                self.fin_unacknowledged(r, f.ack().then_some(SeqNum(seg.ack)));
             }
         }
 

@@ -49,6 +49,16 @@ impl Conn {
                 let Some(nxt) = rcv.max_ack.or(self.sides[s].next_seq) else {
                     return RstCheck::Accept;
                 };
+                // tcp_reset_check: after the peer's FIN (CLOSE-WAIT, CLOSING, LAST-ACK) an RST
+                // at RCV.NXT − 1, the FIN's own number, resets too (RFC 5961 §3.2 extended by
+                // Linux, for stacks that reset with the FIN's sequence number).
+                let after_fin = matches!(
+                    rcv.state,
+                    TcpState::CloseWait | TcpState::Closing | TcpState::LastAck
+                );
+                if after_fin && self.sides[s].fin_seq == Some(seq) {
+                    return RstCheck::Accept;
+                }
                 let wnd = rcv.window.max(1);
                 let exact = seq == nxt || self.sides[s].next_seq == Some(seq);
                 let in_window = seq == nxt || (seq > nxt && seq < nxt + wnd);
@@ -158,6 +168,8 @@ impl Conn {
                 held: true,
                 crossed: None,
                 unacked_after: false,
+                missing_from: None,
+                refill: None,
             };
             self.sides[s].pending = Some(p);
             q.hold_rst((t, self.id, HoldKind::Delivery(s)), self.key);
@@ -172,7 +184,10 @@ impl Conn {
             return;
         }
         self.transition(q, r, Input::RecvRst, t, frame);
-        if rstate != TcpState::TimeWait {
+        // A request sock (passive SYN-RECEIVED) has no socket of the user's yet: no call
+        // fails, it is dropped (tcp_check_req → inet_csk_reqsk_queue_drop).
+        let request = rstate == TcpState::SynReceived && self.sides[r].passive;
+        if rstate != TcpState::TimeWait && !request {
             self.call(
                 q,
                 t,
@@ -210,8 +225,16 @@ impl Conn {
             // dropping it (tcp_check_req's embryonic_reset with tcp_abort_on_overflow) or
             // once it has expired (reqsk_timer_handler: its SYN,ACK retries ran out).
             TcpState::SynReceived => me.passive && me.overflowed,
+            // An orphan in FIN-WAIT-2: gone past tcp_fin_timeout (any FIN of the peer meets
+            // the kernel's RST), or alive but closed for reading, which answers new data or
+            // an out-of-order FIN with an RST and dies (tcp_rcv_state_process's
+            // TCPABORTONDATA; tcp_timewait_state_process's TCP_TW_RST in its FIN-WAIT-2
+            // substate). Either way the peer sent what `me` never acknowledged.
             TcpState::FinWait2 => {
-                peer.fin_seq.is_some() && me.fin_seq.is_some_and(|fs| peer.max_ack == Some(fs + 1))
+                me.fin_seq.is_some_and(|fs| peer.max_ack == Some(fs + 1))
+                    && peer
+                        .next_seq
+                        .is_some_and(|n| me.max_ack.is_none_or(|a| n > a))
             }
             _ => false,
         }

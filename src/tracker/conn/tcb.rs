@@ -30,6 +30,14 @@ pub(crate) struct Pending {
     pub(super) crossed: Option<Timestamp>,
     /// The peer sent something after it that did not acknowledge it.
     pub(super) unacked_after: bool,
+    /// A FIN with sequence space below it its receiver lacks (a hole in the capture below
+    /// it, or the receiver's ACK stopping short of it): the first byte missing. The FIN
+    /// waits in the receiver's out-of-order queue (tcp_data_queue) until that fills.
+    pub(super) missing_from: Option<SeqNum>,
+    /// The last segment (time, frame) that resent or filled what was missing below the FIN:
+    /// the receiver takes the FIN then (tcp_ofo_queue hands it to tcp_fin), not at its
+    /// arrival.
+    pub(super) refill: Option<(Timestamp, u64)>,
 }
 
 /// A FIN whose call (close or shutdown) is not yet known.
@@ -67,6 +75,9 @@ pub(super) struct Tcb {
     /// full accept queue); only its child's own segment shows it was taken later.
     pub(super) overflowed: bool,
     pub(super) next_seq: Option<SeqNum>,
+    /// The lowest sequence number below `next_seq` that no captured segment carried (a
+    /// sequence gap: lost before the capture point, or reordered behind what followed it).
+    pub(super) hole_from: Option<SeqNum>,
     /// End of the payload sent (FIN excluded).
     pub(super) data_end: Option<SeqNum>,
     pub(super) fin_seq: Option<SeqNum>,
@@ -97,6 +108,7 @@ impl Tcb {
             accept_ack: None,
             overflowed: false,
             next_seq: None,
+            hole_from: None,
             data_end: None,
             fin_seq: None,
             max_ack: None,

@@ -122,6 +122,53 @@ fn a_syn_ack_to_an_abandoned_connect_is_answered_by_the_kernels_rst() {
     assert!(illegal(&ev).is_empty(), "{:?}", illegal(&ev));
 }
 
+/// The request resends its SYN,ACK one second after sending it, and its timer fires a
+/// little late (16 ms on lo): more than a second after the ACK it answers. That ACK was
+/// still dropped (seen with `demo --scenario accept-overflow`). When a later ACK was taken
+/// is unknown: the server is ESTABLISHED at its child's own first segment.
+#[test]
+fn a_syn_ack_resent_just_over_a_second_after_the_ack_still_shows_it_dropped() {
+    let mut s = handshake(); // the final ACK (frame 3) was lost after the capture point
+    s.extend([
+        seg(1019, S, C, SY | A, ISN_S, ISN_C + 1, 0),
+        seg(1020, C, S, A, ISN_C + 1, ISN_S + 1, 0), // the queue is full: dropped
+        seg(3030, S, C, SY | A, ISN_S, ISN_C + 1, 0),
+        seg(3031, C, S, A, ISN_C + 1, ISN_S + 1, 0), // taken
+        seg(3500, C, S, A, ISN_C + 1, ISN_S + 1, 5),
+        seg(3501, S, C, A, ISN_S + 1, ISN_C + 6, 0),
+    ]);
+    let ev = run(&s);
+    assert_eq!(path(&ev, S)[1..], [SynReceived, Established]);
+    assert_eq!(entered_at(&ev, S, Established), Some(3501));
+    assert_eq!(entered_at(&ev, C, Established), Some(2));
+}
+
+/// The abandoned connect()'s first SYN,ACK was lost after the capture point: the request
+/// sock resends it after a second (past the hold), and that copy meets the RST. The client
+/// was never ESTABLISHED, and the request sock's end makes no call fail (seen with
+/// `demo --scenario abandoned-connect --kernel-check`).
+#[test]
+fn a_syn_ack_resent_to_an_abandoned_connect_after_a_second_meets_an_rst() {
+    let s = vec![
+        seg(1, C, S, SY, ISN_C, 0, 0),
+        seg(2, S, C, SY | A, ISN_S, ISN_C + 1, 0), // lost after the capture point
+        seg(1100, S, C, SY | A, ISN_S, ISN_C + 1, 0),
+        seg(1101, C, S, R, ISN_C + 1, 0, 0),
+    ];
+    let ev = run(&s);
+    assert_eq!(path(&ev, C), [Closed, SynSent, Closed]);
+    assert_eq!(path(&ev, S)[1..], [SynReceived, Closed]);
+    assert_eq!(entered_at(&ev, C, Closed), Some(1101));
+    let at_rst = |ep| {
+        calls(&ev, ep)
+            .into_iter()
+            .filter(|(_, f)| *f == Some(1101))
+            .count()
+    };
+    assert_eq!((at_rst(C), at_rst(S)), (0, 0), "{:?}", calls(&ev, S));
+    assert!(illegal(&ev).is_empty(), "{:?}", illegal(&ev));
+}
+
 /// A FIN-WAIT-2 orphan past tcp_fin_timeout is gone: the peer's late FIN meets the
 /// kernel's RST. The orphan was CLOSED by its timer, not by a call; the peer in LAST-ACK
 /// is CLOSED by the RST.

@@ -125,4 +125,5 @@ mod midstream;
 mod one_sided;
 mod opening;
 mod properties;
+mod reorder;
 mod time_wait;
