@@ -186,7 +186,7 @@ pub fn renderer_for(format: Format, opts: RenderOpts, cf: ConnFilter) -> Box<dyn
         Format::Timeline => Box::new(Grouped::new(crate::render::timeline::renderer(opts), cf)),
         Format::Svg => Box::new(Grouped::new(SvgRenderer::svg(opts), cf)),
         Format::Html => Box::new(Grouped::new(SvgRenderer::html(opts), cf)),
-        Format::Report => Box::new(Grouped::new(ReportRenderer::new(opts), cf)),
+        Format::Report => Box::new(ReportRenderer::new(opts, cf)),
         Format::Summary => Box::new(crate::render::summary::streaming(cf, opts.width)),
         Format::Stream => Box::new(crate::render::stream::StreamRenderer::new(opts)),
         Format::None => Box::new(NoOutput),

@@ -10,25 +10,33 @@
 //! line ([`row`]) as its verdict comes, in `<script type="text/plain" class="rows">` chunks,
 //! each kept ladder as its own `<script type="image/svg+xml" id="lN">`, and last the totals
 //! (`<script type="application/json" id="meta">`) and the script, which builds the page
-//! from them once the document is parsed. Nothing per connection stays in memory.
+//! from them once the document is parsed. It groups the events itself rather than through
+//! [`super::group::Grouped`], which keeps every event of every open connection (with
+//! thousands open at once, tens of MB): of an open connection it keeps only what its line
+//! needs ([`row::Seen`]), and its whole events only while it may still get a ladder.
 //!
 //! Which connections carry their ladder ([`LadderChoice`]): every one in a small capture;
 //! in a large one the first [`FIRST_LADDERS`], then the first [`PER_CLASS`] of each kind of
 //! trouble (each outcome but `closed`, and closed ones with each kind of anomaly), within
-//! [`LADDER_BYTES`] in all. The page says which rule applied. A drawing keeps at most
-//! [`LADDER_SEGMENTS`] segments unless `--max-segments` says otherwise.
+//! [`LADDER_BYTES`] in all, and of at most [`HELD_LADDERS`] connections open at once. The page
+//! says which rule applied. A drawing keeps at most [`LADDER_SEGMENTS`] segments unless
+//! `--max-segments` says otherwise. Rows come in the order the verdicts come (the table
+//! sorts by id first).
 //!
 //! Pure: no clock, no environment.
 
 pub mod row;
 pub mod totals;
 
-use super::group::{ConnGroup, GroupRenderer};
+use super::group::ConnGroup;
 use super::svg::write_connection_svg;
-use super::RenderOpts;
-use crate::events::{Meta, Outcome, Summary, TcpState};
+use super::{RenderOpts, Renderer};
+use crate::events::{ConnId, ConnectionEvent, Event, Meta, Outcome, Summary, TcpState};
+use crate::filter::ConnFilter;
 use crate::timestamp::Timestamp;
+use row::Seen;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use totals::Totals;
 
@@ -38,6 +46,8 @@ pub const FIRST_LADDERS: u64 = 1000;
 pub const PER_CLASS: u64 = 200;
 /// All ladders together stay within this many bytes.
 pub const LADDER_BYTES: u64 = 32 << 20;
+/// At most this many open connections keep their whole events for a ladder at once.
+pub const HELD_LADDERS: usize = 512;
 /// Segments drawn per ladder (the first and last halves) unless `--max-segments` is given.
 pub const LADDER_SEGMENTS: usize = 200;
 /// A chunk of rows is written once it holds this many bytes.
@@ -68,6 +78,11 @@ pub struct LadderChoice {
     pub per_class_limit: u64,
     /// See [`LADDER_BYTES`].
     pub byte_limit: u64,
+    /// See [`HELD_LADDERS`].
+    pub held_limit: u64,
+    /// Connections the rule would have drawn whose events could not be kept (more than
+    /// [`HELD_LADDERS`] open at once).
+    pub not_held: u64,
 }
 
 impl LadderChoice {
@@ -76,31 +91,42 @@ impl LadderChoice {
             first: FIRST_LADDERS,
             per_class_limit: PER_CLASS,
             byte_limit: LADDER_BYTES,
+            held_limit: HELD_LADDERS as u64,
             ..LadderChoice::default()
         }
     }
 
     /// The kind of trouble of a connection: its outcome but `closed`, else the lowest kind
     /// of anomaly it has (offset by the outcomes), else none.
-    fn class(g: &ConnGroup) -> Option<usize> {
-        let v = &g.verdict;
+    fn class(v: &ConnectionEvent, seen: &Seen) -> Option<usize> {
         if v.outcome != Outcome::Closed {
             return Outcome::ALL.iter().position(|o| *o == v.outcome);
         }
-        let k = row::kinds(g);
+        let k = seen.kinds();
         (k != 0).then(|| Outcome::ALL.len() + k.trailing_zeros() as usize)
     }
 
-    /// Does `g` get its ladder?
-    fn wants(&mut self, g: &ConnGroup) -> bool {
+    /// Should a connection that starts now keep its events (any may turn out to be trouble)?
+    fn may_want(&self, held: usize) -> bool {
+        held < HELD_LADDERS && self.bytes < LADDER_BYTES
+    }
+
+    /// Does a connection judged now get its ladder? `ordinal`: its place in order of first
+    /// appearance; `held`: were its events kept.
+    fn wants(&mut self, v: &ConnectionEvent, seen: &Seen, ordinal: u64, held: bool) -> bool {
         self.seen += 1;
-        let yes = self.bytes < LADDER_BYTES
-            && (self.seen <= FIRST_LADDERS
-                || Self::class(g).is_some_and(|c| {
-                    let n = &mut self.per_class[c];
-                    *n += 1;
-                    *n <= PER_CLASS
-                }));
+        let class = Self::class(v, seen);
+        let chosen = self.bytes < LADDER_BYTES
+            && (ordinal <= FIRST_LADDERS || class.is_some_and(|c| self.per_class[c] < PER_CLASS));
+        let yes = chosen && held;
+        if yes && ordinal > FIRST_LADDERS {
+            if let Some(c) = class {
+                self.per_class[c] += 1;
+            }
+        }
+        if chosen && !held {
+            self.not_held += 1;
+        }
         if !yes {
             self.some_left_out = true;
         }
@@ -113,7 +139,7 @@ impl LadderChoice {
 struct PageMeta<'a> {
     title: &'a str,
     input: &'a str,
-    /// The first connection's start, µs since 1970 (the rows' `start` counts from it).
+    /// The first event's time, µs since 1970 (the rows' `start` counts from it).
     t0_us: i64,
     /// State names by index.
     states: Vec<&'static str>,
@@ -123,12 +149,28 @@ struct PageMeta<'a> {
     ladders: &'a LadderChoice,
 }
 
+/// One open connection: what its line needs, and its events while it may get a ladder.
+struct Open {
+    /// Its place in order of first appearance (1-based).
+    ordinal: u64,
+    seen: Seen,
+    events: Option<Vec<Event>>,
+}
+
 /// Writes the report page as the connections come.
 pub struct ReportRenderer {
     opts: RenderOpts,
+    filter: ConnFilter,
     title: String,
     input: String,
     t0: Option<Timestamp>,
+    open: HashMap<ConnId, Open>,
+    /// How many open connections keep their events.
+    held: usize,
+    /// Connections met so far.
+    met: u64,
+    /// Ids judged, one bit each (their later events, such as TIME_WAIT's end, are ignored).
+    judged: Vec<u64>,
     chunk: String,
     totals: Totals,
     ladders: LadderChoice,
@@ -136,19 +178,38 @@ pub struct ReportRenderer {
 }
 
 impl ReportRenderer {
-    /// A report with `opts` (its ladders are drawn as `--format svg` draws).
-    pub fn new(mut opts: RenderOpts) -> Self {
+    /// A report of the connections that pass `filter`, its ladders drawn with `opts` as
+    /// `--format svg` draws them.
+    pub fn new(mut opts: RenderOpts, filter: ConnFilter) -> Self {
         opts.max_segments = opts.max_segments.or(Some(LADDER_SEGMENTS));
         ReportRenderer {
             opts,
+            filter,
             title: String::new(),
             input: String::new(),
             t0: None,
+            open: HashMap::new(),
+            held: 0,
+            met: 0,
+            judged: Vec::new(),
             chunk: String::new(),
             totals: Totals::new(),
             ladders: LadderChoice::new(),
             svg: Vec::new(),
         }
+    }
+
+    fn is_judged(&self, id: ConnId) -> bool {
+        let i = (id / 64) as usize;
+        self.judged.get(i).is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+
+    fn set_judged(&mut self, id: ConnId) {
+        let i = (id / 64) as usize;
+        if self.judged.len() <= i {
+            self.judged.resize(i + 1, 0);
+        }
+        self.judged[i] |= 1 << (id % 64);
     }
 
     fn flush_rows(&mut self, out: &mut dyn Write) -> io::Result<()> {
@@ -162,6 +223,56 @@ impl ReportRenderer {
         self.chunk.clear();
         Ok(())
     }
+
+    /// A connection's verdict: its line, and its ladder if it gets one.
+    fn judge(&mut self, v: &ConnectionEvent, out: &mut dyn Write) -> io::Result<()> {
+        self.set_judged(v.conn);
+        let open = self.open.remove(&v.conn);
+        let (ordinal, seen, events) = match open {
+            Some(o) => {
+                if o.events.is_some() {
+                    self.held -= 1;
+                }
+                (o.ordinal, o.seen, o.events)
+            }
+            // A verdict with no event before it (ids not from this tracker).
+            None => {
+                self.met += 1;
+                (self.met, Seen::default(), None)
+            }
+        };
+        if !self.filter.matches(v) {
+            return Ok(());
+        }
+        let t0 = *self.t0.get_or_insert(v.start);
+        self.totals.add(v, &seen);
+        let ladder = self
+            .ladders
+            .wants(v, &seen, ordinal, events.is_some())
+            .then_some(events)
+            .flatten();
+        let drawn = ladder.is_some();
+        if let Some(events) = ladder {
+            let g = ConnGroup {
+                events,
+                verdict: v.clone(),
+            };
+            self.svg.clear();
+            let title = format!("conn {}", v.conn);
+            write_connection_svg(&g, &self.opts, &title, &mut self.svg)?;
+            // The SVG escapes every `<` of its text: its only `</` are its own end tags.
+            write!(out, "<script type=\"image/svg+xml\" id=\"l{}\">", v.conn)?;
+            out.write_all(&self.svg)?;
+            out.write_all(b"</script>\n")?;
+            self.ladders.kept += 1;
+            self.ladders.bytes += self.svg.len() as u64;
+        }
+        row::push_row(&mut self.chunk, v, &seen, t0, drawn);
+        if self.chunk.len() >= CHUNK {
+            self.flush_rows(out)?;
+        }
+        Ok(())
+    }
 }
 
 /// JSON for inside a `<script>` element: `<` (only ever inside strings) as `\u003c`, so no
@@ -172,7 +283,7 @@ fn script_json<T: Serialize>(v: &T) -> String {
         .replace('<', "\\u003c")
 }
 
-impl GroupRenderer for ReportRenderer {
+impl Renderer for ReportRenderer {
     fn start(&mut self, meta: &Meta, out: &mut dyn Write) -> io::Result<()> {
         self.input = meta.input.clone();
         self.title = format!("synfin report: {}", meta.input);
@@ -185,30 +296,35 @@ impl GroupRenderer for ReportRenderer {
         )
     }
 
-    fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
-        let t0 = *self.t0.get_or_insert(g.verdict.start);
-        self.totals.add(g);
-        let ladder = self.ladders.wants(g);
-        if ladder {
-            self.svg.clear();
-            let title = format!("conn {}", g.verdict.conn);
-            write_connection_svg(g, &self.opts, &title, &mut self.svg)?;
-            // The SVG escapes every `<` of its text: its only `</` are its own end tags.
-            write!(
-                out,
-                "<script type=\"image/svg+xml\" id=\"l{}\">",
-                g.verdict.conn
-            )?;
-            out.write_all(&self.svg)?;
-            out.write_all(b"</script>\n")?;
-            self.ladders.kept += 1;
-            self.ladders.bytes += self.svg.len() as u64;
+    fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
+        // Events come in time order: the first is the capture's start, as near as matters.
+        self.t0.get_or_insert(event.t());
+        match event {
+            Event::Connection(v) => self.judge(v, out),
+            // Calls on no connection (listen()) belong to no row.
+            e if e.conn() == 0 => Ok(()),
+            // After the verdict (TIME_WAIT's end: the verdict has it already).
+            e if self.is_judged(e.conn()) => Ok(()),
+            e => {
+                if !self.open.contains_key(&e.conn()) {
+                    self.met += 1;
+                    let keep = self.ladders.may_want(self.held);
+                    self.held += usize::from(keep);
+                    let o = Open {
+                        ordinal: self.met,
+                        seen: Seen::default(),
+                        events: keep.then(Vec::new),
+                    };
+                    self.open.insert(e.conn(), o);
+                }
+                let o = self.open.get_mut(&e.conn()).expect("inserted above");
+                o.seen.add(e);
+                if let Some(events) = &mut o.events {
+                    events.push(e.clone());
+                }
+                Ok(())
+            }
         }
-        row::push_row(&mut self.chunk, g, t0, ladder);
-        if self.chunk.len() >= CHUNK {
-            self.flush_rows(out)?;
-        }
-        Ok(())
     }
 
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {

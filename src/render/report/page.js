@@ -28,6 +28,7 @@
     }
   }
   const N = id.length;
+  const T_PARSED = performance.now();
   const rowOf = new Map();
   for (let i = 0; i < N; i++) rowOf.set(id[i], i);
 
@@ -111,6 +112,7 @@
     }
   }
   if (!N) { tBegin = 0; tEnd = 0; }
+  const T_INTERVALS = performance.now();
   const serverIds = new Map();
   for (let i = 0; i < N; i++) serverIds.set(server[i], (serverIds.get(server[i]) || 0) + 1);
 
@@ -326,7 +328,7 @@
   }
 
   // ---- wiring ----
-  window.synfinTimings = {};
+  window.synfinTimings = { parse_ms: T_PARSED - T_START, intervals_ms: T_INTERVALS - T_PARSED };
   totals();
   const sel = $("server");
   [...serverIds].sort((a, b) => b[1] - a[1] || endpointCmp(a[0], b[0])).slice(0, 2000).forEach(([s, n]) => {
@@ -335,7 +337,9 @@
     sel.appendChild(o);
   });
   sel.addEventListener("change", drawChart);
+  let t = performance.now();
   drawChart();
+  window.synfinTimings.chart_ms = performance.now() - t;
   $("chart").addEventListener("mousemove", chartTip);
   $("chart").addEventListener("mouseleave", () => { $("chart-tip").style.display = "none"; });
   histogram("rtt", "rtt-note", rtt, "a whole handshake");
@@ -366,7 +370,9 @@
     ? `Every connection's ladder is in the page (${L.kept}).`
     : `Only ${L.kept} of ${L.seen} connections carry their ladder in the page: the first ${L.first}, then the first ` +
       `${L.per_class_limit} of each kind of trouble (each outcome but closed, and closed connections with each kind of anomaly), ` +
-      `within ${Math.round(L.byte_limit / 1048576)} MiB of drawings. synfin replay … --conn N draws any other.`;
+      `within ${Math.round(L.byte_limit / 1048576)} MiB of drawings and of at most ${L.held_limit} connections open at once` +
+      (L.not_held ? ` (${L.not_held} that the rule chose went without: too many open at once)` : "") +
+      ". synfin replay … --conn N draws any other.";
   applyFilter();
   fromHash(true);
   $("loading").remove();

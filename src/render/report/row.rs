@@ -17,10 +17,12 @@
 //!   in TIME_WAIT gets its end (`B` = CLOSED) at the TIME_WAIT's end, even past the capture.
 //! * `ladder`: `1` when the page carries this connection's drawing.
 //!
+//! What a line needs besides the verdict is gathered from the connection's events as they
+//! come, into a [`Seen`] of a few hundred bytes, so that no connection's events need be kept.
+//!
 //! Pure: no I/O.
 
 use crate::events::{AnomalyKind, ConnectionEvent, Event, Initiator, Role, TcpState};
-use crate::render::group::ConnGroup;
 use crate::timestamp::Timestamp;
 use std::fmt::Write as _;
 
@@ -83,50 +85,70 @@ fn final_state(v: &ConnectionEvent, i: usize) -> Option<TcpState> {
     v.final_states.0.get(i).map(|x| x.1)
 }
 
-/// The anomalies' kinds of one connection, as bits.
-pub fn kinds(g: &ConnGroup) -> u8 {
-    g.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Anomaly(a) => Some(kind_bit(a.kind)),
-            _ => None,
-        })
-        .fold(0, |a, b| a | b)
+/// What one connection's events say that its line needs: each side's state changes and the
+/// anomalies by kind.
+#[derive(Debug, Default, Clone)]
+pub struct Seen {
+    /// Each state entered and when: the client's, the server's.
+    pub changes: [Vec<(TcpState, Timestamp)>; 2],
+    /// Anomalies of each kind of [`ANOMALY_KINDS`].
+    pub anomalies: [u32; 8],
+}
+
+impl Seen {
+    /// Note one event of the connection.
+    pub fn add(&mut self, e: &Event) {
+        match e {
+            Event::State(s) => {
+                let side = match s.role {
+                    Role::Client => 0,
+                    Role::Server => 1,
+                };
+                self.changes[side].push((s.to, s.t));
+            }
+            Event::Anomaly(a) => {
+                let i = kind_bit(a.kind).trailing_zeros() as usize;
+                self.anomalies[i] = self.anomalies[i].saturating_add(1);
+            }
+            _ => {}
+        }
+    }
+
+    /// The kinds of anomaly met, as bits.
+    pub fn kinds(&self) -> u8 {
+        (0..8)
+            .filter(|i| self.anomalies[*i] > 0)
+            .fold(0, |a, i| a | (1 << i))
+    }
 }
 
 /// Append one side's changes: each state entered and when (µs since the start, base 36).
-fn push_changes(out: &mut String, g: &ConnGroup, role: Role, side: usize) {
-    let v = &g.verdict;
+fn push_changes(out: &mut String, v: &ConnectionEvent, seen: &Seen, side: usize) {
+    let letter = |s: TcpState| (b'A' + state_index(s) as u8) as char;
     let mut last = None;
-    for e in &g.events {
-        if let Event::State(s) = e {
-            if s.role == role {
-                out.push((b'A' + state_index(s.to) as u8) as char);
-                push_base36(out, micros(s.t, v.start));
-                last = Some(s.to);
-            }
-        }
+    for (to, t) in &seen.changes[side] {
+        out.push(letter(*to));
+        push_base36(out, micros(*t, v.start));
+        last = Some(*to);
     }
-    let fin = final_state(v, side);
     if last.is_none() {
         // No change seen (picked up mid-stream, or a timer's): in its final state throughout.
-        if let Some(f) = fin {
-            out.push((b'A' + state_index(f) as u8) as char);
+        if let Some(f) = final_state(v, side) {
+            out.push(letter(f));
             out.push('0');
             last = Some(f);
         }
     }
     if last == Some(TcpState::TimeWait) {
         if let Some(until) = v.time_wait_until {
-            out.push((b'A' + state_index(TcpState::Closed) as u8) as char);
+            out.push(letter(TcpState::Closed));
             push_base36(out, micros(until, v.start));
         }
     }
 }
 
-/// Append connection `g`'s line (ending in `\n`); `t0` is the first connection's start.
-pub fn push_row(out: &mut String, g: &ConnGroup, t0: Timestamp, ladder: bool) {
-    let v = &g.verdict;
+/// Append connection `v`'s line (ending in `\n`); `t0` is the first connection's start.
+pub fn push_row(out: &mut String, v: &ConnectionEvent, seen: &Seen, t0: Timestamp, ladder: bool) {
     let mut num = itoa::Buffer::new();
     out.push_str(num.format(v.conn));
     let _ = write!(out, "\t{}\t{}\t", v.client, v.server);
@@ -159,12 +181,12 @@ pub fn push_row(out: &mut String, g: &ConnGroup, t0: Timestamp, ladder: bool) {
     out.push('\t');
     out.push_str(num.format(v.anomalies));
     out.push('\t');
-    out.push_str(num.format(kinds(g)));
+    out.push_str(num.format(seen.kinds()));
     out.push('\t');
-    push_changes(out, g, Role::Client, 0);
+    push_changes(out, v, seen, 0);
     out.push('\t');
     if v.final_states.0.len() > 1 {
-        push_changes(out, g, Role::Server, 1);
+        push_changes(out, v, seen, 1);
     }
     out.push('\t');
     out.push_str(if ladder { "1" } else { "0" });

@@ -2,9 +2,8 @@
 //! segments, frames, TIME_WAIT ends, resets, retransmissions), and who closed first and the
 //! anomalies by kind. Counted from the same verdicts, so the two agree.
 
-use super::row::{kinds, ANOMALY_KINDS};
-use crate::events::{Event, Initiator, Outcome, Summary, TcpState};
-use crate::render::group::ConnGroup;
+use super::row::{Seen, ANOMALY_KINDS};
+use crate::events::{ConnectionEvent, Initiator, Outcome, Summary, TcpState};
 use serde::Serialize;
 
 /// Counters over the connections shown.
@@ -51,8 +50,7 @@ impl Totals {
     }
 
     /// Count one connection.
-    pub fn add(&mut self, g: &ConnGroup) {
-        let v = &g.verdict;
+    pub fn add(&mut self, v: &ConnectionEvent, seen: &Seen) {
         self.connections += 1;
         let o = Outcome::ALL
             .iter()
@@ -75,15 +73,10 @@ impl Totals {
         }
         self.resets += u64::from(v.resets);
         self.retransmissions += u64::from(v.retransmissions);
-        let bits = kinds(g);
-        for (i, k) in ANOMALY_KINDS.iter().enumerate() {
-            if bits & (1 << i) != 0 {
+        for (i, n) in seen.anomalies.iter().enumerate() {
+            if *n > 0 {
                 self.anomalies[i].1 += 1;
-                self.anomalies[i].2 += g
-                    .events
-                    .iter()
-                    .filter(|e| matches!(e, Event::Anomaly(a) if a.kind == *k))
-                    .count() as u64;
+                self.anomalies[i].2 += u64::from(*n);
             }
         }
     }
