@@ -1,5 +1,5 @@
 //! The report as a person uses it, in headless Chromium driven through the DevTools protocol
-//! (real mouse clicks and typing): a generated capture of 1,200 connections to three servers
+//! (real mouse clicks and typing): a generated capture of 1,201 connections to three servers
 //! with every kind of ending, whose report must load without console errors, show the
 //! summary's row count and totals, sort and filter, draw a clicked connection's ladder with
 //! that connection's states, open the one a `#conn-N` link names, and chart as many TIME_WAIT
@@ -210,6 +210,15 @@ fn the_report_in_a_browser_agrees_with_the_summary() {
     for i in 0..1200 {
         write_connection(&mut g, i);
     }
+    // Last, a close whose final ACK is not captured: the client enters TIME_WAIT with the
+    // capture's last segment (the chart's end counts it).
+    let (c, s) = (support::client(1200), servers()[0]);
+    g.seg(c, s, SYN, 7, 0, &[], 1_000);
+    g.seg(s, c, SYN | ACK, 70, 8, &[], 1_000);
+    g.seg(c, s, ACK, 8, 71, &[], 1_000);
+    g.seg(c, s, FIN | ACK, 8, 71, &[], 1_000);
+    g.seg(s, c, ACK, 71, 9, &[], 1_000);
+    g.seg(s, c, FIN | ACK, 71, 9, &[], 1_000);
     g.finish();
     let pcap = pcap.to_str().unwrap();
     let page = dir.path().join("report.html");
@@ -218,7 +227,7 @@ fn the_report_in_a_browser_agrees_with_the_summary() {
     let jsonl = synfin(&["replay", pcap, "-f", "jsonl"]);
     let rows = support::summary_rows(&summary);
     let (outcomes, tw_client, tw_server) = summary_totals(&summary);
-    assert_eq!(rows.len(), 1200);
+    assert_eq!(rows.len(), 1201);
     assert!(outcomes.len() >= 5, "every kind of ending: {outcomes:?}");
 
     let profile = dir.path().join("profile");
