@@ -18,13 +18,15 @@
 //! Which connections carry their ladder ([`LadderChoice`]): every one in a small capture;
 //! in a large one the first [`FIRST_LADDERS`], then the first [`PER_CLASS`] of each kind of
 //! trouble (each outcome but `closed`, and closed ones with each kind of anomaly), within
-//! [`LADDER_BYTES`] in all, and of at most [`HELD_LADDERS`] connections open at once. The page
+//! [`LADDER_BYTES`] in all, and as long as the events waiting for their verdicts fit in
+//! [`HELD_BYTES`] (a connection whose events do not is drawn without). The page
 //! says which rule applied. A drawing keeps at most [`LADDER_SEGMENTS`] segments unless
 //! `--max-segments` says otherwise. Rows come in the order the verdicts come (the table
 //! sorts by id first).
 //!
 //! Pure: no clock, no environment.
 
+pub mod held;
 pub mod row;
 pub mod totals;
 
@@ -34,6 +36,7 @@ use super::{RenderOpts, Renderer};
 use crate::events::{ConnId, ConnectionEvent, Event, Meta, Outcome, Summary, TcpState};
 use crate::filter::ConnFilter;
 use crate::timestamp::Timestamp;
+use held::Held;
 use row::Seen;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -46,8 +49,9 @@ pub const FIRST_LADDERS: u64 = 1000;
 pub const PER_CLASS: u64 = 200;
 /// All ladders together stay within this many bytes.
 pub const LADDER_BYTES: u64 = 32 << 20;
-/// At most this many open connections keep their whole events for a ladder at once.
-pub const HELD_LADDERS: usize = 512;
+/// The events kept for ladders of connections not yet judged take at most this many bytes
+/// (RST-ended connections are judged only once they stop lingering, so many wait at once).
+pub const HELD_BYTES: usize = 8 << 20;
 /// Segments drawn per ladder (the first and last halves) unless `--max-segments` is given.
 pub const LADDER_SEGMENTS: usize = 200;
 /// A chunk of rows is written once it holds this many bytes.
@@ -78,10 +82,10 @@ pub struct LadderChoice {
     pub per_class_limit: u64,
     /// See [`LADDER_BYTES`].
     pub byte_limit: u64,
-    /// See [`HELD_LADDERS`].
+    /// See [`HELD_BYTES`].
     pub held_limit: u64,
-    /// Connections the rule would have drawn whose events could not be kept (more than
-    /// [`HELD_LADDERS`] open at once).
+    /// Connections the rule would have drawn whose events could not be kept (past
+    /// [`HELD_BYTES`] waiting at once).
     pub not_held: u64,
 }
 
@@ -91,7 +95,7 @@ impl LadderChoice {
             first: FIRST_LADDERS,
             per_class_limit: PER_CLASS,
             byte_limit: LADDER_BYTES,
-            held_limit: HELD_LADDERS as u64,
+            held_limit: HELD_BYTES as u64,
             ..LadderChoice::default()
         }
     }
@@ -107,8 +111,8 @@ impl LadderChoice {
     }
 
     /// Should a connection that starts now keep its events (any may turn out to be trouble)?
-    fn may_want(&self, held: usize) -> bool {
-        held < HELD_LADDERS && self.bytes < LADDER_BYTES
+    fn may_want(&self, held_bytes: usize) -> bool {
+        held_bytes < HELD_BYTES && self.bytes < LADDER_BYTES
     }
 
     /// Does a connection judged now get its ladder? `ordinal`: its place in order of first
@@ -154,7 +158,7 @@ struct Open {
     /// Its place in order of first appearance (1-based).
     ordinal: u64,
     seen: Seen,
-    events: Option<Vec<Event>>,
+    events: Option<Held>,
 }
 
 /// Writes the report page as the connections come.
@@ -165,8 +169,8 @@ pub struct ReportRenderer {
     input: String,
     t0: Option<Timestamp>,
     open: HashMap<ConnId, Open>,
-    /// How many open connections keep their events.
-    held: usize,
+    /// The memory of the events kept ([`Held::bytes`]).
+    held_bytes: usize,
     /// Connections met so far.
     met: u64,
     /// Ids judged, one bit each (their later events, such as TIME_WAIT's end, are ignored).
@@ -189,7 +193,7 @@ impl ReportRenderer {
             input: String::new(),
             t0: None,
             open: HashMap::new(),
-            held: 0,
+            held_bytes: 0,
             met: 0,
             judged: Vec::new(),
             chunk: String::new(),
@@ -230,8 +234,8 @@ impl ReportRenderer {
         let open = self.open.remove(&v.conn);
         let (ordinal, seen, events) = match open {
             Some(o) => {
-                if o.events.is_some() {
-                    self.held -= 1;
+                if let Some(h) = &o.events {
+                    self.held_bytes -= h.bytes();
                 }
                 (o.ordinal, o.seen, o.events)
             }
@@ -252,9 +256,9 @@ impl ReportRenderer {
             .then_some(events)
             .flatten();
         let drawn = ladder.is_some();
-        if let Some(events) = ladder {
+        if let Some(held) = ladder {
             let g = ConnGroup {
-                events,
+                events: held.into_events(),
                 verdict: v.clone(),
             };
             self.svg.clear();
@@ -308,19 +312,26 @@ impl Renderer for ReportRenderer {
             e => {
                 if !self.open.contains_key(&e.conn()) {
                     self.met += 1;
-                    let keep = self.ladders.may_want(self.held);
-                    self.held += usize::from(keep);
+                    let keep = self.ladders.may_want(self.held_bytes);
                     let o = Open {
                         ordinal: self.met,
                         seen: Seen::default(),
-                        events: keep.then(Vec::new),
+                        events: keep.then(Held::default),
                     };
                     self.open.insert(e.conn(), o);
                 }
                 let o = self.open.get_mut(&e.conn()).expect("inserted above");
                 o.seen.add(e);
-                if let Some(events) = &mut o.events {
-                    events.push(e.clone());
+                if let Some(h) = &mut o.events {
+                    let before = h.bytes();
+                    h.push(e);
+                    self.held_bytes += h.bytes() - before;
+                    if self.held_bytes > HELD_BYTES {
+                        // Past the budget, the growing one lets go (one long connection
+                        // cannot take it all).
+                        self.held_bytes -= h.bytes();
+                        o.events = None;
+                    }
                 }
                 Ok(())
             }

@@ -370,10 +370,11 @@
     ? `Every connection's ladder is in the page (${L.kept}).`
     : `Only ${L.kept} of ${L.seen} connections carry their ladder in the page: the first ${L.first}, then the first ` +
       `${L.per_class_limit} of each kind of trouble (each outcome but closed, and closed connections with each kind of anomaly), ` +
-      `within ${Math.round(L.byte_limit / 1048576)} MiB of drawings and of at most ${L.held_limit} connections open at once` +
-      (L.not_held ? ` (${L.not_held} that the rule chose went without: too many open at once)` : "") +
+      `within ${Math.round(L.byte_limit / 1048576)} MiB of drawings, as long as the events waiting for their verdicts fit in ` +
+      `${Math.round(L.held_limit / 1048576)} MiB` +
+      (L.not_held ? ` (${L.not_held} that the rule chose went without: too many waiting at once)` : "") +
       ". synfin replay … --conn N draws any other.";
-  applyFilter();
+  sortBy(0, false);
   fromHash(true);
   $("loading").remove();
   window.synfinTimings.ready_ms = performance.now();
