@@ -350,12 +350,36 @@ fn the_report_needs_memory_for_connections_open_at_once_and_little_file_per_conn
                 g.seg(client(i), server(), ACK, isn(i) + 1, 4243, &[], 1_000);
             }
             for i in ids.clone() {
-                g.seg(client(i), server(), ACK | PSH, isn(i) + 1, 4243, b"0123456789", 1_000);
+                g.seg(
+                    client(i),
+                    server(),
+                    ACK | PSH,
+                    isn(i) + 1,
+                    4243,
+                    b"0123456789",
+                    1_000,
+                );
                 g.seg(server(), client(i), ACK, 4243, isn(i) + 11, &[], 1_000);
             }
             for i in ids {
-                g.seg(client(i), server(), FIN | ACK, isn(i) + 11, 4243, &[], 1_000);
-                g.seg(server(), client(i), FIN | ACK, 4243, isn(i) + 12, &[], 1_000);
+                g.seg(
+                    client(i),
+                    server(),
+                    FIN | ACK,
+                    isn(i) + 11,
+                    4243,
+                    &[],
+                    1_000,
+                );
+                g.seg(
+                    server(),
+                    client(i),
+                    FIN | ACK,
+                    4243,
+                    isn(i) + 12,
+                    &[],
+                    1_000,
+                );
                 g.seg(client(i), server(), ACK, isn(i) + 12, 4244, &[], 1_000);
             }
         }

@@ -253,9 +253,18 @@ fn report(name: &str) {
             .map(|x| x[..x.find(b).expect("the element ends")].to_string())
             .collect()
     };
-    let rows: String = between(&page, "<script type=\"text/plain\" class=\"rows\">\n", "</script>").concat();
+    let rows: String = between(
+        &page,
+        "<script type=\"text/plain\" class=\"rows\">\n",
+        "</script>",
+    )
+    .concat();
     let meta: serde_json::Value = serde_json::from_str(
-        &between(&page, "<script type=\"application/json\" id=\"meta\">", "</script>")[0],
+        &between(
+            &page,
+            "<script type=\"application/json\" id=\"meta\">",
+            "</script>",
+        )[0],
     )
     .unwrap();
     let totals = &meta["totals"];
@@ -263,7 +272,10 @@ fn report(name: &str) {
     let summary = synfin(&["replay", &path, "-f", "summary", "--width", "170"]);
     let lines: Vec<&str> = summary.lines().collect();
     let n_rows = lines.iter().skip(2).take_while(|l| !l.is_empty()).count();
-    let n_rows = if lines.first().is_some_and(|l| l.starts_with("connections of")) {
+    let n_rows = if lines
+        .first()
+        .is_some_and(|l| l.starts_with("connections of"))
+    {
         n_rows
     } else {
         0

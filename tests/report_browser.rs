@@ -239,7 +239,14 @@ fn the_report_in_a_browser_agrees_with_the_summary() {
 
     // Rows and totals are the summary's.
     assert_eq!(rows_shown(&mut b), rows.len() as u64);
-    for o in ["closed", "reset", "refused", "aborted", "incomplete", "open"] {
+    for o in [
+        "closed",
+        "reset",
+        "refused",
+        "aborted",
+        "incomplete",
+        "open",
+    ] {
         let want = outcomes.get(o).copied().unwrap_or(0);
         assert_eq!(total(&mut b, &format!("outcome-{o}")), want, "{o}");
     }
@@ -345,7 +352,10 @@ fn the_report_in_a_browser_agrees_with_the_summary() {
     // the same page is no new load).
     b.navigate("about:blank");
     b.navigate(&format!("{url}#conn-7"));
-    assert_eq!(b.eval("document.getElementById('ladder-svg').dataset.conn"), "7");
+    assert_eq!(
+        b.eval("document.getElementById('ladder-svg').dataset.conn"),
+        "7"
+    );
     let text = ladder_text(&mut b);
     assert_eq!(state_names(&text), jsonl_states(&jsonl, 7));
     assert!(b.eval("document.querySelector('#rows .row.sel[data-conn=\"7\"]') !== null") == true);

@@ -128,7 +128,10 @@ impl Browser {
             deadline: Duration::from_secs(120),
         };
         let target = b.call("Target.createTarget", json!({"url": "about:blank"}));
-        let target = target["targetId"].as_str().expect("a target id").to_string();
+        let target = target["targetId"]
+            .as_str()
+            .expect("a target id")
+            .to_string();
         let attached = b.call(
             "Target.attachToTarget",
             json!({"targetId": target, "flatten": true}),
@@ -170,11 +173,13 @@ impl Browser {
             Some("Runtime.consoleAPICalled")
                 if matches!(p["type"].as_str(), Some("error" | "assert")) =>
             {
-                self.errors.push(format!("console.{}: {}", p["type"], p["args"]))
+                self.errors
+                    .push(format!("console.{}: {}", p["type"], p["args"]))
             }
-            Some("Log.entryAdded") if p["entry"]["level"] == "error" => self
-                .errors
-                .push(format!("log: {}", p["entry"]["text"].as_str().unwrap_or("?"))),
+            Some("Log.entryAdded") if p["entry"]["level"] == "error" => self.errors.push(format!(
+                "log: {}",
+                p["entry"]["text"].as_str().unwrap_or("?")
+            )),
             _ => {}
         }
     }

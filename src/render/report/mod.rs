@@ -205,7 +205,9 @@ impl ReportRenderer {
 
     fn is_judged(&self, id: ConnId) -> bool {
         let i = (id / 64) as usize;
-        self.judged.get(i).is_some_and(|w| w & (1 << (id % 64)) != 0)
+        self.judged
+            .get(i)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
     }
 
     fn set_judged(&mut self, id: ConnId) {
