@@ -366,7 +366,9 @@
   });
   window.addEventListener("hashchange", () => fromHash(false));
   const L = meta.ladders;
-  $("ladder-rule").textContent = !L.some_left_out
+  $("ladder-rule").textContent = !L.seen
+    ? "No TCP connections."
+    : !L.some_left_out
     ? `Every connection's ladder is in the page (${L.kept}).`
     : `Only ${L.kept} of ${L.seen} connections carry their ladder in the page: the first ${L.first}, then the first ` +
       `${L.per_class_limit} of each kind of trouble (each outcome but closed, and closed connections with each kind of anomaly), ` +
