@@ -260,6 +260,10 @@ pub enum Format {
     Svg,
     /// The SVG picture inside a minimal HTML page.
     Html,
+    /// One self-contained HTML page for the whole capture: totals, a sortable connection
+    /// table, sockets in each state over time, RTT and duration distributions, and each
+    /// connection's ladder on a click (the default for -o FILE.html).
+    Report,
     /// The live view: each segment's row as it comes, connections interleaved under a
     /// gutter (the default for watch and for replay of a pipe).
     Stream,

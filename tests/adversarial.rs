@@ -333,3 +333,83 @@ fn a_capture_made_of_holes_keeps_memory_bounded() {
         "peak RSS {rss_kib} KiB for 1.2 million holes"
     );
 }
+
+#[test]
+fn the_report_needs_memory_for_connections_open_at_once_and_little_file_per_connection() {
+    // Batches of 2,000 connections open at once (more than the report keeps whole for its
+    // ladders): every handshake of a batch, then its data, then every close. 2 batches and
+    // 20: the longer capture must not need more memory, and the page grows by its rows.
+    let gen = |batches: u32, path: &str| {
+        let mut g = Gen::create(path.as_ref());
+        for b in 0..batches {
+            let ids = b * 2_000..(b + 1) * 2_000;
+            let isn = |i: u32| i.wrapping_mul(7919);
+            for i in ids.clone() {
+                g.seg(client(i), server(), SYN, isn(i), 0, &[], 1_000);
+                g.seg(server(), client(i), SYN | ACK, 4242, isn(i) + 1, &[], 1_000);
+                g.seg(client(i), server(), ACK, isn(i) + 1, 4243, &[], 1_000);
+            }
+            for i in ids.clone() {
+                g.seg(
+                    client(i),
+                    server(),
+                    ACK | PSH,
+                    isn(i) + 1,
+                    4243,
+                    b"0123456789",
+                    1_000,
+                );
+                g.seg(server(), client(i), ACK, 4243, isn(i) + 11, &[], 1_000);
+            }
+            for i in ids {
+                g.seg(
+                    client(i),
+                    server(),
+                    FIN | ACK,
+                    isn(i) + 11,
+                    4243,
+                    &[],
+                    1_000,
+                );
+                g.seg(
+                    server(),
+                    client(i),
+                    FIN | ACK,
+                    4243,
+                    isn(i) + 12,
+                    &[],
+                    1_000,
+                );
+                g.seg(client(i), server(), ACK, isn(i) + 12, 4244, &[], 1_000);
+            }
+        }
+        g.finish();
+    };
+    let (_d1, short) = tmp("short.pcap");
+    let (_d2, long) = tmp("long.pcap");
+    gen(2, &short);
+    gen(20, &long);
+    let run = |path: &str| {
+        let (page, code, rss) = run_synfin(&["replay", path, "-f", "report", "--time-wait", "1"]);
+        assert_eq!(code, 0);
+        (page, rss)
+    };
+    let (_, a) = run(&short);
+    let (page, b) = run(&long);
+    eprintln!("peak RSS: 4,000 connections {a} KiB, 40,000 connections {b} KiB");
+    assert!(b < a + a / 4, "10× longer capture: {b} KiB against {a} KiB");
+    // The rows: 40,000 lines of at most 200 bytes each.
+    let rows: usize = page
+        .split("<script type=\"text/plain\" class=\"rows\">\n")
+        .skip(1)
+        .map(|c| c.find("</script>").unwrap())
+        .sum();
+    let lines: usize = page
+        .split("<script type=\"text/plain\" class=\"rows\">\n")
+        .skip(1)
+        .map(|c| c[..c.find("</script>").unwrap()].lines().count())
+        .sum();
+    assert_eq!(lines, 40_000);
+    eprintln!("{} bytes a row, page {} bytes", rows / lines, page.len());
+    assert!(rows / lines <= 200, "{} bytes a row", rows / lines);
+}

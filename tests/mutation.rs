@@ -18,7 +18,7 @@ use synfin::pipeline::output::renderer_for;
 use synfin::render::RenderOpts;
 use synfin::tracker::{Tracker, TrackerConfig};
 
-const FORMATS: [Format; 8] = [
+const FORMATS: [Format; 9] = [
     Format::Jsonl,
     Format::Ladder,
     Format::Summary,
@@ -26,6 +26,7 @@ const FORMATS: [Format; 8] = [
     Format::Timeline,
     Format::Svg,
     Format::Html,
+    Format::Report,
     Format::None,
 ];
 

@@ -37,8 +37,11 @@ fn the_output_file_extension_picks_the_format() {
     type Check<'a> = &'a dyn Fn(&str) -> bool;
     let cases: &[(&str, Check)] = &[
         ("x.svg", &|s| s.starts_with("<?xml") && s.contains("<svg")),
+        // The report; `--format html` gives the SVG in a page (below).
         ("x.html", &|s| {
-            s.to_ascii_lowercase().starts_with("<!doctype html>") && s.contains("<svg")
+            s.to_ascii_lowercase().starts_with("<!doctype html>")
+                && s.contains("<script type=\"application/json\" id=\"meta\">")
+                && s.contains("<svg")
         }),
         ("x.jsonl", &|s| s.starts_with("{\"type\":\"meta\"")),
         ("x.md", &|s| {
@@ -56,6 +59,11 @@ fn the_output_file_extension_picks_the_format() {
         let s = std::fs::read_to_string(&path).unwrap();
         assert!(ok(&s), "{name}: {}", &s[..s.len().min(200)]);
     }
+    // --format html: the SVG alone in a page.
+    let path = dir.path().join("z.html");
+    synfin(&["replay", &f, "-f", "html", "-o", path.to_str().unwrap()]);
+    let s = std::fs::read_to_string(&path).unwrap();
+    assert!(s.starts_with("<!doctype html>") && s.contains("<svg") && !s.contains("id=\"meta\""));
     // --format wins over the extension.
     let path = dir.path().join("y.svg");
     synfin(&["replay", &f, "-f", "jsonl", "-o", path.to_str().unwrap()]);

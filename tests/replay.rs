@@ -1,6 +1,6 @@
 //! Golden snapshots of every capture in `captures/` (ladder without and with colour, at
 //! widths 100 and 60; JSONL; summary; Mermaid; timeline at widths 100 and 60 and
-//! log-scaled; SVG), and the facts tcpdump/tshark report for the
+//! log-scaled; SVG; the report's data), and the facts tcpdump/tshark report for the
 //! same files (segment counts, first and last timestamps), written in as numbers.
 
 use assert_cmd::Command;
@@ -78,6 +78,10 @@ macro_rules! capture_tests {
                 #[test]
                 fn stream() {
                     super::stream($file);
+                }
+                #[test]
+                fn report() {
+                    super::report($file);
                 }
             }
         )*
@@ -232,6 +236,101 @@ fn svg(name: &str) {
     let svg = synfin(&["replay", &capture(name), "-f", "svg"]);
     assert!(svg.starts_with("<?xml") && svg.trim_end().ends_with("</svg>"));
     insta::assert_snapshot!(format!("svg_{name}"), svg);
+}
+
+/// The report's data (its rows and its totals) as a snapshot, and what must hold of it: the
+/// rows and totals are the summary's, each kept ladder is `--format svg`'s drawing of that
+/// connection, and the page asks for nothing over the network.
+fn report(name: &str) {
+    let path = capture(name);
+    let page = synfin(&["replay", &path, "-f", "report"]);
+    assert!(page.starts_with("<!doctype html>") && page.trim_end().ends_with("</html>"));
+    // No network at view time: no scripts, styles or images from anywhere, no links out
+    // (the SVG namespace is a name, never fetched).
+    let outside = page
+        .replace("xmlns=\"http://www.w3.org/2000/svg\"", "")
+        .to_ascii_lowercase();
+    for bad in ["http:", "https:", " src=", "<link", "@import", "url("] {
+        assert!(!outside.contains(bad), "{name}: the page has {bad}");
+    }
+    let between = |s: &str, a: &str, b: &str| -> Vec<String> {
+        s.split(a)
+            .skip(1)
+            .map(|x| x[..x.find(b).expect("the element ends")].to_string())
+            .collect()
+    };
+    let rows: String = between(
+        &page,
+        "<script type=\"text/plain\" class=\"rows\">\n",
+        "</script>",
+    )
+    .concat();
+    let meta: serde_json::Value = serde_json::from_str(
+        &between(
+            &page,
+            "<script type=\"application/json\" id=\"meta\">",
+            "</script>",
+        )[0],
+    )
+    .unwrap();
+    let totals = &meta["totals"];
+    // The summary's rows and totals.
+    let summary = synfin(&["replay", &path, "-f", "summary", "--width", "170"]);
+    let lines: Vec<&str> = summary.lines().collect();
+    let n_rows = lines.iter().skip(2).take_while(|l| !l.is_empty()).count();
+    let n_rows = if lines
+        .first()
+        .is_some_and(|l| l.starts_with("connections of"))
+    {
+        n_rows
+    } else {
+        0
+    };
+    assert_eq!(rows.lines().count(), n_rows, "{name}: rows");
+    assert_eq!(totals["connections"], n_rows as u64);
+    let mut outcomes = Vec::new();
+    for o in totals["outcomes"].as_array().unwrap() {
+        if o[1].as_u64().unwrap() > 0 {
+            outcomes.push(format!("{} {}", o[0].as_str().unwrap(), o[1]));
+        }
+    }
+    let outcomes = if outcomes.is_empty() {
+        "none".to_string()
+    } else {
+        outcomes.join(", ")
+    };
+    assert!(
+        summary.contains(&format!("({outcomes}), ")),
+        "{name}: {outcomes} against {summary}"
+    );
+    assert!(summary.contains(&format!(
+        "ended in TIME_WAIT: {} on the client side, {} on the server side",
+        totals["time_wait_client"], totals["time_wait_server"]
+    )));
+    // Each kept ladder is the SVG's drawing of that connection (but for its title).
+    let drawing = |svg: &str| -> Vec<String> {
+        svg.lines()
+            .filter(|l| !l.starts_with("<?xml") && !l.starts_with("<title>"))
+            .filter(|l| *l != "<g transform=\"translate(0,0)\">" && *l != "</g>")
+            .map(str::to_string)
+            .collect()
+    };
+    for row in rows.lines() {
+        let f: Vec<&str> = row.split('\t').collect();
+        assert_eq!(f.len(), 17, "{row}");
+        if f[16] == "1" {
+            let id = format!("<script type=\"image/svg+xml\" id=\"l{}\">", f[0]);
+            let kept = &between(&page, &id, "</script>")[0];
+            let svg = synfin(&["replay", &path, "-f", "svg", "--conn", f[0]]);
+            assert_eq!(drawing(kept), drawing(&svg), "{name}: conn {}", f[0]);
+        }
+    }
+    let snapshot = format!(
+        "{rows}\ntotals {}\nladders {}\n",
+        serde_json::to_string_pretty(totals).unwrap(),
+        meta["ladders"]
+    );
+    insta::assert_snapshot!(format!("report_{name}"), snapshot);
 }
 
 /// Remove ANSI SGR sequences (`ESC [ … m`).

@@ -7,6 +7,7 @@ use crate::filter::ConnFilter;
 use crate::render::group::{FilteredJsonl, Grouped};
 use crate::render::jsonl::JsonlRenderer;
 use crate::render::mermaid::{MermaidRenderer, MermaidTarget};
+use crate::render::report::ReportRenderer;
 use crate::render::svg::SvgRenderer;
 use crate::render::{RenderOpts, Renderer};
 use anyhow::Context;
@@ -64,13 +65,14 @@ impl Output {
     }
 }
 
-/// The format `-o FILE`'s extension asks for: `.svg`, `.html`, `.jsonl`/`.json`, `.mmd`
-/// (one Mermaid diagram), `.md` (Mermaid in Markdown), `.txt` (the ladder).
+/// The format `-o FILE`'s extension asks for: `.svg`, `.html` (the report: `--format html`
+/// gives the SVG in a page), `.jsonl`/`.json`, `.mmd` (one Mermaid diagram), `.md` (Mermaid in
+/// Markdown), `.txt` (the ladder).
 pub fn format_of_path(path: &Path) -> Option<Format> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     Some(match ext.as_str() {
         "svg" => Format::Svg,
-        "html" | "htm" => Format::Html,
+        "html" | "htm" => Format::Report,
         "jsonl" | "json" | "ndjson" => Format::Jsonl,
         "mmd" | "md" | "markdown" => Format::Mermaid,
         "txt" | "text" => Format::Ladder,
@@ -184,6 +186,7 @@ pub fn renderer_for(format: Format, opts: RenderOpts, cf: ConnFilter) -> Box<dyn
         Format::Timeline => Box::new(Grouped::new(crate::render::timeline::renderer(opts), cf)),
         Format::Svg => Box::new(Grouped::new(SvgRenderer::svg(opts), cf)),
         Format::Html => Box::new(Grouped::new(SvgRenderer::html(opts), cf)),
+        Format::Report => Box::new(ReportRenderer::new(opts, cf)),
         Format::Summary => Box::new(crate::render::summary::streaming(cf, opts.width)),
         Format::Stream => Box::new(crate::render::stream::StreamRenderer::new(opts)),
         Format::None => Box::new(NoOutput),

@@ -21,6 +21,7 @@ pub mod ladder;
 pub mod layout;
 pub mod mermaid;
 pub(crate) mod palette;
+pub mod report;
 pub mod spill;
 pub mod stream;
 pub mod summary;

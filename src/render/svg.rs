@@ -845,6 +845,22 @@ impl SvgRenderer {
     }
 }
 
+/// One connection as a standalone `<svg>` document of its own height, titled `title`: the
+/// same drawing as `--format svg`'s (the report's ladders).
+pub fn write_connection_svg(
+    g: &ConnGroup,
+    opts: &RenderOpts,
+    title: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let (body, h) = draw_connection(g, opts);
+    let r = SvgRenderer {
+        title: title.to_string(),
+        ..SvgRenderer::svg(*opts)
+    };
+    r.write_svg(h.ceil() as u32, &[body], out)
+}
+
 impl GroupRenderer for SvgRenderer {
     fn start(&mut self, meta: &Meta, out: &mut dyn Write) -> io::Result<()> {
         self.title = format!("synfin: {}", meta.input);

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod cdp;
+
 use etherparse::PacketBuilder;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
