@@ -21,3 +21,4 @@ pub mod segment;
 pub mod text;
 pub mod timestamp;
 pub mod tracker;
+pub mod tui;

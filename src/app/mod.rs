@@ -3,6 +3,7 @@
 
 mod filters;
 mod replay;
+mod tui;
 mod watch;
 
 pub use filters::from_args;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let result = match cli.cmd {
         Cmd::Replay(a) => replay::run(a),
         Cmd::Watch(a) => watch::run(a),
+        Cmd::Demo(a) if a.tui => tui::demo(a),
         Cmd::Demo(a) => crate::demo::run::run(a),
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

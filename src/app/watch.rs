@@ -12,6 +12,7 @@ use crate::pipeline::output::open_output_for;
 use crate::pipeline::{stop_flag, wall_clock, Pipeline, UsageError};
 use crate::tracker::Tracker;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Run `watch`.
@@ -27,7 +28,10 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         d => d.map(Duration::from_secs_f64),
     };
     let stop = stop_flag()?;
-    let mut source = LiveSource::open(&a.iface, stop, duration)?;
+    if a.tui {
+        super::tui::check_terminal()?;
+    }
+    let mut source = LiveSource::open(&a.iface, Arc::clone(&stop), duration)?;
     // The filter also runs in the kernel where it can be expressed (Ethernet framing, which
     // lo has too); it always runs here as well.
     if let (Some(expr), LinkType::EN10MB) = (sf.expr(), source.link_type()) {
@@ -53,6 +57,17 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         input: a.iface.clone(),
         linktype: source.link_type().name(),
     };
+    if a.tui {
+        let (model, p) = super::tui::pipeline(&meta, output.opts, &a.output.output, &cf, cfg, sf)?;
+        let drops = super::tui::watch(model, p.with_writer(writer), source, a.count, stop)?;
+        if drops > 0 {
+            eprintln!(
+                "synfin: warning: the kernel dropped {drops} frames on {}",
+                crate::text::printable(&a.iface)
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let renderer = output.renderer(cf);
     let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out).with_writer(writer);
     p.start(&meta)?;
