@@ -23,6 +23,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("cli", &["events"]),
     (
+        "tui",
+        &[
+            "events",
+            "filter_expr",
+            "frame",
+            "render",
+            "text",
+            "timestamp",
+        ],
+    ),
+    (
         "pipeline",
         &[
             "capture",
@@ -67,10 +78,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "filter_expr",
             "frame",
             "pipeline",
+            "render",
             "segment",
             "text",
             "timestamp",
             "tracker",
+            "tui",
         ],
     ),
 ];

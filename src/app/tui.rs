@@ -7,13 +7,13 @@
 use crate::capture::live::{LiveSource, Polled};
 use crate::capture::pcap_reader::PcapSource;
 use crate::capture::pcap_writer::PcapWriter;
-use crate::frame::{Frame, LinkType};
-use crate::pipeline::{wall_clock, Pipeline, UsageError};
-use crate::tui::export::Exported;
 use crate::events::Meta;
 use crate::filter::{ConnFilter, SegmentFilter};
+use crate::frame::{Frame, LinkType};
+use crate::pipeline::{wall_clock, Pipeline, UsageError};
 use crate::render::RenderOpts;
 use crate::tracker::{Tracker, TrackerConfig};
+use crate::tui::export::Exported;
 use crate::tui::feed::Feed;
 use crate::tui::{Command, Key, Limits, Model};
 use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
@@ -431,10 +431,18 @@ pub fn watch(
             .tracker
             .poll_timeout()
             .map(|at| Duration::from_nanos(at.since(wall_clock()).max(0) as u64));
-        let wait = [Some(pacer.wait().max(Duration::from_millis(1)).min(FRAME_INTERVAL)), deadline]
-            .into_iter()
-            .flatten()
-            .min();
+        let wait = [
+            Some(
+                pacer
+                    .wait()
+                    .max(Duration::from_millis(1))
+                    .min(FRAME_INTERVAL),
+            ),
+            deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let mut polled = source.poll_for(wait)?;
         let busy_until = Instant::now() + FRAME_INTERVAL;
         let mut ended = false;
@@ -504,7 +512,11 @@ pub fn pipeline(
         )
         .into());
     }
-    let model = Rc::new(RefCell::new(Model::new(meta.clone(), opts, Limits::default())));
+    let model = Rc::new(RefCell::new(Model::new(
+        meta.clone(),
+        opts,
+        Limits::default(),
+    )));
     let mut p = Pipeline::new(
         Tracker::new(cfg),
         sf,
@@ -543,7 +555,14 @@ pub fn demo(mut a: crate::cli::DemoArgs) -> anyhow::Result<std::process::ExitCod
             input: "lo".into(),
             linktype: source.link_type().unwrap_or(LinkType::EN10MB).name(),
         };
-        let (model, p) = pipeline(&meta, opts, &None, &ConnFilter::default(), cfg, SegmentFilter::default())?;
+        let (model, p) = pipeline(
+            &meta,
+            opts,
+            &None,
+            &ConnFilter::default(),
+            cfg,
+            SegmentFilter::default(),
+        )?;
         replay(model, p, vec![source], false, crate::pipeline::stop_flag()?)
     })();
     let _ = std::fs::remove_file(&path);

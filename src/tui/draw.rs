@@ -76,7 +76,13 @@ impl Paint {
 /// Draw the whole screen.
 pub fn draw(m: &Model, area: Rect, buf: &mut Buffer) {
     if area.height < 3 || area.width < 20 {
-        buf.set_stringn(area.x, area.y, "synfin: too small", area.width as usize, Style::default());
+        buf.set_stringn(
+            area.x,
+            area.y,
+            "synfin: too small",
+            area.width as usize,
+            Style::default(),
+        );
         return;
     }
     let paint = Paint {
@@ -206,7 +212,14 @@ fn draw_list(m: &Model, area: Rect, buf: &mut Buffer, paint: &Paint) {
     let owner = v.iter().any(|c| c.owner.is_some());
     let cols = columns(area.width as usize, owner);
     let mut head = vec![
-        "id", "client", "server", "client st.", "server st.", "outcome", "age", "!",
+        "id",
+        "client",
+        "server",
+        "client st.",
+        "server st.",
+        "outcome",
+        "age",
+        "!",
     ];
     if owner {
         head.push("owner");
@@ -224,7 +237,13 @@ fn draw_list(m: &Model, area: Rect, buf: &mut Buffer, paint: &Paint) {
         } else {
             "no TCP connection yet"
         };
-        buf.set_stringn(area.x + 1, area.y + 1, why, area.width as usize - 1, Style::default());
+        buf.set_stringn(
+            area.x + 1,
+            area.y + 1,
+            why,
+            area.width as usize - 1,
+            Style::default(),
+        );
         return;
     }
     let sel = m.selected_in(&v);
@@ -264,7 +283,11 @@ fn draw_row(
         _ => "99+".into(),
     };
     let age = age_text(m.now.since(c.first));
-    let owner = c.owner.as_deref().map(crate::text::printable).unwrap_or_default();
+    let owner = c
+        .owner
+        .as_deref()
+        .map(crate::text::printable)
+        .unwrap_or_default();
     let cells: [(String, Style); 9] = [
         (c.id.to_string(), Style::default()),
         (ep(c.client), Style::default()),
@@ -299,7 +322,11 @@ fn draw_strip(m: &Model, area: Rect, buf: &mut Buffer, paint: &Paint) {
     let samples = m.strip.samples();
     let span = age_text(m.strip.span_ns() * samples.len().max(1) as i64);
     let head = format!("── sockets by state, peak per column, over the last {span} ");
-    let rule: String = head.chars().chain(std::iter::repeat('─')).take(area.width as usize).collect();
+    let rule: String = head
+        .chars()
+        .chain(std::iter::repeat('─'))
+        .take(area.width as usize)
+        .collect();
     buf.set_stringn(area.x, area.y, rule, area.width as usize, Style::default());
     let label_w = 12;
     let count_w = 7;
@@ -326,7 +353,13 @@ fn draw_strip(m: &Model, area: Rect, buf: &mut Buffer, paint: &Paint) {
             .collect();
         let style = paint.state(states[0]);
         buf.set_stringn(area.x, y, cell(name, label_w), label_w, style);
-        buf.set_stringn(area.x + label_w as u16, y, format!("{now:>6} "), count_w, Style::default());
+        buf.set_stringn(
+            area.x + label_w as u16,
+            y,
+            format!("{now:>6} "),
+            count_w,
+            Style::default(),
+        );
         let gx = area.x + (label_w + count_w) as u16;
         buf.set_stringn(gx, y, format!("{graph:>graph_w$}"), graph_w, style);
         buf.set_stringn(
@@ -360,7 +393,11 @@ fn draw_ladder(m: &Model, area: Rect, buf: &mut Buffer) {
     let lines = super::export::ladder_lines(c, &m.opts, usize::from(area.width.saturating_sub(2)));
     let h = usize::from(area.height.saturating_sub(2));
     let max_top = lines.len().saturating_sub(h);
-    let top = if m.follow { max_top } else { m.ladder_top.min(max_top) };
+    let top = if m.follow {
+        max_top
+    } else {
+        m.ladder_top.min(max_top)
+    };
     let title = format!(
         " conn {} · lines {}–{} of {} · {} ",
         c.id,
@@ -369,7 +406,11 @@ fn draw_ladder(m: &Model, area: Rect, buf: &mut Buffer) {
         lines.len(),
         if m.follow { "following" } else { "paused" }
     );
-    let shown: Vec<Line> = lines[top..].iter().take(h).map(|l| super::ansi::line(l)).collect();
+    let shown: Vec<Line> = lines[top..]
+        .iter()
+        .take(h)
+        .map(|l| super::ansi::line(l))
+        .collect();
     Paragraph::new(shown)
         .block(Block::bordered().title(title))
         .render(area, buf);
@@ -424,4 +465,3 @@ fn draw_help(area: Rect, buf: &mut Buffer) {
         .block(Block::bordered().title(" keys "))
         .render(r, buf);
 }
-

@@ -218,7 +218,10 @@ impl Model {
         let v = self.visible();
         let from = self.selected_in(&v).map_or(0, |i| i + 1);
         let n = v.len();
-        let found = (0..n).map(|k| v[(from + k) % n]).find(|c| ok(c)).map(|c| c.id);
+        let found = (0..n)
+            .map(|k| v[(from + k) % n])
+            .find(|c| ok(c))
+            .map(|c| c.id);
         if let Some(id) = found {
             self.selected = Some(id);
             self.follow = false;

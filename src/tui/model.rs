@@ -289,6 +289,11 @@ impl Model {
         }
     }
 
+    /// Every connection in the list, filtered or not, by id.
+    pub fn connections(&self) -> impl Iterator<Item = &ConnEntry> {
+        self.conns.values()
+    }
+
     /// The connections the list shows, in its order.
     pub fn visible(&self) -> Vec<&ConnEntry> {
         let mut v: Vec<&ConnEntry> = self

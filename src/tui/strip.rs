@@ -105,7 +105,11 @@ mod tests {
         s.observe(Timestamp(100), &counts(5));
         s.observe(Timestamp(200), &counts(2));
         s.observe(Timestamp(3 * FIRST_SPAN_NS), &counts(0));
-        let tw: Vec<u32> = s.samples().iter().map(|c| c[TcpState::TimeWait as usize]).collect();
+        let tw: Vec<u32> = s
+            .samples()
+            .iter()
+            .map(|c| c[TcpState::TimeWait as usize])
+            .collect();
         assert_eq!(tw, [5, 2, 2, 2]);
     }
 
