@@ -35,6 +35,11 @@ const MIX: &[&str] = &[
 /// The model after `paths` went through the pipeline, one after another (as `--tui` feeds
 /// it: each frame to the model, then to the pipeline).
 fn model_of_paths(paths: &[&Path], limits: Limits) -> Model {
+    model_upto(paths, limits, None)
+}
+
+/// The model after the first `upto` frames (all, and the input's end, for `None`).
+fn model_upto(paths: &[&Path], limits: Limits, upto: Option<usize>) -> Model {
     let meta = Meta {
         schema: 1,
         tool: "synfin",
@@ -55,11 +60,17 @@ fn model_of_paths(paths: &[&Path], limits: Limits) -> Model {
         Box::new(std::io::sink()),
     );
     let mut number = 1;
+    let mut fed = 0;
     for path in paths {
         let mut src = PcapSource::open(path, number).unwrap();
         while let Some(f) = src.next_frame().unwrap() {
+            if upto.is_some_and(|n| fed == n) {
+                drop(p);
+                return Rc::try_unwrap(model).ok().unwrap().into_inner();
+            }
             model.borrow_mut().handle_frame(&f);
             p.frame(&f).unwrap();
+            fed += 1;
         }
         number = src.next_number();
     }
@@ -138,11 +149,18 @@ fn state_strip_shows_a_time_wait_pile_up_and_its_end() {
     let mut g = support::Gen::create(&path);
     for i in 0..40 {
         g.connection(support::client(i), support::server(), 1000 * i, 7, 1, 10);
-        g.t += 50_000_000; // 50 ms between connections
+        g.t += 500_000_000; // 0.5 s between connections
+    }
+    // A minute later the first TIME_WAITs have ended (Linux: 60 s), one by one.
+    g.t += 45_000_000_000;
+    for i in 40..50 {
+        g.connection(support::client(i), support::server(), 1000 * i, 7, 1, 10);
+        g.t += 1_000_000_000;
     }
     g.finish();
     let mut m = model_of_paths(&[&path], Limits::default());
-    assert_eq!(m.counts[TcpState::TimeWait as usize], 40);
+    let tw = m.counts[TcpState::TimeWait as usize];
+    assert!(tw < 40 + 10, "some TIME_WAITs ended: {tw}");
     for (w, h) in SIZES {
         let text = screen(&mut m, w, h);
         // The strip: its rule and rows, at the bottom above the status line.
@@ -150,6 +168,23 @@ fn state_strip_shows_a_time_wait_pile_up_and_its_end() {
         let strip: Vec<&str> = strip.into_iter().rev().collect();
         insta::assert_snapshot!(format!("strip_{w}x{h}"), strip.join("\n"));
     }
+}
+
+#[test]
+fn ladder_of_an_open_connection_grows_with_its_segments() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/basic.pcap");
+    let mut lens = Vec::new();
+    for upto in [3, 6] {
+        let mut m = model_upto(&[&path], Limits::default(), Some(upto));
+        keys(&mut m, &[Key::Enter]);
+        let text = screen(&mut m, 80, 24);
+        assert!(text.contains("open · S1"), "{text}");
+        lens.push(m.selected_conn().unwrap().events.len());
+        if upto == 3 {
+            insta::assert_snapshot!("ladder_open_80x24", text);
+        }
+    }
+    assert!(lens[0] < lens[1], "{lens:?}");
 }
 
 #[test]

@@ -134,9 +134,10 @@ pub fn draw(m: &Model, area: Rect, buf: &mut Buffer) {
 fn title_line(m: &Model, area: Rect, buf: &mut Buffer) {
     let open = m.conns.values().filter(|c| !c.ended()).count();
     let mut t = format!(
-        " synfin · {} · {} connections, {} open",
+        " synfin · {} · {} connection{}, {} open",
         if m.follow { "FOLLOW" } else { "PAUSED" },
         m.seen,
+        if m.seen == 1 { "" } else { "s" },
         open
     );
     if m.evicted > 0 {
