@@ -406,6 +406,13 @@ pub fn watch(
         if stop.load(Ordering::Relaxed) {
             break;
         }
+        // Ages grow and the strip moves on with nothing captured: a redraw a second.
+        if pacer
+            .last
+            .is_some_and(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            pacer.dirty = true;
+        }
         if pacer.dirty {
             let now = wall_clock();
             model.borrow_mut().tick(now);

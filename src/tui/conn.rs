@@ -287,10 +287,11 @@ impl ConnEntry {
                 }
             }
         };
-        Some(ConnGroup {
-            events: self.events.iter().cloned().collect(),
-            verdict,
-        })
+        // A live tracker hands on an inference when it is settled, later than its own time
+        // (the stream view marks it late): in the picture it goes back to its place.
+        let mut events: Vec<Event> = self.events.iter().cloned().collect();
+        events.sort_by_key(Event::t);
+        Some(ConnGroup { events, verdict })
     }
 }
 
