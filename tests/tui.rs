@@ -351,3 +351,53 @@ fn exports_draw_the_selected_connection_with_the_renderers() {
         [Command::Export(ExportKind::Pcap)]
     );
 }
+
+/// Every cell's colours, on the list and on a ladder.
+fn colours_used(m: &mut Model) -> Vec<ratatui::style::Color> {
+    use ratatui::style::Color;
+    let mut used = Vec::new();
+    for enter in [false, true] {
+        if enter {
+            keys(m, &[Key::Up, Key::Enter]);
+        }
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        t.draw(|f| synfin::tui::draw::draw(m, f.area(), f.buffer_mut()))
+            .unwrap();
+        for cell in t.backend().buffer().content() {
+            for c in [cell.fg, cell.bg] {
+                if c != Color::Reset && !used.contains(&c) {
+                    used.push(c);
+                }
+            }
+        }
+    }
+    used
+}
+
+#[test]
+fn no_colour_unless_the_options_say_so() {
+    // --color never / NO_COLOR: the app passes color false; the selection is reversed text,
+    // not a colour.
+    let mut m = model_of(MIX);
+    assert_eq!(colours_used(&mut m), []);
+    let mut m = model_of(MIX);
+    m.opts.color = true;
+    // (`colored` paints the ladder only with its override on, as the app sets it.)
+    colored::control::set_override(true);
+    let used = colours_used(&mut m);
+    assert!(used.len() >= 3, "states, outcomes and the ladder's arrows: {used:?}");
+}
+
+#[test]
+fn the_owner_column_appears_once_an_owner_is_known() {
+    let mut m = model_of(&["basic.pcap"]);
+    let before = screen(&mut m, 120, 32);
+    assert!(!before.contains("owner"), "{before}");
+    m.set_owner(1, "echo-server[4242]\x1b".into());
+    let after = screen(&mut m, 120, 32);
+    let row = after.lines().find(|l| l.starts_with("   1 ")).unwrap();
+    assert!(after.lines().nth(1).unwrap().ends_with("owner"), "{after}");
+    // Escaped like every captured or outside text: no raw control character on screen.
+    assert!(row.ends_with("echo-server[4242]…") || row.contains("echo-server[42"), "{row}");
+    assert!(!after.contains('\x1b'), "{after}");
+}

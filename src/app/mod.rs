@@ -2,6 +2,7 @@
 //! code that touches the OS: files, stdout, the environment, signals.
 
 mod filters;
+mod latency;
 mod replay;
 mod tui;
 mod watch;

@@ -213,6 +213,8 @@ fn write_export(path: &Path, what: Exported<'_>) -> anyhow::Result<String> {
 struct Pacer {
     last: Option<Instant>,
     dirty: bool,
+    /// `SYNFIN_LATENCY_LOG`: capture-to-screen times.
+    latency: Option<super::latency::LatencyLog>,
 }
 
 impl Pacer {
@@ -231,6 +233,9 @@ impl Pacer {
             screen.draw(model)?;
             self.last = Some(Instant::now());
             self.dirty = false;
+            if let Some(l) = &mut self.latency {
+                l.shown(wall_clock());
+            }
         }
         Ok(())
     }
@@ -274,6 +279,7 @@ pub fn replay(
     let mut pacer = Pacer {
         last: None,
         dirty: true,
+        latency: None,
     };
     loop {
         pacer.maybe_draw(&mut screen, &model.borrow())?;
@@ -394,6 +400,7 @@ pub fn watch(
     let mut pacer = Pacer {
         last: None,
         dirty: true,
+        latency: super::latency::LatencyLog::from_env(),
     };
     let mut drops = 0;
     'run: loop {
@@ -466,6 +473,9 @@ pub fn watch(
                 Polled::Frame => {
                     pacer.dirty = true;
                     let f = source.frame();
+                    if let Some(l) = &mut pacer.latency {
+                        l.fed(f.ts);
+                    }
                     model.borrow_mut().handle_frame(&f);
                     if pipe.frame(&f)? {
                         matched += 1;
@@ -494,6 +504,9 @@ pub fn watch(
     drop(screen);
     if p.is_some() {
         drops = source.kernel_drops();
+    }
+    if let Some(l) = pacer.latency.take() {
+        l.write()?;
     }
     Ok(drops)
 }

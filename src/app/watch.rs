@@ -72,6 +72,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out).with_writer(writer);
     p.start(&meta)?;
     let mut matched = 0u64;
+    let mut latency = super::latency::LatencyLog::from_env();
     // Read what has arrived without sleeping; when nothing has, show what is settled and
     // sleep until a frame comes or the tracker's next deadline (a held inference, a
     // TIME-WAIT end), whichever is first.
@@ -81,6 +82,9 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             Polled::Stopped => break,
             Polled::Idle if wait == Some(Duration::ZERO) => {
                 p.flush()?;
+                if let Some(l) = &mut latency {
+                    l.shown(wall_clock());
+                }
                 wait = p
                     .tracker
                     .poll_timeout()
@@ -91,9 +95,16 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             Polled::Idle => {
                 p.tick(wall_clock())?;
                 p.flush()?;
+                if let Some(l) = &mut latency {
+                    l.shown(wall_clock());
+                }
             }
             Polled::Frame => {
-                if p.frame(&source.frame())? {
+                let f = source.frame();
+                if let Some(l) = &mut latency {
+                    l.fed(f.ts);
+                }
+                if p.frame(&f)? {
                     matched += 1;
                     if a.count.is_some_and(|c| matched >= c) {
                         break;
@@ -110,6 +121,10 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             .push(format!("the kernel dropped {drops} frames"));
     }
     p.finish()?;
+    if let Some(mut l) = latency {
+        l.shown(wall_clock());
+        l.write()?;
+    }
     if drops > 0 {
         eprintln!(
             "synfin: warning: the kernel dropped {drops} frames on {}",

@@ -289,6 +289,14 @@ impl Model {
         }
     }
 
+    /// Name the process that owns connection `id`'s local socket (the list's owner column
+    /// appears once one is known). No source says owners yet.
+    pub fn set_owner(&mut self, id: ConnId, owner: String) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.owner = Some(owner);
+        }
+    }
+
     /// Every connection in the list, filtered or not, by id.
     pub fn connections(&self) -> impl Iterator<Item = &ConnEntry> {
         self.conns.values()
