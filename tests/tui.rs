@@ -385,7 +385,10 @@ fn no_colour_unless_the_options_say_so() {
     // (`colored` paints the ladder only with its override on, as the app sets it.)
     colored::control::set_override(true);
     let used = colours_used(&mut m);
-    assert!(used.len() >= 3, "states, outcomes and the ladder's arrows: {used:?}");
+    assert!(
+        used.len() >= 3,
+        "states, outcomes and the ladder's arrows: {used:?}"
+    );
 }
 
 #[test]
@@ -398,6 +401,9 @@ fn the_owner_column_appears_once_an_owner_is_known() {
     let row = after.lines().find(|l| l.starts_with("   1 ")).unwrap();
     assert!(after.lines().nth(1).unwrap().ends_with("owner"), "{after}");
     // Escaped like every captured or outside text: no raw control character on screen.
-    assert!(row.ends_with("echo-server[4242]…") || row.contains("echo-server[42"), "{row}");
+    assert!(
+        row.ends_with("echo-server[4242]…") || row.contains("echo-server[42"),
+        "{row}"
+    );
     assert!(!after.contains('\x1b'), "{after}");
 }
