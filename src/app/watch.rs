@@ -58,6 +58,8 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         linktype: source.link_type().name(),
     };
     if a.tui {
+        // Live: inferences come when settled, not held behind the first unsettled one.
+        let cfg = crate::tracker::TrackerConfig { live: true, ..cfg };
         let (model, p) = super::tui::pipeline(&meta, output.opts, &a.output.output, &cf, cfg, sf)?;
         let drops = super::tui::watch(model, p.with_writer(writer), source, a.count, stop)?;
         if drops > 0 {
