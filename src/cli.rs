@@ -63,6 +63,10 @@ pub struct ReplayArgs {
     /// Read the files one after another in the order given, instead of merging them by time.
     #[arg(long)]
     pub concatenate: bool,
+    /// The full-screen view: the connection list, the selected connection's ladder, the
+    /// sockets in each state over time (keys: ? for help).
+    #[arg(long)]
+    pub tui: bool,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -110,6 +114,10 @@ pub struct WatchArgs {
     /// Compare the inferred states with the kernel's own as each connection ends (tracefs).
     #[arg(long)]
     pub kernel_check: bool,
+    /// The full-screen view: the connection list, the selected connection's ladder as it
+    /// grows, the sockets in each state over time (keys: ? for help).
+    #[arg(long)]
+    pub tui: bool,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -228,6 +236,9 @@ pub struct DemoArgs {
     /// Type the messages yourself; the ladder grows as you type (Ctrl-D closes).
     #[arg(long)]
     pub interactive: bool,
+    /// Then show the scenarios' connections in the full-screen view (keys: ? for help).
+    #[arg(long)]
+    pub tui: bool,
     /// Compare the inferred states with the kernel's own (tracefs).
     #[arg(long)]
     pub kernel_check: bool,

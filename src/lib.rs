@@ -22,3 +22,4 @@ pub mod segment;
 pub mod text;
 pub mod timestamp;
 pub mod tracker;
+pub mod tui;

@@ -24,6 +24,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("cli", &["events"]),
     (
+        "tui",
+        &[
+            "events",
+            "filter_expr",
+            "frame",
+            "render",
+            "text",
+            "timestamp",
+        ],
+    ),
+    (
         "pipeline",
         &[
             "capture",
@@ -71,10 +82,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "frame",
             "kernel",
             "pipeline",
+            "render",
             "segment",
             "text",
             "timestamp",
             "tracker",
+            "tui",
         ],
     ),
 ];

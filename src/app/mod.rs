@@ -2,8 +2,10 @@
 //! code that touches the OS: files, stdout, the environment, signals.
 
 mod filters;
+mod latency;
 mod replay;
 mod traced;
+mod tui;
 mod watch;
 
 pub use filters::from_args;
@@ -19,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let result = match cli.cmd {
         Cmd::Replay(a) => replay::run(a),
         Cmd::Watch(a) => watch::run(a),
+        Cmd::Demo(a) if a.tui => tui::demo(a),
         Cmd::Demo(a) => crate::demo::run::run(a),
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -109,6 +109,9 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     let (sf, cf) = from_args(&a.filter, &expression)?;
     // Open every input before writing anything: a bad file is an error, not output.
+    if a.tui {
+        super::tui::check_terminal()?;
+    }
     let sources = files
         .iter()
         .map(|f| PcapSource::open(f, 1))
@@ -135,6 +138,14 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             .join(","),
         linktype: link.name(),
     };
+    if a.tui {
+        let p = super::tui::pipeline(&meta, output.opts, &a.output.output, &cf, cfg, sf)?;
+        let warnings = super::tui::replay(p.0, p.1, sources, a.concatenate, stop_flag()?)?;
+        for w in &warnings {
+            eprintln!("synfin: warning: {}", crate::text::printable(w));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let renderer = output.renderer(cf);
     let order = if a.concatenate {
         Order::Concatenate

@@ -15,6 +15,7 @@ use crate::pipeline::output::open_output_for;
 use crate::pipeline::{stop_flag, wall_clock, Pipeline, UsageError};
 use crate::tracker::Tracker;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Run `watch`.
@@ -40,7 +41,10 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
     let stop = stop_flag()?;
-    let mut source = LiveSource::open(&a.iface, stop, duration)?;
+    if a.tui {
+        super::tui::check_terminal()?;
+    }
+    let mut source = LiveSource::open(&a.iface, Arc::clone(&stop), duration)?;
     // The filter also runs in the kernel where it can be expressed (Ethernet framing, which
     // lo has too); it always runs here as well.
     if let (Some(expr), LinkType::EN10MB) = (sf.expr(), source.link_type()) {
@@ -78,6 +82,19 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         input: a.iface.clone(),
         linktype: source.link_type().name(),
     };
+    if a.tui {
+        // Live: inferences come when settled, not held behind the first unsettled one.
+        let cfg = crate::tracker::TrackerConfig { live: true, ..cfg };
+        let (model, p) = super::tui::pipeline(&meta, output.opts, &a.output.output, &cf, cfg, sf)?;
+        let drops = super::tui::watch(model, p.with_writer(writer), source, a.count, stop)?;
+        if drops > 0 {
+            eprintln!(
+                "synfin: warning: the kernel dropped {drops} frames on {}",
+                crate::text::printable(&a.iface)
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let show_kernel = output.format == Format::Jsonl;
     let renderer = output.renderer(cf);
     let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out).with_writer(writer);
@@ -123,12 +140,16 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
 /// TIME-WAIT end), whichever is first. Returns how many segments matched.
 fn untraced(source: &mut LiveSource, p: &mut Pipeline, count: Option<u64>) -> anyhow::Result<u64> {
     let mut matched = 0u64;
+    let mut latency = super::latency::LatencyLog::from_env();
     let mut wait = Some(Duration::ZERO);
     loop {
         match source.poll_for(wait)? {
             Polled::Stopped => break,
             Polled::Idle if wait == Some(Duration::ZERO) => {
                 p.flush()?;
+                if let Some(l) = &mut latency {
+                    l.shown(wall_clock());
+                }
                 wait = p
                     .tracker
                     .poll_timeout()
@@ -139,9 +160,16 @@ fn untraced(source: &mut LiveSource, p: &mut Pipeline, count: Option<u64>) -> an
             Polled::Idle => {
                 p.tick(wall_clock())?;
                 p.flush()?;
+                if let Some(l) = &mut latency {
+                    l.shown(wall_clock());
+                }
             }
             Polled::Frame => {
-                if p.frame(&source.frame())? {
+                let f = source.frame();
+                if let Some(l) = &mut latency {
+                    l.fed(f.ts);
+                }
+                if p.frame(&f)? {
                     matched += 1;
                     if count.is_some_and(|c| matched >= c) {
                         break;
@@ -150,6 +178,11 @@ fn untraced(source: &mut LiveSource, p: &mut Pipeline, count: Option<u64>) -> an
             }
         }
         wait = Some(Duration::ZERO);
+    }
+    p.flush()?;
+    if let Some(mut l) = latency {
+        l.shown(wall_clock());
+        l.write()?;
     }
     Ok(matched)
 }

@@ -89,6 +89,7 @@ mod tests {
                 to: TcpState::SynSent,
                 frame: None,
                 projected: false,
+                source: Default::default(),
             })
         };
         let anomaly = |t: i64| {
