@@ -93,6 +93,8 @@ impl Traced {
                 }
             };
             if self.release(&mut held, &mut obs, watermark, seen, p, &mut matched, count)? {
+                // -c: the frames after the last one counted are not shown.
+                held.clear();
                 break 'outer;
             }
             if held.is_empty() {
