@@ -107,7 +107,9 @@ fn proc_addr(s: &str, v6: bool) -> Option<SocketAddr> {
         for (i, w) in words.iter().enumerate().take(4) {
             b[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
         }
-        Ipv6Addr::from(b).into()
+        // A dual-stack socket's IPv4 peer (::ffff:a.b.c.d) is IPv4 on the wire.
+        let a = Ipv6Addr::from(b);
+        a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4)
     } else {
         Ipv4Addr::from(words.first()?.to_be_bytes()).into()
     };

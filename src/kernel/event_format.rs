@@ -52,6 +52,18 @@ impl EventFormat {
                 if fname.starts_with("common_") {
                     continue;
                 }
+                if size == 16 {
+                    // An IPv6 address: two 8-byte halves, `NAME.0` and `NAME.1` (memory order).
+                    for half in 0..2 {
+                        fields.push(Field {
+                            name: format!("{fname}.{half}"),
+                            offset: offset + 8 * half,
+                            size: 8,
+                            signed: false,
+                        });
+                    }
+                    continue;
+                }
                 fields.push(Field {
                     name: fname.to_string(),
                     offset,
@@ -171,6 +183,7 @@ print fmt: \"...\"
         data[16..18].copy_from_slice(&2u16.to_le_bytes());
         data[18..20].copy_from_slice(&6u16.to_le_bytes());
         data[20..24].copy_from_slice(&(-104i32).to_le_bytes());
+        data[39] = 1; // ::1
         assert_eq!(common(&data), Some((1234, true, 77)));
         let mut v = Vec::new();
         f.values(&data, &mut v);
@@ -179,6 +192,7 @@ print fmt: \"...\"
         assert_eq!(r.int("protocol"), Some(6));
         assert_eq!(r.int("ret"), Some(-104));
         assert_eq!(r.hex("saddr_v6"), None);
+        assert_eq!(r.ipv6("saddr_v6"), Some(std::net::Ipv6Addr::LOCALHOST));
         assert_eq!(EventFormat::parse("nonsense"), None);
     }
 }

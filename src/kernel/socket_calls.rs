@@ -253,10 +253,22 @@ impl SocketCalls {
         }
         let sport = r.int("sport").unwrap_or(0) as u16;
         let dport = r.int("dport").unwrap_or(0) as u16;
-        if r.int("family") == Some(2) && sport != 0 {
-            let ip = |name| IpAddr::V4(r.ipv4(name).unwrap_or(Ipv4Addr::UNSPECIFIED));
-            sock.local = Some(SocketAddr::new(ip("saddr"), sport));
-            sock.remote = Some(SocketAddr::new(ip("daddr"), dport));
+        let ip = |v4: &str, v6: &str| -> Option<IpAddr> {
+            match r.int("family") {
+                Some(2) => r.ipv4(v4).map(IpAddr::V4),
+                // A dual-stack socket's IPv4 peer is ::ffff:a.b.c.d; on the wire it is IPv4.
+                Some(10) => r.ipv6(v6).map(|a| match a.to_ipv4_mapped() {
+                    Some(v4) => IpAddr::V4(v4),
+                    None => IpAddr::V6(a),
+                }),
+                _ => None,
+            }
+        };
+        if let (true, Some(l), Some(d)) =
+            (sport != 0, ip("saddr", "saddr_v6"), ip("daddr", "daddr_v6"))
+        {
+            sock.local = Some(SocketAddr::new(l, sport));
+            sock.remote = Some(SocketAddr::new(d, dport));
         }
         sock.state = Some(to);
         if to == TcpState::Closed {

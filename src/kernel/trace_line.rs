@@ -61,6 +61,16 @@ impl<'a> Record<'a> {
         self.fields.iter().find(|f| f.0 == name).map(|f| f.2)
     }
 
+    /// An IPv6 address field (`__u8[16]`, decoded from the binary trace as two halves).
+    pub fn ipv6(&self, name: &str) -> Option<std::net::Ipv6Addr> {
+        let lo = self.hex(&format!("{name}.0"))?;
+        let hi = self.hex(&format!("{name}.1"))?;
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&lo.to_le_bytes());
+        b[8..].copy_from_slice(&hi.to_le_bytes());
+        Some(std::net::Ipv6Addr::from(b))
+    }
+
     /// An IPv4 address field (`__u8[4]`, printed as one little-endian number).
     pub fn ipv4(&self, name: &str) -> Option<Ipv4Addr> {
         let v = self.hex(name)?;
