@@ -16,6 +16,11 @@ use crate::timestamp::Timestamp;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// How long a frame waits for the trace to catch up, at most.
+const HOLD_NS: i64 = 250_000_000;
+/// How many frames may wait for the trace at once.
+const HOLD_FRAMES: usize = 100_000;
+
 /// A frame waiting for the trace to catch up.
 struct Held {
     ts: Timestamp,
@@ -28,6 +33,11 @@ struct Held {
 /// The trace.
 pub struct Traced {
     trace: CallTrace,
+    /// procfs's TIME_WAIT sockets as last read, and when.
+    time_wait: (
+        Instant,
+        std::collections::HashSet<(std::net::SocketAddr, std::net::SocketAddr)>,
+    ),
 }
 
 impl Traced {
@@ -35,7 +45,10 @@ impl Traced {
     pub fn start() -> Result<Traced, TraceError> {
         let names: Vec<(&str, bool)> = SYSCALLS.iter().map(|s| (s.0, s.2)).collect();
         let trace = CallTrace::start(&names)?;
-        Ok(Traced { trace })
+        Ok(Traced {
+            trace,
+            time_wait: (Instant::now(), Default::default()),
+        })
     }
 
     /// Name the owners of the sockets that exist now (before any call was traced).
@@ -139,6 +152,18 @@ impl Traced {
         Ok(matched)
     }
 
+    /// Is this socket in TIME_WAIT (procfs, read again at most every 20 ms: a busy host has
+    /// tens of thousands)?
+    fn in_time_wait(&mut self, local: std::net::SocketAddr, remote: std::net::SocketAddr) -> bool {
+        if self.time_wait.1.contains(&(local, remote)) {
+            return true;
+        }
+        if self.time_wait.0.elapsed() > Duration::from_millis(20) {
+            self.time_wait = (Instant::now(), proc_net::time_wait_sockets());
+        }
+        self.time_wait.1.contains(&(local, remote))
+    }
+
     /// Take what the reader thread sent.
     fn take(&mut self, obs: &mut VecDeque<Observation>, watermark: &mut Timestamp, tw: bool) {
         while let Ok(m) = self.trace.rx.try_recv() {
@@ -151,8 +176,7 @@ impl Traced {
                             if tw
                                 && change.to == TcpState::Closed
                                 && matches!(change.from, TcpState::FinWait2 | TcpState::Closing)
-                                && proc_net::time_wait_sockets()
-                                    .contains(&(change.local, change.remote))
+                                && self.in_time_wait(change.local, change.remote)
                             {
                                 change.to = TcpState::TimeWait;
                             }
@@ -188,8 +212,14 @@ impl Traced {
         matched: &mut u64,
         count: Option<u64>,
     ) -> anyhow::Result<bool> {
+        // Bounded: a frame waits for the trace at most HOLD_NS (then a call the trace tells
+        // later is shown late), and at most HOLD_FRAMES frames wait.
+        let give_up = Timestamp(wall_clock().0 - HOLD_NS);
         loop {
-            let frame_t = held.front().map(|f| f.ts).filter(|t| *t <= watermark);
+            let frame_t = held
+                .front()
+                .map(|f| f.ts)
+                .filter(|t| *t <= watermark || *t < give_up || held.len() > HOLD_FRAMES);
             let obs_t = obs.front().map(obs_time);
             let take_frame = match (frame_t, obs_t) {
                 (Some(f), Some(o)) => f <= o,

@@ -73,7 +73,11 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut output = open_output_for(&a.output, Format::Stream)?;
-    let cfg = tracker_config(&a.tracker, output.format)?;
+    let mut cfg = tracker_config(&a.tracker, output.format)?;
+    if a.kernel_check {
+        // The check compares synfin's state changes: they must be made.
+        cfg.wanted.states = true;
+    }
     let meta = Meta {
         schema: 1,
         tool: "synfin",
@@ -99,7 +103,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let renderer = output.renderer(cf);
     let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out).with_writer(writer);
     if let Some(t) = &traced {
-        let mut live = LiveCalls::new(owners, a.kernel_check, show_kernel);
+        let mut live = LiveCalls::new(owners, a.kernel_check, show_kernel, cfg.wanted.calls);
         t.seed(&mut live);
         p = p.with_live_calls(live);
     }

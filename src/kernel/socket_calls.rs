@@ -98,7 +98,7 @@ pub struct SocketCalls {
 }
 
 /// How long a closed socket is remembered (for calls that return after its last change).
-const FORGET_NS: i64 = 10_000_000_000;
+const FORGET_NS: i64 = 2_000_000_000;
 
 impl SocketCalls {
     /// `offset`: the capture clock minus the trace clock, in nanoseconds.

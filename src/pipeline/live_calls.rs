@@ -6,7 +6,8 @@
 //! with the kernel's.
 
 use crate::events::{
-    CallEvent, CallNote, CallSource, ConnId, Endpoint, Event, Owner, Role, StateEvent, TcpState,
+    CallEvent, CallName, CallNote, CallSource, ConnId, Endpoint, Event, Owner, Phase, Role,
+    StateEvent, TcpState,
 };
 use crate::kernel::check::{compare, EndpointCheck};
 use crate::kernel::KernelTransition;
@@ -37,7 +38,7 @@ impl OwnerFilter {
 
 /// How long a call may wait for its connection's first segment.
 const WAIT_NS: i64 = 2_000_000_000;
-/// How long an ended connection's 4-tuple still takes calls (a close() after the last ACK).
+/// How long an ended connection stays decided under the owner filter (its late events).
 const KEEP_NS: i64 = 10_000_000_000;
 /// How long a verdict waits for the calls that end a connection after its last segment (the
 /// close() after recv() = 0), so they are drawn before it.
@@ -46,8 +47,7 @@ const VERDICT_HOLD_NS: i64 = 500_000_000;
 /// The state of the join.
 #[derive(Default)]
 pub struct LiveCalls {
-    by_tuple: HashMap<FlowKey, ConnId>,
-    ended: VecDeque<(Timestamp, FlowKey, ConnId)>,
+    ended: VecDeque<(Timestamp, ConnId)>,
     pending: HashMap<FlowKey, Vec<CallEvent>>,
     pending_since: VecDeque<(Timestamp, FlowKey)>,
     /// Local endpoints with traced calls (their inferred calls are left out).
@@ -64,6 +64,8 @@ pub struct LiveCalls {
     check: Option<Check>,
     /// Verdicts waiting for their connection's last calls: (release time, verdict).
     verdicts: VecDeque<(Timestamp, Event)>,
+    /// The output shows calls (a summary does not: no call events are made).
+    show_calls: bool,
 }
 
 #[derive(Default)]
@@ -77,9 +79,16 @@ struct Check {
 impl LiveCalls {
     /// A join with an owner filter, comparing with the kernel's states if `kernel_check`.
     /// `show_kernel`: the kernel's changes go out as events too (before each verdict).
-    pub fn new(filter: OwnerFilter, kernel_check: bool, show_kernel: bool) -> LiveCalls {
+    /// `show_calls`: the output draws calls (else they only name owners).
+    pub fn new(
+        filter: OwnerFilter,
+        kernel_check: bool,
+        show_kernel: bool,
+        show_calls: bool,
+    ) -> LiveCalls {
         LiveCalls {
             filter,
+            show_calls,
             check: kernel_check.then(|| Check {
                 show: show_kernel,
                 ..Check::default()
@@ -94,7 +103,13 @@ impl LiveCalls {
     }
 
     /// A traced call: the events to show now (its connection known, or given up waiting).
-    pub fn call(&mut self, n: CallNote, out: &mut Vec<Event>) -> Vec<EndpointCheck> {
+    /// `conn_of` gives the tracker's connection on a 4-tuple, if it has one.
+    pub fn call(
+        &mut self,
+        n: CallNote,
+        conn_of: impl Fn(SocketAddr, SocketAddr) -> Option<ConnId>,
+        out: &mut Vec<Event>,
+    ) -> Vec<EndpointCheck> {
         let checks = self.release(n.t, out);
         // Bounded: past this many ends, start again (an end's first calls may then show
         // their inferred twins too).
@@ -104,7 +119,13 @@ impl LiveCalls {
         }
         self.traced.insert(n.local);
         if let Some(o) = &n.owner {
-            self.owners.insert(n.local, o.clone());
+            if self.owners.get(&n.local) != Some(o) {
+                self.owners.insert(n.local, o.clone());
+            }
+        }
+        if !self.show_calls {
+            // A summary: the calls only name owners (for --pid, --comm).
+            return checks;
         }
         let mut ev = CallEvent {
             t: n.t,
@@ -131,12 +152,15 @@ impl LiveCalls {
             return checks;
         };
         let key = FlowKey::new(n.local, peer);
-        match self.by_tuple.get(&key) {
-            Some(&id) => {
+        // A connect() that enters opens a new connection (its SYN comes next): it waits for
+        // it, whatever ended on that 4-tuple before; so does what follows it.
+        let opening = ev.call == CallName::Connect && ev.phase == Phase::Enter;
+        match conn_of(n.local, peer) {
+            Some(id) if !opening && !self.pending.contains_key(&key) => {
                 ev.conn = id;
                 self.keep(Event::Call(ev), out);
             }
-            None => {
+            _ => {
                 if !self.pending.contains_key(&key) {
                     self.pending_since.push_back((n.t, key));
                 }
@@ -166,6 +190,20 @@ impl LiveCalls {
         }
     }
 
+    /// Whether calls wait for a connection on the 4-tuple of `a` and `b` (checked for each
+    /// segment, before its events).
+    pub fn waiting_for(&self, a: SocketAddr, b: SocketAddr) -> bool {
+        !self.pending.is_empty() && self.pending.contains_key(&FlowKey::new(a, b))
+    }
+
+    /// The calls that waited for the connection on the 4-tuple of `a` and `b`: it is `id`.
+    pub fn opened(&mut self, a: SocketAddr, b: SocketAddr, id: ConnId, out: &mut Vec<Event>) {
+        for mut c in self.pending.remove(&FlowKey::new(a, b)).unwrap_or_default() {
+            c.conn = id;
+            self.keep(Event::Call(c), out);
+        }
+    }
+
     /// Is this inferred call one a traced call says instead?
     pub fn replaces(&self, c: &CallEvent) -> bool {
         c.source == CallSource::Inferred && self.traced.contains(&c.endpoint.0)
@@ -177,16 +215,6 @@ impl LiveCalls {
     pub fn event(&mut self, e: Event, out: &mut Vec<Event>) -> Vec<EndpointCheck> {
         let checks = self.release(e.t(), out);
         match &e {
-            Event::Segment(s) => {
-                let key = FlowKey::new(s.src.0, s.dst.0);
-                if self.by_tuple.get(&key) != Some(&s.conn) {
-                    self.by_tuple.insert(key, s.conn);
-                    for mut c in self.pending.remove(&key).unwrap_or_default() {
-                        c.conn = s.conn;
-                        self.keep(Event::Call(c), out);
-                    }
-                }
-            }
             Event::State(st) if self.check.is_some() && !st.projected => {
                 if let Some(c) = &mut self.check {
                     c.states.entry(st.conn).or_default().push(e.clone());
@@ -209,16 +237,12 @@ impl LiveCalls {
         let Event::Connection(v) = &e else {
             return checks;
         };
-        let key = FlowKey::new(v.client.0, v.server.0);
-        self.ended.push_back((v.end, key, v.conn));
-        while let Some(&(t, key, id)) = self.ended.front() {
+        self.ended.push_back((v.end, v.conn));
+        while let Some(&(t, id)) = self.ended.front() {
             if v.end.since(t) < KEEP_NS {
                 break;
             }
             self.ended.pop_front();
-            if self.by_tuple.get(&key) == Some(&id) {
-                self.by_tuple.remove(&key);
-            }
             self.wanted.remove(&id);
             self.decided.remove(&id);
         }
@@ -281,6 +305,9 @@ impl LiveCalls {
         if !self.decided.contains(&id) {
             let owners: Vec<Option<&Owner>> = match &e {
                 Event::Segment(s) => vec![self.owners.get(&s.src.0), self.owners.get(&s.dst.0)],
+                Event::Connection(v) => {
+                    vec![self.owners.get(&v.client.0), self.owners.get(&v.server.0)]
+                }
                 Event::Call(c) => vec![c.owner.as_ref()],
                 _ => vec![],
             };

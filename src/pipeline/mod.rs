@@ -125,7 +125,8 @@ impl Pipeline {
             self.comments.push(note.to_comment());
         }
         let mut out = Vec::new();
-        let bad = live.call(note, &mut out);
+        let tracker = &self.tracker;
+        let bad = live.call(note, |a, b| tracker.conn_between(a, b), &mut out);
         self.tally_checks(bad);
         for e in out {
             self.renderer.event(&e, &mut self.out)?;
@@ -219,6 +220,19 @@ impl Pipeline {
     pub fn segment(&mut self, seg: &crate::segment::Segment) -> io::Result<()> {
         self.summary.tcp_segments += 1;
         self.tracker.handle_segment(seg);
+        // Traced calls that waited for this 4-tuple's connection (a connect() enters before
+        // its SYN) go first.
+        if let Some(live) = &mut self.live {
+            if live.waiting_for(seg.src, seg.dst) {
+                if let Some(id) = self.tracker.conn_between(seg.src, seg.dst) {
+                    let mut out = Vec::new();
+                    live.opened(seg.src, seg.dst, id, &mut out);
+                    for e in out {
+                        self.renderer.event(&e, &mut self.out)?;
+                    }
+                }
+            }
+        }
         self.drain()
     }
 

@@ -177,6 +177,21 @@ impl Tracker {
         (self.conns.len(), self.ended.len())
     }
 
+    /// Which kinds of event it makes (its consumer's wish).
+    pub fn wanted(&self) -> Wanted {
+        self.cfg.wanted
+    }
+
+    /// The connection between `a` and `b` (either way round): the open one, else the last one
+    /// that ended on that 4-tuple while it is remembered (in TIME-WAIT, or lingering).
+    pub fn conn_between(&self, a: std::net::SocketAddr, b: std::net::SocketAddr) -> Option<ConnId> {
+        let flow = FlowKey::new(a, b);
+        match self.conns.get(&flow.compact()) {
+            Some(c) => Some(c.id),
+            None => self.ended.get(&flow).map(|e| e.id),
+        }
+    }
+
     /// Feed one decoded segment, observed at its own timestamp.
     pub fn handle_segment(&mut self, seg: &Segment) {
         self.handle_timeout(seg.ts);
