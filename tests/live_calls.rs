@@ -30,6 +30,10 @@ fn live_allowed() -> bool {
     false
 }
 
+/// The tests here take free ports, let them go, and hand them to Python: run one at a time,
+/// so that one test's refused port is not the other's server.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Two ports nothing listens on now.
 fn free_ports() -> (u16, u16) {
     let a = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -56,6 +60,7 @@ fn a_python_programs_calls_are_observed_with_its_pid() {
     if !live_allowed() {
         return;
     }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (port, refused) = free_ports();
     // An instance left by a synfin that was killed (its pid ended): the next one removes it.
     let dead = Command::new("true").spawn().unwrap();
@@ -291,6 +296,7 @@ fn comm_keeps_the_connections_of_that_program_only() {
     if !live_allowed() {
         return;
     }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (port, refused) = free_ports();
     let mine = TcpListener::bind("127.0.0.1:0").unwrap();
     let my_port = mine.local_addr().unwrap().port();
