@@ -407,3 +407,50 @@ fn the_owner_column_appears_once_an_owner_is_known() {
     );
     assert!(!after.contains('\x1b'), "{after}");
 }
+
+#[test]
+fn a_traced_call_names_the_owner_and_its_inferred_twin_goes() {
+    use synfin::events::{
+        CallEvent, CallName, CallResult, CallSource, Endpoint, Event, Owner, Phase,
+    };
+    let mut m = model_of(&["basic.pcap"]);
+    let c = m.connections().next().unwrap();
+    let (id, client) = (c.id, c.client.unwrap());
+    let t = c.group().unwrap().verdict.start;
+    m.handle_event(&Event::Call(CallEvent {
+        t,
+        conn: id,
+        endpoint: client,
+        call: CallName::Connect,
+        phase: Phase::Return,
+        result: Some(CallResult::Ok),
+        source: CallSource::Observed,
+        owner: Some(Owner {
+            pid: 4242,
+            tid: 4243,
+            comm: "python3".into(),
+        }),
+    }));
+    let list = screen(&mut m, 120, 32);
+    let row = list.lines().find(|l| l.starts_with("   1 ")).unwrap();
+    assert!(row.ends_with("python3[4242]"), "{row}");
+    // The ladder keeps the observed call, not the inferred ones of that end.
+    let g = m.connections().next().unwrap().group().unwrap();
+    let calls: Vec<(Endpoint, CallSource)> = g
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Call(c) => Some((c.endpoint, c.source)),
+            _ => None,
+        })
+        .collect();
+    assert!(calls.contains(&(client, CallSource::Observed)), "{calls:?}");
+    assert!(
+        !calls.contains(&(client, CallSource::Inferred)),
+        "{calls:?}"
+    );
+    assert!(
+        calls.iter().any(|c| c.1 == CallSource::Inferred),
+        "the server's stay: {calls:?}"
+    );
+}

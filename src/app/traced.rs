@@ -152,6 +152,25 @@ impl Traced {
         Ok(matched)
     }
 
+    /// Hand on what the trace has told, as it comes (the full-screen view: its ladders sort
+    /// by time, so nothing waits for the trace).
+    pub fn feed(&mut self, p: &mut Pipeline) -> anyhow::Result<()> {
+        let mut obs = VecDeque::new();
+        let mut watermark = Timestamp(i64::MIN);
+        self.take(&mut obs, &mut watermark, false);
+        for o in obs {
+            match o {
+                Observation::Call(n) => p.traced_call(n)?,
+                Observation::State { t, change } => {
+                    if let Some(live) = p.live_calls() {
+                        live.kernel_state(t, change);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Is this socket in TIME_WAIT (procfs, read again at most every 20 ms: a busy host has
     /// tens of thousands)?
     fn in_time_wait(&mut self, local: std::net::SocketAddr, remote: std::net::SocketAddr) -> bool {

@@ -390,6 +390,7 @@ pub fn watch(
     mut source: LiveSource,
     count: Option<u64>,
     stop: Arc<AtomicBool>,
+    mut traced: Option<super::traced::Traced>,
 ) -> anyhow::Result<u64> {
     let (tx, rx) = sync_channel(64);
     let mut screen = Screen::enter()?;
@@ -492,6 +493,11 @@ pub fn watch(
                 break;
             }
             polled = source.poll_for(Some(Duration::ZERO))?;
+        }
+        // The processes' calls, as the trace tells them (owners for the list).
+        if let Some(t) = &mut traced {
+            t.feed(pipe)?;
+            pacer.dirty = true;
         }
         if ended {
             drops = source.kernel_drops();

@@ -89,8 +89,14 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     if a.tui {
         // Live: inferences come when settled, not held behind the first unsettled one.
         let cfg = crate::tracker::TrackerConfig { live: true, ..cfg };
-        let (model, p) = super::tui::pipeline(&meta, output.opts, &a.output.output, &cf, cfg, sf)?;
-        let drops = super::tui::watch(model, p.with_writer(writer), source, a.count, stop)?;
+        let (model, mut p) =
+            super::tui::pipeline(&meta, output.opts, &a.output.output, &cf, cfg, sf)?;
+        if let Some(t) = &traced {
+            let mut live = LiveCalls::new(owners, false, false, true);
+            t.seed(&mut live);
+            p = p.with_live_calls(live);
+        }
+        let drops = super::tui::watch(model, p.with_writer(writer), source, a.count, stop, traced)?;
         if drops > 0 {
             eprintln!(
                 "synfin: warning: the kernel dropped {drops} frames on {}",

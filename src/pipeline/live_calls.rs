@@ -107,7 +107,7 @@ impl LiveCalls {
     pub fn call(
         &mut self,
         n: CallNote,
-        conn_of: impl Fn(SocketAddr, SocketAddr) -> Option<ConnId>,
+        conn_of: impl Fn(SocketAddr, SocketAddr) -> Option<(ConnId, Timestamp)>,
         out: &mut Vec<Event>,
     ) -> Vec<EndpointCheck> {
         let checks = self.release(n.t, out);
@@ -152,11 +152,12 @@ impl LiveCalls {
             return checks;
         };
         let key = FlowKey::new(n.local, peer);
-        // A connect() that enters opens a new connection (its SYN comes next): it waits for
-        // it, whatever ended on that 4-tuple before; so does what follows it.
+        // A connect() that enters opens a new connection (its SYN comes next): it belongs to
+        // a connection that started after it, not to one that ended on that 4-tuple before
+        // (it waits for its SYN); so does what follows it.
         let opening = ev.call == CallName::Connect && ev.phase == Phase::Enter;
         match conn_of(n.local, peer) {
-            Some(id) if !opening && !self.pending.contains_key(&key) => {
+            Some((id, start)) if (!opening || start >= n.t) && !self.pending.contains_key(&key) => {
                 ev.conn = id;
                 self.keep(Event::Call(ev), out);
             }

@@ -224,7 +224,7 @@ impl Pipeline {
         // its SYN) go first.
         if let Some(live) = &mut self.live {
             if live.waiting_for(seg.src, seg.dst) {
-                if let Some(id) = self.tracker.conn_between(seg.src, seg.dst) {
+                if let Some((id, _)) = self.tracker.conn_between(seg.src, seg.dst) {
                     let mut out = Vec::new();
                     live.opened(seg.src, seg.dst, id, &mut out);
                     for e in out {

@@ -182,13 +182,18 @@ impl Tracker {
         self.cfg.wanted
     }
 
-    /// The connection between `a` and `b` (either way round): the open one, else the last one
-    /// that ended on that 4-tuple while it is remembered (in TIME-WAIT, or lingering).
-    pub fn conn_between(&self, a: std::net::SocketAddr, b: std::net::SocketAddr) -> Option<ConnId> {
+    /// The connection between `a` and `b` (either way round) and when it started: the open
+    /// one, else the last one that ended on that 4-tuple while it is remembered (in
+    /// TIME-WAIT, or lingering; its start is not kept: `Timestamp(i64::MIN)`).
+    pub fn conn_between(
+        &self,
+        a: std::net::SocketAddr,
+        b: std::net::SocketAddr,
+    ) -> Option<(ConnId, Timestamp)> {
         let flow = FlowKey::new(a, b);
         match self.conns.get(&flow.compact()) {
-            Some(c) => Some(c.id),
-            None => self.ended.get(&flow).map(|e| e.id),
+            Some(c) => Some((c.id, c.started())),
+            None => self.ended.get(&flow).map(|e| (e.id, Timestamp(i64::MIN))),
         }
     }
 

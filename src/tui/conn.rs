@@ -3,7 +3,8 @@
 //! its events (for its ladder) and of its frames (for a pcap export).
 
 use crate::events::{
-    ConnId, ConnState, ConnectionEvent, Dir, Endpoint, Event, FinalStates, Outcome, TcpState,
+    CallSource, ConnId, ConnState, ConnectionEvent, Dir, Endpoint, Event, FinalStates, Outcome,
+    TcpState,
 };
 use crate::filter_expr::{FilterExpr, FilterInput};
 use crate::frame::{Frame, LinkType};
@@ -291,6 +292,20 @@ impl ConnEntry {
         // (the stream view marks it late): in the picture it goes back to its place.
         let mut events: Vec<Event> = self.events.iter().cloned().collect();
         events.sort_by_key(Event::t);
+        // An end whose calls were traced: its inferred calls (told before the trace's) go.
+        let traced: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Call(c) if c.source == CallSource::Observed => Some(c.endpoint),
+                _ => None,
+            })
+            .collect();
+        if !traced.is_empty() {
+            events.retain(|e| {
+                !matches!(e, Event::Call(c)
+                    if c.source == CallSource::Inferred && traced.contains(&c.endpoint))
+            });
+        }
         Some(ConnGroup { events, verdict })
     }
 }

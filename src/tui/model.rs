@@ -219,6 +219,14 @@ impl Model {
             self.move_socket(id, s.role, s.to);
         }
         if let Some(c) = self.conns.get_mut(&id) {
+            // A traced call names the process that holds that end (the first one told).
+            if let (Event::Call(call), None) = (e, &c.owner) {
+                if let Some(o) = &call.owner {
+                    let mut o = o.clone();
+                    o.tid = o.pid;
+                    c.owner = Some(o.to_string());
+                }
+            }
             if let (Event::State(s), false) = (e, projected) {
                 let i = usize::from(s.role == Role::Server);
                 c.states[i] = s.to;

@@ -66,6 +66,11 @@ pub(super) struct Effects {
 }
 
 impl Conn {
+    /// When its first segment was seen.
+    pub(crate) fn started(&self) -> Timestamp {
+        self.start
+    }
+
     pub(super) fn side_of(&self, src: SocketAddr) -> Side {
         Side::from_is_server(!self.self_connect && src != self.sides[Side::Client].addr)
     }
