@@ -12,6 +12,7 @@ use crate::frame::Frame;
 use crate::kernel::socket_calls::{Observation, SYSCALLS};
 use crate::pipeline::live_calls::LiveCalls;
 use crate::pipeline::{wall_clock, Pipeline};
+use crate::tracker::{Seed, Tracker};
 use crate::timestamp::Timestamp;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -51,10 +52,17 @@ impl Traced {
         })
     }
 
-    /// Name the owners of the sockets that exist now (before any call was traced).
-    pub fn seed(&self, live: &mut LiveCalls) {
+    /// The sockets that exist now (before any call was traced): their owners named, and the
+    /// tracker told their states and which end serves (sock tables of procfs).
+    pub fn seed(&self, live: &mut LiveCalls, tracker: &mut Tracker) {
         let holders = proc_net::socket_holders();
-        for s in proc_net::tcp_sockets() {
+        let sockets = proc_net::tcp_sockets();
+        let listening: Vec<std::net::SocketAddr> = sockets
+            .iter()
+            .filter(|s| s.state == 10)
+            .map(|s| s.local)
+            .collect();
+        for s in &sockets {
             if let Some((pid, comm)) = holders.get(&s.inode) {
                 live.seed_owner(
                     s.local,
@@ -65,6 +73,23 @@ impl Traced {
                     },
                 );
             }
+            let Some(state) = crate::kernel::state_number(i64::from(s.state)) else {
+                continue;
+            };
+            if s.remote.port() == 0 || state == TcpState::Listen {
+                continue;
+            }
+            let serves = listening.iter().any(|l| {
+                l.port() == s.local.port() && (l.ip() == s.local.ip() || l.ip().is_unspecified())
+            });
+            tracker.seed(
+                s.remote,
+                Seed {
+                    local: s.local,
+                    state,
+                    serves,
+                },
+            );
         }
     }
 

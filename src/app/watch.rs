@@ -93,7 +93,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             super::tui::pipeline(&meta, output.opts, &a.output.output, &cf, cfg, sf)?;
         if let Some(t) = &traced {
             let mut live = LiveCalls::new(owners, false, false, true);
-            t.seed(&mut live);
+            t.seed(&mut live, &mut p.tracker);
             p = p.with_live_calls(live);
         }
         let drops = super::tui::watch(model, p.with_writer(writer), source, a.count, stop, traced)?;
@@ -110,7 +110,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out).with_writer(writer);
     if let Some(t) = &traced {
         let mut live = LiveCalls::new(owners, a.kernel_check, show_kernel, cfg.wanted.calls);
-        t.seed(&mut live);
+        t.seed(&mut live, &mut p.tracker);
         p = p.with_live_calls(live);
     }
     p.start(&meta)?;

@@ -130,7 +130,10 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
         match event {
             Event::Connection(v) => {
-                let events = self.open.remove(&v.conn).unwrap_or_default();
+                let mut events = self.open.remove(&v.conn).unwrap_or_default();
+                // In time order: a live source's traced calls can come a little after the
+                // segments around them (stable: a segment's own changes stay after it).
+                events.sort_by_key(Event::t);
                 let group = self.filter.matches(v).then(|| ConnGroup {
                     events,
                     verdict: v.clone(),

@@ -135,6 +135,20 @@ pub struct Tracker {
     tw_probes: FxHashMap<u128, time_wait::TwProbe>,
     /// Endpoints seen answering a SYN (listeners), so a later refusal can say it had one.
     listeners: rustc_hash::FxHashSet<std::net::SocketAddr>,
+    /// What the host's kernel said of sockets that existed before the capture began (`seed`),
+    /// by 4-tuple: used when such a connection is picked up mid-stream.
+    seeds: FxHashMap<u128, Vec<Seed>>,
+}
+
+/// One socket of this host as its kernel had it before the capture began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seed {
+    /// The socket's own address.
+    pub local: std::net::SocketAddr,
+    /// Its state then.
+    pub state: TcpState,
+    /// It was accepted from a listener on its address (it is the server).
+    pub serves: bool,
 }
 
 /// How many listening endpoints are remembered (a scan of many answering hosts stays bounded).
@@ -161,7 +175,16 @@ impl Tracker {
             listeners: Default::default(),
             aside: FxHashMap::default(),
             tw_probes: FxHashMap::default(),
+            seeds: FxHashMap::default(),
         }
+    }
+
+    /// A socket of this host that existed before the capture began, as its kernel has it (its
+    /// state; whether it is the server end): a connection picked up mid-stream on its 4-tuple
+    /// starts from that state, with that role, instead of UNKNOWN and a guess.
+    pub fn seed(&mut self, remote: std::net::SocketAddr, seed: Seed) {
+        let key = FlowKey::new(seed.local, remote).compact();
+        self.seeds.entry(key).or_default().push(seed);
     }
 
     /// Counters so far.
@@ -298,7 +321,15 @@ impl Tracker {
         let id = self.next_id;
         self.next_id += 1;
         self.stats.connections += 1;
-        let conn = Box::new(Conn::new(id, seg, seg.ts, &mut self.queue, &self.ranges));
+        let seed = self.seeds.remove(&key);
+        let conn = Box::new(Conn::new(
+            id,
+            seg,
+            seg.ts,
+            &mut self.queue,
+            &self.ranges,
+            seed.as_deref(),
+        ));
         self.conns.insert(key, conn);
         // Drop the ended connections at the front, so this stays about as long as `conns`.
         while let Some((k, i)) = self.order.front() {

@@ -11,15 +11,37 @@ impl Conn {
         now: Timestamp,
         q: &mut EventQueue,
         ranges: &crate::tracker::zeek::reassembly::RangeBudget,
+        seed: Option<&[crate::tracker::Seed]>,
     ) -> Conn {
         let f = seg.flags;
         let self_connect = seg.src == seg.dst;
+        // Picked up mid-stream on a socket of this host that predates the capture: its
+        // kernel said which end serves and in which state each local end was.
+        let seed = seed.filter(|_| !f.syn());
+        let seeded_server = seed
+            .and_then(|s| {
+                s.iter().find_map(|x| match x.serves {
+                    true => Some(x.local),
+                    false => None,
+                })
+            })
+            .or_else(|| {
+                // A seeded end that does not serve is the client: the other end serves.
+                seed.and_then(|s| s.first())
+                    .map(|x| if x.local == seg.src { seg.dst } else { seg.src })
+            });
         // Roles: the sender of a SYN without ACK is the client; of a SYN,ACK the server;
         // otherwise guess as Zeek does: a well-known (<1024) or else the lower port serves.
         let (client, server, guessed, flipped) = if f.syn() && !f.ack() {
             (seg.src, seg.dst, false, false)
         } else if f.syn() && f.ack() {
             (seg.dst, seg.src, false, true)
+        } else if let Some(server) = seeded_server {
+            if server == seg.src {
+                (seg.dst, seg.src, false, true)
+            } else {
+                (seg.src, seg.dst, false, false)
+            }
         } else {
             let (sp, dp) = (seg.src.port(), seg.dst.port());
             let src_serves = match (sp < 1024, dp < 1024) {
@@ -48,6 +70,11 @@ impl Conn {
         } else {
             init
         };
+        let seeded = |end: std::net::SocketAddr, or: TcpState| {
+            seed.and_then(|s| s.iter().find(|x| x.local == end))
+                .map_or(or, |x| x.state)
+        };
+        let (init_client, init_server) = (seeded(client, init_client), seeded(server, init_server));
         let mut c = Conn {
             id,
             key: crate::tracker::FlowKey::new(seg.src, seg.dst).compact(),
@@ -64,7 +91,17 @@ impl Conn {
             last_change: PerSide([None; 2]),
         };
         if !f.syn() || f.ack() {
-            let detail = if guessed {
+            let detail = if seed.is_some() {
+                format!(
+                    "picked up mid-stream: the connection existed before the capture began (the kernel had {}; {} serves)",
+                    seed.into_iter()
+                        .flatten()
+                        .map(|x| format!("{} {}", x.local, x.state))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    server
+                )
+            } else if guessed {
                 format!(
                     "picked up mid-stream: no handshake captured; roles guessed ({} serves: {})",
                     server,

@@ -43,3 +43,44 @@ fn a_gap_in_a_connection_picked_up_mid_stream_is_not_a_letter() {
 }
 
 // =============================================================================================
+
+/// A connection that existed before the capture began, seeded with what the host's kernel said
+/// of its end: that end starts in its kernel state, the roles are the kernel's (here the
+/// higher port serves, against the usual guess), and the teardown runs from ESTABLISHED.
+#[test]
+fn a_seeded_connection_starts_in_its_kernel_state_with_its_roles() {
+    let (hi, lo) = ("10.0.0.2:9000", "10.0.0.1:80");
+    let segs = [
+        seg(1, lo, hi, A, 7, 9, 10),
+        seg(2, lo, hi, F | A, 17, 9, 0),
+        seg(3, hi, lo, F | A, 9, 18, 0),
+        seg(4, lo, hi, A, 18, 10, 0),
+    ];
+    let mut t = Tracker::new(TrackerConfig::default());
+    t.seed(
+        lo.parse().unwrap(),
+        crate::tracker::Seed {
+            local: hi.parse().unwrap(),
+            state: Established,
+            serves: true,
+        },
+    );
+    let mut ev = Vec::new();
+    for s in &segs {
+        t.handle_segment(s);
+        while let Some(e) = t.poll_event() {
+            ev.push(e);
+        }
+    }
+    t.finish();
+    while let Some(e) = t.poll_event() {
+        ev.push(e);
+    }
+    assert_eq!(path(&ev, hi), [Established, CloseWait, LastAck, Closed]);
+    assert_eq!(path(&ev, lo), [Unknown, FinWait1, FinWait2, TimeWait]);
+    let v = verdicts(&ev)[0];
+    assert_eq!(v.server.0, hi.parse::<SocketAddr>().unwrap());
+    assert!(!v.roles_guessed);
+    assert!(ev.iter().any(|e| matches!(e, Event::Anomaly(a)
+        if a.kind == AnomalyKind::Midstream && a.detail.contains("existed before the capture"))));
+}
