@@ -51,48 +51,29 @@ fn fact(out: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in {out}"))
 }
 
-fn t(v: &Value) -> f64 {
-    v["t"].as_f64().expect("a time")
-}
-
-#[test]
-fn a_python_programs_calls_are_observed_with_its_pid() {
-    if !live_allowed() {
-        return;
-    }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (port, refused) = free_ports();
-    // An instance left by a synfin that was killed (its pid ended): the next one removes it.
-    let dead = Command::new("true").spawn().unwrap();
-    let dead_pid = dead.id();
-    let _ = { dead }.wait();
-    let stale = format!("/sys/kernel/tracing/instances/synfin-{dead_pid}-calls");
-    std::fs::create_dir(&stale).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("calls.pcapng");
+/// `synfin watch -i lo -f jsonl ARGS...` on the meta line (capture and tracing are on from
+/// then on), with the deadline of the whole run.
+fn watch(args: &[&str]) -> (std::process::Child, std::process::ChildStdout, Instant) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
-        .args(["watch", "-i", "lo", "-f", "jsonl", "--kernel-check"])
-        .args(["--duration", "60", "-w"])
-        .arg(&saved)
-        .arg(format!("port {port} or port {refused}"))
+        .args(["watch", "-i", "lo", "-f", "jsonl", "--duration", "60"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut stdout = child.stdout.take().unwrap();
-    let ours = format!("/sys/kernel/tracing/instances/synfin-{}-calls", child.id());
-    // The meta line: capture and tracing are on from then on.
     let mut byte = [0u8; 1];
     let mut meta = Vec::new();
     while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
         meta.push(byte[0]);
     }
     assert!(String::from_utf8_lossy(&meta).contains("\"type\":\"meta\""));
-    assert!(
-        std::path::Path::new(&ours).is_dir(),
-        "no private instance {ours}"
-    );
+    (child, stdout, deadline)
+}
+
+/// tests/calls/echo_calls.py on `port` (and `refused`): what it printed.
+fn python_echo(port: u16, refused: u16) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/calls/echo_calls.py");
     let py = Command::new("python3")
         .arg(script)
@@ -104,14 +85,16 @@ fn a_python_programs_calls_are_observed_with_its_pid() {
         "{}",
         String::from_utf8_lossy(&py.stderr)
     );
-    let facts = String::from_utf8_lossy(&py.stdout).into_owned();
-    let (pid, server_tid, client_tid, client_port) = (
-        fact(&facts, "pid"),
-        fact(&facts, "server"),
-        fact(&facts, "client"),
-        fact(&facts, "client-port"),
-    );
-    // Ctrl-C: watch reads the trace up to now, then writes everything and its verdicts.
+    String::from_utf8_lossy(&py.stdout).into_owned()
+}
+
+/// Ctrl-C, as a person would stop it: watch reads the trace up to now, then writes everything
+/// and its verdicts. Its exit status, stdout and stderr.
+fn interrupt(
+    mut child: std::process::Child,
+    mut stdout: std::process::ChildStdout,
+    deadline: Instant,
+) -> (std::process::ExitStatus, String, String) {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -132,6 +115,44 @@ fn a_python_programs_calls_are_observed_with_its_pid() {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
+    (status, out, err)
+}
+
+fn t(v: &Value) -> f64 {
+    v["t"].as_f64().expect("a time")
+}
+
+#[test]
+fn a_python_programs_calls_are_observed_with_its_pid() {
+    if !live_allowed() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (port, refused) = free_ports();
+    // An instance left by a synfin that was killed (its pid ended): the next one removes it.
+    let dead = Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    let _ = { dead }.wait();
+    let stale = format!("/sys/kernel/tracing/instances/synfin-{dead_pid}-calls");
+    std::fs::create_dir(&stale).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("calls.pcapng");
+    let filter = format!("port {port} or port {refused}");
+    let (child, stdout, deadline) =
+        watch(&["--kernel-check", "-w", saved.to_str().unwrap(), &filter]);
+    let ours = format!("/sys/kernel/tracing/instances/synfin-{}-calls", child.id());
+    assert!(
+        std::path::Path::new(&ours).is_dir(),
+        "no private instance {ours}"
+    );
+    let facts = python_echo(port, refused);
+    let (pid, server_tid, client_tid, client_port) = (
+        fact(&facts, "pid"),
+        fact(&facts, "server"),
+        fact(&facts, "client"),
+        fact(&facts, "client-port"),
+    );
+    let (status, out, err) = interrupt(child, stdout, deadline);
     assert!(status.success(), "{err}");
     // No instance is left behind, the stale one included.
     assert!(
@@ -300,37 +321,16 @@ fn comm_keeps_the_connections_of_that_program_only() {
     let (port, refused) = free_ports();
     let mine = TcpListener::bind("127.0.0.1:0").unwrap();
     let my_port = mine.local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
-        .args(["watch", "-i", "lo", "-f", "jsonl", "--comm", "python3"])
-        .args(["--duration", "60"])
-        .arg(format!("port {port} or port {refused} or port {my_port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut byte = [0u8; 1];
-    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {}
+    let filter = format!("port {port} or port {refused} or port {my_port}");
+    let (child, stdout, deadline) = watch(&["--comm", "python3", &filter]);
     // A connection of this test's own process (not python3)…
     let c = std::net::TcpStream::connect(("127.0.0.1", my_port)).unwrap();
     let (s, _) = mine.accept().unwrap();
     drop((c, s));
     // …and Python's.
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/calls/echo_calls.py");
-    let py = Command::new("python3")
-        .arg(script)
-        .args([port.to_string(), refused.to_string()])
-        .output()
-        .unwrap();
-    assert!(py.status.success());
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "watch did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut out = String::new();
-    stdout.read_to_string(&mut out).unwrap();
+    python_echo(port, refused);
+    let (status, out, _) = interrupt(child, stdout, deadline);
+    assert!(status.success());
     let verdicts: Vec<Value> = out
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
