@@ -439,7 +439,42 @@ fn watch_and_demo_without_privileges_say_how_to_fix_it() {
     );
     // The kernel check needs root before anything else: one line, no mount(8) noise.
     let out = as_nobody(&["demo", "--kernel-check", "--addr", "127.0.0.1:0"]);
+    // With CAP_NET_RAW but not root, watch captures and says in one line why calls are only
+    // inferred; what needs the trace stops.
+    let with_caps = if root {
+        let granted = std::process::Command::new("setcap")
+            .args(["cap_net_raw,cap_net_admin=eip"])
+            .arg(&bin)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            granted || std::env::var_os("SYNFIN_REQUIRE_LIVE").is_none(),
+            "setcap (Debian's libcap2-bin) is needed here"
+        );
+        granted.then(|| {
+            (
+                as_nobody(&["watch", "-i", "lo", "--duration", "0.2", "port 9"]),
+                as_nobody(&["watch", "-i", "lo", "--duration", "0.2", "--kernel-check"]),
+            )
+        })
+    } else {
+        None
+    };
     let _ = std::fs::remove_dir_all(&copy);
+    if let Some((plain, check)) = with_caps {
+        let err = String::from_utf8_lossy(&plain.stderr);
+        assert!(plain.status.success(), "{err}");
+        let note: Vec<&str> = err.lines().filter(|l| l.contains("socket calls")).collect();
+        assert_eq!(note.len(), 1, "{err}");
+        assert!(
+            note[0].contains("inferred from packets only") && note[0].contains("needs root"),
+            "{err}"
+        );
+        let err = String::from_utf8_lossy(&check.stderr);
+        assert!(!check.status.success(), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("needs root"), "{err}");
+    }
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -65,7 +65,12 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("synfin: note: socket calls are inferred from packets only: {e}");
                 None
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                return Err(UsageError(format!(
+                    "--pid, --comm and --kernel-check need call tracing: {e}"
+                ))
+                .into())
+            }
         }
     };
     let writer = match &a.write {

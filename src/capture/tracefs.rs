@@ -15,16 +15,23 @@ const PREFIX: &str = "synfin-";
 
 /// Why the kernel's trace cannot be read.
 #[derive(Debug, thiserror::Error)]
-#[error("{what}: {source} (needs root and tracefs: mount -t tracefs nodev /sys/kernel/tracing)")]
-pub struct TraceError {
-    what: String,
-    #[source]
-    source: io::Error,
+pub enum TraceError {
+    /// Not root: tracefs is root's.
+    #[error("tracing needs root (tracefs); capture alone works with CAP_NET_RAW")]
+    NotRoot,
+    /// A tracefs file could not be made, written or read.
+    #[error("{what}: {cause} (tracefs: mount -t tracefs nodev /sys/kernel/tracing)")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed (not a `source`: the message already says it).
+        cause: io::Error,
+    },
 }
 
 fn err(what: impl Into<String>) -> impl FnOnce(io::Error) -> TraceError {
     let what = what.into();
-    move |source| TraceError { what, source }
+    move |cause| TraceError::Io { what, cause }
 }
 
 /// One event to enable, with its filter.
@@ -61,6 +68,10 @@ impl Instance {
         options: &[(&str, &str)],
         events: &[EventSpec],
     ) -> Result<Instance, TraceError> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err(TraceError::NotRoot);
+        }
         let root = Path::new(TRACEFS);
         if !root.join("instances").is_dir() {
             // Mount it if this kernel has it but nobody mounted it.
@@ -70,9 +81,9 @@ impl Instance {
                 .status()
                 .map_err(err("cannot run mount"))?;
             if !status.success() || !root.join("instances").is_dir() {
-                return Err(TraceError {
+                return Err(TraceError::Io {
                     what: format!("tracefs is not available at {TRACEFS}"),
-                    source: io::Error::from(io::ErrorKind::NotFound),
+                    cause: io::Error::from(io::ErrorKind::NotFound),
                 });
             }
         }
