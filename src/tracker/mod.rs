@@ -151,6 +151,10 @@ pub struct Seed {
     pub serves: bool,
 }
 
+/// A step back of the capture's clock larger than this starts the tracker's clock again
+/// (smaller ones are reordering: the clock stays at the latest time seen).
+const CLOCK_STEP_NS: i64 = 5_000_000_000;
+
 /// How many listening endpoints are remembered (a scan of many answering hosts stays bounded).
 const MAX_LISTENERS: usize = 1 << 16;
 
@@ -456,6 +460,16 @@ impl Tracker {
     /// This never reads a clock: `now` is a capture timestamp (or the live clock, passed in).
     pub fn handle_timeout(&mut self, now: Timestamp) {
         if now > self.now {
+            self.now = now;
+        } else if self.now.since(now) > CLOCK_STEP_NS && self.now != Timestamp(i64::MIN) {
+            // The capture's clock stepped back (a clock set back while live; the next of
+            // concatenated captures): what waited for evidence was of the old timeline and
+            // is settled now; the clock starts again from here, so that what follows waits
+            // its own time rather than finding every limit long past.
+            let all = [Timestamp(i64::MAX); 4];
+            for (hold, key) in self.queue.holds_before(all) {
+                self.expire(hold, key, false);
+            }
             self.now = now;
         }
         let limit = self.now.plus_nanos(-self.cfg.delivery_limit_ns);

@@ -66,6 +66,28 @@ fn a_late_syn_ack_is_applied_after_the_capture_clock_steps_back() {
 }
 
 #[test]
+fn after_a_clock_step_back_each_change_keeps_its_own_time() {
+    // Concatenated captures: the second begins 10 s before the first ended. The handshake's
+    // changes are dated at the segments that made them (the SYN's at the SYN), not at the
+    // later evidence, as if the clock had not stepped.
+    let mut s = vec![seg(10_000, "10.0.0.9:1234", "10.0.0.8:22", A, 1, 1, 10)];
+    s.extend(handshake());
+    let ev = run(&s);
+    let at = |ep: &str, to: TcpState| {
+        let ep: SocketAddr = ep.parse().unwrap();
+        ev.iter()
+            .find_map(|e| match e {
+                Event::State(st) if st.endpoint.0 == ep && st.to == to => Some(st.t),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(at(S, SynReceived), Timestamp(1_000_000));
+    assert_eq!(at(C, Established), Timestamp(2_000_000));
+    assert_eq!(at(S, Established), Timestamp(3_000_000));
+}
+
+#[test]
 fn a_syn_never_answered_is_still_lost_at_the_end() {
     let ev = run(&[
         seg(1, C, S, SY, ISN_C, 0, 0),
