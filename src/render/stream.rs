@@ -104,14 +104,29 @@ impl StreamRenderer {
                 last: t,
             },
         );
-        let head = format!("conn {conn}  {client} → {server}");
+        let early = self.early.remove(&conn).unwrap_or_default();
+        // An end whose process a traced call named already is named in the header.
+        let mut name = |end: Endpoint| -> String {
+            let owner = early
+                .iter()
+                .find(|c| c.endpoint == end && c.owner.is_some())
+                .and_then(|c| c.owner.clone());
+            match owner {
+                Some(mut o) => {
+                    self.named.insert((conn, end.0));
+                    o.tid = o.pid;
+                    format!("{end} {o}")
+                }
+                None => end.to_string(),
+            }
+        };
+        let head = format!("conn {conn}  {} → {}", name(client), name(server));
         writeln!(
             out,
             "{}{}",
             self.gutter(conn),
             palette::header(&head, self.opts.color)
         )?;
-        let early = self.early.remove(&conn).unwrap_or_default();
         if let (Some(first), Some(v)) = (early.iter().map(|c| c.t).min(), self.open.get_mut(&conn))
         {
             v.last = v.last.min(first);
