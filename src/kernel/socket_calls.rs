@@ -92,6 +92,8 @@ pub struct SocketCalls {
     by_fd: HashMap<(u32, u32), Vec<Observation>>,
     out: VecDeque<Observation>,
     last_prune: i64,
+    /// The listening sockets by port (so a child finds its listener without a scan).
+    listening: HashMap<u16, Vec<u64>>,
     /// Children ready to be accepted from a listener the trace never saw, by their address.
     orphans: HashMap<SocketAddr, VecDeque<(i64, u64)>>,
     lookup: Option<Lookup>,
@@ -113,6 +115,7 @@ impl SocketCalls {
             out: VecDeque::new(),
             last_prune: i64::MIN,
             orphans: HashMap::new(),
+            listening: HashMap::new(),
             lookup: None,
         }
     }
@@ -168,6 +171,10 @@ impl SocketCalls {
                 q.retain(|c| socks.contains_key(&c.1));
             }
             self.orphans.retain(|_, q| !q.is_empty());
+            for l in self.listening.values_mut() {
+                l.retain(|x| socks.contains_key(x));
+            }
+            self.listening.retain(|_, l| !l.is_empty());
         }
     }
 
@@ -270,9 +277,18 @@ impl SocketCalls {
             sock.local = Some(SocketAddr::new(l, sport));
             sock.remote = Some(SocketAddr::new(d, dport));
         }
-        sock.state = Some(to);
+        let was = sock.state.replace(to);
         if to == TcpState::Closed {
             sock.closed_at = Some(r.t_ns);
+        }
+        if let Some(port) = sock.local.map(|a| a.port()) {
+            if to == TcpState::Listen {
+                self.listening.entry(port).or_default().push(sk);
+            } else if was == Some(TcpState::Listen) {
+                if let Some(l) = self.listening.get_mut(&port) {
+                    l.retain(|x| *x != sk);
+                }
+            }
         }
         // A call of this thread changed its socket's state: that is the call's socket.
         if !r.in_irq {
@@ -290,15 +306,23 @@ impl SocketCalls {
         // A child ready to be accepted joins its listener's queue.
         if from == TcpState::SynReceived && to == TcpState::Established {
             if let Some(local) = self.socks.get(&sk).and_then(|s| s.local) {
-                let listener = self.socks.iter().find(|(_, l)| {
-                    l.state == Some(TcpState::Listen)
-                        && l.local.is_some_and(|a| {
-                            a.port() == local.port()
-                                && (a.ip() == local.ip() || a.ip().is_unspecified())
+                let socks = &self.socks;
+                let listener = self
+                    .listening
+                    .get(&local.port())
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .find(|l| {
+                        socks.get(l).is_some_and(|l| {
+                            l.state == Some(TcpState::Listen)
+                                && l.local.is_some_and(|a| {
+                                    a.ip() == local.ip() || a.ip().is_unspecified()
+                                })
                         })
-                });
+                    });
                 match listener {
-                    Some((&l, _)) => self.queues.entry(l).or_default().push_back(sk),
+                    Some(l) => self.queues.entry(l).or_default().push_back(sk),
                     // A listener older than the trace.
                     None => self
                         .orphans
