@@ -108,6 +108,7 @@ impl Traced {
         // Frames are read in time order: every frame up to `seen` is in.
         let mut seen = Timestamp(i64::MIN);
         let mut last_flush = Instant::now();
+        let (mut last_loss_check, mut told_lost) = (Instant::now(), 0u64);
         'outer: loop {
             self.take(&mut obs, &mut watermark, kernel_check);
             let idle = match source.poll_for(Some(Duration::from_millis(5)))? {
@@ -144,6 +145,18 @@ impl Traced {
                     p.release_verdicts(now.min(watermark))?;
                 }
             }
+            // Say it when it happens, not only at the end: calls may be missing from here on.
+            if last_loss_check.elapsed() > Duration::from_secs(1) {
+                last_loss_check = Instant::now();
+                let lost = self.trace.lost_events();
+                if lost > told_lost {
+                    eprintln!(
+                        "synfin: warning: the kernel's trace lost {} events (calls may be missing)",
+                        lost - told_lost
+                    );
+                    told_lost = lost;
+                }
+            }
             if idle || last_flush.elapsed() > Duration::from_millis(50) {
                 p.flush()?;
                 last_flush = Instant::now();
@@ -169,9 +182,10 @@ impl Traced {
             None,
         )?;
         let lost = self.trace.lost_events();
-        if lost > 0 {
+        if lost > told_lost {
             eprintln!(
-                "synfin: warning: the kernel's trace lost {lost} events (calls may be missing)"
+                "synfin: warning: the kernel's trace lost {} events (calls may be missing)",
+                lost - told_lost
             );
         }
         Ok(matched)
@@ -186,11 +200,7 @@ impl Traced {
         for o in obs {
             match o {
                 Observation::Call(n) => p.traced_call(n)?,
-                Observation::State { t, change } => {
-                    if let Some(live) = p.live_calls() {
-                        live.kernel_state(t, change);
-                    }
-                }
+                Observation::State { t, change } => p.kernel_state(t, change),
             }
         }
         Ok(())
@@ -295,11 +305,7 @@ impl Traced {
             } else {
                 match obs.pop_front().expect("checked") {
                     Observation::Call(n) => p.traced_call(n)?,
-                    Observation::State { t, change } => {
-                        if let Some(live) = p.live_calls() {
-                            live.kernel_state(t, change);
-                        }
-                    }
+                    Observation::State { t, change } => p.kernel_state(t, change),
                 }
             }
         }

@@ -79,8 +79,8 @@ struct Tasks {
 
 /// A tracefs table of `id value` lines.
 fn table(file: &str) -> HashMap<u32, String> {
-    fs::read_to_string(format!("{TRACEFS}/{file}"))
-        .unwrap_or_default()
+    // A task may name itself with any bytes: read them, lossily.
+    String::from_utf8_lossy(&fs::read(format!("{TRACEFS}/{file}")).unwrap_or_default())
         .lines()
         .filter_map(|l| {
             let (id, rest) = l.split_once(' ')?;
@@ -102,7 +102,9 @@ impl Tasks {
             self.since = now;
         }
         if !self.known.contains_key(&tid) {
-            let status = fs::read_to_string(format!("/proc/{tid}/status")).ok();
+            let status = fs::read(format!("/proc/{tid}/status"))
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
             let field = |name: &str| -> Option<String> {
                 status
                     .as_deref()?
@@ -138,8 +140,13 @@ impl CallTrace {
             EventSpec::new("sock/inet_sock_set_state", Some("protocol == 6")),
             EventSpec::new("sock/sock_send_length", Some("protocol == 6")),
             EventSpec::new("sock/sock_recv_length", Some("protocol == 6")),
-            // A task's name changes when it execs (a shell that starts python3).
+            // A task's name changes when it execs (a shell that starts python3); exec and exit
+            // also close fds, as dup2, dup3 and close_range may (their enters suffice).
             EventSpec::new("sched/sched_process_exec", None),
+            EventSpec::new("sched/sched_process_exit", None),
+            EventSpec::new("syscalls/sys_enter_dup2", None),
+            EventSpec::new("syscalls/sys_enter_dup3", None),
+            EventSpec::new("syscalls/sys_enter_close_range", None),
         ];
         for (s, exit) in syscalls {
             events.push(EventSpec::new(format!("syscalls/sys_enter_{s}"), None));
@@ -237,6 +244,8 @@ fn read_loop(
             passed = passed.min(cpu_passed.unwrap_or(i64::MIN));
         }
         tasks.round();
+        // The wall clock may have been set or slewed: the offset is taken again each round.
+        calls.set_offset(clock_offset());
         // In time order across CPUs, up to what every CPU has passed.
         held.sort_by_key(|e| e.0);
         let ready = held.partition_point(|e| e.0 <= passed);
@@ -251,7 +260,6 @@ fn read_loop(
                 if let Some(old) = values.iter().find(|v| v.0 == "old_pid") {
                     tasks.known.remove(&(old.2 as u32));
                 }
-                continue;
             }
             let (tgid, comm) = if in_irq {
                 (None, "")
@@ -260,6 +268,10 @@ fn read_loop(
             };
             let r = record(t, f, comm, tid, tgid, in_irq, std::mem::take(&mut values));
             calls.record(&r);
+            if f.name == "sched_process_exit" {
+                // Its id may be given to a new task.
+                tasks.known.remove(&tid);
+            }
         }
         let mut out = Vec::new();
         while let Some(o) = calls.poll() {

@@ -73,8 +73,8 @@ pub fn socket_holders() -> HashMap<u64, (u32, String)> {
         let Ok(fds) = fs::read_dir(p.path().join("fd")) else {
             continue;
         };
-        let comm = fs::read_to_string(p.path().join("comm"))
-            .map(|c| c.trim_end().to_string())
+        let comm = fs::read(p.path().join("comm"))
+            .map(|c| String::from_utf8_lossy(&c).trim_end().to_string())
             .unwrap_or_default();
         for fd in fds.flatten() {
             let Ok(target) = fs::read_link(fd.path()) else {

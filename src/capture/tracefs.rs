@@ -203,7 +203,9 @@ fn remove_stale(root: &Path) {
         let Ok(pid) = pid.parse::<u32>() else {
             continue;
         };
-        if Path::new(&format!("/proc/{pid}")).exists() {
+        // Still running, and a synfin (not another program given the same pid since).
+        let comm = fs::read(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.starts_with(b"synfin") {
             continue;
         }
         // Disable everything first: an instance with enabled events cannot be removed.

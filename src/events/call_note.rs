@@ -50,13 +50,17 @@ impl CallNote {
     /// The note a comment holds, if it is one of ours.
     pub fn parse(comment: &str) -> Option<CallNote> {
         let rest = comment.strip_prefix(PREFIX)?;
+        // The owner comes last, and its name may hold anything (` · ` too).
+        let (rest, owner) = match rest.split_once(" · by ") {
+            Some((r, by)) => (r, Some(parse_owner(by)?)),
+            None => (rest, None),
+        };
         let mut parts = rest.split(" · ");
         let (what, addrs, at) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
         let t = parse_time(at.strip_prefix("at ")?)?;
-        let owner = match parts.next() {
-            Some(by) => Some(parse_owner(by.strip_prefix("by ")?)?),
-            None => None,
-        };
         let (local, peer) = match addrs.split_once(" → ") {
             Some((l, p)) => (l.parse().ok()?, Some(p.parse().ok()?)),
             None => (addrs.parse().ok()?, None),
@@ -153,7 +157,7 @@ mod tests {
                 owner: (i % 3 == 1).then(|| Owner {
                     pid: 4242,
                     tid: 4242 + i as u32 % 2,
-                    comm: "py[th]on3".into(),
+                    comm: "py[th] · by on3".into(),
                 }),
             };
             let c = n.to_comment();

@@ -62,6 +62,9 @@ struct InCall {
     sk: Option<u64>,
     /// shutdown()'s `how`.
     how: i64,
+    /// A socket event of this thread during the call named its socket (else it came from the
+    /// fd's last known socket).
+    confirmed: bool,
 }
 
 /// One kernel socket.
@@ -70,6 +73,11 @@ struct Sock {
     local: Option<SocketAddr>,
     remote: Option<SocketAddr>,
     state: Option<TcpState>,
+    /// AF_INET or AF_INET6 (a listener takes children of its own family only).
+    family: Option<i64>,
+    /// When it was last told of (trace clock): a socket whose address never came is
+    /// forgotten, its waiting calls with it.
+    touched: i64,
     /// Calls (and state changes) waiting for the address.
     waiting: Vec<Observation>,
     /// When it closed (trace clock), to forget it later.
@@ -88,8 +96,14 @@ pub struct SocketCalls {
     threads: HashMap<u32, InCall>,
     /// Each listener's children that reached ESTABLISHED, oldest first.
     queues: HashMap<u64, VecDeque<u64>>,
-    /// Calls on an fd whose socket is not known yet (a bind() before listen or connect).
-    by_fd: HashMap<(u32, u32), Vec<Observation>>,
+    /// The fd a socket was last known by (tgid, fd): a send or recv whose thread's last
+    /// traced call was on another fd is a read() or write() (not traced) on this one.
+    fd_of: HashMap<u64, (u32, u32)>,
+    /// Calls on an fd whose socket is not known yet (a bind() before listen or connect), and
+    /// when they were made (trace clock).
+    by_fd: HashMap<(u32, u32), (i64, Vec<Observation>)>,
+    /// The latest record's time (trace clock).
+    clock: i64,
     out: VecDeque<Observation>,
     last_prune: i64,
     /// The listening sockets by port (so a child finds its listener without a scan).
@@ -112,12 +126,19 @@ impl SocketCalls {
             threads: HashMap::new(),
             queues: HashMap::new(),
             by_fd: HashMap::new(),
+            fd_of: HashMap::new(),
+            clock: i64::MIN,
             out: VecDeque::new(),
             last_prune: i64::MIN,
             orphans: HashMap::new(),
             listening: HashMap::new(),
             lookup: None,
         }
+    }
+
+    /// The capture clock minus the trace clock, now (a clock set while tracing).
+    pub fn set_offset(&mut self, offset: i64) {
+        self.offset = offset;
     }
 
     /// Ask `lookup` for the addresses of sockets older than the trace.
@@ -149,22 +170,59 @@ impl SocketCalls {
 
     /// Take one record.
     pub fn record(&mut self, r: &Record<'_>) {
+        self.clock = self.clock.max(r.t_ns);
         if let Some(name) = r.event.strip_prefix("sys_enter_") {
-            self.enter(r, name);
+            match name {
+                // The fd now names something else: what it named is no longer reached by it.
+                "dup2" | "dup3" => {
+                    if let Some(fd) = r.int("newfd").and_then(|f| u32::try_from(f).ok()) {
+                        self.unmap_fd(Self::tgid(r), fd);
+                    }
+                }
+                "close_range" => {
+                    let (from, to) = (r.int("fd").unwrap_or(0), r.int("max_fd").unwrap_or(0));
+                    let tgid = Self::tgid(r);
+                    let gone: Vec<(u32, u32)> = self
+                        .fds
+                        .keys()
+                        .chain(self.by_fd.keys())
+                        .filter(|(g, fd)| *g == tgid && (from..=to).contains(&i64::from(*fd)))
+                        .copied()
+                        .collect();
+                    for (g, fd) in gone {
+                        self.unmap_fd(g, fd);
+                    }
+                }
+                _ => self.enter(r, name),
+            }
         } else if let Some(name) = r.event.strip_prefix("sys_exit_") {
             self.exit(r, name);
         } else {
             match r.event {
                 "sock_send_length" | "sock_recv_length" => self.moved(r),
                 "inet_sock_set_state" => self.state(r),
+                // exec closes the close-on-exec fds (sockets, in most languages): what the
+                // process's fds named is forgotten (a socket it kept is found again by its
+                // next event).
+                "sched_process_exec" => self.forget_process(Self::tgid(r)),
+                "sched_process_exit" => {
+                    self.threads.remove(&r.tid);
+                    if r.int("group_dead").unwrap_or(1) != 0 {
+                        self.forget_process(Self::tgid(r));
+                    }
+                }
                 _ => {}
             }
         }
         if r.t_ns > self.last_prune.saturating_add(FORGET_NS) {
             self.last_prune = r.t_ns;
             let before = r.t_ns - FORGET_NS;
-            self.socks
-                .retain(|_, s| s.closed_at.is_none_or(|t| t > before));
+            self.socks.retain(|_, s| {
+                s.closed_at.is_none_or(|t| t > before) && (s.local.is_some() || s.touched > before)
+            });
+            self.by_fd.retain(|_, w| w.0 > before);
+            let socks = &self.socks;
+            self.fd_of.retain(|sk, _| socks.contains_key(sk));
             let socks = &self.socks;
             self.queues.retain(|l, _| socks.contains_key(l));
             for q in self.orphans.values_mut() {
@@ -176,6 +234,33 @@ impl SocketCalls {
             }
             self.listening.retain(|_, l| !l.is_empty());
         }
+    }
+
+    /// Fd `fd` of process `tgid` is socket `sk`.
+    fn map_fd(&mut self, tgid: u32, fd: u32, sk: u64) {
+        if let Some(old) = self.fds.insert((tgid, fd), sk) {
+            if old != sk && self.fd_of.get(&old) == Some(&(tgid, fd)) {
+                self.fd_of.remove(&old);
+            }
+        }
+        self.fd_of.insert(sk, (tgid, fd));
+    }
+
+    /// Fd `fd` of process `tgid` no longer names what it did.
+    fn unmap_fd(&mut self, tgid: u32, fd: u32) {
+        if let Some(sk) = self.fds.remove(&(tgid, fd)) {
+            if self.fd_of.get(&sk) == Some(&(tgid, fd)) {
+                self.fd_of.remove(&sk);
+            }
+        }
+        self.by_fd.remove(&(tgid, fd));
+    }
+
+    /// Process `tgid` exec'd or ended: its fds are forgotten.
+    fn forget_process(&mut self, tgid: u32) {
+        self.fds.retain(|(g, _), _| *g != tgid);
+        self.fd_of.retain(|_, (g, _)| *g != tgid);
+        self.by_fd.retain(|(g, _), _| *g != tgid);
     }
 
     fn owner(r: &Record<'_>) -> Owner {
@@ -204,6 +289,7 @@ impl SocketCalls {
                 enter: r.t_ns,
                 sk,
                 how: r.int("how").unwrap_or(-1),
+                confirmed: false,
             },
         );
     }
@@ -216,12 +302,34 @@ impl SocketCalls {
             return;
         };
         let tgid = Self::tgid(r);
+        let sending = r.event == "sock_send_length";
+        // The thread's last traced call is this one only if it moves data the same way and
+        // its fd is not known to be another socket (else it was a send or recv on a socket
+        // that is not TCP, and this is a read() or write(), not traced, on a TCP one).
+        let ours = self.threads.get(&r.tid).is_some_and(|c| {
+            c.call
+                == if sending {
+                    CallName::Send
+                } else {
+                    CallName::Recv
+                }
+                && self.fds.get(&(tgid, c.fd)).is_none_or(|k| *k == sk)
+                && self.fd_of.get(&sk).is_none_or(|at| *at == (tgid, c.fd))
+        });
+        if !ours
+            && self
+                .threads
+                .get(&r.tid)
+                .is_some_and(|c| matches!(c.call, CallName::Send | CallName::Recv))
+        {
+            self.threads.remove(&r.tid);
+        }
         match self.threads.get_mut(&r.tid) {
-            Some(c) if matches!(c.call, CallName::Send | CallName::Recv) => {
+            Some(c) if ours => {
                 // The call's result: it returns now.
                 let (call, enter, fd) = (c.call, c.enter, c.fd);
                 self.threads.remove(&r.tid);
-                self.fds.insert((tgid, fd), sk);
+                self.map_fd(tgid, fd, sk);
                 self.locate(sk, tgid, fd);
                 let notes = vec![
                     self.note(enter, call, Phase::Enter, None, r),
@@ -231,7 +339,7 @@ impl SocketCalls {
             }
             // read() or write() on a socket: no enter event was asked for, so only the return.
             _ => {
-                let call = if r.event == "sock_send_length" {
+                let call = if sending {
                     CallName::Send
                 } else {
                     CallName::Recv
@@ -254,10 +362,15 @@ impl SocketCalls {
             return;
         }
         let sock = self.socks.entry(sk).or_default();
-        // A freed socket's address used again: a new life.
-        if sock.closed_at.is_some() {
+        // A freed socket's address used again (or one only guessed from a stale fd): a new
+        // life.
+        if sock.closed_at.is_some()
+            || sock.state.is_none() && sock.local.is_none() && from == TcpState::Closed
+        {
             *sock = Sock::default();
         }
+        sock.touched = r.t_ns;
+        sock.family = r.int("family");
         let sport = r.int("sport").unwrap_or(0) as u16;
         let dport = r.int("dport").unwrap_or(0) as u16;
         let ip = |v4: &str, v6: &str| -> Option<IpAddr> {
@@ -293,13 +406,21 @@ impl SocketCalls {
         // A call of this thread changed its socket's state: that is the call's socket.
         if !r.in_irq {
             let tgid = Self::tgid(r);
-            if let Some(c) = self.threads.get_mut(&r.tid) {
-                if c.sk.is_none() {
+            // The first such event of a call names its socket, whatever the fd was thought
+            // to name before (closing a listener then closes its children: not the fd's).
+            let named = self
+                .threads
+                .get_mut(&r.tid)
+                .filter(|c| !c.confirmed)
+                .map(|c| {
                     c.sk = Some(sk);
-                    self.fds.insert((tgid, c.fd), sk);
-                    if let Some(waiting) = self.by_fd.remove(&(tgid, c.fd)) {
-                        self.socks.entry(sk).or_default().waiting.extend(waiting);
-                    }
+                    c.confirmed = true;
+                    c.fd
+                });
+            if let Some(fd) = named {
+                self.map_fd(tgid, fd, sk);
+                if let Some((_, waiting)) = self.by_fd.remove(&(tgid, fd)) {
+                    self.socks.entry(sk).or_default().waiting.extend(waiting);
                 }
             }
         }
@@ -316,6 +437,7 @@ impl SocketCalls {
                     .find(|l| {
                         socks.get(l).is_some_and(|l| {
                             l.state == Some(TcpState::Listen)
+                                && l.family == r.int("family")
                                 && l.local.is_some_and(|a| {
                                     a.ip() == local.ip() || a.ip().is_unspecified()
                                 })
@@ -358,10 +480,10 @@ impl SocketCalls {
         let tgid = Self::tgid(r);
         let mut sk = c.sk;
         let result = match call {
+            // A non-blocking accept() with nothing to take: a poll, not an event.
+            CallName::Accept if ret == -i64::from(Errno::EAGAIN.0) => return,
             CallName::Accept if ret >= 0 => {
-                let mut child =
-                    c.sk.and_then(|l| self.queues.get_mut(&l))
-                        .and_then(|q| q.pop_front());
+                let mut child = self.accepted(tgid, ret as u32, c.sk);
                 if child.is_none() {
                     // A listener older than the trace: its address, from its fd.
                     let at = self.lookup.as_mut().and_then(|l| l(tgid, c.fd));
@@ -380,7 +502,7 @@ impl SocketCalls {
                     }
                 }
                 let Some(child) = child else { return };
-                self.fds.insert((tgid, ret as u32), child);
+                self.map_fd(tgid, ret as u32, child);
                 sk = Some(child);
                 CallResult::Ok
             }
@@ -398,7 +520,7 @@ impl SocketCalls {
             self.locate(sk, tgid, c.fd);
         }
         if call == CallName::Close {
-            self.fds.remove(&(tgid, c.fd));
+            self.unmap_fd(tgid, c.fd);
         }
         let notes = vec![
             self.note(c.enter, call, Phase::Enter, None, r),
@@ -408,12 +530,57 @@ impl SocketCalls {
             Some(sk) => self.emit(sk, notes),
             // A bind() before the socket has an address the trace can show: it waits for the
             // fd's socket (listen, connect); a failed one is shown with no address.
-            None if call == CallName::Bind && ret == 0 => {
-                self.by_fd.entry((tgid, c.fd)).or_default().extend(notes)
-            }
+            None if call == CallName::Bind && ret == 0 => self
+                .by_fd
+                .entry((tgid, c.fd))
+                .or_insert((r.t_ns, Vec::new()))
+                .1
+                .extend(notes),
             None if call == CallName::Bind => self.out.extend(notes),
             None => {}
         }
+    }
+
+    /// The child an accept() that returned `fd` took from `listener`: its queue's oldest,
+    /// unless several listeners share the port (SO_REUSEPORT) or the listener predates the
+    /// trace, when the new fd's own addresses (procfs) pick it.
+    fn accepted(&mut self, tgid: u32, fd: u32, listener: Option<u64>) -> Option<u64> {
+        let port = listener.and_then(|l| self.socks.get(&l)?.local.map(|a| a.port()));
+        let shared = port.is_some_and(|p| {
+            self.listening.get(&p).is_some_and(|ls| {
+                ls.iter()
+                    .filter(|l| {
+                        self.socks
+                            .get(l)
+                            .is_some_and(|s| s.state == Some(TcpState::Listen))
+                    })
+                    .count()
+                    > 1
+            })
+        });
+        if listener.is_some() && !shared {
+            return listener
+                .and_then(|l| self.queues.get_mut(&l))
+                .and_then(|q| q.pop_front());
+        }
+        let (local, remote) = self.lookup.as_mut().and_then(|l| l(tgid, fd))?;
+        let socks = &self.socks;
+        let is_it = |c: &u64| {
+            socks
+                .get(c)
+                .is_some_and(|s| s.local == Some(local) && s.remote == Some(remote))
+        };
+        for q in self.queues.values_mut() {
+            if let Some(i) = q.iter().position(is_it) {
+                return q.remove(i);
+            }
+        }
+        for q in self.orphans.values_mut() {
+            if let Some(i) = q.iter().position(|c| is_it(&c.1)) {
+                return q.remove(i).map(|c| c.1);
+            }
+        }
+        None
     }
 
     /// A note with no address yet (`emit` fills it in).
@@ -439,6 +606,9 @@ impl SocketCalls {
     /// Out with `obs` for socket `sk` once its address is known (with what waited before).
     fn emit(&mut self, sk: u64, obs: Vec<Observation>) {
         let sock = self.socks.entry(sk).or_default();
+        if !obs.is_empty() {
+            sock.touched = self.clock;
+        }
         sock.waiting.extend(obs);
         let Some(local) = sock.local else { return };
         let remote = sock.remote.filter(|r| r.port() != 0);
@@ -611,5 +781,158 @@ mod tests {
         );
         // The state change itself is told.
         assert_eq!(obs.len(), 1);
+    }
+
+    /// One record in the `fields` shape: at `us` µs, by thread `tid` of process `tgid`.
+    fn line(
+        us: i64,
+        tid: u32,
+        tgid: u32,
+        irq: bool,
+        event: &str,
+        fields: &[(&str, i64)],
+    ) -> String {
+        let f: Vec<String> = fields
+            .iter()
+            .map(|(n, v)| format!("{n}=0x{:x} ({v})", *v as u64))
+            .collect();
+        format!(
+            " app-{tid} ({tgid:>7}) [000] ..{}.. {}.{:06}: {event}: {}",
+            if irq { 's' } else { '.' },
+            us / 1_000_000,
+            us % 1_000_000,
+            f.join(" ")
+        )
+    }
+
+    /// A state change of socket `sk` (IPv4 127.0.0.1 both ends).
+    #[allow(clippy::too_many_arguments)]
+    fn set_state(
+        us: i64,
+        tid: u32,
+        irq: bool,
+        sk: i64,
+        from: i64,
+        to: i64,
+        sport: i64,
+        dport: i64,
+    ) -> String {
+        line(
+            us,
+            tid,
+            tid,
+            irq,
+            "inet_sock_set_state",
+            &[
+                ("skaddr", sk),
+                ("oldstate", from),
+                ("newstate", to),
+                ("sport", sport),
+                ("dport", dport),
+                ("family", 2),
+                ("protocol", 6),
+                ("saddr", 0x0100_007f),
+                ("daddr", 0x0100_007f),
+            ],
+        )
+    }
+
+    fn calls_on(obs: &[Observation], port: u16) -> Vec<String> {
+        obs.iter()
+            .filter_map(|o| match o {
+                Observation::Call(n) if n.local.port() == port => Some(format!(
+                    "{} {:?}{}",
+                    n.call.as_str(),
+                    n.phase,
+                    n.result.map(|r| format!(" {r}")).unwrap_or_default()
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_fd_closed_by_exec_or_dup2_no_longer_names_its_socket() {
+        // fd 3 connects (socket A, port 5000), then the process execs (close-on-exec), and
+        // the new program closes whatever its fd 3 is: not A.
+        let mut t = [
+            line(1, 10, 10, false, "sys_enter_connect", &[("fd", 3)]),
+            set_state(2, 10, false, 0xa, 7, 2, 0, 80),
+            set_state(3, 10, true, 0xa, 2, 1, 5000, 80),
+            line(4, 10, 10, false, "sys_exit_connect", &[("ret", 0)]),
+            line(
+                5,
+                10,
+                10,
+                false,
+                "sched_process_exec",
+                &[("pid", 10), ("old_pid", 10)],
+            ),
+            line(6, 10, 10, false, "sys_enter_close", &[("fd", 3)]),
+            line(7, 10, 10, false, "sys_exit_close", &[("ret", 0)]),
+        ];
+        let obs = observe(&t.join("\n"));
+        assert_eq!(calls_on(&obs, 5000), ["connect Enter", "connect Return ok"]);
+        // The same with dup2 over the fd instead of exec.
+        t[4] = line(
+            5,
+            10,
+            10,
+            false,
+            "sys_enter_dup2",
+            &[("oldfd", 9), ("newfd", 3)],
+        );
+        let obs = observe(&t.join("\n"));
+        assert_eq!(calls_on(&obs, 5000), ["connect Enter", "connect Return ok"]);
+    }
+
+    #[test]
+    fn a_bind_of_a_socket_that_closed_is_not_another_sockets() {
+        // fd 5 is bound (a UDP socket: no TCP event), closed, and reused for a TCP connect.
+        let t = [
+            line(1, 10, 10, false, "sys_enter_bind", &[("fd", 5)]),
+            line(2, 10, 10, false, "sys_exit_bind", &[("ret", 0)]),
+            line(3, 10, 10, false, "sys_enter_close", &[("fd", 5)]),
+            line(4, 10, 10, false, "sys_exit_close", &[("ret", 0)]),
+            line(5, 10, 10, false, "sys_enter_connect", &[("fd", 5)]),
+            set_state(6, 10, false, 0xb, 7, 2, 0, 80),
+            set_state(7, 10, true, 0xb, 2, 1, 5001, 80),
+            line(8, 10, 10, false, "sys_exit_connect", &[("ret", 0)]),
+        ];
+        let obs = observe(&t.join("\n"));
+        assert_eq!(calls_on(&obs, 5001), ["connect Enter", "connect Return ok"]);
+    }
+
+    #[test]
+    fn a_read_after_a_udp_recv_is_its_own_call_on_its_own_socket() {
+        // fd 4 is TCP socket C (its connect seen); the thread's recvfrom on fd 7 (UDP) never
+        // gets a TCP event; then a read() (not traced) on fd 4 takes 7 bytes: a recv's return
+        // on C, not the UDP recvfrom's.
+        let t = [
+            line(1, 10, 10, false, "sys_enter_connect", &[("fd", 4)]),
+            set_state(2, 10, false, 0xc, 7, 2, 0, 80),
+            set_state(3, 10, true, 0xc, 2, 1, 5002, 80),
+            line(4, 10, 10, false, "sys_exit_connect", &[("ret", 0)]),
+            line(5, 10, 10, false, "sys_enter_recvfrom", &[("fd", 7)]),
+            line(
+                6,
+                10,
+                10,
+                false,
+                "sock_recv_length",
+                &[
+                    ("sk", 0xc),
+                    ("family", 2),
+                    ("protocol", 6),
+                    ("ret", 7),
+                    ("flags", 0),
+                ],
+            ),
+        ];
+        let obs = observe(&t.join("\n"));
+        assert_eq!(
+            calls_on(&obs, 5002),
+            ["connect Enter", "connect Return ok", "recv Return 7 bytes"]
+        );
     }
 }

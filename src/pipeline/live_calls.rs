@@ -40,6 +40,8 @@ impl OwnerFilter {
 const WAIT_NS: i64 = 2_000_000_000;
 /// How long an ended connection stays decided under the owner filter (its late events).
 const KEEP_NS: i64 = 10_000_000_000;
+/// How long the kernel's changes of a 4-tuple no connection claimed are kept.
+const KERNEL_KEEP_NS: i64 = 120_000_000_000;
 /// How long a verdict waits for the calls that end a connection after its last segment (the
 /// close() after recv() = 0), so they are drawn before it.
 const VERDICT_HOLD_NS: i64 = 500_000_000;
@@ -54,6 +56,9 @@ pub struct LiveCalls {
     traced: HashSet<SocketAddr>,
     /// The owner of each local endpoint (listeners included), as last seen.
     owners: HashMap<SocketAddr, Owner>,
+    /// The owners of sockets that existed before the trace (kept whatever the bound on
+    /// `owners` lets go).
+    seeded: HashMap<SocketAddr, Owner>,
     filter: OwnerFilter,
     /// Connections shown under the filter.
     wanted: HashSet<ConnId>,
@@ -66,11 +71,15 @@ pub struct LiveCalls {
     verdicts: VecDeque<(Timestamp, Event)>,
     /// The output shows calls (a summary does not: no call events are made).
     show_calls: bool,
+    /// Ends whose traced connect() returned EINPROGRESS.
+    in_progress: HashSet<SocketAddr>,
 }
 
 #[derive(Default)]
 struct Check {
     kernel: HashMap<(SocketAddr, SocketAddr), Vec<(Timestamp, KernelTransition)>>,
+    /// Changes taken so far (the table is trimmed every few thousand).
+    added: u64,
     states: HashMap<ConnId, Vec<Event>>,
     /// Show the kernel's changes as events too (JSON Lines).
     show: bool,
@@ -99,7 +108,7 @@ impl LiveCalls {
 
     /// The owners of sockets that existed before the trace started.
     pub fn seed_owner(&mut self, local: SocketAddr, owner: Owner) {
-        self.owners.insert(local, owner);
+        self.seeded.insert(local, owner);
     }
 
     /// A traced call: the events to show now (its connection known, or given up waiting).
@@ -115,9 +124,18 @@ impl LiveCalls {
         // their inferred twins too).
         if self.traced.len() > 1 << 16 {
             self.traced.clear();
+            self.in_progress.clear();
             self.owners.clear();
         }
         self.traced.insert(n.local);
+        if n.call == CallName::Connect
+            && n.result
+                == Some(crate::events::CallResult::Errno(
+                    crate::events::Errno::EINPROGRESS,
+                ))
+        {
+            self.in_progress.insert(n.local);
+        }
         if let Some(o) = &n.owner {
             if self.owners.get(&n.local) != Some(o) {
                 self.owners.insert(n.local, o.clone());
@@ -188,6 +206,36 @@ impl LiveCalls {
                 .entry((change.local, change.remote))
                 .or_default()
                 .push((t, change));
+            // Bounded: changes of sockets no connection of the capture claimed (another
+            // interface, a filtered port) are let go after a while.
+            c.added += 1;
+            if c.added % 4096 == 0 {
+                let before = Timestamp(t.0 - KERNEL_KEEP_NS);
+                c.kernel
+                    .retain(|_, l| l.last().is_some_and(|x| x.0 > before));
+            }
+        }
+    }
+
+    /// The end of input: the calls that still wait for their connection go out under the
+    /// connection the tracker has on their 4-tuple, or on none.
+    pub fn finish(
+        &mut self,
+        conn_of: impl Fn(SocketAddr, SocketAddr) -> Option<(ConnId, Timestamp)>,
+        out: &mut Vec<Event>,
+    ) {
+        self.pending_since.clear();
+        let mut all: Vec<CallEvent> = Vec::new();
+        for (key, calls) in std::mem::take(&mut self.pending) {
+            let id = conn_of(key.lo, key.hi).map_or(0, |c| c.0);
+            all.extend(calls.into_iter().map(|mut c| {
+                c.conn = id;
+                c
+            }));
+        }
+        all.sort_by_key(|c| c.t);
+        for c in all {
+            self.keep(Event::Call(c), out);
         }
     }
 
@@ -207,7 +255,12 @@ impl LiveCalls {
 
     /// Is this inferred call one a traced call says instead?
     pub fn replaces(&self, c: &CallEvent) -> bool {
-        c.source == CallSource::Inferred && self.traced.contains(&c.endpoint.0)
+        // A non-blocking connect() returned EINPROGRESS: when it connected is the wire's
+        // (the inferred return stays).
+        let completion = c.call == CallName::Connect
+            && c.phase == Phase::Return
+            && self.in_progress.contains(&c.endpoint.0);
+        c.source == CallSource::Inferred && self.traced.contains(&c.endpoint.0) && !completion
     }
 
     /// One of the tracker's events, before it is shown: the calls that waited for its
@@ -305,9 +358,9 @@ impl LiveCalls {
         let id = e.conn();
         if !self.decided.contains(&id) {
             let owners: Vec<Option<&Owner>> = match &e {
-                Event::Segment(s) => vec![self.owners.get(&s.src.0), self.owners.get(&s.dst.0)],
+                Event::Segment(s) => vec![self.owner_of(&s.src.0), self.owner_of(&s.dst.0)],
                 Event::Connection(v) => {
-                    vec![self.owners.get(&v.client.0), self.owners.get(&v.server.0)]
+                    vec![self.owner_of(&v.client.0), self.owner_of(&v.server.0)]
                 }
                 Event::Call(c) => vec![c.owner.as_ref()],
                 _ => vec![],
@@ -332,7 +385,7 @@ impl LiveCalls {
 
     /// The owner of a local endpoint, if known.
     pub fn owner_of(&self, local: &SocketAddr) -> Option<&Owner> {
-        self.owners.get(local)
+        self.owners.get(local).or_else(|| self.seeded.get(local))
     }
 }
 

@@ -110,6 +110,24 @@ impl Pipeline {
         self.live.as_mut()
     }
 
+    /// A kernel state change (for `--kernel-check`): kept if the filter could be about it.
+    pub fn kernel_state(
+        &mut self,
+        t: crate::timestamp::Timestamp,
+        k: crate::kernel::KernelTransition,
+    ) {
+        let peer = if k.remote.port() == 0 {
+            k.local
+        } else {
+            k.remote
+        };
+        if let Some(live) = &mut self.live {
+            if self.segments.matches_endpoints(k.local, peer) {
+                live.kernel_state(t, k);
+            }
+        }
+    }
+
     /// A traced call (in time order with the frames).
     pub fn traced_call(&mut self, note: crate::events::CallNote) -> io::Result<()> {
         let Some(live) = &mut self.live else {
@@ -297,6 +315,14 @@ impl Pipeline {
     pub fn finish_into(mut self) -> anyhow::Result<(Summary, Box<dyn Write>)> {
         self.tracker.finish();
         self.drain()?;
+        if let Some(live) = &mut self.live {
+            let mut out = Vec::new();
+            let tracker = &self.tracker;
+            live.finish(|a, b| tracker.conn_between(a, b), &mut out);
+            for e in out {
+                self.renderer.event(&e, &mut self.out)?;
+            }
+        }
         self.release_verdicts(crate::timestamp::Timestamp(i64::MAX))?;
         for x in std::mem::take(&mut self.extra) {
             self.renderer.event(&x, &mut self.out)?;
