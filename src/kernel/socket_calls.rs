@@ -106,6 +106,8 @@ pub struct SocketCalls {
     clock: i64,
     out: VecDeque<Observation>,
     last_prune: i64,
+    /// The addresses of listeners older than the trace, by their fd.
+    old_listeners: HashMap<(u32, u32), SocketAddr>,
     /// The listening sockets by port (so a child finds its listener without a scan).
     listening: HashMap<u16, Vec<u64>>,
     /// Children ready to be accepted from a listener the trace never saw, by their address.
@@ -132,6 +134,7 @@ impl SocketCalls {
             last_prune: i64::MIN,
             orphans: HashMap::new(),
             listening: HashMap::new(),
+            old_listeners: HashMap::new(),
             lookup: None,
         }
     }
@@ -254,6 +257,7 @@ impl SocketCalls {
             }
         }
         self.by_fd.remove(&(tgid, fd));
+        self.old_listeners.remove(&(tgid, fd));
     }
 
     /// Process `tgid` exec'd or ended: its fds are forgotten.
@@ -261,6 +265,7 @@ impl SocketCalls {
         self.fds.retain(|(g, _), _| *g != tgid);
         self.fd_of.retain(|_, (g, _)| *g != tgid);
         self.by_fd.retain(|(g, _), _| *g != tgid);
+        self.old_listeners.retain(|(g, _), _| *g != tgid);
     }
 
     fn owner(r: &Record<'_>) -> Owner {
@@ -483,24 +488,14 @@ impl SocketCalls {
             // A non-blocking accept() with nothing to take: a poll, not an event.
             CallName::Accept if ret == -i64::from(Errno::EAGAIN.0) => return,
             CallName::Accept if ret >= 0 => {
-                let mut child = self.accepted(tgid, ret as u32, c.sk);
-                if child.is_none() {
-                    // A listener older than the trace: its address, from its fd.
-                    let at = self.lookup.as_mut().and_then(|l| l(tgid, c.fd));
-                    if let Some((listen, _)) = at {
-                        child = self
-                            .orphans
-                            .iter_mut()
-                            .filter(|(a, q)| {
-                                a.port() == listen.port()
-                                    && (a.ip() == listen.ip() || listen.ip().is_unspecified())
-                                    && !q.is_empty()
-                            })
-                            .min_by_key(|(_, q)| q.front().map(|c| c.0))
-                            .and_then(|(_, q)| q.pop_front())
-                            .map(|c| c.1);
-                    }
-                }
+                let child = match c.sk {
+                    Some(_) => self.accepted(tgid, ret as u32, c.sk),
+                    // A listener older than the trace: its address (from its fd, once) picks
+                    // the oldest child waiting there; failing that, the new fd's own.
+                    None => self
+                        .child_of_old_listener(tgid, c.fd)
+                        .or_else(|| self.accepted(tgid, ret as u32, None)),
+                };
                 let Some(child) = child else { return };
                 self.map_fd(tgid, ret as u32, child);
                 sk = Some(child);
@@ -539,6 +534,29 @@ impl SocketCalls {
             None if call == CallName::Bind => self.out.extend(notes),
             None => {}
         }
+    }
+
+    /// The oldest child waiting at the address of fd `fd` of `tgid`, a listener the trace never
+    /// saw change state (its address asked of the OS once, then remembered).
+    fn child_of_old_listener(&mut self, tgid: u32, fd: u32) -> Option<u64> {
+        let listen = match self.old_listeners.get(&(tgid, fd)) {
+            Some(a) => *a,
+            None => {
+                let (a, _) = self.lookup.as_mut().and_then(|l| l(tgid, fd))?;
+                self.old_listeners.insert((tgid, fd), a);
+                a
+            }
+        };
+        self.orphans
+            .iter_mut()
+            .filter(|(a, q)| {
+                a.port() == listen.port()
+                    && (a.ip() == listen.ip() || listen.ip().is_unspecified())
+                    && !q.is_empty()
+            })
+            .min_by_key(|(_, q)| q.front().map(|c| c.0))
+            .and_then(|(_, q)| q.pop_front())
+            .map(|c| c.1)
     }
 
     /// The child an accept() that returned `fd` took from `listener`: its queue's oldest,
