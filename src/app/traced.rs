@@ -12,8 +12,8 @@ use crate::frame::Frame;
 use crate::kernel::socket_calls::{Observation, SYSCALLS};
 use crate::pipeline::live_calls::LiveCalls;
 use crate::pipeline::{wall_clock, Pipeline};
-use crate::tracker::{Seed, Tracker};
 use crate::timestamp::Timestamp;
+use crate::tracker::{Seed, Tracker};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
