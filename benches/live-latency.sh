@@ -9,6 +9,8 @@
 # Latency: synfin notes each frame's kernel timestamp and the moment what it caused reached the
 # terminal (SYNFIN_LATENCY_LOG, src/app/latency.rs): the stream view's output flushed, the
 # full-screen view drawn. Drops: PACKET_STATISTICS, as synfin reports them at the end.
+# With --no-calls: the streaming view logs latency on its untraced path only (call tracing's
+# cost is benches/call-overhead.sh's).
 # Needs root, tmux, tcpdump.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +39,7 @@ for mode in stream tui; do
   session=synfin-latency-$$-$mode
   if [ "$mode" = tui ]; then view=--tui; else view="--format stream"; fi
   tmux new-session -d -s "$session" -x 200 -y 50 \
-    "SYNFIN_LATENCY_LOG=$out/$mode.latency ./target/release/synfin watch -i lo --duration $((SECS + 3)) $view $filter 2>$out/$mode.err; touch $out/$mode.done; sleep 600"
+    "SYNFIN_LATENCY_LOG=$out/$mode.latency ./target/release/synfin watch -i lo --no-calls --duration $((SECS + 3)) $view $filter 2>$out/$mode.err; touch $out/$mode.done; sleep 600"
   sleep 1
   bash benches/make-captures.sh live "$SECS" default print >"$out/$mode.load" 2>&1
   if [ "$mode" = tui ]; then

@@ -157,10 +157,13 @@ fn untraced(source: &mut LiveSource, p: &mut Pipeline, count: Option<u64>) -> an
     let mut matched = 0u64;
     let mut latency = super::latency::LatencyLog::from_env();
     let mut wait = Some(Duration::ZERO);
+    // Whether the last poll only looked (no wait asked for yet). A tracker deadline already
+    // past gives a zero wait too: that poll's Idle must tick, not look again (a spin).
+    let mut looked = true;
     loop {
         match source.poll_for(wait)? {
             Polled::Stopped => break,
-            Polled::Idle if wait == Some(Duration::ZERO) => {
+            Polled::Idle if looked => {
                 p.flush()?;
                 if let Some(l) = &mut latency {
                     l.shown(wall_clock());
@@ -169,6 +172,7 @@ fn untraced(source: &mut LiveSource, p: &mut Pipeline, count: Option<u64>) -> an
                     .tracker
                     .poll_timeout()
                     .map(|at| Duration::from_nanos(at.since(wall_clock()).max(0) as u64));
+                looked = false;
                 continue;
             }
             // A deadline came: let the tracker's clock move on and show what it settled.
@@ -193,6 +197,7 @@ fn untraced(source: &mut LiveSource, p: &mut Pipeline, count: Option<u64>) -> an
             }
         }
         wait = Some(Duration::ZERO);
+        looked = true;
     }
     p.flush()?;
     if let Some(mut l) = latency {

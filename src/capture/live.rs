@@ -1,49 +1,25 @@
-//! Live capture with pnet's datalink channel, on a packet socket we open ourselves.
+//! Live capture on a packet socket we open ourselves, read through a TPACKET_V3 ring.
 //!
-//! The only file that imports pnet. On `lo`, AF_PACKET delivers every segment twice (outgoing
-//! and incoming copies) and pnet's `next()` drops the packet type that would tell them apart,
-//! so we set `PACKET_IGNORE_OUTGOING` on our own socket and hand it to pnet through
-//! `Config::socket_fd`: each segment arrives exactly once. pnet also has no timestamps, so we
-//! ask the kernel for each frame's (`SIOCGSTAMPNS`), no drop counter, so we read
-//! `PACKET_STATISTICS`, and a 4 KiB default read buffer, which would cut lo's 64 KiB frames.
+//! On `lo`, AF_PACKET delivers every segment twice (outgoing and incoming copies), so the
+//! socket of one interface has `PACKET_IGNORE_OUTGOING`: each segment arrives exactly once.
+//! Frames come from a memory-mapped receive ring (`rx_ring`), each with its kernel timestamp in
+//! nanoseconds and its `sockaddr_ll`, so reading a frame costs no system call; `poll(2)` waits
+//! only when the ring is empty. Drops come from `PACKET_STATISTICS`.
 
+use super::rx_ring::{RxRing, Slot};
 use super::CaptureError;
 use crate::frame::{Frame, LinkType};
 use crate::timestamp::Timestamp;
-use pnet::datalink::{self, Channel, DataLinkReceiver};
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// `SOL_PACKET` option: do not deliver our host's outgoing packets (Linux 4.20+).
-const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
-/// `SOL_PACKET` option: `struct tpacket_stats`, reset on every read.
-const PACKET_STATISTICS: libc::c_int = 6;
-/// ioctl: the kernel timestamp of the last packet read, as a `timespec`.
-const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
-/// Receive buffer asked for: a loopback flood must not overflow it.
-const RCVBUF: libc::c_int = 32 << 20;
-/// Largest frame on lo is 65,549 bytes; leave room.
-const READ_BUFFER: usize = 262_144;
 /// How long a read may block before the stop flag and deadline are checked again.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
-
-#[repr(C)]
-#[derive(Default)]
-struct TpacketStats {
-    tp_packets: libc::c_uint,
-    tp_drops: libc::c_uint,
-}
-
-/// How frames are read.
-enum Rx {
-    /// One interface, through pnet (which owns the socket).
-    Pnet(Box<dyn DataLinkReceiver>),
-    /// Every interface (`-i any`): a cooked (SOCK_DGRAM) socket read here, each packet given
-    /// a Linux cooked-capture (SLL) header as `tcpdump -i any` does.
-    Cooked,
-}
+/// How long `set_filter` waits for the block the kernel was filling to be handed over.
+const FILTER_SETTLE: Duration = Duration::from_millis(200);
 
 /// The length of a Linux cooked-capture (LINKTYPE_LINUX_SLL) header.
 const SLL_LEN: usize = 16;
@@ -51,16 +27,20 @@ const SLL_LEN: usize = 16;
 /// A live capture on one interface, or on all of them (`any`).
 pub struct LiveSource {
     iface: String,
-    fd: libc::c_int,
-    rx: Rx,
+    /// Declared before `fd`: the ring is unmapped before the socket is closed.
+    ring: RxRing,
+    fd: OwnedFd,
+    /// `-i any`: a cooked (SOCK_DGRAM) socket, each packet given a Linux cooked-capture (SLL)
+    /// header as `tcpdump -i any` does.
+    cooked: bool,
     link: LinkType,
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
     next_number: u64,
     drops: u64,
-    /// The last frame, copied out of pnet's buffer, and its kernel timestamp.
-    frame: Vec<u8>,
-    frame_ts: Timestamp,
+    /// The last frame: where it lies in the ring (and, cooked, a copy behind its SLL header).
+    slot: Option<Slot>,
+    cooked_frame: Vec<u8>,
 }
 
 impl std::fmt::Debug for LiveSource {
@@ -72,38 +52,42 @@ impl std::fmt::Debug for LiveSource {
 }
 
 impl LiveSource {
-    /// Open a capture on `iface`. It ends when `stop` is set or `duration` has passed.
+    /// Open a capture on `iface` (`any`: every interface). It ends when `stop` is set or
+    /// `duration` has passed.
+    ///
+    /// The socket is opened for no protocol, given its ring, then bound to the interface for
+    /// every protocol: no frame of another interface is queued in between. On `any`, outgoing
+    /// copies are kept (a host's own sends on other interfaces are seen only so), except on
+    /// loopback, where each packet would otherwise come twice.
     pub fn open(
         iface: &str,
         stop: Arc<AtomicBool>,
         duration: Option<Duration>,
     ) -> Result<LiveSource, CaptureError> {
-        if iface == "any" {
-            return Self::open_any(stop, duration);
-        }
-        let interfaces = datalink::interfaces();
-        let Some(ni) = interfaces.iter().find(|i| i.name == iface) else {
-            let mut names: Vec<&str> = interfaces.iter().map(|i| i.name.as_str()).collect();
-            names.sort_unstable();
-            return Err(CaptureError::NoSuchInterface {
-                iface: iface.into(),
-                available: names.join(", "),
-            });
+        let cooked = iface == "any";
+        let ifindex = if cooked {
+            0
+        } else {
+            // The interface by name, as pnet lists them (getifaddrs).
+            let found = pnet::datalink::interfaces()
+                .into_iter()
+                .find(|i| i.name == iface)
+                .ok_or_else(|| no_such(iface))?;
+            libc::c_int::try_from(found.index).map_err(|_| no_such(iface))?
         };
         let live_err = |what: &'static str, source: io::Error| CaptureError::Live {
             iface: iface.into(),
             what,
             source,
         };
-        // SAFETY: plain socket(2); the result is checked before use.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW,
-                i32::from((libc::ETH_P_ALL as u16).to_be()),
-            )
+        let kind = if cooked {
+            libc::SOCK_DGRAM
+        } else {
+            libc::SOCK_RAW
         };
-        if fd < 0 {
+        // SAFETY: plain socket(2), protocol 0 (nothing delivered until bind); checked below.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, kind | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
             let e = io::Error::last_os_error();
             return Err(match e.kind() {
                 io::ErrorKind::PermissionDenied => CaptureError::PermissionDenied {
@@ -112,166 +96,69 @@ impl LiveSource {
                 _ => live_err("socket(AF_PACKET)", e),
             });
         }
-        let setup = || -> Result<(), CaptureError> {
-            setsockopt(fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-                .map_err(|e| live_err("PACKET_IGNORE_OUTGOING", e))?;
-            // SO_RCVBUFFORCE needs CAP_NET_ADMIN; fall back to what the limit allows.
-            if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF).is_err() {
-                setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, RCVBUF)
-                    .map_err(|e| live_err("SO_RCVBUF", e))?;
-            }
-            // The first SIOCGSTAMPNS turns on per-packet stamps (SOCK_TIMESTAMP) and fails
-            // with ENOENT; later ones return each frame's. (SO_TIMESTAMPNS would instead send
-            // the stamp as a control message, which pnet's recvfrom never reads.)
-            let _ = kernel_timestamp(fd);
-            Ok(())
-        };
-        if let Err(e) = setup() {
-            // SAFETY: fd is ours and not yet handed to pnet.
-            unsafe { libc::close(fd) };
-            return Err(e);
+        // SAFETY: a descriptor socket(2) just gave us, owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        if !cooked {
+            setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_IGNORE_OUTGOING,
+                1,
+            )
+            .map_err(|e| live_err("PACKET_IGNORE_OUTGOING", e))?;
         }
-        let config = datalink::Config {
-            read_buffer_size: READ_BUFFER,
-            read_timeout: Some(POLL_INTERVAL),
-            socket_fd: Some(fd),
-            ..Default::default()
+        let ring = RxRing::attach(fd.as_raw_fd())
+            .map_err(|e| live_err("PACKET_RX_RING (TPACKET_V3)", e))?;
+        // SAFETY: zeroed sockaddr_ll is a valid value; the fields that matter are set below.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        sll.sll_ifindex = ifindex;
+        // SAFETY: binds our socket to an address we own, of the size we say.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
         };
-        // pnet binds the socket to the interface and owns (and closes) it from here on.
-        let rx = match datalink::channel(ni, config) {
-            Ok(Channel::Ethernet(_tx, rx)) => rx,
-            Ok(_) => {
-                return Err(live_err(
-                    "datalink channel",
-                    io::Error::other("not an Ethernet-like channel"),
-                ))
-            }
-            Err(e) => return Err(live_err("datalink channel", e)),
-        };
-        let link = link_type_of(iface);
+        if rc != 0 {
+            return Err(live_err("bind", io::Error::last_os_error()));
+        }
         let mut src = LiveSource {
             iface: iface.into(),
+            ring,
             fd,
-            rx: Rx::Pnet(rx),
-            link,
+            cooked,
+            link: if cooked {
+                LinkType::LINUX_SLL
+            } else {
+                link_type_of(iface)
+            },
             stop,
             deadline: duration.map(|d| Instant::now() + d),
             next_number: 1,
             drops: 0,
-            frame: Vec::with_capacity(READ_BUFFER),
-            frame_ts: Timestamp(0),
+            slot: None,
+            cooked_frame: Vec::new(),
         };
-        // Packets queued between socket() and bind() may come from any interface: discard.
         src.read_drops();
         src.drops = 0;
         Ok(src)
     }
 
-    /// `-i any`: every interface, cooked. Outgoing copies are kept (a host's own sends on
-    /// other interfaces are seen only so), except on loopback, where each packet would
-    /// otherwise come twice.
-    fn open_any(
-        stop: Arc<AtomicBool>,
-        duration: Option<Duration>,
-    ) -> Result<LiveSource, CaptureError> {
-        let live_err = |what: &'static str, source: io::Error| CaptureError::Live {
-            iface: "any".into(),
-            what,
-            source,
-        };
-        // SAFETY: plain socket(2); the result is checked before use.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_DGRAM,
-                i32::from((libc::ETH_P_ALL as u16).to_be()),
-            )
-        };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            return Err(match e.kind() {
-                io::ErrorKind::PermissionDenied => CaptureError::PermissionDenied {
-                    iface: "any".into(),
-                },
-                _ => live_err("socket(AF_PACKET)", e),
-            });
-        }
-        if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF).is_err() {
-            if let Err(e) = setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, RCVBUF) {
-                // SAFETY: fd is ours.
-                unsafe { libc::close(fd) };
-                return Err(live_err("SO_RCVBUF", e));
-            }
-        }
-        let _ = kernel_timestamp(fd);
-        Ok(LiveSource {
-            iface: "any".into(),
-            fd,
-            rx: Rx::Cooked,
-            link: LinkType::LINUX_SLL,
-            stop,
-            deadline: duration.map(|d| Instant::now() + d),
-            next_number: 1,
-            drops: 0,
-            frame: vec![0; SLL_LEN + READ_BUFFER],
-            frame_ts: Timestamp(0),
-        })
-    }
-
-    /// One packet from the cooked socket into `frame`, behind its SLL header; `Ok(false)`
-    /// when none is waiting.
-    fn read_cooked(&mut self) -> io::Result<bool> {
-        loop {
-            self.frame.resize(SLL_LEN + READ_BUFFER, 0);
-            // SAFETY: zeroed sockaddr_ll is a valid value; recvfrom gets its true size.
-            let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            // SAFETY: the buffer and the address are ours and as large as we say.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd,
-                    self.frame[SLL_LEN..].as_mut_ptr().cast(),
-                    READ_BUFFER,
-                    libc::MSG_DONTWAIT | libc::MSG_TRUNC,
-                    (&mut sll as *mut libc::sockaddr_ll).cast(),
-                    &mut len,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                return match e.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(false),
-                    _ => Err(e),
-                };
-            }
-            // Loopback: each packet is seen leaving and arriving; keep the arrival.
-            if sll.sll_pkttype == libc::PACKET_OUTGOING && sll.sll_hatype == libc::ARPHRD_LOOPBACK {
-                continue;
-            }
-            let n = (n as usize).min(READ_BUFFER);
-            let mut h = [0u8; SLL_LEN];
-            h[0..2].copy_from_slice(&u16::from(sll.sll_pkttype).to_be_bytes());
-            h[2..4].copy_from_slice(&sll.sll_hatype.to_be_bytes());
-            h[4..6].copy_from_slice(&u16::from(sll.sll_halen).to_be_bytes());
-            h[6..14].copy_from_slice(&sll.sll_addr);
-            h[14..16].copy_from_slice(&sll.sll_protocol.to_ne_bytes());
-            self.frame[..SLL_LEN].copy_from_slice(&h);
-            self.frame.truncate(SLL_LEN + n);
-            return Ok(true);
-        }
-    }
-
-    /// The link type frames carry (`lo` and Ethernet devices: EN10MB).
+    /// The link type frames carry (`lo` and Ethernet devices: EN10MB; `any`: LINUX_SLL).
     pub fn link_type(&self) -> LinkType {
         self.link
     }
 
     /// Install a classic BPF program on the socket (SO_ATTACH_FILTER): the kernel then
-    /// drops what it rejects before it is copied. Frames queued before it are still read;
-    /// the caller filters them too.
+    /// drops what it rejects before it is copied. No frame the program rejects is read after
+    /// this returns.
     pub fn set_filter(&mut self, prog: &[libc::sock_filter]) -> Result<(), CaptureError> {
-        // As libpcap does: reject everything, drop what was queued before, then filter. So
-        // no frame the program rejects is read after this returns.
+        // As libpcap does: reject everything, drop what was queued before, then filter. The
+        // ring's handed-over blocks are given back unread, and so is the block the kernel was
+        // filling, once the retire timeout hands it over.
         let reject_all = [libc::sock_filter {
             code: 0x06, // BPF_RET | BPF_K
             jt: 0,
@@ -279,17 +166,15 @@ impl LiveSource {
             k: 0,
         }];
         self.attach(&reject_all)?;
-        let mut buf = [0u8; 64];
-        // SAFETY: recv into a local buffer on our own socket, without blocking.
-        while unsafe {
-            libc::recv(
-                self.fd,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        } >= 0
-        {}
+        self.slot = None;
+        let until = Instant::now() + FILTER_SETTLE;
+        loop {
+            self.ring.discard_ready();
+            if !self.ring.filling() || Instant::now() >= until {
+                break;
+            }
+            self.wait(10).map_err(|e| self.live_err("poll", e))?;
+        }
         self.attach(prog)
     }
 
@@ -303,7 +188,7 @@ impl LiveSource {
         // SAFETY: fprog points at `prog`, alive for the call; the kernel copies it.
         let r = unsafe {
             libc::setsockopt(
-                self.fd,
+                self.fd.as_raw_fd(),
                 libc::SOL_SOCKET,
                 libc::SO_ATTACH_FILTER,
                 (&fprog as *const libc::sock_fprog).cast(),
@@ -329,22 +214,27 @@ impl LiveSource {
         &self.iface
     }
 
-    /// Frames the kernel dropped so far.
+    /// Frames the kernel dropped so far (the ring was full).
     pub fn kernel_drops(&mut self) -> u64 {
         self.read_drops();
         self.drops
     }
 
     fn read_drops(&mut self) {
-        let mut st = TpacketStats::default();
-        let mut len = std::mem::size_of::<TpacketStats>() as libc::socklen_t;
-        // SAFETY: getsockopt writes at most `len` bytes into `st`, a repr(C) tpacket_stats.
+        let mut st = libc::tpacket_stats_v3 {
+            tp_packets: 0,
+            tp_drops: 0,
+            tp_freeze_q_cnt: 0,
+        };
+        let mut len = std::mem::size_of::<libc::tpacket_stats_v3>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `st`, a tpacket_stats_v3 (what
+        // a TPACKET_V3 socket reports; the counters reset on every read).
         let rc = unsafe {
             libc::getsockopt(
-                self.fd,
+                self.fd.as_raw_fd(),
                 libc::SOL_PACKET,
-                PACKET_STATISTICS,
-                (&mut st as *mut TpacketStats).cast(),
+                libc::PACKET_STATISTICS,
+                (&mut st as *mut libc::tpacket_stats_v3).cast(),
                 &mut len,
             )
         };
@@ -375,12 +265,16 @@ impl LiveSource {
     }
 
     /// Wait up to `timeout` (`None`: until a frame comes, Ctrl-C, or `--duration` ends) for a
-    /// frame, then read it with `frame`. A signal ends the wait at once (poll(2) is never
-    /// restarted), so a long wait costs no promptness.
+    /// frame, then read it with `frame`. A frame already in the ring is returned without a
+    /// system call. A signal ends the wait at once (poll(2) is never restarted), so a long
+    /// wait costs no promptness.
     pub fn poll_for(&mut self, timeout: Option<Duration>) -> Result<Polled, CaptureError> {
         let now = Instant::now();
         if self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| now >= d) {
             return Ok(Polled::Stopped);
+        }
+        if self.take_frame() {
+            return Ok(Polled::Frame);
         }
         let until_end = self.deadline.map(|d| d - now);
         let wait = match (timeout, until_end) {
@@ -391,58 +285,99 @@ impl LiveSource {
             libc::c_int::try_from(w.as_millis() + u128::from(w.subsec_nanos() % 1_000_000 != 0))
                 .unwrap_or(libc::c_int::MAX)
         });
+        if ms == 0 {
+            return Ok(Polled::Idle);
+        }
+        self.wait(ms).map_err(|e| self.live_err("poll", e))?;
+        Ok(if self.take_frame() {
+            Polled::Frame
+        } else {
+            Polled::Idle
+        })
+    }
+
+    /// Block in poll(2) until the ring has a block for us, `ms` pass (-1: no limit), or a
+    /// signal comes (not an error).
+    fn wait(&self, ms: libc::c_int) -> io::Result<()> {
         let mut pfd = libc::pollfd {
-            fd: self.fd,
+            fd: self.fd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
         // SAFETY: one valid pollfd for the socket we own for the lifetime of `self`.
         let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n == 0 || (n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted) {
-            return Ok(Polled::Idle);
-        }
-        let got = match &mut self.rx {
-            Rx::Cooked => self.read_cooked().map(|got| got.then_some(())),
-            Rx::Pnet(rx) => rx.next().map(|data| {
-                self.frame.clear();
-                self.frame.extend_from_slice(data);
-                Some(())
-            }),
-        };
-        match got {
-            Ok(None) => Ok(Polled::Idle),
-            Ok(Some(())) => {
-                self.frame_ts = kernel_timestamp(self.fd);
-                self.next_number += 1;
-                Ok(Polled::Frame)
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                        | io::ErrorKind::WouldBlock
-                ) =>
-            {
-                Ok(Polled::Idle)
-            }
-            Err(e) => Err(CaptureError::Live {
-                iface: self.iface.clone(),
-                what: "read",
-                source: e,
-            }),
         }
+        Ok(())
     }
 
-    /// The frame the last `poll` returned.
+    /// Move to the next frame in the ring, if there is one (cooked: behind its SLL header;
+    /// loopback's outgoing copies skipped).
+    fn take_frame(&mut self) -> bool {
+        self.slot = None;
+        while let Some(slot) = self.ring.next() {
+            if self.cooked {
+                // Loopback: each packet is seen leaving and arriving; keep the arrival.
+                if slot.pkttype == libc::PACKET_OUTGOING && slot.hatype == libc::ARPHRD_LOOPBACK {
+                    continue;
+                }
+                self.cooked_frame.clear();
+                self.cooked_frame.extend_from_slice(&sll_header(&slot));
+                self.cooked_frame.extend_from_slice(self.ring.data(&slot));
+            }
+            self.slot = Some(slot);
+            self.next_number += 1;
+            return true;
+        }
+        false
+    }
+
+    /// The frame the last `poll` returned (empty if it returned none).
     pub fn frame(&self) -> Frame<'_> {
+        let (data, orig_len, ts) = match &self.slot {
+            None => (&[][..], 0, Timestamp(0)),
+            Some(slot) if self.cooked => (
+                &self.cooked_frame[..],
+                slot.wire_len.saturating_add(SLL_LEN as u32),
+                slot.ts,
+            ),
+            Some(slot) => (self.ring.data(slot), slot.wire_len, slot.ts),
+        };
         Frame {
             number: self.next_number - 1,
-            ts: self.frame_ts,
+            ts,
             link: self.link,
-            orig_len: self.frame.len() as u32,
-            data: &self.frame,
+            orig_len,
+            data,
         }
+    }
+}
+
+/// A Linux cooked-capture header for a frame of the `any` socket, from its `sockaddr_ll`.
+fn sll_header(slot: &Slot) -> [u8; SLL_LEN] {
+    let mut h = [0u8; SLL_LEN];
+    h[0..2].copy_from_slice(&u16::from(slot.pkttype).to_be_bytes());
+    h[2..4].copy_from_slice(&slot.hatype.to_be_bytes());
+    h[4..6].copy_from_slice(&u16::from(slot.halen).to_be_bytes());
+    h[6..14].copy_from_slice(&slot.addr);
+    h[14..16].copy_from_slice(&slot.protocol.to_ne_bytes());
+    h
+}
+
+fn no_such(iface: &str) -> CaptureError {
+    let mut names: Vec<String> = pnet::datalink::interfaces()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    CaptureError::NoSuchInterface {
+        iface: iface.into(),
+        available: names.join(", "),
     }
 }
 
@@ -458,7 +393,7 @@ pub enum Polled {
 }
 
 fn setsockopt(
-    fd: libc::c_int,
+    fd: RawFd,
     level: libc::c_int,
     name: libc::c_int,
     value: libc::c_int,
@@ -480,21 +415,6 @@ fn setsockopt(
     }
 }
 
-/// The kernel's receive timestamp of the last frame read on `fd`.
-fn kernel_timestamp(fd: libc::c_int) -> Timestamp {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: SIOCGSTAMPNS writes one timespec into `ts`.
-    let rc = unsafe { libc::ioctl(fd, SIOCGSTAMPNS as _, &mut ts as *mut libc::timespec) };
-    if rc == 0 {
-        Timestamp::from_secs_nanos(ts.tv_sec, ts.tv_nsec)
-    } else {
-        Timestamp(0)
-    }
-}
-
 /// `lo` and Ethernet-like devices give Ethernet headers; ARPHRD_NONE devices (tun) raw IP.
 fn link_type_of(iface: &str) -> LinkType {
     let path = format!("/sys/class/net/{iface}/type");
@@ -504,15 +424,5 @@ fn link_type_of(iface: &str) -> LinkType {
     {
         Some(65534) => LinkType::RAW,
         _ => LinkType::EN10MB,
-    }
-}
-
-impl Drop for LiveSource {
-    fn drop(&mut self) {
-        // pnet owns (and closes) its socket; the cooked one is ours.
-        if let Rx::Cooked = self.rx {
-            // SAFETY: fd is ours and closed once.
-            unsafe { libc::close(self.fd) };
-        }
     }
 }

@@ -9,6 +9,7 @@ pub mod live;
 pub mod pcap_reader;
 pub mod pcap_writer;
 pub mod proc_net;
+mod rx_ring;
 pub mod tracefs;
 
 pub use error::CaptureError;
