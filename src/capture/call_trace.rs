@@ -203,7 +203,9 @@ fn read_loop(
     let mut buf = vec![0u8; page];
     let mut calls = SocketCalls::new(offset).with_lookup(Box::new(socket_of_fd));
     let mut tasks = Tasks::default();
-    let mut held: Vec<(i64, Box<[u8]>)> = Vec::new();
+    // Records waiting for every CPU to pass their time: (time, start, length) in `arena`.
+    let mut held: Vec<(i64, usize, usize)> = Vec::new();
+    let mut arena: Vec<u8> = Vec::new();
     let mut values = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         // What every CPU has passed: a CPU's records come in time order, so everything
@@ -228,7 +230,10 @@ fn read_loop(
                         if let Some(last) = raw.last() {
                             cpu_passed = Some(last.t_ns);
                         }
-                        held.extend(raw.iter().map(|e| (e.t_ns, Box::<[u8]>::from(e.data))));
+                        for e in &raw {
+                            held.push((e.t_ns, arena.len(), e.data.len()));
+                            arena.extend_from_slice(e.data);
+                        }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
                         cpu_passed = Some(before);
@@ -245,16 +250,18 @@ fn read_loop(
         }
         tasks.round();
         // The wall clock may have been set or slewed: the offset is taken again each round.
-        calls.set_offset(clock_offset());
+        let offset = clock_offset();
+        calls.set_offset(offset);
         // In time order across CPUs, up to what every CPU has passed.
         held.sort_by_key(|e| e.0);
         let ready = held.partition_point(|e| e.0 <= passed);
-        for (t, data) in held.drain(..ready) {
-            let Some((id, in_irq, tid)) = common(&data) else {
+        for &(t, at, len) in &held[..ready] {
+            let data = &arena[at..at + len];
+            let Some((id, in_irq, tid)) = common(data) else {
                 continue;
             };
             let Some(f) = formats.get(&id) else { continue };
-            f.values(&data, &mut values);
+            f.values(data, &mut values);
             if f.name == "sched_process_exec" {
                 tasks.known.remove(&tid);
                 if let Some(old) = values.iter().find(|v| v.0 == "old_pid") {
@@ -266,13 +273,23 @@ fn read_loop(
             } else {
                 tasks.get(tid, t)
             };
-            let r = record(t, f, comm, tid, tgid, in_irq, std::mem::take(&mut values));
+            let r = record(t, f, comm, tid, tgid, in_irq, &values);
             calls.record(&r);
             if f.name == "sched_process_exit" {
                 // Its id may be given to a new task.
                 tasks.known.remove(&tid);
             }
         }
+        // What waits keeps its bytes; the arena starts again with them alone.
+        let mut kept = Vec::with_capacity(held.len() - ready);
+        let mut rest = Vec::new();
+        for &(t, at, len) in &held[ready..] {
+            kept.push((t, rest.len(), len));
+            rest.extend_from_slice(&arena[at..at + len]);
+        }
+        held = kept;
+        arena.clear();
+        arena.extend_from_slice(&rest);
         let mut out = Vec::new();
         while let Some(o) = calls.poll() {
             out.push(o);

@@ -145,7 +145,7 @@ pub fn record<'a>(
     tid: u32,
     tgid: Option<u32>,
     in_irq: bool,
-    fields: Vec<(&'a str, u64, i64)>,
+    fields: &'a [(&'a str, u64, i64)],
 ) -> Record<'a> {
     Record::new(t_ns, comm, tid, tgid, in_irq, &format.name, fields)
 }
@@ -187,7 +187,7 @@ print fmt: \"...\"
         assert_eq!(common(&data), Some((1234, true, 77)));
         let mut v = Vec::new();
         f.values(&data, &mut v);
-        let r = record(5, &f, "app", 77, Some(70), true, v);
+        let r = record(5, &f, "app", 77, Some(70), true, &v);
         assert_eq!(r.hex("sk"), Some(0xffff_8881_d9c9_0940));
         assert_eq!(r.int("protocol"), Some(6));
         assert_eq!(r.int("ret"), Some(-104));

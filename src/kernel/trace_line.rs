@@ -8,6 +8,7 @@
 //! ```
 
 use super::{state_name, KernelTransition};
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// One event in the `fields` shape.
@@ -26,7 +27,7 @@ pub struct Record<'a> {
     pub in_irq: bool,
     /// `sock_send_length`, `sys_enter_connect`, …
     pub event: &'a str,
-    fields: Vec<(&'a str, u64, i64)>,
+    fields: Cow<'a, [(&'a str, u64, i64)]>,
 }
 
 impl<'a> Record<'a> {
@@ -38,7 +39,7 @@ impl<'a> Record<'a> {
         tgid: Option<u32>,
         in_irq: bool,
         event: &'a str,
-        fields: Vec<(&'a str, u64, i64)>,
+        fields: &'a [(&'a str, u64, i64)],
     ) -> Record<'a> {
         Record {
             t_ns,
@@ -47,7 +48,7 @@ impl<'a> Record<'a> {
             tgid,
             in_irq,
             event,
-            fields,
+            fields: Cow::Borrowed(fields),
         }
     }
 
@@ -131,7 +132,7 @@ pub fn parse_record(line: &str) -> Option<Record<'_>> {
         tgid,
         in_irq,
         event,
-        fields,
+        fields: Cow::Owned(fields),
     })
 }
 
