@@ -300,17 +300,22 @@ fn server_first(ctx: &mut Ctx) -> io::Result<()> {
     Ok(())
 }
 
+/// Everything the peer sends, until its FIN (recv() = 0).
+fn read_to_eof(conn: &Sock) -> io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    loop {
+        let d = conn.recv(1024)?;
+        if d.is_empty() {
+            return Ok(all);
+        }
+        all.extend(d);
+    }
+}
+
 fn half_close(ctx: &mut Ctx) -> io::Result<()> {
     let h = serve(ctx, true, 5, |l| {
         let conn = l.accept()?;
-        let mut all = Vec::new();
-        loop {
-            let d = conn.recv(1024)?;
-            if d.is_empty() {
-                break;
-            }
-            all.extend(d);
-        }
+        let all = read_to_eof(&conn)?;
         // EOF seen; the server still sends its reply on the half-open connection.
         conn.send(&all.to_ascii_uppercase())?;
         conn.close();
@@ -535,14 +540,7 @@ fn fin_before_data(ctx: &mut Ctx) -> io::Result<()> {
     use super::netns::{FirstCopy, InputDrop};
     let h = serve(ctx, true, 5, |l| {
         let conn = l.accept()?;
-        let mut all = Vec::new();
-        loop {
-            let d = conn.recv(1024)?;
-            if d.is_empty() {
-                break;
-            }
-            all.extend(d);
-        }
+        let all = read_to_eof(&conn)?;
         conn.send(&all.to_ascii_uppercase())?;
         conn.close();
         l.close();
