@@ -1,11 +1,12 @@
 //! Live capture on `lo` (needs root or CAP_NET_RAW). Skips with a message where capture is
 //! not allowed, unless SYNFIN_REQUIRE_LIVE=1 (set in CI), where it fails instead.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::deadlined::Deadlined;
 
 fn can_capture() -> bool {
     // SAFETY: a plain socket(2) probe, closed at once.
@@ -53,128 +54,6 @@ fn namespace_tools_present(test: &str) -> bool {
     }
     eprintln!("skipping {why}");
     false
-}
-
-/// A running synfin with a deadline set when it was spawned: its stdout is read line by line
-/// and its stderr whole on threads, so no wait here can block past the deadline. A child
-/// still running at the deadline is killed and the test fails; dropped (a failing test),
-/// it is killed too.
-struct Deadlined {
-    child: Child,
-    what: String,
-    deadline: Instant,
-    lines: mpsc::Receiver<String>,
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-/// The end of a `Deadlined` run.
-struct Finished {
-    status: ExitStatus,
-    /// The stdout lines not taken with `next_line`.
-    rest: Vec<String>,
-    stderr: String,
-}
-
-impl Deadlined {
-    /// Spawn `synfin ARGS`; it must have exited within `limit` from now.
-    fn spawn(args: &[&str], limit: Duration) -> Deadlined {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + limit;
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                if tx.send(line.unwrap()).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut stderr = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        Deadlined {
-            child,
-            what: format!("synfin {}", args.join(" ")),
-            deadline,
-            lines,
-            stderr: Some(stderr),
-        }
-    }
-
-    /// Kill the child and fail the test.
-    fn fail(&mut self, why: &str) -> ! {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let stderr = self
-            .stderr
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        panic!("{}: {why}; killed. stderr: {stderr}", self.what);
-    }
-
-    /// The next stdout line, before the deadline.
-    fn next_line(&mut self, what: &str) -> String {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        match self.lines.recv_timeout(left) {
-            Ok(line) => line,
-            Err(mpsc::RecvTimeoutError::Timeout) => self.fail(&format!("no {what} in time")),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                self.fail(&format!("stdout ended before the {what}"))
-            }
-        }
-    }
-
-    /// Wait for the exit (polling, so a hang fails at the deadline instead of blocking),
-    /// then take the rest of stdout and all of stderr.
-    fn finish(mut self) -> Finished {
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() >= self.deadline {
-                self.fail("still running at its deadline");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        // The child is gone, so its pipes close (unless a grandchild holds them: the
-        // deadline still bounds the wait).
-        let mut rest = Vec::new();
-        loop {
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left.max(Duration::from_secs(1))) {
-                Ok(line) => rest.push(line),
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("{}: stdout still open after exiting", self.what)
-                }
-            }
-        }
-        let stderr = self.stderr.take().unwrap().join().unwrap();
-        Finished {
-            status,
-            rest,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Deadlined {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// `synfin watch -i lo --port PORT -f jsonl EXTRA...`, with a deadline of `limit`.
@@ -482,8 +361,7 @@ fn ctrl_c_leaves_a_valid_pcap_and_a_clean_exit() {
         .next_line("connection verdict")
         .contains("\"type\":\"connection\"")
     {}
-    // SAFETY: signalling our own child, not yet reaped.
-    unsafe { libc::kill(child.child.id() as libc::pid_t, libc::SIGINT) };
+    child.interrupt();
     let end = child.finish();
     assert!(
         end.status.success(),
@@ -576,8 +454,7 @@ fn loopback_segments_of_64_kib_arrive_whole_in_time_order_across_ring_blocks() {
             segs.push(v);
         }
     }
-    // SAFETY: signalling our own child, not yet reaped.
-    unsafe { libc::kill(child.child.id() as libc::pid_t, libc::SIGINT) };
+    child.interrupt();
     let end = child.finish();
     assert!(end.status.success(), "{}", end.stderr);
     // Every byte sent was captured, each segment once.

@@ -6,11 +6,13 @@
 //! ones on every endpoint; `-w x.pcapng` keeps them for `replay`. Needs root (tracefs, live
 //! capture) and python3; skips with a message elsewhere, fails under SYNFIN_REQUIRE_LIVE=1.
 
+mod support;
+
 use serde_json::Value;
-use std::io::Read;
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+use support::deadlined::Deadlined;
 
 fn live_allowed() -> bool {
     let root = unsafe { libc::geteuid() } == 0;
@@ -51,25 +53,17 @@ fn fact(out: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in {out}"))
 }
 
-/// `synfin watch -i lo -f jsonl ARGS...` on the meta line (capture and tracing are on from
-/// then on), with the deadline of the whole run.
-fn watch(args: &[&str]) -> (std::process::Child, std::process::ChildStdout, Instant) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_synfin"))
-        .args(["watch", "-i", "lo", "-f", "jsonl", "--duration", "60"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut stdout = child.stdout.take().unwrap();
-    let mut byte = [0u8; 1];
-    let mut meta = Vec::new();
-    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
-        meta.push(byte[0]);
-    }
-    assert!(String::from_utf8_lossy(&meta).contains("\"type\":\"meta\""));
-    (child, stdout, deadline)
+/// `synfin watch -i lo -f jsonl ARGS...` past its meta line (capture and tracing are on
+/// from then on), to be done within 60 s.
+fn watch(args: &[&str]) -> Deadlined {
+    let args = [
+        &["watch", "-i", "lo", "-f", "jsonl", "--duration", "60"][..],
+        args,
+    ]
+    .concat();
+    let mut child = Deadlined::spawn(&args, Duration::from_secs(60));
+    assert!(child.next_line("meta line").contains("\"type\":\"meta\""));
+    child
 }
 
 /// tests/calls/echo_calls.py on `port` (and `refused`): what it printed.
@@ -90,32 +84,10 @@ fn python_echo(port: u16, refused: u16) -> String {
 
 /// Ctrl-C, as a person would stop it: watch reads the trace up to now, then writes everything
 /// and its verdicts. Its exit status, stdout and stderr.
-fn interrupt(
-    mut child: std::process::Child,
-    mut stdout: std::process::ChildStdout,
-    deadline: Instant,
-) -> (std::process::ExitStatus, String, String) {
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("watch did not stop after SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut out = String::new();
-    stdout.read_to_string(&mut out).unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (status, out, err)
+fn interrupt(child: Deadlined) -> (std::process::ExitStatus, String, String) {
+    child.interrupt();
+    let end = child.finish();
+    (end.status, end.rest.join("\n"), end.stderr)
 }
 
 fn t(v: &Value) -> f64 {
@@ -138,8 +110,7 @@ fn a_python_programs_calls_are_observed_with_its_pid() {
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("calls.pcapng");
     let filter = format!("port {port} or port {refused}");
-    let (child, stdout, deadline) =
-        watch(&["--kernel-check", "-w", saved.to_str().unwrap(), &filter]);
+    let child = watch(&["--kernel-check", "-w", saved.to_str().unwrap(), &filter]);
     let ours = format!("/sys/kernel/tracing/instances/synfin-{}-calls", child.id());
     assert!(
         std::path::Path::new(&ours).is_dir(),
@@ -152,7 +123,7 @@ fn a_python_programs_calls_are_observed_with_its_pid() {
         fact(&facts, "client"),
         fact(&facts, "client-port"),
     );
-    let (status, out, err) = interrupt(child, stdout, deadline);
+    let (status, out, err) = interrupt(child);
     assert!(status.success(), "{err}");
     // No instance is left behind, the stale one included.
     assert!(
@@ -322,14 +293,14 @@ fn comm_keeps_the_connections_of_that_program_only() {
     let mine = TcpListener::bind("127.0.0.1:0").unwrap();
     let my_port = mine.local_addr().unwrap().port();
     let filter = format!("port {port} or port {refused} or port {my_port}");
-    let (child, stdout, deadline) = watch(&["--comm", "python3", &filter]);
+    let child = watch(&["--comm", "python3", &filter]);
     // A connection of this test's own process (not python3)…
     let c = std::net::TcpStream::connect(("127.0.0.1", my_port)).unwrap();
     let (s, _) = mine.accept().unwrap();
     drop((c, s));
     // …and Python's.
     python_echo(port, refused);
-    let (status, out, _) = interrupt(child, stdout, deadline);
+    let (status, out, _) = interrupt(child);
     assert!(status.success());
     let verdicts: Vec<Value> = out
         .lines()

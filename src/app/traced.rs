@@ -198,10 +198,7 @@ impl Traced {
         let mut watermark = Timestamp(i64::MIN);
         self.take(&mut obs, &mut watermark, false);
         for o in obs {
-            match o {
-                Observation::Call(n) => p.traced_call(n)?,
-                Observation::State { t, change } => p.kernel_state(t, change),
-            }
+            p.observed(o)?;
         }
         Ok(())
     }
@@ -303,10 +300,7 @@ impl Traced {
                     }
                 }
             } else {
-                match obs.pop_front().expect("checked") {
-                    Observation::Call(n) => p.traced_call(n)?,
-                    Observation::State { t, change } => p.kernel_state(t, change),
-                }
+                p.observed(obs.pop_front().expect("checked"))?;
             }
         }
     }

@@ -7,9 +7,10 @@
 //! clock's time up to which everything recorded has been read.
 
 use super::tracefs::{EventSpec, Instance, TraceError, TRACEFS};
-use crate::kernel::event_format::{common, record, EventFormat};
+use crate::kernel::event_format::{common, EventFormat};
 use crate::kernel::ring_page;
 use crate::kernel::socket_calls::{Observation, SocketCalls};
+use crate::kernel::trace_line::Record;
 use crate::timestamp::Timestamp;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -273,7 +274,7 @@ fn read_loop(
             } else {
                 tasks.get(tid, t)
             };
-            let r = record(t, f, comm, tid, tgid, in_irq, &values);
+            let r = Record::new(t, comm, tid, tgid, in_irq, &f.name, &values);
             calls.record(&r);
             if f.name == "sched_process_exit" {
                 // Its id may be given to a new task.

@@ -1,7 +1,7 @@
 //! One side (enter or return) of an observed call, and its packet-comment form (the demo's
 //! and `watch`'s `-w x.pcapng`, read back by `replay`; tshark shows it).
 
-use super::{CallName, CallResult, Owner, Phase};
+use super::{CallEvent, CallName, CallResult, CallSource, ConnId, Endpoint, Owner, Phase};
 use crate::timestamp::Timestamp;
 use std::net::SocketAddr;
 
@@ -44,6 +44,20 @@ impl CallNote {
         match &self.owner {
             Some(o) => format!("{PREFIX}{what} · {addrs} · at {} · by {o}", self.t),
             None => format!("{PREFIX}{what} · {addrs} · at {}", self.t),
+        }
+    }
+
+    /// As an observed call event of connection `conn` (0: on none).
+    pub fn into_event(self, conn: ConnId) -> CallEvent {
+        CallEvent {
+            t: self.t,
+            conn,
+            endpoint: Endpoint(self.local),
+            call: self.call,
+            phase: self.phase,
+            result: self.result,
+            source: CallSource::Observed,
+            owner: self.owner,
         }
     }
 

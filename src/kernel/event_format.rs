@@ -1,8 +1,6 @@
 //! A trace event's binary layout, from its tracefs `format` file (`name:`, `ID:`, then one
 //! `field:TYPE NAME; offset:N; size:M; signed:S;` line per field), and a record decoded with it.
 
-use super::trace_line::Record;
-
 /// One field of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
@@ -137,22 +135,10 @@ pub fn common(data: &[u8]) -> Option<(u16, bool, u32)> {
     Some((id, flags & IN_IRQ != 0, pid as u32))
 }
 
-/// A decoded record, for the same consumers as a text line.
-pub fn record<'a>(
-    t_ns: i64,
-    format: &'a EventFormat,
-    comm: &'a str,
-    tid: u32,
-    tgid: Option<u32>,
-    in_irq: bool,
-    fields: &'a [(&'a str, u64, i64)],
-) -> Record<'a> {
-    Record::new(t_ns, comm, tid, tgid, in_irq, &format.name, fields)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::trace_line::Record;
 
     const SEND: &str = "name: sock_send_length
 ID: 1234
@@ -187,7 +173,7 @@ print fmt: \"...\"
         assert_eq!(common(&data), Some((1234, true, 77)));
         let mut v = Vec::new();
         f.values(&data, &mut v);
-        let r = record(5, &f, "app", 77, Some(70), true, &v);
+        let r = Record::new(5, "app", 77, Some(70), true, &f.name, &v);
         assert_eq!(r.hex("sk"), Some(0xffff_8881_d9c9_0940));
         assert_eq!(r.int("protocol"), Some(6));
         assert_eq!(r.int("ret"), Some(-104));

@@ -1,7 +1,8 @@
-//! One line of a tracefs `trace`/`trace_pipe`, in the two shapes synfin asks for: the events'
-//! own print format (`demo --kernel-check` reads `inet_sock_set_state` that way), and the
-//! `fields` option with `record-tgid` and unhashed pointers (`watch`'s call tracing), where
-//! every field is `name=0xHEX (DECIMAL)`:
+//! A trace record (`Record`: built from `watch`'s binary ring by `event_format`, or, in tests,
+//! parsed from a recorded text trace), and one line of a tracefs `trace` in the two text
+//! shapes: the events' own print format (`demo --kernel-check` reads `inet_sock_set_state`
+//! that way), and the `fields` option with `record-tgid` and unhashed pointers (the recorded
+//! trace the tests replay), where every field is `name=0xHEX (DECIMAL)`:
 //!
 //! ```text
 //! python3-11102 (  11059) [000] .....  9445.936177: sock_send_length: sk=0xffff8881d9c90940 (-131383690720960) family=0x2 (2) protocol=0x6 (6) ret=0x5 (5) flags=0x0 (0)
@@ -79,7 +80,10 @@ impl<'a> Record<'a> {
     }
 }
 
-/// Parse one `fields`-shaped line (None for headers, lost-event notices and anything else).
+/// Parse one `fields`-shaped line (None for headers, lost-event notices and anything else):
+/// the shape of the recorded trace the tests replay (`tests/calls/echo_calls.trace`); `watch`
+/// reads the binary ring (`event_format`).
+#[cfg(test)]
 pub fn parse_record(line: &str) -> Option<Record<'_>> {
     // "<comm>-<tid> (<tgid>) [cpu] flags secs.usecs: event: fields"
     let open = line.find(" (")?;

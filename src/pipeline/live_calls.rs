@@ -145,19 +145,11 @@ impl LiveCalls {
             // A summary: the calls only name owners (for --pid, --comm).
             return checks;
         }
-        let mut ev = CallEvent {
-            t: n.t,
-            conn: 0,
-            endpoint: Endpoint(n.local),
-            call: n.call,
-            phase: n.phase,
-            result: n.result,
-            source: CallSource::Observed,
-            owner: n.owner,
-        };
+        let (t_call, local, peer) = (n.t, n.local, n.peer);
+        let mut ev = n.into_event(0);
         // Calls that waited too long for a segment: on no connection.
         while let Some(&(t, key)) = self.pending_since.front() {
-            if n.t.since(t) < WAIT_NS {
+            if t_call.since(t) < WAIT_NS {
                 break;
             }
             self.pending_since.pop_front();
@@ -165,23 +157,25 @@ impl LiveCalls {
                 self.keep(Event::Call(e), out);
             }
         }
-        let Some(peer) = n.peer else {
+        let Some(peer) = peer else {
             self.keep(Event::Call(ev), out);
             return checks;
         };
-        let key = FlowKey::new(n.local, peer);
+        let key = FlowKey::new(local, peer);
         // A connect() that enters opens a new connection (its SYN comes next): it belongs to
         // a connection that started after it, not to one that ended on that 4-tuple before
         // (it waits for its SYN); so does what follows it.
         let opening = ev.call == CallName::Connect && ev.phase == Phase::Enter;
-        match conn_of(n.local, peer) {
-            Some((id, start)) if (!opening || start >= n.t) && !self.pending.contains_key(&key) => {
+        match conn_of(local, peer) {
+            Some((id, start))
+                if (!opening || start >= t_call) && !self.pending.contains_key(&key) =>
+            {
                 ev.conn = id;
                 self.keep(Event::Call(ev), out);
             }
             _ => {
                 if !self.pending.contains_key(&key) {
-                    self.pending_since.push_back((n.t, key));
+                    self.pending_since.push_back((t_call, key));
                 }
                 self.pending.entry(key).or_default().push(ev);
             }

@@ -105,17 +105,21 @@ impl Pipeline {
         self
     }
 
-    /// The live join, if any.
-    pub fn live_calls(&mut self) -> Option<&mut live_calls::LiveCalls> {
-        self.live.as_mut()
+    /// What the call trace told (in time order with the frames): a call, or a kernel state
+    /// change.
+    pub fn observed(&mut self, o: crate::kernel::socket_calls::Observation) -> io::Result<()> {
+        use crate::kernel::socket_calls::Observation;
+        match o {
+            Observation::Call(n) => self.traced_call(n),
+            Observation::State { t, change } => {
+                self.kernel_state(t, change);
+                Ok(())
+            }
+        }
     }
 
     /// A kernel state change (for `--kernel-check`): kept if the filter could be about it.
-    pub fn kernel_state(
-        &mut self,
-        t: crate::timestamp::Timestamp,
-        k: crate::kernel::KernelTransition,
-    ) {
+    fn kernel_state(&mut self, t: crate::timestamp::Timestamp, k: crate::kernel::KernelTransition) {
         let peer = if k.remote.port() == 0 {
             k.local
         } else {
@@ -129,7 +133,7 @@ impl Pipeline {
     }
 
     /// A traced call (in time order with the frames).
-    pub fn traced_call(&mut self, note: crate::events::CallNote) -> io::Result<()> {
+    fn traced_call(&mut self, note: crate::events::CallNote) -> io::Result<()> {
         let Some(live) = &mut self.live else {
             return Ok(());
         };

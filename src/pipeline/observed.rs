@@ -3,7 +3,7 @@
 //! and which inferred calls they replace.
 
 pub use crate::events::CallNote;
-use crate::events::{CallEvent, CallResult, CallSource, ConnId, Endpoint, Event};
+use crate::events::{CallEvent, CallResult, ConnId, Event};
 use crate::timestamp::Timestamp;
 use crate::tracker::FlowKey;
 use std::collections::HashSet;
@@ -58,16 +58,7 @@ pub fn events(notes: &[CallNote], spans: &[Span]) -> Vec<Event> {
                         .map(|s| s.conn)
                 })
                 .unwrap_or(0);
-            Event::Call(CallEvent {
-                t: n.t,
-                conn,
-                endpoint: Endpoint(n.local),
-                call: n.call,
-                phase: n.phase,
-                result: n.result,
-                source: CallSource::Observed,
-                owner: n.owner.clone(),
-            })
+            Event::Call(n.clone().into_event(conn))
         })
         .collect()
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cdp;
+pub mod deadlined;
 
 use etherparse::PacketBuilder;
 use std::net::{Ipv4Addr, SocketAddrV4};
