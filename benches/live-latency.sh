@@ -5,9 +5,11 @@
 # (benches/make-captures.sh live: its drop count is tcpdump's).
 #
 #   RATE=7000 benches/live-latency.sh [SECS]          defaults: RATE=7000 (~90k packets/s), 8 s
+#   MODES=stream ...                                 only some views (default: stream tui)
 #
 # Latency: synfin notes each frame's kernel timestamp and the moment what it caused reached the
-# terminal (SYNFIN_LATENCY_LOG, src/app/latency.rs): the stream view's output flushed, the
+# terminal (SYNFIN_LATENCY_LOG, src/app/latency.rs): the stream view's lines written (lines left
+# out for a terminal that fell behind are counted as not_shown), the
 # full-screen view drawn. Drops: PACKET_STATISTICS, as synfin reports them at the end.
 # With --no-calls: the streaming view logs latency on its untraced path only (call tracing's
 # cost is benches/call-overhead.sh's).
@@ -35,7 +37,7 @@ wait_file() {
   return 1
 }
 echo "rate: $RATE connections/s for $SECS s; terminal 200x50 (tmux)"
-for mode in stream tui; do
+for mode in ${MODES:-stream tui}; do
   session=synfin-latency-$$-$mode
   if [ "$mode" = tui ]; then view=--tui; else view="--format stream"; fi
   tmux new-session -d -s "$session" -x 200 -y 50 \

@@ -1,6 +1,6 @@
 //! Segment-to-screen latency, for `benches/live-latency.sh`: with `SYNFIN_LATENCY_LOG=FILE` in
 //! the environment, `watch` notes each captured frame's kernel timestamp and, when what it
-//! caused reaches the terminal (the stream view's output flushed, the full-screen view
+//! caused reaches the terminal (written by the output thread, the full-screen view
 //! drawn), the time since; at the end it writes the count, p50, p99 and the maximum to FILE.
 //! Off (and free) without the variable.
 
@@ -14,6 +14,8 @@ pub struct LatencyLog {
     pending: Vec<Timestamp>,
     /// Microseconds from capture to screen, one per frame.
     samples: Vec<u32>,
+    /// Frames whose lines were left out (the terminal fell behind).
+    not_shown: u64,
 }
 
 /// At most this many samples are kept (the rest are counted out).
@@ -27,6 +29,7 @@ impl LatencyLog {
             path: path.into(),
             pending: Vec::new(),
             samples: Vec::new(),
+            not_shown: 0,
         })
     }
 
@@ -45,6 +48,11 @@ impl LatencyLog {
         }
     }
 
+    /// `n` frames' lines were left out (a terminal that fell behind).
+    pub fn not_shown(&mut self, n: usize) {
+        self.not_shown += n as u64;
+    }
+
     /// Write `frames N p50_us X p99_us Y max_us Z`.
     pub fn write(mut self) -> std::io::Result<()> {
         self.samples.sort_unstable();
@@ -57,10 +65,11 @@ impl LatencyLog {
             }
         };
         let line = format!(
-            "frames {n} p50_us {} p99_us {} max_us {}\n",
+            "frames {n} p50_us {} p99_us {} max_us {} not_shown {}\n",
             q(0.5),
             q(0.99),
-            self.samples.last().copied().unwrap_or(0)
+            self.samples.last().copied().unwrap_or(0),
+            self.not_shown
         );
         std::fs::write(&self.path, line)
     }

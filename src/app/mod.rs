@@ -3,6 +3,7 @@
 
 mod filters;
 mod latency;
+mod paced_output;
 mod replay;
 mod traced;
 mod tui;

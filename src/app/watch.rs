@@ -2,6 +2,7 @@
 //! root, the socket calls of every process traced in the kernel beside the packets.
 
 use super::filters::from_args;
+use super::paced_output::{PacedHandle, PacedOutput};
 use super::traced::Traced;
 use crate::capture::live::{LiveSource, Polled};
 use crate::capture::pcap_writer::CaptureWriter;
@@ -112,7 +113,14 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     }
     let show_kernel = output.format == Format::Jsonl;
     let renderer = output.renderer(cf);
-    let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, output.out).with_writer(writer);
+    // Written by a thread of its own: a terminal that falls behind never holds the capture
+    // back (its stale lines are left out, said); a pipe or a file gets every line.
+    let (out, paced) = PacedOutput::start(
+        output.out,
+        output.terminal,
+        super::latency::LatencyLog::from_env(),
+    );
+    let mut p = Pipeline::new(Tracker::new(cfg), sf, renderer, Box::new(out)).with_writer(writer);
     if let Some(t) = &traced {
         let mut live = LiveCalls::new(owners, a.kernel_check, show_kernel, cfg.wanted.calls);
         t.seed(&mut live, &mut p.tracker);
@@ -121,9 +129,10 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     p.start(&meta)?;
     let matched = match traced {
         Some(t) => t.run(&mut source, &mut p, a.count, a.kernel_check)?,
-        None => untraced(&mut source, &mut p, a.count)?,
+        None => untraced(&mut source, &mut p, a.count, &paced)?,
     };
     let _ = matched;
+    paced.capture_ended();
     let drops = source.kernel_drops();
     if drops > 0 {
         p.summary
@@ -132,6 +141,16 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     }
     let tally = p.kernel_tally();
     p.finish()?;
+    let (not_shown, latency) = paced.finish();
+    if let Some(l) = latency {
+        l.write()?;
+    }
+    if not_shown > 0 {
+        eprintln!(
+            "synfin: warning: {not_shown} lines were not shown: the terminal could not keep up \
+             with the capture (watch --tui keeps up; -w FILE keeps every frame)"
+        );
+    }
     let (checked, disagreements) = tally.get();
     if drops > 0 {
         eprintln!(
@@ -153,9 +172,13 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
 /// Frames only: read what has arrived without sleeping; when nothing has, show what is
 /// settled and sleep until a frame comes or the tracker's next deadline (a held inference, a
 /// TIME-WAIT end), whichever is first. Returns how many segments matched.
-fn untraced(source: &mut LiveSource, p: &mut Pipeline, count: Option<u64>) -> anyhow::Result<u64> {
+fn untraced(
+    source: &mut LiveSource,
+    p: &mut Pipeline,
+    count: Option<u64>,
+    paced: &PacedHandle,
+) -> anyhow::Result<u64> {
     let mut matched = 0u64;
-    let mut latency = super::latency::LatencyLog::from_env();
     let mut wait = Some(Duration::ZERO);
     // Whether the last poll only looked (no wait asked for yet). A tracker deadline already
     // past gives a zero wait too: that poll's Idle must tick, not look again (a spin).
@@ -165,9 +188,6 @@ fn untraced(source: &mut LiveSource, p: &mut Pipeline, count: Option<u64>) -> an
             Polled::Stopped => break,
             Polled::Idle if looked => {
                 p.flush()?;
-                if let Some(l) = &mut latency {
-                    l.shown(wall_clock());
-                }
                 wait = p
                     .tracker
                     .poll_timeout()
@@ -179,15 +199,10 @@ fn untraced(source: &mut LiveSource, p: &mut Pipeline, count: Option<u64>) -> an
             Polled::Idle => {
                 p.tick(wall_clock())?;
                 p.flush()?;
-                if let Some(l) = &mut latency {
-                    l.shown(wall_clock());
-                }
             }
             Polled::Frame => {
                 let f = source.frame();
-                if let Some(l) = &mut latency {
-                    l.fed(f.ts);
-                }
+                paced.fed(f.ts);
                 if p.frame(&f)? {
                     matched += 1;
                     if count.is_some_and(|c| matched >= c) {
@@ -200,9 +215,5 @@ fn untraced(source: &mut LiveSource, p: &mut Pipeline, count: Option<u64>) -> an
         looked = true;
     }
     p.flush()?;
-    if let Some(mut l) = latency {
-        l.shown(wall_clock());
-        l.write()?;
-    }
     Ok(matched)
 }

@@ -388,7 +388,10 @@ fn draw(
         draw_part(a, frames, calls, link, sf, renderer, out)?;
         return Ok(format);
     }
-    let mut out = std::mem::replace(&mut output.out, Box::new(std::io::sink()));
+    let mut out: Box<dyn Write> = Box::new(std::mem::replace(
+        &mut output.out,
+        Box::new(std::io::sink()),
+    ));
     for (k, sec) in sections.iter().enumerate() {
         if sections.len() > 1 {
             if k > 0 {

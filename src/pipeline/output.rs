@@ -44,7 +44,9 @@ pub fn decide_color(choice: ColorChoice, to_terminal: bool) -> bool {
 /// The output stream and the options derived from it.
 pub struct Output {
     /// Where to write.
-    pub out: Box<dyn Write>,
+    pub out: Box<dyn Write + Send>,
+    /// It is a terminal (stdout, no `-o`).
+    pub terminal: bool,
     /// Render options.
     pub opts: RenderOpts,
     /// The chosen format.
@@ -96,7 +98,7 @@ pub fn open_output(a: &OutputArgs) -> anyhow::Result<Output> {
 /// (`watch` and `replay` of a pipe: the live view).
 pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output> {
     let mut mermaid = None;
-    let (out, terminal, format): (Box<dyn Write>, bool, Format) = match &a.output {
+    let (out, terminal, format): (Box<dyn Write + Send>, bool, Format) = match &a.output {
         Some(dir) if is_dir_target(dir) => {
             let format = a.format.unwrap_or(Format::Mermaid);
             if format != Format::Mermaid {
@@ -156,6 +158,7 @@ pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output
     });
     Ok(Output {
         out,
+        terminal,
         opts: RenderOpts {
             color,
             width,
