@@ -2,6 +2,7 @@
 # Benchmark: synfin against tcpdump on the same captures, in one session, interleaved.
 #
 #   benches/compare.sh [CAPTURE...]     default: medium.pcap and large.pcap in $CAPDIR
+#   SVG=1 benches/compare.sh ...        the SVG too (slow: ~30 s a run on large.pcap)
 #
 # Makes the captures with benches/make-captures.sh (the repo's own load generator,
 # examples/loadgen.rs; needs root and tcpdump) when they are missing, outside the repo ($CAPDIR,
@@ -30,13 +31,16 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 for f in "$@"; do
   pkts=$(tcpdump -nn -S -r "$f" 2>/dev/null | wc -l)
   declare -A T=() M=()
-  names=("tcpdump -nn -S -r" "synfin --format summary" "synfin --format jsonl" "synfin --format none")
+  names=("tcpdump -nn -S -r" "synfin --format summary" "synfin --format jsonl" "synfin --format ladder" "synfin --format none")
+  [ -n "${SVG:-}" ] && names+=("synfin --format svg")
   for ((r = 0; r < RUNS; r++)); do
     for n in "${names[@]}"; do
       case $n in
         "tcpdump -nn -S -r") cmd=(tcpdump -nn -S -r "$f") ;;
         "synfin --format summary") cmd=("$SYNFIN" replay "$f" --format summary --color never) ;;
         "synfin --format jsonl") cmd=("$SYNFIN" replay "$f" --format jsonl) ;;
+        "synfin --format ladder") cmd=("$SYNFIN" replay "$f" --format ladder --color never) ;;
+        "synfin --format svg") cmd=("$SYNFIN" replay "$f" --format svg) ;;
         "synfin --format none") cmd=("$SYNFIN" replay "$f" --format none) ;;
       esac
       /usr/bin/time -o "$tfile" -f "%e %M" "${cmd[@]}" >/dev/null 2>/dev/null || true

@@ -1,5 +1,5 @@
 //! Adversarial captures, generated in code (never committed): correct summaries, bounded
-//! memory (the child's peak RSS from wait4), no panics.
+//! memory (the child's peak RSS, measured by `support::run_synfin`), no panics.
 
 mod support;
 
@@ -205,29 +205,38 @@ fn memory_grows_with_connections_open_at_once_not_with_capture_length() {
     let (_d2, long) = tmp("long.pcap");
     gen(5, &short);
     gen(50, &long);
-    let rss = |path: &str| {
-        let (out, code, rss) = run_synfin(&[
-            "replay",
-            path,
-            "-f",
-            "summary",
-            "--time-wait",
-            "1",
-            "--color",
-            "never",
-        ]);
-        assert_eq!(code, 0);
-        assert!(out.contains("ended in TIME_WAIT"), "{out}");
-        rss
-    };
-    let (a, b) = (rss(&short), rss(&long));
-    eprintln!("peak RSS: 5 s capture {a} KiB, 50 s capture {b} KiB");
-    assert!(b < a + a / 4, "10× longer capture: {b} KiB against {a} KiB");
+    // Every streaming format, the ladder (a block per connection) among them.
+    for format in ["summary", "jsonl", "ladder"] {
+        let rss = |path: &str| {
+            let (out, code, rss) = run_synfin(&[
+                "replay",
+                path,
+                "-f",
+                format,
+                "--time-wait",
+                "1",
+                "--color",
+                "never",
+            ]);
+            assert_eq!(code, 0);
+            assert!(out.contains("TIME_WAIT"), "{format}");
+            rss
+        };
+        let (a, b) = (rss(&short), rss(&long));
+        eprintln!("{format}: peak RSS: 5 s capture {a} KiB, 50 s capture {b} KiB");
+        assert!(
+            b < a + a / 4,
+            "{format}: 10× longer capture: {b} KiB against {a} KiB"
+        );
+    }
 }
 
 #[test]
-fn two_thread_replay_prints_exactly_what_one_thread_does() {
+fn threaded_replay_prints_exactly_what_one_thread_does() {
+    // The binary reads on one thread, tracks on another, and draws ladders, timelines and JSON
+    // lines on worker threads; the library's one-thread path does all of it in turn.
     use synfin::capture::pcap_reader::PcapSource;
+    use synfin::cli::Format;
     use synfin::events::Meta;
     use synfin::filter::{ConnFilter, SegmentFilter};
     use synfin::pipeline::output::renderer_for;
@@ -249,43 +258,53 @@ fn two_thread_replay_prints_exactly_what_one_thread_does() {
         g.t = start + 300_000;
     }
     g.finish();
-    // The binary reads on one thread and tracks on another.
-    let (threaded, code, _) = run_synfin(&["replay", &path, "-f", "jsonl"]);
-    assert_eq!(code, 0);
-    // The library's one-thread path: frame by frame through the same pipeline.
-    let single_path = d.path().join("single.jsonl");
-    let out = std::fs::File::create(&single_path).unwrap();
-    let renderer = renderer_for(
-        synfin::cli::Format::Jsonl,
-        RenderOpts::default(),
-        ConnFilter::default(),
-    );
-    let mut p = Pipeline::new(
-        Tracker::new(TrackerConfig::default()),
-        SegmentFilter::default(),
-        renderer,
-        Box::new(out),
-    );
-    let meta = Meta {
-        schema: 1,
-        tool: "synfin",
-        version: env!("CARGO_PKG_VERSION"),
-        source: "replay",
-        input: path.clone(),
-        linktype: "RAW".into(),
-    };
-    p.start(&meta).unwrap();
-    let mut src = PcapSource::open(path.as_ref(), 1).unwrap();
-    while let Some(f) = src.next_frame().unwrap() {
-        p.frame(&f).unwrap();
+    for (format, name, min_lines) in [
+        (Format::Jsonl, "jsonl", 200_000),
+        (Format::Ladder, "ladder", 200_000),
+        (Format::Timeline, "timeline", 20_000),
+    ] {
+        let (threaded, code, _) = run_synfin(&[
+            "replay", &path, "-f", name, "--color", "never", "--width", "100",
+        ]);
+        assert_eq!(code, 0);
+        let single_path = d.path().join(format!("single.{name}"));
+        let out = std::fs::File::create(&single_path).unwrap();
+        let opts = RenderOpts {
+            width: 100,
+            log_time: true,
+            ..RenderOpts::default()
+        };
+        let mut p = Pipeline::new(
+            Tracker::new(TrackerConfig::default()),
+            SegmentFilter::default(),
+            renderer_for(format, opts, ConnFilter::default()),
+            Box::new(out),
+        );
+        let meta = Meta {
+            schema: 1,
+            tool: "synfin",
+            version: env!("CARGO_PKG_VERSION"),
+            source: "replay",
+            input: path.clone(),
+            linktype: "RAW".into(),
+        };
+        p.start(&meta).unwrap();
+        let mut src = PcapSource::open(path.as_ref(), 1).unwrap();
+        while let Some(f) = src.next_frame().unwrap() {
+            p.frame(&f).unwrap();
+        }
+        p.finish().unwrap();
+        let single = std::fs::read_to_string(&single_path).unwrap();
+        assert!(
+            threaded.lines().count() > min_lines,
+            "{name}: {} lines",
+            threaded.lines().count()
+        );
+        assert!(
+            threaded == single,
+            "{name}: the threaded output differs from the one-thread output"
+        );
     }
-    p.finish().unwrap();
-    let single = std::fs::read_to_string(&single_path).unwrap();
-    assert!(threaded.lines().count() > 200_000);
-    assert!(
-        threaded == single,
-        "the two-thread output differs from the one-thread output"
-    );
 }
 
 #[test]
@@ -397,7 +416,13 @@ fn the_report_needs_memory_for_connections_open_at_once_and_little_file_per_conn
     let (_, a) = run(&short);
     let (page, b) = run(&long);
     eprintln!("peak RSS: 4,000 connections {a} KiB, 40,000 connections {b} KiB");
-    assert!(b < a + a / 4, "10× longer capture: {b} KiB against {a} KiB");
+    // The page's rows and ladders wait in memory up to the spill limit, then in a file: the
+    // short page fits in memory, the long one reaches the limit. Past that, nothing grows.
+    let spill_kib = (synfin::render::spill::DEFAULT_LIMIT / 1024) as i64;
+    assert!(
+        b < a + a / 4 + spill_kib,
+        "10× longer capture: {b} KiB against {a} KiB"
+    );
     // The rows: 40,000 lines of at most 200 bytes each.
     let rows: usize = page
         .split("<script type=\"text/plain\" class=\"rows\">\n")

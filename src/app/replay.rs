@@ -69,7 +69,7 @@ fn observed_calls(
         .iter()
         .map(|f| PcapSource::open(f, 1))
         .collect::<Result<Vec<_>, _>>()?;
-    let (rx, reader) = decoded_stream::spawn(sources, order, sf.clone(), false);
+    let (rx, reader, _) = decoded_stream::spawn(sources, order, sf.clone(), false);
     let mut tracker = Tracker::new(TrackerConfig {
         wanted: Wanted::VERDICTS,
         ..cfg
@@ -146,7 +146,11 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let renderer = output.renderer(cf);
+    let renderer = if piped {
+        output.renderer(cf)
+    } else {
+        output.file_renderer(cf)
+    };
     let order = if a.concatenate {
         Order::Concatenate
     } else {
@@ -167,7 +171,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     p.start(&meta)?;
     // One thread reads and decodes, this one tracks and renders.
-    let (rx, reader) = decoded_stream::spawn(sources, order, sf, piped);
+    let (rx, reader, spare) = decoded_stream::spawn(sources, order, sf, piped);
     let mut warnings = Vec::new();
     let mut damaged = false;
     // A pipe may be stopped (Ctrl-C, SIGTERM): the verdicts of what was seen still come.
@@ -203,6 +207,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                 for seg in &segments {
                     p.segment(seg)?;
                 }
+                let _ = spare.send(segments);
                 // A pipe is watched as it comes: what is settled goes out now.
                 if piped {
                     p.flush()?;

@@ -11,7 +11,7 @@ use crate::decode::{decode, Skip};
 use crate::filter::SegmentFilter;
 use crate::segment::Segment;
 use crate::timestamp::Timestamp;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::thread::{self, JoinHandle};
 
 /// Segments per batch: large enough that the channel costs nothing per segment.
@@ -50,21 +50,28 @@ pub enum Order {
     Concatenate,
 }
 
+/// The reader thread: what it ends with.
+pub type ReaderThread = JoinHandle<Result<(), CaptureError>>;
+
 /// Start reading `sources` (already open) as one input, in `order`.
 /// `eager`: hand each frame on at once instead of in batches (a pipe read as it comes).
+/// Batches' vectors, emptied, may be sent back on the returned `Sender` to be filled again
+/// (no allocation per batch, none freed on another thread).
 pub fn spawn(
     sources: Vec<PcapSource>,
     order: Order,
     filter: SegmentFilter,
     eager: bool,
-) -> (Receiver<Decoded>, JoinHandle<Result<(), CaptureError>>) {
+) -> (Receiver<Decoded>, ReaderThread, Sender<Vec<Segment>>) {
     let (tx, rx) = sync_channel(8);
+    let (spare_tx, spare) = channel();
     let handle = thread::spawn(move || {
         let mut r = Reader::new(sources, order, filter, tx);
         r.eager = eager;
+        r.spare = Some(spare);
         r.run()
     });
-    (rx, handle)
+    (rx, handle, spare_tx)
 }
 
 /// One input's next frame, decoded.
@@ -96,6 +103,8 @@ struct Reader {
     notes: Vec<CallNote>,
     /// Send each frame at once (a pipe, watched as it comes).
     eager: bool,
+    /// Emptied batches, back from the consumer.
+    spare: Option<Receiver<Vec<Segment>>>,
 }
 
 impl Reader {
@@ -125,6 +134,7 @@ impl Reader {
             skipped: 0,
             notes: Vec::new(),
             eager: false,
+            spare: None,
         }
     }
 
@@ -245,8 +255,17 @@ impl Reader {
 
     /// Send what is gathered; false when the consumer has gone.
     fn send_batch(&mut self) -> bool {
+        let next = self
+            .spare
+            .as_ref()
+            .and_then(|s| s.try_recv().ok())
+            .map(|mut v| {
+                v.clear();
+                v
+            })
+            .unwrap_or_else(|| Vec::with_capacity(BATCH));
         let batch = Decoded::Batch {
-            segments: std::mem::replace(&mut self.segments, Vec::with_capacity(BATCH)),
+            segments: std::mem::replace(&mut self.segments, next),
             frames: std::mem::take(&mut self.frames),
             skipped: std::mem::take(&mut self.skipped),
             notes: std::mem::take(&mut self.notes),

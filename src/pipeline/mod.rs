@@ -8,6 +8,7 @@ pub mod decoded_stream;
 pub mod live_calls;
 pub mod observed;
 pub mod output;
+pub mod pool;
 
 use crate::capture::pcap_writer::CaptureWriter;
 use crate::decode::{decode, Skip};
@@ -296,7 +297,7 @@ impl Pipeline {
                     }
                 }
             }
-            self.renderer.event(&e, &mut self.out)?;
+            self.renderer.event_owned(e, &mut self.out)?;
         }
         self.renderer.quiet(&mut self.out)
     }

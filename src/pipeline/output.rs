@@ -65,6 +65,46 @@ impl Output {
             (format, _) => renderer_for(format, self.opts, cf),
         }
     }
+
+    /// `renderer`, for a whole file read as fast as it goes: pieces of the output that do not
+    /// depend on each other (each connection's ladder or timeline, batches of JSON lines) are
+    /// drawn on worker threads (`pool`), written in order. Not for a live view: output waits
+    /// for its piece.
+    pub fn file_renderer(&mut self, cf: ConnFilter) -> Box<dyn Renderer> {
+        use super::pool::{workers, Pool};
+        use crate::render::group::{ConnGroup, Stacked};
+        use std::sync::Arc;
+        let stacked = |s: Stacked| {
+            let (draw, opts) = s.drawing();
+            let piece = move |batch: &Vec<(bool, ConnGroup)>, out: &mut Vec<u8>| {
+                batch
+                    .iter()
+                    .try_for_each(|(first, g)| Stacked::piece(draw, &opts, *first, g, out))
+            };
+            s.with_pieces(Box::new(Pool::new(Arc::new(piece), workers(), 8)))
+        };
+        match self.format {
+            Format::Jsonl if !cf.needs_verdict() => {
+                let lines = |events: &Vec<Event>, out: &mut Vec<u8>| {
+                    JsonlRenderer::default().lines(events, out)
+                };
+                Box::new(JsonlRenderer::with_pieces(Box::new(Pool::new(
+                    Arc::new(lines),
+                    workers(),
+                    8,
+                ))))
+            }
+            Format::Ladder => Box::new(Grouped::new(
+                stacked(crate::render::ladder::renderer(self.opts)),
+                cf,
+            )),
+            Format::Timeline => Box::new(Grouped::new(
+                stacked(crate::render::timeline::renderer(self.opts)),
+                cf,
+            )),
+            _ => self.renderer(cf),
+        }
+    }
 }
 
 /// The format `-o FILE`'s extension asks for: `.svg`, `.html` (the report: `--format html`

@@ -26,6 +26,10 @@ pub trait GroupRenderer {
     fn start(&mut self, meta: &Meta, out: &mut dyn Write) -> io::Result<()>;
     /// One whole connection.
     fn connection(&mut self, group: &ConnGroup, out: &mut dyn Write) -> io::Result<()>;
+    /// One whole connection, handed over.
+    fn connection_owned(&mut self, group: ConnGroup, out: &mut dyn Write) -> io::Result<()> {
+        self.connection(&group, out)
+    }
     /// An event that arrived after its connection's verdict (e.g. TIME_WAIT→CLOSED).
     fn late_event(&mut self, _event: &Event, _out: &mut dyn Write) -> io::Result<()> {
         Ok(())
@@ -94,7 +98,7 @@ impl<G: GroupRenderer> Grouped<G> {
                     }
                 }
             }
-            self.inner.connection(&g, out)?;
+            self.inner.connection_owned(g, out)?;
             for e in &late {
                 self.inner.late_event(e, out)?;
             }
@@ -128,21 +132,28 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
     }
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
+        self.event_owned(event.clone(), out)
+    }
+
+    fn event_owned(&mut self, event: Event, out: &mut dyn Write) -> io::Result<()> {
         match event {
             Event::Connection(v) => {
                 let mut events = self.open.remove(&v.conn).unwrap_or_default();
                 // In time order: a live source's traced calls can come a little after the
                 // segments around them (stable: a segment's own changes stay after it).
-                events.sort_by_key(Event::t);
-                let group = self.filter.matches(v).then(|| ConnGroup {
-                    events,
-                    verdict: v.clone(),
-                });
-                if v.conn < self.next || self.early.contains(&v.conn) {
+                if !events.is_sorted_by_key(Event::t) {
+                    events.sort_by_key(Event::t);
+                }
+                let conn = v.conn;
+                let group = self
+                    .filter
+                    .matches(&v)
+                    .then_some(ConnGroup { events, verdict: v });
+                if conn < self.next || self.early.contains(&conn) {
                     // Already past (ids not from this tracker, or a repeat): draw it now.
                     return self.emit(group, Vec::new(), out);
                 }
-                self.held.insert(v.conn, (group, Vec::new()));
+                self.held.insert(conn, (group, Vec::new()));
                 self.advance(out)?;
                 // Bounded: the oldest waiting connection goes out of order.
                 while self.held.len() > MAX_HELD {
@@ -160,17 +171,17 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
             e if self.judged(e.conn()) => {
                 if let Some((g, late)) = self.held.get_mut(&e.conn()) {
                     if g.is_some() {
-                        late.push(e.clone());
+                        late.push(e);
                     }
                     Ok(())
                 } else if self.shown.contains(&e.conn()) {
-                    self.inner.late_event(e, out)
+                    self.inner.late_event(&e, out)
                 } else {
                     Ok(()) // a late event of a connection the filter hid
                 }
             }
             e => {
-                self.open.entry(e.conn()).or_default().push(e.clone());
+                self.open.entry(e.conn()).or_default().push(e);
                 Ok(())
             }
         }
@@ -216,7 +227,18 @@ pub struct Stacked {
     opts: super::RenderOpts,
     count: u64,
     draw: DrawFn,
+    /// Where the drawings are made when not here, [`STACKED_BATCH`] connections a piece:
+    /// (is it the first, the connection).
+    pieces: Option<Box<dyn super::Pieces<StackedBatch>>>,
+    batch: StackedBatch,
 }
+
+/// Connections to draw, each with whether it is the first.
+pub type StackedBatch = Vec<(bool, ConnGroup)>;
+
+/// Connections per piece handed to `Stacked`'s pieces (one each would cost more in handing
+/// over than in drawing).
+pub const STACKED_BATCH: usize = 64;
 
 /// Draws one whole connection.
 pub type DrawFn = fn(&ConnGroup, &super::RenderOpts, &mut dyn Write) -> io::Result<()>;
@@ -228,7 +250,38 @@ impl Stacked {
             opts,
             count: 0,
             draw,
+            pieces: None,
+            batch: Vec::new(),
         }
+    }
+
+    /// Have the drawings made by `pieces` (which must draw each as [`Stacked::piece`] does),
+    /// [`STACKED_BATCH`] connections at a time (for a file: drawings wait for their batch, so
+    /// not for a live view).
+    pub fn with_pieces(mut self, pieces: Box<dyn super::Pieces<Vec<(bool, ConnGroup)>>>) -> Self {
+        self.pieces = Some(pieces);
+        self.batch = Vec::with_capacity(STACKED_BATCH);
+        self
+    }
+
+    /// What this renderer draws, and how: its drawing function and options.
+    pub fn drawing(&self) -> (DrawFn, super::RenderOpts) {
+        (self.draw, self.opts)
+    }
+
+    /// One connection's piece of the output: a blank line before all but the first, then its
+    /// drawing.
+    pub fn piece(
+        draw: DrawFn,
+        opts: &super::RenderOpts,
+        first: bool,
+        g: &ConnGroup,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        if !first {
+            writeln!(out)?;
+        }
+        draw(g, opts, out)
     }
 }
 
@@ -238,14 +291,30 @@ impl GroupRenderer for Stacked {
     }
 
     fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
-        if self.count > 0 {
-            writeln!(out)?;
-        }
+        self.connection_owned(g.clone(), out)
+    }
+
+    fn connection_owned(&mut self, g: ConnGroup, out: &mut dyn Write) -> io::Result<()> {
+        let first = self.count == 0;
         self.count += 1;
-        (self.draw)(g, &self.opts, out)
+        let Some(p) = &mut self.pieces else {
+            return Self::piece(self.draw, &self.opts, first, &g, out);
+        };
+        self.batch.push((first, g));
+        if self.batch.len() >= STACKED_BATCH {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(STACKED_BATCH));
+            p.submit(batch, out)?;
+        }
+        Ok(())
     }
 
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        if let Some(p) = &mut self.pieces {
+            if !self.batch.is_empty() {
+                p.submit(std::mem::take(&mut self.batch), out)?;
+            }
+            p.drain(out)?;
+        }
         if self.count == 0 {
             writeln!(out, "no TCP connections ({} frames read)", summary.frames)?;
         }

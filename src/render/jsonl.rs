@@ -6,12 +6,18 @@ use serde::Serialize;
 use std::io::{self, Write};
 
 /// Writes every event as one JSON line.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct JsonlRenderer {
     /// One line is built here, then written at once: serde_json makes many tiny writes,
     /// each a dynamic call through `dyn Write`.
     line: Vec<u8>,
+    /// Where batches of lines are made when not here ([`JsonlRenderer::lines`] each).
+    pieces: Option<Box<dyn super::Pieces<Vec<Event>>>>,
+    batch: Vec<Event>,
 }
+
+/// Events per batch handed to `pieces`.
+pub const BATCH: usize = 1024;
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -21,6 +27,35 @@ enum Line<'a> {
 }
 
 impl JsonlRenderer {
+    /// Have the lines made by `pieces`, [`BATCH`] events at a time (for a file: lines wait
+    /// for their batch, so not for a live view).
+    pub fn with_pieces(pieces: Box<dyn super::Pieces<Vec<Event>>>) -> Self {
+        JsonlRenderer {
+            pieces: Some(pieces),
+            batch: Vec::with_capacity(BATCH),
+            ..Default::default()
+        }
+    }
+
+    /// The lines of `events`, in order.
+    pub fn lines(&mut self, events: &[Event], out: &mut dyn Write) -> io::Result<()> {
+        for e in events {
+            self.line(out, e)?;
+        }
+        Ok(())
+    }
+
+    /// Hand the batch on.
+    fn submit(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if let Some(p) = &mut self.pieces {
+            if !self.batch.is_empty() {
+                let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+                p.submit(batch, out)?;
+            }
+        }
+        Ok(())
+    }
+
     fn line(&mut self, out: &mut dyn Write, v: &impl Serialize) -> io::Result<()> {
         self.line.clear();
         serde_json::to_writer(&mut self.line, v).map_err(io::Error::other)?;
@@ -34,9 +69,26 @@ impl Renderer for JsonlRenderer {
         self.line(out, &Line::Meta(meta))
     }
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
+        if self.pieces.is_some() {
+            return self.event_owned(event.clone(), out);
+        }
         self.line(out, event)
     }
+    fn event_owned(&mut self, event: Event, out: &mut dyn Write) -> io::Result<()> {
+        if self.pieces.is_none() {
+            return self.line(out, &event);
+        }
+        self.batch.push(event);
+        if self.batch.len() >= BATCH {
+            self.submit(out)?;
+        }
+        Ok(())
+    }
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        self.submit(out)?;
+        if let Some(p) = &mut self.pieces {
+            p.drain(out)?;
+        }
         self.line(out, &Line::Summary(summary))
     }
 }

@@ -158,12 +158,27 @@ pub fn write_call_text(out: &mut String, c: &crate::events::CallEvent) {
     }
 }
 
+/// Draws independent pieces of the output (a connection's ladder, a batch of JSON lines) and
+/// writes their bytes in the order the pieces were handed in, whatever order they were drawn
+/// in. Renderers stay pure functions of the timeline: how the pieces are drawn (here, or on
+/// other threads) is the app's choice (`pipeline::pool`).
+pub trait Pieces<T>: Send {
+    /// Draw `item` after every earlier piece; what is finished may be written to `out` now.
+    fn submit(&mut self, item: T, out: &mut dyn Write) -> io::Result<()>;
+    /// Write every piece handed in so far.
+    fn drain(&mut self, out: &mut dyn Write) -> io::Result<()>;
+}
+
 /// A streaming renderer: `start`, then every event in time order, then `finish`.
 pub trait Renderer {
     /// Before the first event.
     fn start(&mut self, meta: &Meta, out: &mut dyn Write) -> io::Result<()>;
     /// One event.
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()>;
+    /// One event, handed over (a renderer that keeps events need not copy it).
+    fn event_owned(&mut self, event: Event, out: &mut dyn Write) -> io::Result<()> {
+        self.event(&event, out)
+    }
     /// After the last event.
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()>;
     /// No more events for now (the input went quiet): write what waits (the live view).

@@ -141,35 +141,36 @@ pub fn server() -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::new(10, 255, 0, 1), 80)
 }
 
-/// Run the binary; return stdout, exit code and the child's peak RSS in KiB.
-#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives its rusage
+/// The peak RSS of a process started by one that exec'd a small program, not by this test:
+/// Linux records the memory of the process that execs into its peak (`exec_mmap` keeps the
+/// old mm's high-water mark in `signal->maxrss`), so a child of this big, busy test process
+/// would report the test's own peak. python3 forks a fresh child and reports its rusage.
+const MEASURE: &str = "import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+sys.stderr.write('\\n%d %d' % (ru.ru_maxrss, os.waitstatus_to_exitcode(status)))
+";
+
+/// Run synfin; (stdout, exit code or -signal, its peak RSS in KiB).
 pub fn run_synfin(args: &[&str]) -> (String, i32, i64) {
-    use std::io::Read;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_synfin"))
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(MEASURE)
+        .arg(env!("CARGO_BIN_EXE_synfin"))
         .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -libc::WTERMSIG(status)
-    };
-    (out, code, usage.ru_maxrss)
+        .output()
+        .expect("python3 runs");
+    let measured = String::from_utf8_lossy(&out.stderr);
+    let (rss, code) = measured
+        .trim()
+        .rsplit('\n')
+        .next()
+        .and_then(|l| l.split_once(' '))
+        .and_then(|(r, c)| Some((r.parse().ok()?, c.parse().ok()?)))
+        .unwrap_or_else(|| panic!("no measurement: {measured}"));
+    (String::from_utf8_lossy(&out.stdout).into_owned(), code, rss)
 }
 
 /// The rows of a one-line-per-connection summary (`--width 170` or more): its words.

@@ -1,0 +1,190 @@
+//! Pieces of the output drawn on worker threads and written in the order they were handed
+//! in (`render::Pieces`): a file's ladder draws connections side by side, JSON Lines its
+//! batches of events. The output is byte for byte that of drawing each piece in turn.
+//!
+//! At most `in_flight` pieces are out at once: past that, handing in waits for the oldest,
+//! so memory stays bounded whatever the input.
+
+use crate::render::Pieces;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// How a piece is drawn.
+pub type DrawPiece<T> = dyn Fn(&T, &mut Vec<u8>) -> io::Result<()> + Send + Sync;
+
+/// Worker threads drawing pieces of type `T`.
+pub struct Pool<T: Send + 'static> {
+    jobs: Option<SyncSender<(u64, T)>>,
+    done: Receiver<(u64, io::Result<Vec<u8>>, T)>,
+    /// Emptied buffers, back to the workers.
+    spare: Sender<Vec<u8>>,
+    workers: Vec<JoinHandle<()>>,
+    /// Pieces handed in, and written.
+    submitted: u64,
+    written: u64,
+    /// Drawn pieces waiting for an earlier one.
+    ready: BTreeMap<u64, io::Result<Vec<u8>>>,
+    in_flight: usize,
+}
+
+impl<T: Send + 'static> Pool<T> {
+    /// `workers` threads drawing with `draw`, at most `in_flight` pieces out at once.
+    pub fn new(draw: Arc<DrawPiece<T>>, workers: usize, in_flight: usize) -> Pool<T> {
+        let (jobs, job_rx) = sync_channel::<(u64, T)>(in_flight);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let (done_tx, done) = channel();
+        let (spare, spare_rx) = channel::<Vec<u8>>();
+        let spare_rx = Arc::new(Mutex::new(spare_rx));
+        let workers = (0..workers.max(1))
+            .map(|_| {
+                let (job_rx, spare_rx) = (Arc::clone(&job_rx), Arc::clone(&spare_rx));
+                let (done_tx, draw) = (done_tx.clone(), Arc::clone(&draw));
+                std::thread::spawn(move || loop {
+                    let job = job_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((seq, item))) = job else { return };
+                    let mut buf = spare_rx
+                        .lock()
+                        .ok()
+                        .and_then(|rx| rx.try_recv().ok())
+                        .unwrap_or_default();
+                    buf.clear();
+                    let drawn = draw(&item, &mut buf).map(|()| buf);
+                    if done_tx.send((seq, drawn, item)).is_err() {
+                        return;
+                    }
+                })
+            })
+            .collect();
+        Pool {
+            jobs: Some(jobs),
+            done,
+            spare,
+            workers,
+            submitted: 0,
+            written: 0,
+            ready: BTreeMap::new(),
+            in_flight: in_flight.max(1),
+        }
+    }
+
+    /// Write what is drawn and next in order; with `wait_for`, wait until that many pieces
+    /// at most are still out.
+    fn write_ready(&mut self, out: &mut dyn Write, wait_for: Option<u64>) -> io::Result<()> {
+        loop {
+            while let Some(piece) = self.ready.remove(&self.written) {
+                let buf = piece?;
+                out.write_all(&buf)?;
+                let _ = self.spare.send(buf);
+                self.written += 1;
+            }
+            let out_now = self.submitted - self.written;
+            let got = match wait_for {
+                Some(n) if out_now > n => self.done.recv().ok(),
+                _ => self.done.try_recv().ok(),
+            };
+            match got {
+                Some((seq, piece, item)) => {
+                    self.ready.insert(seq, piece);
+                    // Dropped here, where it was made: an allocator freeing across threads
+                    // costs time and keeps memory.
+                    drop(item);
+                }
+                None if wait_for.is_some_and(|n| out_now > n) => {
+                    return Err(io::Error::other("a drawing thread stopped"));
+                }
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> Pieces<T> for Pool<T> {
+    fn submit(&mut self, item: T, out: &mut dyn Write) -> io::Result<()> {
+        self.write_ready(out, Some(self.in_flight as u64 - 1))?;
+        let jobs = self.jobs.as_ref().expect("not finished");
+        jobs.send((self.submitted, item))
+            .map_err(|_| io::Error::other("the drawing threads stopped"))?;
+        self.submitted += 1;
+        self.write_ready(out, None)
+    }
+
+    fn drain(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        self.write_ready(out, Some(0))
+    }
+}
+
+impl<T: Send + 'static> Drop for Pool<T> {
+    fn drop(&mut self) {
+        self.jobs = None;
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Worker threads for this machine: one per core, at least two (the reading and tracking
+/// threads are busy too; a third is cheap).
+pub fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the number of workers, the bound, and how long each piece takes, the
+        /// bytes are those of drawing each piece in turn.
+        #[test]
+        fn pieces_come_out_in_order(
+            items in proptest::collection::vec(0u32..2000, 0..300),
+            workers in 1usize..4,
+            in_flight in 1usize..16,
+        ) {
+            let draw = |n: &u32, out: &mut Vec<u8>| -> io::Result<()> {
+                // Uneven work: some pieces take far longer than others.
+                let mut x = u64::from(*n);
+                for _ in 0..(n % 7) * 2000 {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                }
+                writeln!(out, "{n} {}", x % 3)
+            };
+            let mut want = Vec::new();
+            for n in &items {
+                draw(n, &mut want).unwrap();
+            }
+            let mut pool = Pool::new(Arc::new(draw), workers, in_flight);
+            let mut got = Vec::new();
+            for n in &items {
+                pool.submit(*n, &mut got).unwrap();
+                prop_assert!(pool.submitted - pool.written <= in_flight as u64);
+            }
+            pool.drain(&mut got).unwrap();
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_failed_drawing_is_the_error_in_its_place() {
+        let draw = |n: &u32, out: &mut Vec<u8>| -> io::Result<()> {
+            if *n == 3 {
+                return Err(io::Error::other("three"));
+            }
+            writeln!(out, "{n}")
+        };
+        let mut pool = Pool::new(Arc::new(draw), 2, 4);
+        let mut got = Vec::new();
+        let r = (0..6)
+            .try_for_each(|n| pool.submit(n, &mut got))
+            .and_then(|()| pool.drain(&mut got));
+        assert_eq!(r.unwrap_err().to_string(), "three");
+        assert_eq!(got, b"0\n1\n2\n");
+    }
+}
