@@ -76,17 +76,21 @@ impl Output {
         use std::sync::Arc;
         let stacked = |s: Stacked| {
             let (draw, opts) = s.drawing();
-            let piece = move |batch: &Vec<(bool, ConnGroup)>, out: &mut Vec<u8>| {
-                batch
-                    .iter()
-                    .try_for_each(|(first, g)| Stacked::piece(draw, &opts, *first, g, out))
+            let piece = move |batch: &Vec<(bool, ConnGroup)>| {
+                let mut out = Vec::new();
+                for (first, g) in batch {
+                    Stacked::piece(draw, &opts, *first, g, &mut out)?;
+                }
+                Ok(out)
             };
             s.with_pieces(Box::new(Pool::new(Arc::new(piece), workers(), 8)))
         };
         match self.format {
             Format::Jsonl if !cf.needs_verdict() => {
-                let lines = |events: &Vec<Event>, out: &mut Vec<u8>| {
-                    JsonlRenderer::default().lines(events, out)
+                let lines = |events: &Vec<Event>| {
+                    let mut out = Vec::new();
+                    JsonlRenderer::default().lines(events, &mut out)?;
+                    Ok(out)
                 };
                 Box::new(JsonlRenderer::with_pieces(Box::new(Pool::new(
                     Arc::new(lines),
@@ -102,6 +106,18 @@ impl Output {
                 stacked(crate::render::timeline::renderer(self.opts)),
                 cf,
             )),
+            Format::Svg | Format::Html => {
+                let r = if self.format == Format::Svg {
+                    SvgRenderer::svg(self.opts)
+                } else {
+                    SvgRenderer::html(self.opts)
+                };
+                let opts = r.opts();
+                let drawings =
+                    move |batch: &Vec<ConnGroup>| Ok(SvgRenderer::drawings(batch, &opts));
+                let pool = Pool::new(Arc::new(drawings), workers(), 8);
+                Box::new(Grouped::new(r.with_pieces(Box::new(pool)), cf))
+            }
             _ => self.renderer(cf),
         }
     }

@@ -1,57 +1,48 @@
-//! Pieces of the output drawn on worker threads and written in the order they were handed
+//! Pieces of the output drawn on worker threads and handed back in the order they were handed
 //! in (`render::Pieces`): a file's ladder draws connections side by side, JSON Lines its
-//! batches of events. The output is byte for byte that of drawing each piece in turn.
+//! batches of events, the SVG its connections' drawings. The output is byte for byte that of
+//! drawing each piece in turn.
 //!
 //! At most `in_flight` pieces are out at once: past that, handing in waits for the oldest,
 //! so memory stays bounded whatever the input.
 
 use crate::render::Pieces;
 use std::collections::BTreeMap;
-use std::io::{self, Write};
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::io;
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// How a piece is drawn.
-pub type DrawPiece<T> = dyn Fn(&T, &mut Vec<u8>) -> io::Result<()> + Send + Sync;
+pub type DrawPiece<T, R> = dyn Fn(&T) -> io::Result<R> + Send + Sync;
 
-/// Worker threads drawing pieces of type `T`.
-pub struct Pool<T: Send + 'static> {
+/// Worker threads drawing pieces of type `T` into `R`s.
+pub struct Pool<T: Send + 'static, R: Send + 'static = Vec<u8>> {
     jobs: Option<SyncSender<(u64, T)>>,
-    done: Receiver<(u64, io::Result<Vec<u8>>, T)>,
-    /// Emptied buffers, back to the workers.
-    spare: Sender<Vec<u8>>,
+    done: Receiver<(u64, io::Result<R>, T)>,
     workers: Vec<JoinHandle<()>>,
     /// Pieces handed in, and written.
     submitted: u64,
     written: u64,
     /// Drawn pieces waiting for an earlier one.
-    ready: BTreeMap<u64, io::Result<Vec<u8>>>,
+    ready: BTreeMap<u64, io::Result<R>>,
     in_flight: usize,
 }
 
-impl<T: Send + 'static> Pool<T> {
+impl<T: Send + 'static, R: Send + 'static> Pool<T, R> {
     /// `workers` threads drawing with `draw`, at most `in_flight` pieces out at once.
-    pub fn new(draw: Arc<DrawPiece<T>>, workers: usize, in_flight: usize) -> Pool<T> {
+    pub fn new(draw: Arc<DrawPiece<T, R>>, workers: usize, in_flight: usize) -> Pool<T, R> {
         let (jobs, job_rx) = sync_channel::<(u64, T)>(in_flight);
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (done_tx, done) = channel();
-        let (spare, spare_rx) = channel::<Vec<u8>>();
-        let spare_rx = Arc::new(Mutex::new(spare_rx));
         let workers = (0..workers.max(1))
             .map(|_| {
-                let (job_rx, spare_rx) = (Arc::clone(&job_rx), Arc::clone(&spare_rx));
+                let job_rx = Arc::clone(&job_rx);
                 let (done_tx, draw) = (done_tx.clone(), Arc::clone(&draw));
                 std::thread::spawn(move || loop {
                     let job = job_rx.lock().map(|rx| rx.recv());
                     let Ok(Ok((seq, item))) = job else { return };
-                    let mut buf = spare_rx
-                        .lock()
-                        .ok()
-                        .and_then(|rx| rx.try_recv().ok())
-                        .unwrap_or_default();
-                    buf.clear();
-                    let drawn = draw(&item, &mut buf).map(|()| buf);
+                    let drawn = draw(&item);
                     if done_tx.send((seq, drawn, item)).is_err() {
                         return;
                     }
@@ -61,7 +52,6 @@ impl<T: Send + 'static> Pool<T> {
         Pool {
             jobs: Some(jobs),
             done,
-            spare,
             workers,
             submitted: 0,
             written: 0,
@@ -70,14 +60,16 @@ impl<T: Send + 'static> Pool<T> {
         }
     }
 
-    /// Write what is drawn and next in order; with `wait_for`, wait until that many pieces
+    /// Hand on what is drawn and next in order; with `wait_for`, wait until that many pieces
     /// at most are still out.
-    fn write_ready(&mut self, out: &mut dyn Write, wait_for: Option<u64>) -> io::Result<()> {
+    fn take_ready(
+        &mut self,
+        take: &mut dyn FnMut(R) -> io::Result<()>,
+        wait_for: Option<u64>,
+    ) -> io::Result<()> {
         loop {
             while let Some(piece) = self.ready.remove(&self.written) {
-                let buf = piece?;
-                out.write_all(&buf)?;
-                let _ = self.spare.send(buf);
+                take(piece?)?;
                 self.written += 1;
             }
             let out_now = self.submitted - self.written;
@@ -101,22 +93,22 @@ impl<T: Send + 'static> Pool<T> {
     }
 }
 
-impl<T: Send + 'static> Pieces<T> for Pool<T> {
-    fn submit(&mut self, item: T, out: &mut dyn Write) -> io::Result<()> {
-        self.write_ready(out, Some(self.in_flight as u64 - 1))?;
+impl<T: Send + 'static, R: Send + 'static> Pieces<T, R> for Pool<T, R> {
+    fn submit(&mut self, item: T, take: &mut dyn FnMut(R) -> io::Result<()>) -> io::Result<()> {
+        self.take_ready(take, Some(self.in_flight as u64 - 1))?;
         let jobs = self.jobs.as_ref().expect("not finished");
         jobs.send((self.submitted, item))
             .map_err(|_| io::Error::other("the drawing threads stopped"))?;
         self.submitted += 1;
-        self.write_ready(out, None)
+        self.take_ready(take, None)
     }
 
-    fn drain(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        self.write_ready(out, Some(0))
+    fn drain(&mut self, take: &mut dyn FnMut(R) -> io::Result<()>) -> io::Result<()> {
+        self.take_ready(take, Some(0))
     }
 }
 
-impl<T: Send + 'static> Drop for Pool<T> {
+impl<T: Send + 'static, R: Send + 'static> Drop for Pool<T, R> {
     fn drop(&mut self) {
         self.jobs = None;
         for w in self.workers.drain(..) {
@@ -137,7 +129,9 @@ pub fn workers() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::write_to;
     use proptest::prelude::*;
+    use std::io::Write;
 
     proptest! {
         /// Whatever the number of workers, the bound, and how long each piece takes, the
@@ -148,42 +142,44 @@ mod tests {
             workers in 1usize..4,
             in_flight in 1usize..16,
         ) {
-            let draw = |n: &u32, out: &mut Vec<u8>| -> io::Result<()> {
+            let draw = |n: &u32| -> io::Result<Vec<u8>> {
                 // Uneven work: some pieces take far longer than others.
                 let mut x = u64::from(*n);
                 for _ in 0..(n % 7) * 2000 {
                     x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
                 }
-                writeln!(out, "{n} {}", x % 3)
+                Ok(format!("{n} {}\n", x % 3).into_bytes())
             };
             let mut want = Vec::new();
             for n in &items {
-                draw(n, &mut want).unwrap();
+                want.extend(draw(n).unwrap());
             }
             let mut pool = Pool::new(Arc::new(draw), workers, in_flight);
             let mut got = Vec::new();
             for n in &items {
-                pool.submit(*n, &mut got).unwrap();
+                pool.submit(*n, &mut write_to(&mut got)).unwrap();
                 prop_assert!(pool.submitted - pool.written <= in_flight as u64);
             }
-            pool.drain(&mut got).unwrap();
+            pool.drain(&mut write_to(&mut got)).unwrap();
             prop_assert_eq!(got, want);
         }
     }
 
     #[test]
     fn a_failed_drawing_is_the_error_in_its_place() {
-        let draw = |n: &u32, out: &mut Vec<u8>| -> io::Result<()> {
+        let draw = |n: &u32| -> io::Result<Vec<u8>> {
             if *n == 3 {
                 return Err(io::Error::other("three"));
             }
-            writeln!(out, "{n}")
+            let mut out = Vec::new();
+            writeln!(out, "{n}")?;
+            Ok(out)
         };
         let mut pool = Pool::new(Arc::new(draw), 2, 4);
         let mut got = Vec::new();
         let r = (0..6)
-            .try_for_each(|n| pool.submit(n, &mut got))
-            .and_then(|()| pool.drain(&mut got));
+            .try_for_each(|n| pool.submit(n, &mut write_to(&mut got)))
+            .and_then(|()| pool.drain(&mut write_to(&mut got)));
         assert_eq!(r.unwrap_err().to_string(), "three");
         assert_eq!(got, b"0\n1\n2\n");
     }

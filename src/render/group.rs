@@ -303,7 +303,7 @@ impl GroupRenderer for Stacked {
         self.batch.push((first, g));
         if self.batch.len() >= STACKED_BATCH {
             let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(STACKED_BATCH));
-            p.submit(batch, out)?;
+            p.submit(batch, &mut super::write_to(out))?;
         }
         Ok(())
     }
@@ -311,9 +311,9 @@ impl GroupRenderer for Stacked {
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
         if let Some(p) = &mut self.pieces {
             if !self.batch.is_empty() {
-                p.submit(std::mem::take(&mut self.batch), out)?;
+                p.submit(std::mem::take(&mut self.batch), &mut super::write_to(out))?;
             }
-            p.drain(out)?;
+            p.drain(&mut super::write_to(out))?;
         }
         if self.count == 0 {
             writeln!(out, "no TCP connections ({} frames read)", summary.frames)?;

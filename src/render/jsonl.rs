@@ -50,7 +50,7 @@ impl JsonlRenderer {
         if let Some(p) = &mut self.pieces {
             if !self.batch.is_empty() {
                 let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-                p.submit(batch, out)?;
+                p.submit(batch, &mut super::write_to(out))?;
             }
         }
         Ok(())
@@ -87,7 +87,7 @@ impl Renderer for JsonlRenderer {
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
         self.submit(out)?;
         if let Some(p) = &mut self.pieces {
-            p.drain(out)?;
+            p.drain(&mut super::write_to(out))?;
         }
         self.line(out, &Line::Summary(summary))
     }

@@ -159,14 +159,20 @@ pub fn write_call_text(out: &mut String, c: &crate::events::CallEvent) {
 }
 
 /// Draws independent pieces of the output (a connection's ladder, a batch of JSON lines) and
-/// writes their bytes in the order the pieces were handed in, whatever order they were drawn
-/// in. Renderers stay pure functions of the timeline: how the pieces are drawn (here, or on
-/// other threads) is the app's choice (`pipeline::pool`).
-pub trait Pieces<T>: Send {
-    /// Draw `item` after every earlier piece; what is finished may be written to `out` now.
-    fn submit(&mut self, item: T, out: &mut dyn Write) -> io::Result<()>;
-    /// Write every piece handed in so far.
-    fn drain(&mut self, out: &mut dyn Write) -> io::Result<()>;
+/// hands the drawings back in the order the pieces were handed in, whatever order they were
+/// drawn in. Renderers stay pure functions of the timeline: how the pieces are drawn (here,
+/// or on other threads) is the app's choice (`pipeline::pool`). `R`: what a drawing is (the
+/// bytes to write, or the SVG's drawing and height).
+pub trait Pieces<T, R = Vec<u8>>: Send {
+    /// Draw `item` after every earlier piece; drawings finished, in order, go to `take` now.
+    fn submit(&mut self, item: T, take: &mut dyn FnMut(R) -> io::Result<()>) -> io::Result<()>;
+    /// Every drawing not yet taken, in order, to `take`.
+    fn drain(&mut self, take: &mut dyn FnMut(R) -> io::Result<()>) -> io::Result<()>;
+}
+
+/// A `take` for [`Pieces`] of bytes: write them.
+pub fn write_to(out: &mut dyn Write) -> impl FnMut(Vec<u8>) -> io::Result<()> + '_ {
+    move |b| out.write_all(&b)
 }
 
 /// A streaming renderer: `start`, then every event in time order, then `finish`.

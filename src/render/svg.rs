@@ -49,7 +49,17 @@ pub struct SvgRenderer {
     /// How many connections are drawn.
     count: u64,
     height: u32,
+    /// Where the drawings are made when not here ([`SvgRenderer::drawings`]), a batch of
+    /// connections at a time.
+    pieces: Option<Box<dyn super::Pieces<Vec<ConnGroup>, SvgDrawings>>>,
+    batch: Vec<ConnGroup>,
 }
+
+/// Drawings of connections and their heights, in order.
+pub type SvgDrawings = Vec<(String, f64)>;
+
+/// Connections per batch handed to the pieces.
+const SVG_BATCH: usize = 32;
 
 impl SvgRenderer {
     /// An SVG document.
@@ -61,7 +71,75 @@ impl SvgRenderer {
             parts: Spill::default(),
             count: 0,
             height: 0,
+            pieces: None,
+            batch: Vec::new(),
         }
+    }
+
+    /// Have the drawings made by `pieces` (which must draw as [`SvgRenderer::drawings`] does
+    /// with [`SvgRenderer::opts`]), a batch at a time (for a file: drawings wait for their
+    /// batch, so not for a live view).
+    pub fn with_pieces(
+        mut self,
+        pieces: Box<dyn super::Pieces<Vec<ConnGroup>, SvgDrawings>>,
+    ) -> Self {
+        self.pieces = Some(pieces);
+        self
+    }
+
+    /// The options it draws with.
+    pub fn opts(&self) -> RenderOpts {
+        self.opts
+    }
+
+    /// The drawings of `batch`, in order.
+    pub fn drawings(batch: &[ConnGroup], opts: &RenderOpts) -> SvgDrawings {
+        batch.iter().map(|g| draw_connection(g, opts)).collect()
+    }
+
+    /// Hand the batch to the pieces, placing the drawings that are ready.
+    fn submit(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        let Some(mut p) = self.pieces.take() else {
+            return Ok(());
+        };
+        let mut r = Ok(());
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch);
+            r = p.submit(batch, &mut |d| self.place_all(d, out));
+        }
+        self.pieces = Some(p);
+        r
+    }
+
+    fn place_all(&mut self, drawings: SvgDrawings, out: &mut dyn Write) -> io::Result<()> {
+        drawings
+            .into_iter()
+            .try_for_each(|(body, h)| self.place(body, h, out))
+    }
+
+    /// Place one connection's drawing under the last.
+    fn place(&mut self, body: String, h: f64, out: &mut dyn Write) -> io::Result<()> {
+        if self.html {
+            self.height += 1;
+            let part = format!("<g transform=\"translate(0,0)\">\n{body}</g>\n");
+            return self.write_svg(h.ceil() as u32, &[part], out);
+        }
+        let top = self.height;
+        let mut part = String::new();
+        if self.count > 0 {
+            // A rule between connections.
+            part.push_str(&format!(
+                "<line x1=\"8\" y1=\"{top}\" x2=\"{}\" y2=\"{top}\" stroke=\"#cfd8dc\" stroke-width=\"1\"/>\n",
+                num(WIDTH - 8.0)
+            ));
+        }
+        part.push_str(&format!(
+            "<g transform=\"translate(0,{top})\">\n{body}</g>\n"
+        ));
+        self.parts.push(part.as_bytes())?;
+        self.count += 1;
+        self.height = top + h.ceil() as u32;
+        Ok(())
     }
 
     /// The same SVG inside a minimal HTML5 page.
@@ -122,12 +200,21 @@ const LOST: &str = "#c62828";
 
 /// A number for an attribute: whole numbers without a decimal point.
 fn num(x: f64) -> String {
-    let r = (x * 10.0).round() / 10.0;
-    if r.fract() == 0.0 {
-        format!("{}", r as i64)
-    } else {
-        format!("{r:.1}")
+    // In tenths, as integers: `format!("{:.1}")` of a float takes the exact (bignum) path.
+    let tenths = (x * 10.0).round() as i64;
+    let mut buf = itoa::Buffer::new();
+    if tenths % 10 == 0 {
+        return buf.format(tenths / 10).to_string();
     }
+    let a = tenths.unsigned_abs();
+    let mut s = String::with_capacity(8);
+    if tenths < 0 {
+        s.push('-');
+    }
+    s.push_str(buf.format(a / 10));
+    s.push('.');
+    s.push(char::from(b'0' + (a % 10) as u8));
+    s
 }
 
 /// Arrow colour by the segment's most telling flag (as the terminal palette).
@@ -415,7 +502,20 @@ enum End {
 
 /// A time for a `data-` attribute: milliseconds since the connection's start, to the ns.
 fn rel(t: Timestamp, start: Timestamp) -> String {
-    format!("{:.6}", t.since(start) as f64 / 1e6)
+    // As integers (what `{:.6}` of the milliseconds as a float gives, without its bignums).
+    let ns = t.since(start);
+    let a = ns.unsigned_abs();
+    let mut s = String::with_capacity(16);
+    if ns < 0 {
+        s.push('-');
+    }
+    s.push_str(itoa::Buffer::new().format(a / 1_000_000));
+    s.push('.');
+    let frac = a % 1_000_000;
+    let digits = itoa::Buffer::new().format(frac).len();
+    s.extend(std::iter::repeat_n('0', 6 - digits));
+    s.push_str(itoa::Buffer::new().format(frac));
+    s
 }
 
 /// Draw one connection with its top at y = 0; returns the drawing and its height.
@@ -885,30 +985,25 @@ impl GroupRenderer for SvgRenderer {
 
     fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
         let (body, h) = draw_connection(g, &self.opts);
-        if self.html {
-            self.height += 1;
-            let part = format!("<g transform=\"translate(0,0)\">\n{body}</g>\n");
-            return self.write_svg(h.ceil() as u32, &[part], out);
+        self.place(body, h, out)
+    }
+
+    fn connection_owned(&mut self, g: ConnGroup, out: &mut dyn Write) -> io::Result<()> {
+        if self.pieces.is_none() {
+            return self.connection(&g, out);
         }
-        let top = self.height;
-        let mut part = String::new();
-        if self.count > 0 {
-            // A rule between connections.
-            part.push_str(&format!(
-                "<line x1=\"8\" y1=\"{top}\" x2=\"{}\" y2=\"{top}\" stroke=\"#cfd8dc\" stroke-width=\"1\"/>\n",
-                num(WIDTH - 8.0)
-            ));
+        self.batch.push(g);
+        if self.batch.len() >= SVG_BATCH {
+            self.submit(out)?;
         }
-        part.push_str(&format!(
-            "<g transform=\"translate(0,{top})\">\n{body}</g>\n"
-        ));
-        self.parts.push(part.as_bytes())?;
-        self.count += 1;
-        self.height = top + h.ceil() as u32;
         Ok(())
     }
 
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        self.submit(out)?;
+        if let Some(mut p) = self.pieces.take() {
+            p.drain(&mut |d| self.place_all(d, out))?;
+        }
         if self.html {
             // `height` counts the pictures written.
             if self.height == 0 {
@@ -932,6 +1027,34 @@ impl GroupRenderer for SvgRenderer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_written_in_milliseconds_to_the_nanosecond() {
+        for ns in [0, 1, -1, 999_999, 1_000_000, 1_234_567_891, -60_000_000_001] {
+            assert_eq!(
+                rel(Timestamp(ns), Timestamp(0)),
+                format!("{:.6}", ns as f64 / 1e6),
+                "{ns}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_to_a_tenth() {
+        for (x, want) in [
+            (0.0, "0"),
+            (-0.01, "0"),
+            (12.0, "12"),
+            (12.04, "12"),
+            (12.05, "12.1"),
+            (12.34, "12.3"),
+            (-0.5, "-0.5"),
+            (-12.36, "-12.4"),
+            (1e9 + 0.25, "1000000000.3"),
+        ] {
+            assert_eq!(num(x), want, "{x}");
+        }
+    }
 
     #[test]
     fn escapes_every_markup_character() {
