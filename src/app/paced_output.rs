@@ -270,6 +270,17 @@ mod tests {
         }
     }
 
+    /// A paced output to a `Slow` writer: what it got, the output, its handle.
+    fn slow(terminal: bool, delay: Duration) -> (Arc<Mutex<Vec<u8>>>, PacedOutput, PacedHandle) {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let w = Slow {
+            got: Arc::clone(&got),
+            delay,
+        };
+        let (out, handle) = PacedOutput::start(Box::new(w), terminal, None);
+        (got, out, handle)
+    }
+
     fn lines(n: usize, from: usize) -> Vec<u8> {
         (from..from + n)
             .flat_map(|i| format!("row {i}\n").into_bytes())
@@ -278,12 +289,7 @@ mod tests {
 
     #[test]
     fn a_pipe_gets_every_line_in_order() {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let slow = Slow {
-            got: Arc::clone(&got),
-            delay: Duration::from_millis(2),
-        };
-        let (mut out, handle) = PacedOutput::start(Box::new(slow), false, None);
+        let (got, mut out, handle) = slow(false, Duration::from_millis(2));
         let mut want = Vec::new();
         for i in 0..200 {
             let b = lines(50, i * 50);
@@ -299,12 +305,7 @@ mod tests {
 
     #[test]
     fn a_terminal_that_fell_behind_gets_whole_lines_a_note_and_the_newest() {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let w = Slow {
-            got: Arc::clone(&got),
-            delay: Duration::ZERO,
-        };
-        let (mut out, handle) = PacedOutput::start(Box::new(w), true, None);
+        let (got, mut out, handle) = slow(true, Duration::ZERO);
         // Lines made longer ago than a terminal may lag (as if it had been busy since).
         let long_ago = Instant::now() - STALE * 2;
         for i in 0..19 {
@@ -324,47 +325,34 @@ mod tests {
         assert_eq!(text, want);
     }
 
-    #[test]
-    fn a_pipe_gets_even_old_lines() {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let w = Slow {
-            got: Arc::clone(&got),
-            delay: Duration::ZERO,
-        };
-        let (mut out, handle) = PacedOutput::start(Box::new(w), false, None);
+    /// Old lines (made longer ago than a terminal may lag) to a pipe, or to a terminal after
+    /// the capture ended: all of them are written.
+    fn old_lines_all_written(terminal: bool, capture_ended: bool) {
+        let (got, mut out, handle) = slow(terminal, Duration::ZERO);
+        if capture_ended {
+            handle.capture_ended();
+        }
         out.write_all(&lines(10, 0)).unwrap();
         out.hand_on(out.buf.len(), Instant::now() - STALE * 2)
             .unwrap();
         drop(out);
         assert_eq!(handle.finish().0, 0);
         assert_eq!(*got.lock().unwrap(), lines(10, 0));
+    }
+
+    #[test]
+    fn a_pipe_gets_even_old_lines() {
+        old_lines_all_written(false, false);
     }
 
     #[test]
     fn after_the_capture_a_terminal_gets_everything() {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let w = Slow {
-            got: Arc::clone(&got),
-            delay: Duration::ZERO,
-        };
-        let (mut out, handle) = PacedOutput::start(Box::new(w), true, None);
-        handle.capture_ended();
-        out.write_all(&lines(10, 0)).unwrap();
-        out.hand_on(out.buf.len(), Instant::now() - STALE * 2)
-            .unwrap();
-        drop(out);
-        assert_eq!(handle.finish().0, 0);
-        assert_eq!(*got.lock().unwrap(), lines(10, 0));
+        old_lines_all_written(true, true);
     }
 
     #[test]
     fn lines_are_handed_on_whole_before_a_flush() {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let w = Slow {
-            got: Arc::clone(&got),
-            delay: Duration::ZERO,
-        };
-        let (mut out, handle) = PacedOutput::start(Box::new(w), true, None);
+        let (got, mut out, handle) = slow(true, Duration::ZERO);
         let big = lines(HAND_ON / 4, 0);
         out.write_all(&big[..big.len() - 3]).unwrap();
         // Handed on up to the last complete line; the cut one waits.
