@@ -73,14 +73,14 @@ fn replay(p: &Path) -> Result<(usize, Vec<synfin::events::ConnectionEvent>), Str
         }
         while let Some(e) = tracker.poll_event() {
             if let Event::Connection(c) = e {
-                verdicts.push(c);
+                verdicts.push(*c);
             }
         }
     }
     tracker.finish();
     while let Some(e) = tracker.poll_event() {
         if let Event::Connection(c) = e {
-            verdicts.push(c);
+            verdicts.push(*c);
         }
     }
     Ok((n, verdicts))

@@ -516,7 +516,7 @@ fn synthetic_lines() -> Vec<String> {
     let inits = initiators();
     for (i, conn_state) in cs.iter().enumerate() {
         let outcome = Outcome::ALL[i % Outcome::ALL.len()];
-        events.push(Event::Connection(ConnectionEvent {
+        events.push(Event::Connection(Box::new(ConnectionEvent {
             conn: 1,
             client: c,
             server: s,
@@ -548,7 +548,7 @@ fn synthetic_lines() -> Vec<String> {
             roles_guessed: false,
             simultaneous_open: false,
             zeek_endpoints: [("TCP_CLOSED", 0); 2],
-        }));
+        })));
     }
     // The state lists hold 12 values and there are 13 ConnStates: every final state is met.
     assert!(cs.len() + 1 >= TcpState::ALL.len());

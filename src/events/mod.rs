@@ -384,8 +384,9 @@ pub enum Event {
     Call(CallEvent),
     /// An anomaly.
     Anomaly(AnomalyEvent),
-    /// A connection's verdict.
-    Connection(ConnectionEvent),
+    /// A connection's verdict (boxed: the largest event by far, and one a connection, so the
+    /// many segment, state and call events stay small to move).
+    Connection(Box<ConnectionEvent>),
 }
 
 impl Event {

@@ -88,8 +88,8 @@ impl Output {
         match self.format {
             Format::Jsonl if !cf.needs_verdict() => {
                 let lines = |events: &Vec<Event>| {
-                    let mut out = Vec::new();
-                    JsonlRenderer::default().lines(events, &mut out)?;
+                    let mut out = Vec::with_capacity(events.len() * 320);
+                    JsonlRenderer::lines(events, &mut out)?;
                     Ok(out)
                 };
                 Box::new(JsonlRenderer::with_pieces(Box::new(Pool::new(

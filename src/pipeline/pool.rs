@@ -42,7 +42,10 @@ impl<T: Send + 'static, R: Send + 'static> Pool<T, R> {
                 std::thread::spawn(move || loop {
                     let job = job_rx.lock().map(|rx| rx.recv());
                     let Ok(Ok((seq, item))) = job else { return };
-                    let drawn = draw(&item);
+                    // A drawing that panics is an error in its place, not a wait for ever.
+                    let drawn =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| draw(&item)))
+                            .unwrap_or_else(|_| Err(io::Error::other("a drawing thread panicked")));
                     if done_tx.send((seq, drawn, item)).is_err() {
                         return;
                     }

@@ -145,10 +145,10 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                     events.sort_by_key(Event::t);
                 }
                 let conn = v.conn;
-                let group = self
-                    .filter
-                    .matches(&v)
-                    .then_some(ConnGroup { events, verdict: v });
+                let group = self.filter.matches(&v).then_some(ConnGroup {
+                    events,
+                    verdict: *v,
+                });
                 if conn < self.next || self.early.contains(&conn) {
                     // Already past (ids not from this tracker, or a repeat): draw it now.
                     return self.emit(group, Vec::new(), out);
@@ -208,7 +208,7 @@ impl GroupRenderer for FilteredJsonl {
         for e in &g.events {
             j.event(e, out)?;
         }
-        j.event(&Event::Connection(g.verdict.clone()), out)
+        j.event(&Event::Connection(Box::new(g.verdict.clone())), out)
     }
     fn late_event(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
         super::jsonl::JsonlRenderer::default().event(e, out)
@@ -357,7 +357,7 @@ mod tests {
 
     fn verdict(conn: ConnId, t: i64) -> Event {
         let ep = Endpoint("127.0.0.1:1".parse().unwrap());
-        Event::Connection(ConnectionEvent {
+        Event::Connection(Box::new(ConnectionEvent {
             conn,
             client: ep,
             server: ep,
@@ -381,7 +381,7 @@ mod tests {
             roles_guessed: false,
             simultaneous_open: false,
             zeek_endpoints: [("TCP_CLOSED", 0); 2],
-        })
+        }))
     }
 
     #[test]

@@ -16,6 +16,16 @@ pub struct JsonlRenderer {
     batch: Vec<Event>,
 }
 
+/// `e`'s line, appended to `buf`: the frequent events written directly (`json_line`), the
+/// others by serde.
+fn event_line(buf: &mut Vec<u8>, e: &Event) -> io::Result<()> {
+    if !super::json_line::write_event(buf, e) {
+        serde_json::to_writer(&mut *buf, e).map_err(io::Error::other)?;
+    }
+    buf.push(b'\n');
+    Ok(())
+}
+
 /// Events per batch handed to `pieces`.
 pub const BATCH: usize = 1024;
 
@@ -37,10 +47,10 @@ impl JsonlRenderer {
         }
     }
 
-    /// The lines of `events`, in order.
-    pub fn lines(&mut self, events: &[Event], out: &mut dyn Write) -> io::Result<()> {
+    /// The lines of `events`, in order, appended to `buf`.
+    pub fn lines(events: &[Event], buf: &mut Vec<u8>) -> io::Result<()> {
         for e in events {
-            self.line(out, e)?;
+            event_line(buf, e)?;
         }
         Ok(())
     }
@@ -54,6 +64,12 @@ impl JsonlRenderer {
             }
         }
         Ok(())
+    }
+
+    fn event_line(&mut self, out: &mut dyn Write, e: &Event) -> io::Result<()> {
+        self.line.clear();
+        event_line(&mut self.line, e)?;
+        out.write_all(&self.line)
     }
 
     fn line(&mut self, out: &mut dyn Write, v: &impl Serialize) -> io::Result<()> {
@@ -72,11 +88,11 @@ impl Renderer for JsonlRenderer {
         if self.pieces.is_some() {
             return self.event_owned(event.clone(), out);
         }
-        self.line(out, event)
+        self.event_line(out, event)
     }
     fn event_owned(&mut self, event: Event, out: &mut dyn Write) -> io::Result<()> {
         if self.pieces.is_none() {
-            return self.line(out, &event);
+            return self.event_line(out, &event);
         }
         self.batch.push(event);
         if self.batch.len() >= BATCH {

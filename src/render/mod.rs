@@ -16,6 +16,7 @@
 
 pub(crate) mod escape;
 pub mod group;
+pub mod json_line;
 pub mod jsonl;
 pub mod ladder;
 pub mod layout;

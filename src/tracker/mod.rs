@@ -433,7 +433,8 @@ impl Tracker {
         verdict.server_listened = self.listeners.contains(&verdict.server.0);
         let (tw_sides, tw_since) = conn.time_wait();
         let order_at = at.unwrap_or(verdict.end);
-        self.queue.push_at(order_at, Event::Connection(verdict));
+        self.queue
+            .push_at(order_at, Event::Connection(Box::new(verdict)));
         let deadline = match (tw_sides.is_empty(), tw_since) {
             (false, Some(since)) => since.plus_nanos(self.cfg.time_wait_ns),
             _ => conn.last.plus_nanos(self.cfg.closed_grace_ns),

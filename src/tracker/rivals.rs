@@ -61,6 +61,7 @@ impl Tracker {
             conn.expire_hold(&mut self.queue, kind, true);
         }
         let verdict = conn.verdict(self.cfg.time_wait_ns);
-        self.queue.push_at(verdict.end, Event::Connection(verdict));
+        self.queue
+            .push_at(verdict.end, Event::Connection(Box::new(verdict)));
     }
 }

@@ -206,7 +206,7 @@ impl ConnEntry {
                 self.client = Some(v.client);
                 self.server = Some(v.server);
                 self.anomalies = self.anomalies.max(v.anomalies);
-                self.verdict = Some(v.clone());
+                self.verdict = Some((**v).clone());
                 return; // the verdict is kept apart from the events
             }
             _ => {}

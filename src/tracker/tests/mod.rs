@@ -73,7 +73,7 @@ fn verdicts(events: &[Event]) -> Vec<&crate::events::ConnectionEvent> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Connection(c) => Some(c),
+            Event::Connection(c) => Some(&**c),
             _ => None,
         })
         .collect()
