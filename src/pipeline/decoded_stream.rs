@@ -65,12 +65,15 @@ pub fn spawn(
 ) -> (Receiver<Decoded>, ReaderThread, Sender<Vec<Segment>>) {
     let (tx, rx) = sync_channel(8);
     let (spare_tx, spare) = channel();
-    let handle = thread::spawn(move || {
-        let mut r = Reader::new(sources, order, filter, tx);
-        r.eager = eager;
-        r.spare = Some(spare);
-        r.run()
-    });
+    let handle = thread::Builder::new()
+        .name("synfin-read".into())
+        .spawn(move || {
+            let mut r = Reader::new(sources, order, filter, tx);
+            r.eager = eager;
+            r.spare = Some(spare);
+            r.run()
+        })
+        .expect("a thread can be started");
     (rx, handle, spare_tx)
 }
 

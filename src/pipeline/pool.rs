@@ -39,17 +39,23 @@ impl<T: Send + 'static, R: Send + 'static> Pool<T, R> {
             .map(|_| {
                 let job_rx = Arc::clone(&job_rx);
                 let (done_tx, draw) = (done_tx.clone(), Arc::clone(&draw));
-                std::thread::spawn(move || loop {
-                    let job = job_rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok((seq, item))) = job else { return };
-                    // A drawing that panics is an error in its place, not a wait for ever.
-                    let drawn =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| draw(&item)))
-                            .unwrap_or_else(|_| Err(io::Error::other("a drawing thread panicked")));
-                    if done_tx.send((seq, drawn, item)).is_err() {
-                        return;
-                    }
-                })
+                let name = "synfin-draw".to_string();
+                let worker = std::thread::Builder::new().name(name);
+                worker
+                    .spawn(move || loop {
+                        let job = job_rx.lock().map(|rx| rx.recv());
+                        let Ok(Ok((seq, item))) = job else { return };
+                        // A drawing that panics is an error in its place, not a wait for ever.
+                        let drawn =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| draw(&item)))
+                                .unwrap_or_else(|_| {
+                                    Err(io::Error::other("a drawing thread panicked"))
+                                });
+                        if done_tx.send((seq, drawn, item)).is_err() {
+                            return;
+                        }
+                    })
+                    .expect("a thread can be started")
             })
             .collect();
         Pool {

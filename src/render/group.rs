@@ -8,7 +8,8 @@
 use super::Renderer;
 use crate::events::{ConnId, ConnectionEvent, Event, Meta, Summary};
 use crate::filter::ConnFilter;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
 /// One connection's events, its verdict last.
@@ -46,10 +47,10 @@ pub trait GroupRenderer {
 pub struct Grouped<G> {
     inner: G,
     filter: ConnFilter,
-    open: HashMap<ConnId, Vec<Event>>,
+    open: FxHashMap<ConnId, Vec<Event>>,
     /// Connections drawn, for their late events (TIME_WAIT's end); the oldest are forgotten
     /// past `SHOWN_KEPT`, so memory stays bounded however long the input.
-    shown: HashSet<ConnId>,
+    shown: FxHashSet<ConnId>,
     shown_order: std::collections::VecDeque<ConnId>,
     /// The lowest connection id whose verdict has not come yet.
     next: ConnId,
@@ -72,8 +73,8 @@ impl<G: GroupRenderer> Grouped<G> {
         Grouped {
             inner,
             filter,
-            open: HashMap::new(),
-            shown: HashSet::new(),
+            open: FxHashMap::default(),
+            shown: FxHashSet::default(),
             shown_order: Default::default(),
             next: 1,
             held: BTreeMap::new(),
@@ -165,6 +166,14 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
             }
             // Calls on no connection (listen()) belong to no drawing.
             e if e.conn() == 0 => Ok(()),
+            // The common case first: an event of a connection already open (never judged: its
+            // group leaves `open` with its verdict).
+            e if self.open.contains_key(&e.conn()) => {
+                if let Some(v) = self.open.get_mut(&e.conn()) {
+                    v.push(e);
+                }
+                Ok(())
+            }
             // An event of a connection already judged (ids are judged once each): a late one,
             // such as TIME_WAIT's end. Any other starts or joins its open group, whatever
             // order the ids come in (an observed connect() can precede an earlier SYN).

@@ -87,8 +87,9 @@ pub struct EventQueue {
     /// Kinds of event nobody asked for: dropped at the door (verdicts always pass).
     skip: Wanted,
     queue: VecDeque<(Timestamp, u64, Event)>,
-    /// Events produced after a later one, by (time, production number).
-    late: BTreeMap<(Timestamp, u64), Event>,
+    /// Events produced after a later one, by (time, production number); boxed, so that the
+    /// map's nodes move pointers, not events, as it changes.
+    late: BTreeMap<(Timestamp, u64), Box<Event>>,
     /// Events produced so far.
     produced: u64,
     /// Each hold, with the table key of its connection.
@@ -159,7 +160,7 @@ impl EventQueue {
         if self.live || self.queue.back().is_none_or(|b| b.0 <= t) {
             self.queue.push_back((t, n, event));
         } else {
-            self.late.insert((t, n), event);
+            self.late.insert((t, n), Box::new(event));
         }
     }
 
@@ -295,7 +296,7 @@ impl EventQueue {
         if self.queue.front().is_some_and(|f| (f.0, f.1) == (t, n)) {
             self.queue.pop_front().map(|(_, _, e)| e)
         } else {
-            self.late.pop_first().map(|(_, e)| e)
+            self.late.pop_first().map(|(_, e)| *e)
         }
     }
 }
