@@ -157,6 +157,37 @@ fn keys_move_open_the_ladder_and_help_and_q_restores_the_terminal() {
 }
 
 #[test]
+fn a_panic_restores_the_terminal_before_its_message() {
+    if !have_tmux() {
+        return;
+    }
+    // The test binary is a debug build, which panics on purpose after its first screen when
+    // told to (a release build has no such switch).
+    let bin = env!("CARGO_BIN_EXE_synfin");
+    let cmd = format!(
+        "echo stty=$(stty -g | cksum); SYNFIN_TEST_TUI_PANIC=1 RUST_BACKTRACE=0 {bin} replay --tui {}; \
+         echo exit=$?; echo stty=$(stty -g | cksum); sleep 600",
+        capture("basic.pcap")
+    );
+    let t = Tmux::start("panic", &cmd);
+    let s = t.wait_until("exit=101 and a second stty line", |_, s| {
+        s.contains("exit=101") && s.matches("stty=").count() == 2
+    });
+    assert_eq!(t.var("alternate_on"), "0", "the alternate screen was left");
+    assert_eq!(t.var("cursor_flag"), "1", "the cursor is shown");
+    assert!(
+        s.contains("a panic on purpose"),
+        "the panic's message is on the main screen: {s}"
+    );
+    assert!(!s.contains("synfin · "), "the main screen is back: {s}");
+    let settings: Vec<&str> = s.lines().filter(|l| l.starts_with("stty=")).collect();
+    assert_eq!(
+        settings[0], settings[1],
+        "stty -g before and after: raw mode is off"
+    );
+}
+
+#[test]
 fn sigterm_leaves_the_view_and_restores_the_terminal() {
     if !have_tmux() {
         return;

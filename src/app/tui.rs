@@ -74,8 +74,16 @@ pub fn check_terminal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Put the terminal back: raw mode off, the main screen back, the cursor shown.
+/// Whether the terminal is in full-screen mode (set by `Screen::enter`).
+static FULL_SCREEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Put the terminal back: raw mode off, the main screen back, the cursor shown. Once: a panic
+/// restores in its hook, then unwinding drops the `Screen`, and leaving the alternate screen a
+/// second time would move the cursor back to where it was saved, over the panic's message.
 fn restore() {
+    if !FULL_SCREEN.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     let _ = terminal::disable_raw_mode();
     let _ = crossterm::execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
 }
@@ -93,6 +101,7 @@ impl Screen {
             restore();
             previous(info);
         }));
+        FULL_SCREEN.store(true, std::sync::atomic::Ordering::SeqCst);
         terminal::enable_raw_mode()?;
         crossterm::execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide)?;
         let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
@@ -233,6 +242,12 @@ impl Pacer {
             screen.draw(model)?;
             self.last = Some(Instant::now());
             self.dirty = false;
+            // Test builds only: a panic on purpose, so that a test in a real terminal can see
+            // the hook put the terminal back (tests/tui_terminal.rs).
+            #[cfg(debug_assertions)]
+            if std::env::var_os("SYNFIN_TEST_TUI_PANIC").is_some() {
+                panic!("SYNFIN_TEST_TUI_PANIC: a panic on purpose, after the first screen");
+            }
             if let Some(l) = &mut self.latency {
                 l.shown(wall_clock());
             }
