@@ -3,9 +3,10 @@
 //! fills and drops frames.
 //!
 //! The pipeline writes into a buffer; each flush hands the complete lines gathered to the
-//! writer thread, which writes them in large pieces. A terminal shows the present: lines that
-//! waited longer than [`STALE`] (the terminal fell behind: ~90k segments/s make ~20 MB/s of
-//! rows) are not written; a note in their place says how many, and the end says the total.
+//! writer thread, which writes them in large pieces. A terminal shows the present: when more
+//! than [`KEEP`] bytes wait, lines that waited longer than [`STALE`] (the terminal fell behind:
+//! ~90k segments/s make ~20 MB/s of rows) are not written; a note in their place says how many,
+//! and the end says the total. (A terminal that stops reading, Ctrl-S, thus costs no memory.)
 //! Once the capture has ended, everything left is written. A pipe or a file gets every line: when [`MAX_QUEUED`] bytes wait, the capture waits.
 
 use super::latency::LatencyLog;
@@ -17,8 +18,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Lines that waited this long for a terminal are not written.
+/// Lines that waited this long for a terminal are not written (when more than [`KEEP`] bytes
+/// wait).
 pub const STALE: Duration = Duration::from_millis(10);
+/// A terminal's lines are never left out while at most this much waits: a moment's pause of
+/// a terminal that keeps up costs nothing.
+pub const KEEP: usize = 256 << 10;
 /// A pipe or file: the capture waits while this many bytes wait.
 pub const MAX_QUEUED: usize = 64 << 20;
 /// At most this much is written at once (a terminal takes ~15-25 MB/s: ~1 ms), so the age of
@@ -35,6 +40,30 @@ struct Chunk {
     fed: Vec<Timestamp>,
 }
 
+/// An error of the writer thread, to be told again on the pipeline's side.
+struct Failure {
+    kind: io::ErrorKind,
+    text: String,
+    os: Option<i32>,
+}
+
+impl Failure {
+    fn of(e: &io::Error) -> Failure {
+        Failure {
+            kind: e.kind(),
+            text: e.to_string(),
+            os: e.raw_os_error(),
+        }
+    }
+
+    fn error(&self) -> io::Error {
+        match self.os {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(self.kind, self.text.clone()),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Queue {
     chunks: VecDeque<Chunk>,
@@ -42,12 +71,37 @@ struct Queue {
     closed: bool,
     /// The capture has ended: nothing is left out any more (what remains is the end).
     ended: bool,
-    /// The writer failed (a closed pipe): said to the next write.
-    failed: Option<(io::ErrorKind, String)>,
+    /// The writer failed (a closed pipe, a full disk): said to the next write and at the end.
+    failed: Option<Failure>,
     /// Frames fed since the last hand-on (latency log only).
     fed: Vec<Timestamp>,
     /// Lines not written, in all.
     skipped: u64,
+    /// Lines not written since the last note.
+    unsaid: u64,
+    /// Frames whose lines were not written (latency log only).
+    not_shown: usize,
+    /// How long a terminal's lines may wait ([`STALE`]).
+    stale: Duration,
+}
+
+impl Queue {
+    /// A terminal that fell behind: leave out the waiting lines that are too old (while the
+    /// capture lasts, and more than [`KEEP`] bytes wait).
+    fn drop_stale(&mut self) {
+        while !self.ended && self.bytes > KEEP {
+            let Some(c) = self.chunks.front() else { break };
+            if c.made.elapsed() <= self.stale {
+                break;
+            }
+            let c = self.chunks.pop_front().expect("a front");
+            self.bytes -= c.bytes.len();
+            let lines = c.bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+            self.unsaid += lines;
+            self.skipped += lines;
+            self.not_shown += c.fed.len();
+        }
+    }
 }
 
 struct Shared {
@@ -89,8 +143,21 @@ impl PacedOutput {
         terminal: bool,
         latency: Option<LatencyLog>,
     ) -> (PacedOutput, PacedHandle) {
+        Self::start_with(out, terminal, latency, STALE)
+    }
+
+    /// `start`, with lines older than `stale` left out of a terminal that fell behind.
+    fn start_with(
+        out: Box<dyn Write + Send>,
+        terminal: bool,
+        latency: Option<LatencyLog>,
+        stale: Duration,
+    ) -> (PacedOutput, PacedHandle) {
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(Queue {
+                stale,
+                ..Queue::default()
+            }),
             ready: Condvar::new(),
             room: Condvar::new(),
         });
@@ -114,8 +181,8 @@ impl PacedOutput {
     /// Hand on `self.buf[..end]`, made at `made`.
     fn hand_on(&mut self, end: usize, made: Instant) -> io::Result<()> {
         let mut q = self.shared.lock();
-        if let Some((kind, text)) = &q.failed {
-            return Err(io::Error::new(*kind, text.clone()));
+        if let Some(f) = &q.failed {
+            return Err(f.error());
         }
         if end == 0 && q.fed.is_empty() {
             return Ok(());
@@ -173,10 +240,31 @@ impl PacedHandle {
     }
 
     /// Wait until everything is written (the `PacedOutput` must be gone); the number of lines
-    /// left out, and the latency log.
-    pub fn finish(mut self) -> (u64, Option<LatencyLog>) {
-        let log = self.thread.take().and_then(|t| t.join().ok()).flatten();
-        (self.shared.lock().skipped, log)
+    /// left out and the latency log, or the error writing met (a full disk, a closed pipe).
+    pub fn finish(mut self) -> io::Result<(u64, Option<LatencyLog>)> {
+        let log = self.join();
+        let q = self.shared.lock();
+        match &q.failed {
+            Some(f) => Err(f.error()),
+            None => Ok((q.skipped, log)),
+        }
+    }
+
+    /// Close the queue and wait for the writer to write what it holds.
+    fn join(&mut self) -> Option<LatencyLog> {
+        {
+            let mut q = self.shared.lock();
+            q.closed = true;
+            self.shared.ready.notify_one();
+        }
+        self.thread.take().and_then(|t| t.join().ok()).flatten()
+    }
+}
+
+impl Drop for PacedHandle {
+    /// Leaving early (an error): what was handed on is still written before the process ends.
+    fn drop(&mut self) {
+        self.join();
     }
 }
 
@@ -189,11 +277,10 @@ fn writer(
 ) -> Option<LatencyLog> {
     let mut piece = Vec::with_capacity(PIECE * 2);
     let mut fed = Vec::new();
-    // Lines left out since the last note.
-    let mut unsaid = 0u64;
     loop {
         piece.clear();
         fed.clear();
+        let unsaid;
         {
             let mut q = shared.lock();
             while q.chunks.is_empty() && !q.closed {
@@ -202,24 +289,22 @@ fn writer(
             if q.chunks.is_empty() {
                 break;
             }
+            if terminal {
+                q.drop_stale();
+            }
             while piece.len() < PIECE {
                 let Some(c) = q.chunks.pop_front() else { break };
                 q.bytes -= c.bytes.len();
-                if terminal && !q.ended && c.made.elapsed() > STALE {
-                    let lines = c.bytes.iter().filter(|&&b| b == b'\n').count() as u64;
-                    unsaid += lines;
-                    q.skipped += lines;
-                    if let Some(l) = &mut latency {
-                        l.not_shown(c.fed.len());
-                    }
-                    continue;
-                }
                 piece.extend_from_slice(&c.bytes);
                 fed.extend_from_slice(&c.fed);
             }
+            unsaid = std::mem::take(&mut q.unsaid);
+            if let Some(l) = &mut latency {
+                l.not_shown(std::mem::take(&mut q.not_shown));
+            }
             shared.room.notify_one();
         }
-        if piece.is_empty() && fed.is_empty() {
+        if piece.is_empty() && fed.is_empty() && unsaid == 0 {
             continue;
         }
         if unsaid > 0 {
@@ -227,12 +312,11 @@ fn writer(
                 "synfin: {unsaid} lines not shown: the terminal fell behind the capture \
                  (watch --tui keeps up; -w FILE keeps every frame)\n"
             );
-            unsaid = 0;
             piece.splice(0..0, note.into_bytes());
         }
         if let Err(e) = out.write_all(&piece).and_then(|()| out.flush()) {
             let mut q = shared.lock();
-            q.failed = Some((e.kind(), e.to_string()));
+            q.failed = Some(Failure::of(&e));
             q.chunks.clear();
             shared.room.notify_one();
             return latency;
@@ -252,16 +336,21 @@ fn writer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc::{channel, Receiver, Sender};
 
-    /// A writer that takes `delay` per write and keeps what it got.
-    struct Slow {
+    /// A writer that keeps what it got; its first write waits for `gate` (after saying so on
+    /// `entered`), so that a test can fill the queue while the writer is busy.
+    struct Gated {
         got: Arc<Mutex<Vec<u8>>>,
-        delay: Duration,
+        gate: Option<(Sender<()>, Receiver<()>)>,
     }
 
-    impl Write for Slow {
+    impl Write for Gated {
         fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            std::thread::sleep(self.delay);
+            if let Some((entered, gate)) = self.gate.take() {
+                entered.send(()).unwrap();
+                gate.recv().unwrap();
+            }
             self.got.lock().unwrap().extend_from_slice(b);
             Ok(b.len())
         }
@@ -270,105 +359,108 @@ mod tests {
         }
     }
 
-    /// A paced output to a `Slow` writer: what it got, the output, its handle.
-    fn slow(terminal: bool, delay: Duration) -> (Arc<Mutex<Vec<u8>>>, PacedOutput, PacedHandle) {
+    /// A paced output whose writer is stuck in its first write of `first` (a fresh line):
+    /// what it got, the output, its handle, and the gate to open.
+    fn stuck(terminal: bool) -> (Arc<Mutex<Vec<u8>>>, PacedOutput, PacedHandle, Sender<()>) {
         let got = Arc::new(Mutex::new(Vec::new()));
-        let w = Slow {
+        let (entered_tx, entered) = channel();
+        let (open, gate) = channel();
+        let w = Gated {
             got: Arc::clone(&got),
-            delay,
+            gate: Some((entered_tx, gate)),
         };
-        let (out, handle) = PacedOutput::start(Box::new(w), terminal, None);
-        (got, out, handle)
+        // Lines are "old" past an hour: only those made so (below) ever are.
+        let (mut out, handle) =
+            PacedOutput::start_with(Box::new(w), terminal, None, Duration::from_secs(3600));
+        out.write_all(b"first\n").unwrap();
+        out.flush().unwrap();
+        entered.recv().unwrap();
+        (got, out, handle, open)
     }
 
     fn lines(n: usize, from: usize) -> Vec<u8> {
         (from..from + n)
-            .flat_map(|i| format!("row {i}\n").into_bytes())
+            .flat_map(|i| format!("row {i:07}\n").into_bytes())
             .collect()
+    }
+
+    /// Hand on 40 chunks of 1,000 lines (12 bytes each: 480,000 bytes, more than `KEEP`),
+    /// made two hours ago.
+    fn old_chunks(out: &mut PacedOutput) -> Vec<u8> {
+        let two_hours_ago = Instant::now() - Duration::from_secs(7200);
+        let mut all = Vec::new();
+        for i in 0..40 {
+            let b = lines(1000, i * 1000);
+            out.write_all(&b).unwrap();
+            out.hand_on(out.buf.len(), two_hours_ago).unwrap();
+            all.extend(b);
+        }
+        all
     }
 
     #[test]
     fn a_pipe_gets_every_line_in_order() {
-        let (got, mut out, handle) = slow(false, Duration::from_millis(2));
-        let mut want = Vec::new();
-        for i in 0..200 {
-            let b = lines(50, i * 50);
-            out.write_all(&b).unwrap();
-            out.flush().unwrap();
-            want.extend_from_slice(&b);
-        }
+        let (got, mut out, handle, open) = stuck(false);
+        let old = old_chunks(&mut out);
+        open.send(()).unwrap();
+        out.write_all(b"the end\n").unwrap();
         drop(out);
-        let (skipped, _) = handle.finish();
-        assert_eq!(skipped, 0);
-        assert_eq!(*got.lock().unwrap(), want);
+        assert_eq!(handle.finish().unwrap().0, 0);
+        let want = [&b"first\n"[..], &old, b"the end\n"].concat();
+        assert!(*got.lock().unwrap() == want);
     }
 
     #[test]
     fn a_terminal_that_fell_behind_gets_whole_lines_a_note_and_the_newest() {
-        let (got, mut out, handle) = slow(true, Duration::ZERO);
-        // Lines made longer ago than a terminal may lag (as if it had been busy since).
-        let long_ago = Instant::now() - STALE * 2;
-        for i in 0..19 {
-            out.write_all(&lines(10, i * 10)).unwrap();
-            out.hand_on(out.buf.len(), long_ago).unwrap();
-        }
-        out.write_all(&lines(10, 190)).unwrap();
+        let (got, mut out, handle, open) = stuck(true);
+        old_chunks(&mut out);
+        out.write_all(b"the end\n").unwrap();
+        out.flush().unwrap();
+        open.send(()).unwrap();
         drop(out);
-        let (skipped, _) = handle.finish();
+        let (skipped, _) = handle.finish().unwrap();
         let text = String::from_utf8(got.lock().unwrap().clone()).unwrap();
-        assert_eq!(skipped, 190, "{text}");
+        // The oldest go until no more than KEEP bytes wait: 40 chunks of 12,000 bytes, 21 kept.
+        assert_eq!(skipped, 19_000, "{}", &text[..200]);
         let want = format!(
-            "synfin: 190 lines not shown: the terminal fell behind the capture \
-             (watch --tui keeps up; -w FILE keeps every frame)\n{}",
-            String::from_utf8(lines(10, 190)).unwrap()
+            "first\nsynfin: 19000 lines not shown: the terminal fell behind the capture \
+             (watch --tui keeps up; -w FILE keeps every frame)\n{}the end\n",
+            String::from_utf8(lines(21_000, 19_000)).unwrap()
         );
-        assert_eq!(text, want);
-    }
-
-    /// Old lines (made longer ago than a terminal may lag) to a pipe, or to a terminal after
-    /// the capture ended: all of them are written.
-    fn old_lines_all_written(terminal: bool, capture_ended: bool) {
-        let (got, mut out, handle) = slow(terminal, Duration::ZERO);
-        if capture_ended {
-            handle.capture_ended();
-        }
-        out.write_all(&lines(10, 0)).unwrap();
-        out.hand_on(out.buf.len(), Instant::now() - STALE * 2)
-            .unwrap();
-        drop(out);
-        assert_eq!(handle.finish().0, 0);
-        assert_eq!(*got.lock().unwrap(), lines(10, 0));
-    }
-
-    #[test]
-    fn a_pipe_gets_even_old_lines() {
-        old_lines_all_written(false, false);
+        assert!(text == want, "{}", &text[..300]);
     }
 
     #[test]
     fn after_the_capture_a_terminal_gets_everything() {
-        old_lines_all_written(true, true);
+        let (got, mut out, handle, open) = stuck(true);
+        handle.capture_ended();
+        let old = old_chunks(&mut out);
+        open.send(()).unwrap();
+        drop(out);
+        assert_eq!(handle.finish().unwrap().0, 0);
+        assert!(*got.lock().unwrap() == [&b"first\n"[..], &old].concat());
     }
 
     #[test]
     fn lines_are_handed_on_whole_before_a_flush() {
-        let (got, mut out, handle) = slow(true, Duration::ZERO);
-        let big = lines(HAND_ON / 4, 0);
+        let (got, mut out, handle, open) = stuck(true);
+        open.send(()).unwrap();
+        let big = lines(HAND_ON / 8, 0);
         out.write_all(&big[..big.len() - 3]).unwrap();
         // Handed on up to the last complete line; the cut one waits.
         assert!(
-            out.buf.len() < 16 && !out.buf.contains(&b'\n'),
+            out.buf.len() < 12 && !out.buf.contains(&b'\n'),
             "{}",
             out.buf.len()
         );
         out.write_all(&big[big.len() - 3..]).unwrap();
         drop(out);
-        handle.finish();
-        assert_eq!(*got.lock().unwrap(), big);
+        handle.finish().unwrap();
+        assert!(*got.lock().unwrap() == [&b"first\n"[..], &big].concat());
     }
 
     #[test]
-    fn a_closed_pipe_is_said_to_the_next_write() {
+    fn a_closed_pipe_is_the_next_write_s_error_and_the_end_s() {
         struct Closed;
         impl Write for Closed {
             fn write(&mut self, _: &[u8]) -> io::Result<usize> {
@@ -381,16 +473,34 @@ mod tests {
         let (mut out, handle) = PacedOutput::start(Box::new(Closed), false, None);
         out.write_all(b"one\n").unwrap();
         out.flush().unwrap();
-        let mut err = None;
-        for _ in 0..1000 {
-            std::thread::sleep(Duration::from_millis(1));
+        // The writer fails in its own time: the next hand-on after that says so.
+        let err = loop {
             if let Err(e) = out.write_all(&[b'x'; HAND_ON]).and_then(|()| out.flush()) {
-                err = Some(e);
-                break;
+                break e;
+            }
+            std::thread::yield_now();
+        };
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+        drop(out);
+        let end = handle.finish().map(|_| ()).unwrap_err();
+        assert_eq!(end.kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    #[test]
+    fn the_last_lines_failing_is_the_end_s_error() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::from_raw_os_error(libc::ENOSPC))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
             }
         }
-        assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::BrokenPipe));
+        let (mut out, handle) = PacedOutput::start(Box::new(Full), false, None);
+        out.write_all(b"the only line\n").unwrap();
         drop(out);
-        handle.finish();
+        let end = handle.finish().map(|_| ()).unwrap_err();
+        assert_eq!(end.raw_os_error(), Some(libc::ENOSPC));
     }
 }

@@ -141,7 +141,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     }
     let tally = p.kernel_tally();
     p.finish()?;
-    let (not_shown, latency) = paced.finish();
+    let (not_shown, latency) = paced.finish()?;
     if let Some(l) = latency {
         l.write()?;
     }

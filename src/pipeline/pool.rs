@@ -27,6 +27,9 @@ pub struct Pool<T: Send + 'static, R: Send + 'static = Vec<u8>> {
     /// Drawn pieces waiting for an earlier one.
     ready: BTreeMap<u64, io::Result<R>>,
     in_flight: usize,
+    /// A drawing or its taking failed: every later call says so (the pieces after it are not
+    /// written, and waiting for them would wait for ever).
+    failed: Option<(io::ErrorKind, String)>,
 }
 
 impl<T: Send + 'static, R: Send + 'static> Pool<T, R> {
@@ -66,6 +69,7 @@ impl<T: Send + 'static, R: Send + 'static> Pool<T, R> {
             written: 0,
             ready: BTreeMap::new(),
             in_flight: in_flight.max(1),
+            failed: None,
         }
     }
 
@@ -76,10 +80,25 @@ impl<T: Send + 'static, R: Send + 'static> Pool<T, R> {
         take: &mut dyn FnMut(R) -> io::Result<()>,
         wait_for: Option<u64>,
     ) -> io::Result<()> {
+        if let Some((kind, text)) = &self.failed {
+            return Err(io::Error::new(*kind, text.clone()));
+        }
+        let r = self.take_ready_once(take, wait_for);
+        if let Err(e) = &r {
+            self.failed = Some((e.kind(), e.to_string()));
+        }
+        r
+    }
+
+    fn take_ready_once(
+        &mut self,
+        take: &mut dyn FnMut(R) -> io::Result<()>,
+        wait_for: Option<u64>,
+    ) -> io::Result<()> {
         loop {
             while let Some(piece) = self.ready.remove(&self.written) {
-                take(piece?)?;
                 self.written += 1;
+                take(piece?)?;
             }
             let out_now = self.submitted - self.written;
             let got = match wait_for {
@@ -191,5 +210,10 @@ mod tests {
             .and_then(|()| pool.drain(&mut write_to(&mut got)));
         assert_eq!(r.unwrap_err().to_string(), "three");
         assert_eq!(got, b"0\n1\n2\n");
+        // Later calls say so again instead of waiting for pieces that never come.
+        let again = pool.drain(&mut write_to(&mut got));
+        assert_eq!(again.unwrap_err().to_string(), "three");
+        let again = pool.submit(7, &mut write_to(&mut got));
+        assert_eq!(again.unwrap_err().to_string(), "three");
     }
 }
