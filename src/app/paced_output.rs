@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 
 /// Lines that waited this long for a terminal are not written (when more than [`KEEP`] bytes
 /// wait).
-pub const STALE: Duration = Duration::from_millis(10);
-/// A terminal's lines are never left out while at most this much waits: a moment's pause of
-/// a terminal that keeps up costs nothing.
-pub const KEEP: usize = 256 << 10;
+pub const STALE: Duration = Duration::from_millis(5);
+/// A terminal's lines are never left out while at most this much waits (~2 ms of the live
+/// load's rows): a moment's pause of a terminal that keeps up costs nothing.
+pub const KEEP: usize = 32 << 10;
 /// A pipe or file: the capture waits while this many bytes wait.
 pub const MAX_QUEUED: usize = 64 << 20;
 /// At most this much is written at once (a terminal takes ~15-25 MB/s: ~1 ms), so the age of
@@ -420,12 +420,14 @@ mod tests {
         drop(out);
         let (skipped, _) = handle.finish().unwrap();
         let text = String::from_utf8(got.lock().unwrap().clone()).unwrap();
-        // The oldest go until no more than KEEP bytes wait: 40 chunks of 12,000 bytes, 21 kept.
-        assert_eq!(skipped, 19_000, "{}", &text[..200]);
+        // The oldest go until no more than KEEP bytes wait (chunks of 12,000 bytes).
+        let kept = KEEP / 12_000;
+        let dropped = (40 - kept) * 1000;
+        assert_eq!(skipped, dropped as u64, "{}", &text[..200]);
         let want = format!(
-            "first\nsynfin: 19000 lines not shown: the terminal fell behind the capture \
+            "first\nsynfin: {dropped} lines not shown: the terminal fell behind the capture \
              (watch --tui keeps up; -w FILE keeps every frame)\n{}the end\n",
-            String::from_utf8(lines(21_000, 19_000)).unwrap()
+            String::from_utf8(lines(kept * 1000, dropped)).unwrap()
         );
         assert!(text == want, "{}", &text[..300]);
     }
