@@ -102,14 +102,18 @@ fn segment(b: &mut Vec<u8>, s: &SegmentEvent) {
     b.push(b'}');
 }
 
-fn state(b: &mut Vec<u8>, s: &StateEvent) {
-    let mut n = itoa::Buffer::new();
-    b.extend_from_slice(b"{\"type\":\"state\"");
-    time(b, s.t);
+/// What a state and a call line begin with: type, time, connection, endpoint.
+fn head(b: &mut Vec<u8>, open: &[u8], t: Timestamp, conn: u64, e: Endpoint) {
+    b.extend_from_slice(open);
+    time(b, t);
     b.extend_from_slice(b",\"conn\":");
-    b.extend_from_slice(n.format(s.conn).as_bytes());
+    b.extend_from_slice(itoa::Buffer::new().format(conn).as_bytes());
     b.extend_from_slice(b",\"endpoint\":");
-    endpoint(b, s.endpoint);
+    endpoint(b, e);
+}
+
+fn state(b: &mut Vec<u8>, s: &StateEvent) {
+    head(b, b"{\"type\":\"state\"", s.t, s.conn, s.endpoint);
     b.extend_from_slice(b",\"role\":\"");
     b.extend_from_slice(s.role.as_str().as_bytes());
     b.extend_from_slice(b"\",\"from\":\"");
@@ -119,7 +123,7 @@ fn state(b: &mut Vec<u8>, s: &StateEvent) {
     b.push(b'"');
     if let Some(f) = s.frame {
         b.extend_from_slice(b",\"frame\":");
-        b.extend_from_slice(n.format(f).as_bytes());
+        b.extend_from_slice(itoa::Buffer::new().format(f).as_bytes());
     }
     b.extend_from_slice(if s.projected {
         b",\"projected\":true"
@@ -134,13 +138,7 @@ fn state(b: &mut Vec<u8>, s: &StateEvent) {
 
 fn call(b: &mut Vec<u8>, c: &CallEvent) {
     use crate::events::{CallSource, Phase};
-    let mut n = itoa::Buffer::new();
-    b.extend_from_slice(b"{\"type\":\"call\"");
-    time(b, c.t);
-    b.extend_from_slice(b",\"conn\":");
-    b.extend_from_slice(n.format(c.conn).as_bytes());
-    b.extend_from_slice(b",\"endpoint\":");
-    endpoint(b, c.endpoint);
+    head(b, b"{\"type\":\"call\"", c.t, c.conn, c.endpoint);
     b.extend_from_slice(b",\"call\":\"");
     b.extend_from_slice(c.call.as_str().as_bytes());
     b.extend_from_slice(match c.phase {
