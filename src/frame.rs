@@ -19,6 +19,46 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
 }
 
+/// A frame that owns its bytes: kept (the full-screen view's per-connection frames), or
+/// handed to another thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedFrame {
+    /// Its number in the input.
+    pub number: u64,
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Link type.
+    pub link: LinkType,
+    /// Length on the wire.
+    pub orig_len: u32,
+    /// The captured bytes (perhaps only the first of them).
+    pub data: Vec<u8>,
+}
+
+impl OwnedFrame {
+    /// Copy `f`, at most its first `keep` bytes (its wire length kept).
+    pub fn of(f: &Frame<'_>, keep: usize) -> OwnedFrame {
+        OwnedFrame {
+            number: f.number,
+            ts: f.ts,
+            link: f.link,
+            orig_len: f.orig_len,
+            data: f.data[..f.data.len().min(keep)].to_vec(),
+        }
+    }
+
+    /// Borrow it as a `Frame` again.
+    pub fn frame(&self) -> Frame<'_> {
+        Frame {
+            number: self.number,
+            ts: self.ts,
+            link: self.link,
+            orig_len: self.orig_len,
+            data: &self.data,
+        }
+    }
+}
+
 /// A pcap/pcapng LINKTYPE value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LinkType(pub u32);

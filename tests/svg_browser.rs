@@ -9,7 +9,8 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+mod support;
+use support::cdp::{skip_without_browser, CHROMIUM, HEADLESS};
 
 /// How long Chromium may take for one screenshot.
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -261,17 +262,8 @@ fn check_drawing(shot: &Shot, svg: &str) -> Result<(), String> {
 /// Run Chromium to screenshot `url` at `w`×`h` into `png`, waiting at most `DEADLINE`.
 fn screenshot(url: &str, png: &Path, profile: &Path, w: u32, h: u32) -> Result<(), String> {
     let child = std::process::Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
+        .args(HEADLESS)
+        .arg("--hide-scrollbars")
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("--window-size={w},{h}"))
@@ -309,12 +301,7 @@ fn screenshot(url: &str, png: &Path, profile: &Path, w: u32, h: u32) -> Result<(
 
 #[test]
 fn chromium_draws_the_svg_as_it_declares() {
-    if !Path::new(CHROMIUM).exists() {
-        let msg = format!("{CHROMIUM} is missing (apt-get install chromium)");
-        if std::env::var("SYNFIN_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("SYNFIN_REQUIRE_BROWSER=1 but {msg}");
-        }
-        eprintln!("skipping the browser test: {msg}");
+    if skip_without_browser() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -126,18 +126,15 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut output = open_output_for(&a.output, default)?;
     let cfg = tracker_config(&a.tracker, output.format)?;
     let link = sources[0].link_type().unwrap_or(LinkType::EN10MB);
-    let meta = Meta {
-        schema: 1,
-        tool: "synfin",
-        version: env!("CARGO_PKG_VERSION"),
-        source: "replay",
-        input: files
+    let meta = Meta::synfin(
+        "replay",
+        files
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(","),
-        linktype: link.name(),
-    };
+        link.name(),
+    );
     if a.tui {
         let p = super::tui::pipeline(&meta, output.opts, &a.output.output, &cf, cfg, sf)?;
         let warnings = super::tui::replay(p.0, p.1, sources, a.concatenate, stop_flag()?)?;

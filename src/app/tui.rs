@@ -9,7 +9,7 @@ use crate::capture::pcap_reader::PcapSource;
 use crate::capture::pcap_writer::PcapWriter;
 use crate::events::Meta;
 use crate::filter::{ConnFilter, SegmentFilter};
-use crate::frame::{Frame, LinkType};
+use crate::frame::{LinkType, OwnedFrame};
 use crate::pipeline::{wall_clock, Pipeline, UsageError};
 use crate::render::RenderOpts;
 use crate::tracker::{Tracker, TrackerConfig};
@@ -43,27 +43,6 @@ enum Input {
     Frames(Vec<OwnedFrame>),
     Warning(String),
     End,
-}
-
-/// A frame read from a file, owned (for the channel).
-struct OwnedFrame {
-    number: u64,
-    ts: crate::timestamp::Timestamp,
-    link: LinkType,
-    orig_len: u32,
-    data: Vec<u8>,
-}
-
-impl OwnedFrame {
-    fn frame(&self) -> Frame<'_> {
-        Frame {
-            number: self.number,
-            ts: self.ts,
-            link: self.link,
-            orig_len: self.orig_len,
-            data: &self.data,
-        }
-    }
 }
 
 /// `--tui` needs a terminal on both ends.
@@ -346,13 +325,8 @@ fn spawn_reader(mut sources: Vec<PcapSource>, concatenate: bool, tx: SyncSender<
         };
         let next = |s: &mut PcapSource, tx: &SyncSender<Input>| -> Option<OwnedFrame> {
             let got = match s.next_frame() {
-                Ok(Some(f)) => Some(OwnedFrame {
-                    number: 0,
-                    ts: f.ts,
-                    link: f.link,
-                    orig_len: f.orig_len,
-                    data: f.data.to_vec(),
-                }),
+                // Numbered again in the merged order.
+                Ok(Some(f)) => Some(OwnedFrame::of(&f, usize::MAX)),
                 Ok(None) => None,
                 Err(e) => {
                     warn(tx, e.to_string());
@@ -588,14 +562,11 @@ pub fn demo(mut a: crate::cli::DemoArgs) -> anyhow::Result<std::process::ExitCod
     let code = crate::demo::run::run(a)?;
     let shown = (|| {
         let source = PcapSource::open(&path, 1)?;
-        let meta = Meta {
-            schema: 1,
-            tool: "synfin",
-            version: env!("CARGO_PKG_VERSION"),
-            source: "demo",
-            input: "lo".into(),
-            linktype: source.link_type().unwrap_or(LinkType::EN10MB).name(),
-        };
+        let meta = Meta::synfin(
+            "demo",
+            "lo".into(),
+            source.link_type().unwrap_or(LinkType::EN10MB).name(),
+        );
         let (model, p) = pipeline(
             &meta,
             opts,

@@ -84,14 +84,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         // The check compares synfin's state changes: they must be made.
         cfg.wanted.states = true;
     }
-    let meta = Meta {
-        schema: 1,
-        tool: "synfin",
-        version: env!("CARGO_PKG_VERSION"),
-        source: "watch",
-        input: a.iface.clone(),
-        linktype: source.link_type().name(),
-    };
+    let meta = Meta::synfin("watch", a.iface.clone(), source.link_type().name());
     if a.tui {
         // Live: inferences come when settled, not held behind the first unsettled one.
         let cfg = crate::tracker::TrackerConfig { live: true, ..cfg };

@@ -13,7 +13,7 @@ use crate::cli::{DemoArgs, ScenarioId};
 use crate::decode::decode;
 use crate::events::{Event, Meta};
 use crate::filter::{ConnFilter, SegmentFilter};
-use crate::frame::{Frame, LinkType};
+use crate::frame::{Frame, LinkType, OwnedFrame};
 use crate::kernel::check::{compare, report};
 use crate::pipeline::config::tracker_config;
 use crate::pipeline::observed::{self, CallNote};
@@ -28,13 +28,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
-
-/// A frame copied out of the capture.
-struct OwnedFrame {
-    ts: Timestamp,
-    orig_len: u32,
-    data: Vec<u8>,
-}
 
 /// Run the demo.
 pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -286,11 +279,7 @@ fn run_pass(
     let cap = thread::spawn(move || -> anyhow::Result<Vec<OwnedFrame>> {
         let mut frames = Vec::new();
         while let Some(f) = source.next_frame()? {
-            frames.push(OwnedFrame {
-                ts: f.ts,
-                orig_len: f.orig_len,
-                data: f.data.to_vec(),
-            });
+            frames.push(OwnedFrame::of(&f, usize::MAX));
         }
         Ok(frames)
     });
@@ -376,7 +365,7 @@ fn draw(
         Some(p) => {
             let mut w = PcapWriter::create(p, link)?;
             for (i, f) in frames.iter().enumerate() {
-                w.write(&frame_of(i, f, link))?;
+                w.write(&frame_of(i, f))?;
             }
             w.flush()?;
         }
@@ -403,11 +392,7 @@ fn draw(
         let part: Vec<OwnedFrame> = frames
             .iter()
             .filter(|f| f.ts >= sec.from && f.ts <= sec.to)
-            .map(|f| OwnedFrame {
-                ts: f.ts,
-                orig_len: f.orig_len,
-                data: f.data.clone(),
-            })
+            .cloned()
             .collect();
         let part_calls: Vec<ObservedCall> = calls
             .iter()
@@ -425,13 +410,11 @@ fn draw(
     Ok(format)
 }
 
-fn frame_of<'a>(i: usize, f: &'a OwnedFrame, link: LinkType) -> Frame<'a> {
+/// The `i`th frame of a part, numbered from 1 within it.
+fn frame_of(i: usize, f: &OwnedFrame) -> Frame<'_> {
     Frame {
         number: i as u64 + 1,
-        ts: f.ts,
-        link,
-        orig_len: f.orig_len,
-        data: &f.data,
+        ..f.frame()
     }
 }
 
@@ -454,20 +437,13 @@ fn draw_part(
     let notes: Vec<CallNote> = calls.iter().flat_map(|c| c.notes()).collect();
     let extra = observed::events(&notes, &observed::spans(&inferred));
     let cfg = tracker_config(&a.tracker, crate::cli::Format::Ladder)?;
-    let meta = Meta {
-        schema: 1,
-        tool: "synfin",
-        version: env!("CARGO_PKG_VERSION"),
-        source: "demo",
-        input: "lo".into(),
-        linktype: link.name(),
-    };
+    let meta = Meta::synfin("demo", "lo".into(), link.name());
     let mut p = Pipeline::new(Tracker::new(cfg), sf.clone(), renderer, out)
         .with_extra_events(extra)
         .with_replaced_calls(observed::replaced_by(&notes));
     p.start(&meta)?;
     for (i, f) in frames.iter().enumerate() {
-        p.frame(&frame_of(i, f, link))?;
+        p.frame(&frame_of(i, f))?;
     }
     Ok(p.finish_into()?.1)
 }
@@ -484,11 +460,9 @@ fn run_interactive(a: &DemoArgs, addr: std::net::SocketAddr) -> anyhow::Result<E
     let sink = Arc::clone(&frames);
     let cap = thread::spawn(move || -> anyhow::Result<()> {
         while let Some(f) = source.next_frame()? {
-            sink.lock().expect("frames lock").push(OwnedFrame {
-                ts: f.ts,
-                orig_len: f.orig_len,
-                data: f.data.to_vec(),
-            });
+            sink.lock()
+                .expect("frames lock")
+                .push(OwnedFrame::of(&f, usize::MAX));
         }
         Ok(())
     });
@@ -504,16 +478,7 @@ fn run_interactive(a: &DemoArgs, addr: std::net::SocketAddr) -> anyhow::Result<E
     client.connect(addr)?;
     let sf = SegmentFilter::ports(&[addr.port()]);
     let snapshot = |frames: &std::sync::Mutex<Vec<OwnedFrame>>| -> Vec<OwnedFrame> {
-        frames
-            .lock()
-            .expect("frames lock")
-            .iter()
-            .map(|f| OwnedFrame {
-                ts: f.ts,
-                orig_len: f.orig_len,
-                data: f.data.clone(),
-            })
-            .collect()
+        frames.lock().expect("frames lock").to_vec()
     };
     let stdin = std::io::stdin();
     let mut line = String::new();

@@ -430,6 +430,20 @@ pub struct Meta {
     pub linktype: String,
 }
 
+impl Meta {
+    /// This build of synfin (schema 1) reading `input` from `source`.
+    pub fn synfin(source: &'static str, input: String, linktype: String) -> Meta {
+        Meta {
+            schema: 1,
+            tool: "synfin",
+            version: env!("CARGO_PKG_VERSION"),
+            source,
+            input,
+            linktype,
+        }
+    }
+}
+
 /// The last JSON line: totals.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {

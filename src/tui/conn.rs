@@ -7,7 +7,7 @@ use crate::events::{
     TcpState,
 };
 use crate::filter_expr::{FilterExpr, FilterInput};
-use crate::frame::{Frame, LinkType};
+use crate::frame::OwnedFrame;
 use crate::render::group::ConnGroup;
 use crate::timestamp::Timestamp;
 use std::collections::VecDeque;
@@ -20,45 +20,6 @@ pub const EVENTS_KEPT: usize = 256;
 pub const FRAMES_KEPT: usize = 32;
 /// How many bytes of each kept frame are kept.
 pub const FRAME_SNAP: usize = 512;
-
-/// A captured frame, owned (cut to [`FRAME_SNAP`] bytes).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredFrame {
-    /// Its number in the input.
-    pub number: u64,
-    /// Capture time.
-    pub ts: Timestamp,
-    /// Link type.
-    pub link: LinkType,
-    /// Length on the wire.
-    pub orig_len: u32,
-    /// The first bytes.
-    pub data: Vec<u8>,
-}
-
-impl StoredFrame {
-    /// Copy (the first [`FRAME_SNAP`] bytes of) `f`.
-    pub fn of(f: &Frame<'_>) -> StoredFrame {
-        StoredFrame {
-            number: f.number,
-            ts: f.ts,
-            link: f.link,
-            orig_len: f.orig_len,
-            data: f.data[..f.data.len().min(FRAME_SNAP)].to_vec(),
-        }
-    }
-
-    /// Borrow it as a `Frame` again (for a writer).
-    pub fn frame(&self) -> Frame<'_> {
-        Frame {
-            number: self.number,
-            ts: self.ts,
-            link: self.link,
-            orig_len: self.orig_len,
-            data: &self.data,
-        }
-    }
-}
 
 /// The first `cap` items and the last `cap`, the rest counted.
 #[derive(Debug, Clone)]
@@ -136,7 +97,7 @@ pub struct ConnEntry {
     /// Its events (bounded: [`EVENTS_KEPT`]).
     pub events: HeadTail<Event>,
     /// Its frames (bounded: [`FRAMES_KEPT`]), when the source hands frames on.
-    pub frames: HeadTail<StoredFrame>,
+    pub frames: HeadTail<OwnedFrame>,
     /// The flag bytes (TCP header byte 13) seen each way, as a 256-bit set: a filter
     /// expression is tried on each (direction, flags) the connection sent.
     flags_seen: [[u64; 4]; 2],

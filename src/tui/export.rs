@@ -2,10 +2,11 @@
 //! the ladder screen shows), SVG and Mermaid as files' bytes. The frames for a pcap are the
 //! caller's to write (`capture` does files).
 
-use super::conn::{ConnEntry, StoredFrame};
+use super::conn::ConnEntry;
 use super::keys::ExportKind;
 use super::model::Model;
 use crate::events::Summary;
+use crate::frame::OwnedFrame;
 use crate::render::group::GroupRenderer;
 use crate::render::mermaid::{MermaidRenderer, MermaidTarget};
 use crate::render::svg::SvgRenderer;
@@ -45,7 +46,7 @@ pub enum Exported<'a> {
     Bytes(Vec<u8>),
     /// Frames for a pcap file (the first and the last kept, cut to a snap length), and how
     /// many of its frames were not kept.
-    Frames(Vec<&'a StoredFrame>, u64),
+    Frames(Vec<&'a OwnedFrame>, u64),
 }
 
 impl Model {

@@ -3,11 +3,12 @@
 //! [`super::draw`]. No terminal, no clock: time is the capture's (or what the caller pushes
 //! with [`Model::tick`]).
 
-use super::conn::{ConnEntry, StoredFrame};
+use super::conn::{ConnEntry, FRAME_SNAP};
 use super::strip::{Counts, StateStrip};
 use crate::events::{ConnId, Event, Meta, Role, TcpState};
 use crate::filter_expr::{FilterError, FilterExpr, Resolver};
 use crate::frame::Frame;
+use crate::frame::OwnedFrame;
 use crate::render::RenderOpts;
 use crate::timestamp::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -123,7 +124,7 @@ pub struct Model {
     pub now: Timestamp,
     /// Memory bounds.
     pub limits: Limits,
-    frames: BTreeMap<u64, StoredFrame>,
+    frames: BTreeMap<u64, OwnedFrame>,
     /// Which screen.
     pub screen: Screen,
     /// Help shown over it.
@@ -188,7 +189,7 @@ impl Model {
 
     /// A frame was captured: kept until its segment's event names it.
     pub fn handle_frame(&mut self, f: &Frame<'_>) {
-        self.frames.insert(f.number, StoredFrame::of(f));
+        self.frames.insert(f.number, OwnedFrame::of(f, FRAME_SNAP));
         while self.frames.len() > self.limits.pending_frames {
             self.frames.pop_first();
         }

@@ -17,6 +17,18 @@ use std::time::{Duration, Instant};
 /// Where Chromium is.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
+/// Chromium without a screen, a sandbox, a network of its own or first-run chores.
+pub const HEADLESS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// Whether to skip a browser test: Chromium is missing and SYNFIN_REQUIRE_BROWSER is not 1
 /// (where it is, a missing browser fails the test).
 pub fn skip_without_browser() -> bool {
@@ -61,18 +73,8 @@ impl Browser {
         let (ev_r, ev_w) = pipe();
         let mut command = Command::new(CHROMIUM);
         command
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--remote-debugging-pipe",
-                "--force-device-scale-factor=1",
-            ])
+            .args(HEADLESS)
+            .args(["--remote-debugging-pipe", "--force-device-scale-factor=1"])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!("--window-size={w},{h}"))
             .arg("about:blank")
