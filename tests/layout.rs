@@ -369,7 +369,9 @@ fn segment_notes_use_the_schema_names() {
             _ => None,
         })
         .unwrap();
-    seg.notes = vec![Note::OutOfOrder, Note::OutOfOrder, Note::RstOutOfWindow];
+    seg.notes = [Note::OutOfOrder, Note::OutOfOrder, Note::RstOutOfWindow]
+        .into_iter()
+        .collect();
     assert_eq!(
         segment_text(&seg, false),
         "SYN seq=0 [out_of_order,rst_out_of_window]"

@@ -437,7 +437,7 @@ fn synthetic_lines() -> Vec<String> {
             len: 0,
             win: 65535,
             options,
-            notes,
+            notes: notes.into_iter().collect(),
             payload: PayloadPrefix::default(),
         })
     };

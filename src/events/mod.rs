@@ -218,6 +218,19 @@ pub enum Note {
 }
 
 impl Note {
+    /// Every note, in the order a segment's are listed.
+    pub const ALL: [Note; 5] = [
+        Note::Retransmission,
+        Note::OutOfOrder,
+        Note::Duplicate,
+        Note::AfterClose,
+        Note::RstOutOfWindow,
+    ];
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
     /// The schema's name: `retransmission`, `out_of_order`, …
     pub fn as_str(self) -> &'static str {
         match self {
@@ -227,6 +240,65 @@ impl Note {
             Note::AfterClose => "after_close",
             Note::RstOutOfWindow => "rst_out_of_window",
         }
+    }
+}
+
+/// A segment's notes: a set, listed in `Note::ALL`'s order (a byte, not an allocation: every
+/// segment carries one, and events are moved many times on their way out).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Notes(u8);
+
+impl Notes {
+    /// Add `n`.
+    pub fn insert(&mut self, n: Note) {
+        self.0 |= n.bit();
+    }
+
+    /// Is `n` among them?
+    pub fn contains(self, n: Note) -> bool {
+        self.0 & n.bit() != 0
+    }
+
+    /// None.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The notes, in `Note::ALL`'s order.
+    pub fn iter(self) -> impl Iterator<Item = Note> {
+        Note::ALL.into_iter().filter(move |n| self.contains(*n))
+    }
+}
+
+impl From<Note> for Notes {
+    fn from(n: Note) -> Self {
+        Notes(n.bit())
+    }
+}
+
+impl FromIterator<Note> for Notes {
+    fn from_iter<I: IntoIterator<Item = Note>>(it: I) -> Self {
+        let mut s = Notes::default();
+        for n in it {
+            s.insert(n);
+        }
+        s
+    }
+}
+
+impl fmt::Debug for Notes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Notes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for n in self.iter() {
+            seq.serialize_element(&n)?;
+        }
+        seq.end()
     }
 }
 
@@ -267,8 +339,8 @@ pub struct SegmentEvent {
     )]
     pub options: TcpOptions,
     /// Notes (retransmission, …).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<Note>,
+    #[serde(skip_serializing_if = "Notes::is_empty")]
+    pub notes: Notes,
     /// The first payload bytes (renderers only; never in JSON).
     #[serde(skip)]
     pub payload: PayloadPrefix,

@@ -47,7 +47,12 @@ pub struct Pipeline {
     tally: std::rc::Rc<std::cell::Cell<(usize, usize)>>,
     /// Packet comments for the next frame written (`-w x.pcapng`: traced calls).
     comments: Vec<String>,
+    /// Events on their way from the tracker to the renderer (kept for its room).
+    ready: Vec<Event>,
 }
+
+/// Events handed from the tracker to the renderer at once, at most.
+const READY_MAX: usize = 1024;
 
 /// Says whether an inferred call is replaced by an observed one.
 pub type Replaced = Box<dyn Fn(&CallEvent) -> bool>;
@@ -72,6 +77,7 @@ impl Pipeline {
             live: None,
             tally: Default::default(),
             comments: Vec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -260,6 +266,17 @@ impl Pipeline {
     }
 
     fn drain(&mut self) -> io::Result<()> {
+        // Nothing to join or replace (a file without observed calls): the events go to the
+        // renderer as they leave the tracker, a run at a time.
+        if self.live.is_none() && self.replaced.is_none() && self.extra.is_empty() {
+            loop {
+                self.tracker.poll_events(&mut self.ready, READY_MAX);
+                if self.ready.is_empty() {
+                    return self.renderer.quiet(&mut self.out);
+                }
+                self.renderer.events_owned(&mut self.ready, &mut self.out)?;
+            }
+        }
         while let Some(e) = self.tracker.poll_event() {
             if let (Event::Call(c), Some(replaced)) = (&e, &self.replaced) {
                 if c.source == CallSource::Inferred && replaced(c) {

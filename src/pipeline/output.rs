@@ -72,14 +72,15 @@ impl Output {
     /// for its piece.
     pub fn file_renderer(&mut self, cf: ConnFilter) -> Box<dyn Renderer> {
         use super::pool::{workers, Pool};
-        use crate::render::group::{ConnGroup, Stacked};
+        use crate::render::group::{Gathered, Stacked, StackedBatch};
         use std::sync::Arc;
         let stacked = |s: Stacked| {
             let (draw, opts) = s.drawing();
-            let piece = move |batch: &Vec<(bool, ConnGroup)>| {
+            let piece = move |batch: &mut StackedBatch| {
                 let mut out = Vec::new();
                 for (first, g) in batch {
-                    Stacked::piece(draw, &opts, *first, g, &mut out)?;
+                    Stacked::piece(draw, &opts, *first, g.group(), &mut out)?;
+                    g.drawn();
                 }
                 Ok(out)
             };
@@ -87,7 +88,7 @@ impl Output {
         };
         match self.format {
             Format::Jsonl if !cf.needs_verdict() => {
-                let lines = |events: &Vec<Event>| {
+                let lines = |events: &mut Vec<Event>| {
                     let mut out = Vec::with_capacity(events.len() * 320);
                     JsonlRenderer::lines(events, &mut out)?;
                     Ok(out)
@@ -114,7 +115,7 @@ impl Output {
                 };
                 let opts = r.opts();
                 let drawings =
-                    move |batch: &Vec<ConnGroup>| Ok(SvgRenderer::drawings(batch, &opts));
+                    move |batch: &mut Vec<Gathered>| Ok(SvgRenderer::drawings(batch, &opts));
                 let pool = Pool::new(Arc::new(drawings), workers(), 8);
                 Box::new(Grouped::new(r.with_pieces(Box::new(pool)), cf))
             }

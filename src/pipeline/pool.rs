@@ -13,8 +13,9 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-/// How a piece is drawn.
-pub type DrawPiece<T, R> = dyn Fn(&T) -> io::Result<R> + Send + Sync;
+/// How a piece is drawn (it may change the piece: it goes back to the thread that made it, to
+/// be dropped there).
+pub type DrawPiece<T, R> = dyn Fn(&mut T) -> io::Result<R> + Send + Sync;
 
 /// Worker threads drawing pieces of type `T` into `R`s.
 pub struct Pool<T: Send + 'static, R: Send + 'static = Vec<u8>> {
@@ -47,13 +48,12 @@ impl<T: Send + 'static, R: Send + 'static> Pool<T, R> {
                 worker
                     .spawn(move || loop {
                         let job = job_rx.lock().map(|rx| rx.recv());
-                        let Ok(Ok((seq, item))) = job else { return };
+                        let Ok(Ok((seq, mut item))) = job else { return };
                         // A drawing that panics is an error in its place, not a wait for ever.
-                        let drawn =
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| draw(&item)))
-                                .unwrap_or_else(|_| {
-                                    Err(io::Error::other("a drawing thread panicked"))
-                                });
+                        let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            draw(&mut item)
+                        }))
+                        .unwrap_or_else(|_| Err(io::Error::other("a drawing thread panicked")));
                         if done_tx.send((seq, drawn, item)).is_err() {
                             return;
                         }
@@ -170,7 +170,8 @@ mod tests {
             workers in 1usize..4,
             in_flight in 1usize..16,
         ) {
-            let draw = |n: &u32| -> io::Result<Vec<u8>> {
+            let draw = |n: &mut u32| -> io::Result<Vec<u8>> {
+                let n = &*n;
                 // Uneven work: some pieces take far longer than others.
                 let mut x = u64::from(*n);
                 for _ in 0..(n % 7) * 2000 {
@@ -180,7 +181,7 @@ mod tests {
             };
             let mut want = Vec::new();
             for n in &items {
-                want.extend(draw(n).unwrap());
+                want.extend(draw(&mut n.clone()).unwrap());
             }
             let mut pool = Pool::new(Arc::new(draw), workers, in_flight);
             let mut got = Vec::new();
@@ -195,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_failed_drawing_is_the_error_in_its_place() {
-        let draw = |n: &u32| -> io::Result<Vec<u8>> {
+        let draw = |n: &mut u32| -> io::Result<Vec<u8>> {
             if *n == 3 {
                 return Err(io::Error::other("three"));
             }

@@ -5,6 +5,8 @@
 //! of open connections, and of at most `MAX_HELD` ended ones waiting for an earlier one (past
 //! that the oldest waiting is drawn at once, out of order, so memory stays bounded).
 
+use super::gathered::EventChunks;
+pub use super::gathered::Gathered;
 use super::Renderer;
 use crate::events::{ConnId, ConnectionEvent, Event, Meta, Summary};
 use crate::filter::ConnFilter;
@@ -31,6 +33,11 @@ pub trait GroupRenderer {
     fn connection_owned(&mut self, group: ConnGroup, out: &mut dyn Write) -> io::Result<()> {
         self.connection(&group, out)
     }
+    /// One whole connection as it was gathered (a renderer that draws elsewhere puts its
+    /// events together there).
+    fn connection_gathered(&mut self, g: Gathered, out: &mut dyn Write) -> io::Result<()> {
+        self.connection_owned(g.into_group(), out)
+    }
     /// An event that arrived after its connection's verdict (e.g. TIME_WAIT→CLOSED).
     fn late_event(&mut self, _event: &Event, _out: &mut dyn Write) -> io::Result<()> {
         Ok(())
@@ -47,7 +54,7 @@ pub trait GroupRenderer {
 pub struct Grouped<G> {
     inner: G,
     filter: ConnFilter,
-    open: FxHashMap<ConnId, Vec<Event>>,
+    open: FxHashMap<ConnId, EventChunks>,
     /// Connections drawn, for their late events (TIME_WAIT's end); the oldest are forgotten
     /// past `SHOWN_KEPT`, so memory stays bounded however long the input.
     shown: FxHashSet<ConnId>,
@@ -56,7 +63,7 @@ pub struct Grouped<G> {
     next: ConnId,
     /// Judged connections waiting for an earlier one: the group (None when the filter hid
     /// it) and its late events.
-    held: BTreeMap<ConnId, (Option<ConnGroup>, Vec<Event>)>,
+    held: BTreeMap<ConnId, (Option<Gathered>, Vec<Event>)>,
     /// Ids above `next` already handed on early (the bound on `held` was reached).
     early: BTreeSet<ConnId>,
 }
@@ -85,21 +92,22 @@ impl<G: GroupRenderer> Grouped<G> {
     /// Hand on a judged connection (or note that the filter hid it), with its late events.
     fn emit(
         &mut self,
-        group: Option<ConnGroup>,
+        group: Option<Gathered>,
         late: Vec<Event>,
         out: &mut dyn Write,
     ) -> io::Result<()> {
         if let Some(g) = group {
             if self.inner.wants_late_events() {
-                self.shown.insert(g.verdict.conn);
-                self.shown_order.push_back(g.verdict.conn);
+                let conn = g.verdict().conn;
+                self.shown.insert(conn);
+                self.shown_order.push_back(conn);
                 if self.shown_order.len() > SHOWN_KEPT {
                     if let Some(old) = self.shown_order.pop_front() {
                         self.shown.remove(&old);
                     }
                 }
             }
-            self.inner.connection_owned(g, out)?;
+            self.inner.connection_gathered(g, out)?;
             for e in &late {
                 self.inner.late_event(e, out)?;
             }
@@ -142,14 +150,13 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                 let mut events = self.open.remove(&v.conn).unwrap_or_default();
                 // In time order: a live source's traced calls can come a little after the
                 // segments around them (stable: a segment's own changes stay after it).
-                if !events.is_sorted_by_key(Event::t) {
-                    events.sort_by_key(Event::t);
+                if !events.iter().map(Event::t).is_sorted() {
+                    let mut all = events.into_vec();
+                    all.sort_by_key(Event::t);
+                    events = all.into();
                 }
                 let conn = v.conn;
-                let group = self.filter.matches(&v).then_some(ConnGroup {
-                    events,
-                    verdict: *v,
-                });
+                let group = self.filter.matches(&v).then(|| Gathered::new(events, *v));
                 if conn < self.next || self.early.contains(&conn) {
                     // Already past (ids not from this tracker, or a repeat): draw it now.
                     return self.emit(group, Vec::new(), out);
@@ -243,7 +250,7 @@ pub struct Stacked {
 }
 
 /// Connections to draw, each with whether it is the first.
-pub type StackedBatch = Vec<(bool, ConnGroup)>;
+pub type StackedBatch = Vec<(bool, Gathered)>;
 
 /// Connections per piece handed to `Stacked`'s pieces (one each would cost more in handing
 /// over than in drawing).
@@ -267,7 +274,7 @@ impl Stacked {
     /// Have the drawings made by `pieces` (which must draw each as [`Stacked::piece`] does),
     /// [`STACKED_BATCH`] connections at a time (for a file: drawings wait for their batch, so
     /// not for a live view).
-    pub fn with_pieces(mut self, pieces: Box<dyn super::Pieces<Vec<(bool, ConnGroup)>>>) -> Self {
+    pub fn with_pieces(mut self, pieces: Box<dyn super::Pieces<StackedBatch>>) -> Self {
         self.pieces = Some(pieces);
         self.batch = Vec::with_capacity(STACKED_BATCH);
         self
@@ -304,10 +311,14 @@ impl GroupRenderer for Stacked {
     }
 
     fn connection_owned(&mut self, g: ConnGroup, out: &mut dyn Write) -> io::Result<()> {
+        self.connection_gathered(Gathered::new(g.events.into(), g.verdict), out)
+    }
+
+    fn connection_gathered(&mut self, mut g: Gathered, out: &mut dyn Write) -> io::Result<()> {
         let first = self.count == 0;
         self.count += 1;
         let Some(p) = &mut self.pieces else {
-            return Self::piece(self.draw, &self.opts, first, &g, out);
+            return Self::piece(self.draw, &self.opts, first, g.group(), out);
         };
         self.batch.push((first, g));
         if self.batch.len() >= STACKED_BATCH {

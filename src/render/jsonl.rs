@@ -90,6 +90,24 @@ impl Renderer for JsonlRenderer {
         }
         self.event_line(out, event)
     }
+    fn events_owned(&mut self, events: &mut Vec<Event>, out: &mut dyn Write) -> io::Result<()> {
+        if self.pieces.is_none() {
+            for e in events.drain(..) {
+                self.event_line(out, &e)?;
+            }
+            return Ok(());
+        }
+        // Moved as one block, into room made for it (a batch may pass `BATCH` by a run: the
+        // lines are the same).
+        if self.batch.len() + events.len() > self.batch.capacity() {
+            self.submit(out)?;
+        }
+        self.batch.append(events);
+        if self.batch.len() >= BATCH {
+            self.submit(out)?;
+        }
+        Ok(())
+    }
     fn event_owned(&mut self, event: Event, out: &mut dyn Write) -> io::Result<()> {
         if self.pieces.is_none() {
             return self.event_line(out, &event);

@@ -519,7 +519,7 @@ fn sent_again_unacked(a: &SegmentEvent, later: &[&SegmentEvent]) -> Option<u64> 
             let again = b.seq == a.seq
                 && b.flags.syn() == a.flags.syn()
                 && b.flags.fin() == a.flags.fin()
-                && b.notes.contains(&Note::Retransmission);
+                && b.notes.contains(Note::Retransmission);
             if again {
                 return Some(b.frame);
             }
@@ -622,16 +622,11 @@ pub fn segment_text(s: &SegmentEvent, payload: bool) -> String {
 /// [`segment_text`], appended to `out`.
 pub fn write_segment_text(out: &mut String, s: &SegmentEvent, payload: bool) {
     write_segment_label(out, s, payload);
-    let mut last = None;
-    for n in &s.notes {
-        if last == Some(*n) {
-            continue;
-        }
-        out.push_str(if last.is_none() { " [" } else { "," });
+    for (i, n) in s.notes.iter().enumerate() {
+        out.push_str(if i == 0 { " [" } else { "," });
         out.push_str(n.as_str());
-        last = Some(*n);
     }
-    if last.is_some() {
+    if !s.notes.is_empty() {
         out.push(']');
     }
 }

@@ -15,6 +15,7 @@
 //! ```
 
 pub(crate) mod escape;
+pub mod gathered;
 pub mod group;
 pub mod json_line;
 pub mod jsonl;
@@ -182,6 +183,13 @@ pub trait Renderer {
     fn start(&mut self, meta: &Meta, out: &mut dyn Write) -> io::Result<()>;
     /// One event.
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()>;
+    /// Events in order, handed over (`events` is left empty, its room kept).
+    fn events_owned(&mut self, events: &mut Vec<Event>, out: &mut dyn Write) -> io::Result<()> {
+        for e in events.drain(..) {
+            self.event_owned(e, out)?;
+        }
+        Ok(())
+    }
     /// One event, handed over (a renderer that keeps events need not copy it).
     fn event_owned(&mut self, event: Event, out: &mut dyn Write) -> io::Result<()> {
         self.event(&event, out)

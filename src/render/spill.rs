@@ -89,7 +89,7 @@ impl Spill {
             Some(f) => {
                 let mut f = f.into_inner().map_err(io::IntoInnerError::into_error)?;
                 f.seek(SeekFrom::Start(0))?;
-                let mut buf = vec![0u8; 1 << 16];
+                let mut buf = vec![0u8; 1 << 20];
                 loop {
                     let n = f.read(&mut buf)?;
                     if n == 0 {

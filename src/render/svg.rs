@@ -25,7 +25,7 @@
 //! Every piece of text is XML-escaped. Colour is decoration only: every arrow and lane keeps
 //! its label. Pure: no clock, no environment.
 
-use super::group::{ConnGroup, GroupRenderer};
+use super::group::{ConnGroup, Gathered, GroupRenderer};
 use super::layout::{
     elided_text, segment_text, states_text, travel_mark, Layout, Row, RowKind, Travel, Why, LEFT,
     LEGEND, RIGHT,
@@ -51,8 +51,8 @@ pub struct SvgRenderer {
     height: u32,
     /// Where the drawings are made when not here ([`SvgRenderer::drawings`]), a batch of
     /// connections at a time.
-    pieces: Option<Box<dyn super::Pieces<Vec<ConnGroup>, SvgDrawings>>>,
-    batch: Vec<ConnGroup>,
+    pieces: Option<Box<dyn super::Pieces<Vec<Gathered>, SvgDrawings>>>,
+    batch: Vec<Gathered>,
 }
 
 /// Drawings of connections and their heights, in order.
@@ -81,7 +81,7 @@ impl SvgRenderer {
     /// batch, so not for a live view).
     pub fn with_pieces(
         mut self,
-        pieces: Box<dyn super::Pieces<Vec<ConnGroup>, SvgDrawings>>,
+        pieces: Box<dyn super::Pieces<Vec<Gathered>, SvgDrawings>>,
     ) -> Self {
         self.pieces = Some(pieces);
         self
@@ -93,8 +93,15 @@ impl SvgRenderer {
     }
 
     /// The drawings of `batch`, in order.
-    pub fn drawings(batch: &[ConnGroup], opts: &RenderOpts) -> SvgDrawings {
-        batch.iter().map(|g| draw_connection(g, opts)).collect()
+    pub fn drawings(batch: &mut [Gathered], opts: &RenderOpts) -> SvgDrawings {
+        batch
+            .iter_mut()
+            .map(|g| {
+                let d = draw_connection(g.group(), opts);
+                g.drawn();
+                d
+            })
+            .collect()
     }
 
     /// Hand the batch to the pieces, placing the drawings that are ready.
@@ -125,18 +132,19 @@ impl SvgRenderer {
             return self.write_svg(h.ceil() as u32, &[part], out);
         }
         let top = self.height;
-        let mut part = String::new();
+        let mut head = String::new();
         if self.count > 0 {
             // A rule between connections.
-            part.push_str(&format!(
+            head.push_str(&format!(
                 "<line x1=\"8\" y1=\"{top}\" x2=\"{}\" y2=\"{top}\" stroke=\"#cfd8dc\" stroke-width=\"1\"/>\n",
                 num(WIDTH - 8.0)
             ));
         }
-        part.push_str(&format!(
-            "<g transform=\"translate(0,{top})\">\n{body}</g>\n"
-        ));
-        self.parts.push(part.as_bytes())?;
+        head.push_str(&format!("<g transform=\"translate(0,{top})\">\n"));
+        // The drawing is not copied into a string of its own first: it is most of the bytes.
+        self.parts.push(head.as_bytes())?;
+        self.parts.push(body.as_bytes())?;
+        self.parts.push(b"</g>\n")?;
         self.count += 1;
         self.height = top + h.ceil() as u32;
         Ok(())
@@ -155,6 +163,20 @@ impl SvgRenderer {
 /// tab, newline and carriage return) become `?`.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_escaped(&mut out, s);
+    out
+}
+
+/// [`xml_escape`], appended to `out`.
+fn push_escaped(out: &mut String, s: &str) {
+    // Nearly always nothing to escape: one copy.
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xef))
+    {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -167,7 +189,6 @@ pub fn xml_escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 // Geometry, in px. Text is monospace, 13 px, about 7.8 px a character.
@@ -200,21 +221,27 @@ const LOST: &str = "#c62828";
 
 /// A number for an attribute: whole numbers without a decimal point.
 fn num(x: f64) -> String {
+    let mut s = String::with_capacity(8);
+    push_num(&mut s, x);
+    s
+}
+
+/// [`num`], appended to `s`.
+fn push_num(s: &mut String, x: f64) {
     // In tenths, as integers: `format!("{:.1}")` of a float takes the exact (bignum) path.
     let tenths = (x * 10.0).round() as i64;
     let mut buf = itoa::Buffer::new();
     if tenths % 10 == 0 {
-        return buf.format(tenths / 10).to_string();
+        s.push_str(buf.format(tenths / 10));
+        return;
     }
     let a = tenths.unsigned_abs();
-    let mut s = String::with_capacity(8);
     if tenths < 0 {
         s.push('-');
     }
     s.push_str(buf.format(a / 10));
     s.push('.');
     s.push(char::from(b'0' + (a % 10) as u8));
-    s
 }
 
 /// Arrow colour by the segment's most telling flag (as the terminal palette).
@@ -252,24 +279,29 @@ fn state_colour(s: TcpState) -> &'static str {
 struct Canvas(String);
 
 impl Canvas {
+    /// Append pieces and numbers, in order (no string made for either).
+    fn put(&mut self, parts: &[Part]) {
+        for p in parts {
+            match p {
+                Part::S(t) => self.0.push_str(t),
+                Part::N(x) => push_num(&mut self.0, *x),
+            }
+        }
+    }
+
     /// `<text>` with an anchor (`start`, `middle`, `end`) and extra attributes.
     fn text(&mut self, x: f64, y: f64, anchor: &str, attrs: &str, content: &str) {
-        let anchor = if anchor == "start" {
-            String::new()
-        } else {
-            format!(" text-anchor=\"{anchor}\"")
-        };
-        let attrs = if attrs.is_empty() {
-            String::new()
-        } else {
-            format!(" {attrs}")
-        };
-        self.0.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\"{anchor}{attrs}>{}</text>\n",
-            num(x),
-            num(y),
-            xml_escape(content)
-        ));
+        use Part::{N, S};
+        self.put(&[S("<text x=\""), N(x), S("\" y=\""), N(y), S("\"")]);
+        if anchor != "start" {
+            self.put(&[S(" text-anchor=\""), S(anchor), S("\"")]);
+        }
+        if !attrs.is_empty() {
+            self.put(&[S(" "), S(attrs)]);
+        }
+        self.0.push('>');
+        push_escaped(&mut self.0, content);
+        self.0.push_str("</text>\n");
     }
 
     fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str, width: f64) {
@@ -288,36 +320,61 @@ impl Canvas {
         width: f64,
         attrs: &str,
     ) {
-        self.0.push_str(&format!(
-            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{stroke}\" stroke-width=\"{}\"{attrs}/>\n",
-            num(x1),
-            num(y1),
-            num(x2),
-            num(y2),
-            num(width)
-        ));
+        use Part::{N, S};
+        self.put(&[
+            S("<line x1=\""),
+            N(x1),
+            S("\" y1=\""),
+            N(y1),
+            S("\" x2=\""),
+            N(x2),
+            S("\" y2=\""),
+            N(y2),
+            S("\" stroke=\""),
+            S(stroke),
+            S("\" stroke-width=\""),
+            N(width),
+            S("\""),
+            S(attrs),
+            S("/>\n"),
+        ]);
     }
 
     fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str) {
-        self.0.push_str(&format!(
-            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{fill}\" stroke=\"#546e7a\" stroke-width=\"0.8\"/>\n",
-            num(x),
-            num(y),
-            num(w),
-            num(h)
-        ));
+        use Part::{N, S};
+        self.put(&[
+            S("<rect x=\""),
+            N(x),
+            S("\" y=\""),
+            N(y),
+            S("\" width=\""),
+            N(w),
+            S("\" height=\""),
+            N(h),
+            S("\" fill=\""),
+            S(fill),
+            S("\" stroke=\"#546e7a\" stroke-width=\"0.8\"/>\n"),
+        ]);
     }
 
     fn polygon(&mut self, points: &[(f64, f64)], fill: &str) {
-        let pts: Vec<String> = points
-            .iter()
-            .map(|(x, y)| format!("{},{}", num(*x), num(*y)))
-            .collect();
-        self.0.push_str(&format!(
-            "<polygon points=\"{}\" fill=\"{fill}\"/>\n",
-            pts.join(" ")
-        ));
+        self.0.push_str("<polygon points=\"");
+        for (i, (x, y)) in points.iter().enumerate() {
+            if i > 0 {
+                self.0.push(' ');
+            }
+            push_num(&mut self.0, *x);
+            self.0.push(',');
+            push_num(&mut self.0, *y);
+        }
+        self.put(&[Part::S("\" fill=\""), Part::S(fill), Part::S("\"/>\n")]);
     }
+}
+
+/// A piece of an element: text as it is, or a number as [`num`] writes it.
+enum Part<'a> {
+    S(&'a str),
+    N(f64),
 }
 
 /// A line of the picture: a row of the layout, or a "why" line under one.
@@ -989,8 +1046,12 @@ impl GroupRenderer for SvgRenderer {
     }
 
     fn connection_owned(&mut self, g: ConnGroup, out: &mut dyn Write) -> io::Result<()> {
+        self.connection_gathered(Gathered::new(g.events.into(), g.verdict), out)
+    }
+
+    fn connection_gathered(&mut self, mut g: Gathered, out: &mut dyn Write) -> io::Result<()> {
         if self.pieces.is_none() {
-            return self.connection(&g, out);
+            return self.connection(g.group(), out);
         }
         self.batch.push(g);
         if self.batch.len() >= SVG_BATCH {

@@ -381,7 +381,7 @@ impl Tracker {
     /// TIME-WAIT (RFC 1337's assassination, which Linux allows).
     fn stray_segment(&mut self, old: &Ended, seg: &Segment) {
         let s = Side::from_is_server(seg.src != old.addrs[0]);
-        let e = segment_event(old.id, seg, s, (seg.seq, seg.ack), vec![Note::AfterClose]);
+        let e = segment_event(old.id, seg, s, (seg.seq, seg.ack), Note::AfterClose.into());
         self.queue.push(e);
         let r = s.peer();
         if seg.flags.rst() && old.time_wait[r.index()] {
@@ -573,6 +573,21 @@ impl Tracker {
         // The projected ends of TIME-WAIT come last, in deadline order; `poll_event` pulls
         // them one connection at a time, so they are never all in memory at once.
         self.finishing = true;
+    }
+
+    /// Events that may leave now, in time order, to the end of `out` until it holds `max` (as
+    /// `poll_event` until `None`; fewer than `max` means no more for now).
+    pub fn poll_events(&mut self, out: &mut Vec<Event>, max: usize) {
+        self.queue.pop_ready(out, max);
+        if self.finishing {
+            while out.len() < max {
+                let Some(old) = self.ended.pop_due(Timestamp(i64::MAX)) else {
+                    break;
+                };
+                self.expire_ended(&old, true);
+                self.queue.pop_ready(out, max);
+            }
+        }
     }
 
     /// The next event, in time order; `None` when nothing may leave yet.

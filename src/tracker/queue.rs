@@ -72,15 +72,18 @@ pub enum Kind {
     Anomaly,
 }
 
+/// How many places from the deque's back a late event may be put in it (beyond: the map).
+const NEAR: usize = 16;
+
 /// Identifies one hold.
 pub type HoldKey = (Timestamp, ConnId, HoldKind);
 
 /// Events waiting to be polled.
 ///
 /// Events are almost always produced in time order: those go to the back of a deque. The
-/// rest (an inference settled late, a verdict dated at a connection's end) go to an ordered
-/// map, so that many of them (a scan refused port after port) never cost a shift of the
-/// deque. `pop` takes the earlier of the two fronts; ties keep the order produced (every
+/// rest (an inference settled late, a verdict dated at a connection's end) go into the deque
+/// when they are at most `NEAR` places late, else to an ordered map, so that many of them (a
+/// scan refused port after port) never cost a long shift of the deque. `pop` takes the earlier of the two fronts; ties keep the order produced (every
 /// event carries its production number).
 #[derive(Default)]
 pub struct EventQueue {
@@ -159,6 +162,20 @@ impl EventQueue {
         self.peak = self.peak.max(self.len() + 1);
         if self.live || self.queue.back().is_none_or(|b| b.0 <= t) {
             self.queue.push_back((t, n, event));
+            return;
+        }
+        // Most late events are a few places late (a receiver's state change dated at its
+        // segment, made after the sender's): a short shift of the deque's back is cheaper
+        // than a node of the map.
+        let later = self
+            .queue
+            .iter()
+            .rev()
+            .take(NEAR + 1)
+            .take_while(|b| b.0 > t)
+            .count();
+        if later <= NEAR {
+            self.queue.insert(self.queue.len() - later, (t, n, event));
         } else {
             self.late.insert((t, n), Box::new(event));
         }
@@ -281,6 +298,43 @@ impl EventQueue {
     /// The most events ever waiting at once.
     pub fn peak(&self) -> usize {
         self.peak
+    }
+
+    /// Events that may leave now, in order, to the end of `out` until it holds `max` (as `pop`
+    /// until `None`, with a run of the deque moved at once).
+    pub fn pop_ready(&mut self, out: &mut Vec<Event>, max: usize) {
+        while out.len() < max {
+            let oldest = if self.live {
+                None
+            } else {
+                match self.oldest_cache.get() {
+                    Some(cached) => cached,
+                    None => {
+                        let o = self.oldest_hold().map(|(k, _)| k.0);
+                        self.oldest_cache.set(Some(o));
+                        o
+                    }
+                }
+            };
+            let late = self.late.first_key_value().map(|(k, _)| *k);
+            // The deque's events before the map's first and not held back.
+            let run = self
+                .queue
+                .iter()
+                .take(max - out.len())
+                .take_while(|(t, n, _)| {
+                    late.is_none_or(|l| (*t, *n) < l) && oldest.is_none_or(|h| *t <= h)
+                })
+                .count();
+            if run > 0 {
+                out.extend(self.queue.drain(..run).map(|(_, _, e)| e));
+                continue;
+            }
+            match self.pop() {
+                Some(e) => out.push(e),
+                None => return,
+            }
+        }
     }
 
     /// The next event that may leave.

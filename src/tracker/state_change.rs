@@ -4,7 +4,7 @@
 
 use super::side::Side;
 use crate::events::{
-    ConnId, Dir, Endpoint, Event, Note, SegmentEvent, StateEvent, StateSource, TcpState,
+    ConnId, Dir, Endpoint, Event, Notes, SegmentEvent, StateEvent, StateSource, TcpState,
 };
 use crate::segment::Segment;
 use crate::timestamp::Timestamp;
@@ -83,7 +83,7 @@ pub(crate) fn segment_event(
     seg: &Segment,
     s: Side,
     (seq, ack): (u32, u32),
-    notes: Vec<Note>,
+    notes: Notes,
 ) -> Event {
     Event::Segment(SegmentEvent {
         frame: seg.frame,

@@ -59,7 +59,7 @@ impl Conn {
         self.record.packets[s] += 1;
         self.record.history.on_segment(s.index(), seg);
         if carries && copy {
-            self.push_segment(q, seg, s, r, vec![Note::Duplicate]);
+            self.push_segment(q, seg, s, r, Note::Duplicate.into());
             self.anomaly(
                 q,
                 t,
@@ -75,7 +75,7 @@ impl Conn {
         }
 
         // Classify: retransmission or a gap.
-        let mut notes = Vec::new();
+        let mut notes = Notes::default();
         let mut retrans_detail = None;
         let side = &self.sides[s];
         if f.syn() && !f.ack() && side.isn == Some(seq) {
@@ -108,13 +108,13 @@ impl Conn {
                         seg.payload_len
                     ));
                 } else if seq > nxt {
-                    notes.push(Note::OutOfOrder);
+                    notes.insert(Note::OutOfOrder);
                 }
             }
         }
         let is_retrans = retrans_detail.is_some();
         if is_retrans {
-            notes.push(Note::Retransmission);
+            notes.insert(Note::Retransmission);
             self.record.retransmissions += 1;
         }
 
@@ -122,7 +122,7 @@ impl Conn {
         let rst = f.rst().then(|| self.rst_check(seg, s, r));
         let rst_ok = rst == Some(RstCheck::Accept);
         if f.rst() && !rst_ok {
-            notes.push(Note::RstOutOfWindow);
+            notes.insert(Note::RstOutOfWindow);
         }
         // A SYN with a new ISN to a synchronized receiver: tcp_validate_incoming answers any
         // SYN there with a challenge ACK and drops it (RFC 5961 §4): no new connection, no
@@ -201,7 +201,7 @@ impl Conn {
         seg: &Segment,
         s: Side,
         r: Side,
-        notes: Vec<Note>,
+        notes: Notes,
     ) {
         if !q.wants(Kind::Segment) {
             return;

@@ -26,7 +26,7 @@ use super::state_change::{state_event, Cause};
 use super::zeek::history::ZeekHistory;
 use crate::events::{
     AnomalyEvent, AnomalyKind, CallEvent, CallName, CallResult, CallSource, ConnId,
-    ConnectionEvent, Endpoint, Errno, Event, FinalStates, Initiator, Note, Outcome, Phase,
+    ConnectionEvent, Endpoint, Errno, Event, FinalStates, Initiator, Note, Notes, Outcome, Phase,
 };
 use crate::segment::Segment;
 use crate::timestamp::Timestamp;
