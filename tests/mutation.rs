@@ -147,6 +147,61 @@ fn every_mutant_of_every_capture_goes_through_every_renderer_without_panic() {
     assert!(n > 15_000, "{n} mutants");
 }
 
+/// Everything a source hands out: each frame (number, time, link, length, bytes), the
+/// warnings, and how it ended (the end, or the error's words).
+fn read_all(src: Result<PcapSource, synfin::capture::CaptureError>) -> Vec<String> {
+    let mut src = match src {
+        Ok(s) => s,
+        Err(e) => return vec![format!("open: {e}")],
+    };
+    let mut seen = Vec::new();
+    loop {
+        match src.next_frame() {
+            Ok(Some(f)) => seen.push(format!(
+                "{} {} {} {} {:?}",
+                f.number, f.ts.0, f.link.0, f.orig_len, f.data
+            )),
+            Ok(None) => {
+                seen.push("end".into());
+                break;
+            }
+            Err(e) => {
+                seen.push(format!("error: {e}"));
+                break;
+            }
+        }
+        if let Some(w) = src.take_warning() {
+            seen.push(format!("warning: {w}"));
+        }
+    }
+    seen
+}
+
+/// A classic pcap file is read through a memory map, anything else as a stream: on every
+/// capture and every mutant, both readers hand out the same frames, warnings and errors (the
+/// same offsets in the same words).
+#[test]
+fn a_mapped_file_reads_as_the_stream_does() {
+    let mut rng = Rng(0x3a9e_d00d_0000_0002);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.pcap");
+    let mut n = 0;
+    for (name, bytes) in captures() {
+        for (i, m) in mutants(&bytes, &mut rng).iter().enumerate() {
+            std::fs::write(&path, m).unwrap();
+            let mapped = read_all(PcapSource::open(&path, 1));
+            let streamed = read_all(PcapSource::from_reader(
+                &path,
+                Box::new(Cursor::new(m.clone())),
+                1,
+            ));
+            assert_eq!(mapped, streamed, "{name}: mutant {i}");
+            n += 1;
+        }
+    }
+    assert!(n > 15_000, "{n} mutants");
+}
+
 #[test]
 #[allow(clippy::zombie_processes)] // reaped by wait4, which also gives its rusage
 fn the_binary_on_mutants_exits_0_or_1_with_a_message() {

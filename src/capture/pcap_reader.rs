@@ -3,6 +3,7 @@
 //! one fixed buffer, never the whole file, never an allocation sized by a record's length.
 
 use super::compression::Compression;
+use super::mapped::MappedPcap;
 use super::CaptureError;
 use crate::frame::{Frame, LinkType};
 use crate::timestamp::Timestamp;
@@ -98,9 +99,36 @@ impl PcapSource {
                 path: path.into(),
                 source,
             })?;
+            // A classic pcap file is read where it lies (see `mapped`); anything else (pcapng,
+            // compressed, a pipe, a device) as a stream.
+            if let Some(m) = MappedPcap::open(&f, BUFFER_SIZE) {
+                return Self::with_reader(path.into(), Box::new(m), first_number);
+            }
             Box::new(f)
         };
         Self::from_reader(path, input, first_number)
+    }
+
+    /// A source on a reader that hands out the file header first.
+    fn with_reader(
+        path: PathBuf,
+        reader: Box<dyn PcapReaderIterator + Send>,
+        first_number: u64,
+    ) -> Result<PcapSource, CaptureError> {
+        let mut src = PcapSource {
+            path,
+            reader,
+            format: Format::PcapNg {
+                interfaces: Vec::new(),
+            },
+            pending: 0,
+            offset: 0,
+            next_number: first_number,
+            comments: Vec::new(),
+            bad_fraction: FractionWarning::None,
+        };
+        src.read_file_header()?;
+        Ok(src)
     }
 
     /// Read a capture from any byte stream; `path` names it in messages.
@@ -226,20 +254,7 @@ impl PcapSource {
             offset: 0,
             what: format!("the file header is damaged ({})", describe(&e)),
         })?;
-        let mut src = PcapSource {
-            path,
-            reader,
-            format: Format::PcapNg {
-                interfaces: Vec::new(),
-            },
-            pending: 0,
-            offset: 0,
-            next_number: first_number,
-            comments: Vec::new(),
-            bad_fraction: FractionWarning::None,
-        };
-        src.read_file_header()?;
-        Ok(src)
+        Self::with_reader(path, reader, first_number)
     }
 
     /// The link type of a pcap file, or of the first pcapng interface.
