@@ -439,3 +439,49 @@ fn the_report_needs_memory_for_connections_open_at_once_and_little_file_per_conn
     eprintln!("{} bytes a row, page {} bytes", rows / lines, page.len());
     assert!(rows / lines <= 200, "{} bytes a row", rows / lines);
 }
+
+/// A capture cut short by another program while synfin reads it (through its memory map) ends
+/// synfin with a one-line error and exit 1, not a crash by SIGBUS.
+#[test]
+fn a_capture_cut_short_while_it_is_read_is_an_error() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.pcap");
+    let mut g = Gen::create(&path);
+    for i in 0..20_000 {
+        g.connection(client(i), server(), i, !i, 2, 100);
+    }
+    g.finish();
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert!(len > 10 << 20, "{len} bytes");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_synfin"))
+        .args(["replay", path.to_str().unwrap(), "-f", "jsonl"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once output has come, synfin is reading; left unread, the pipe stops it long before the
+    // end (the reading thread runs at most a few batches ahead).
+    let mut out = child.stdout.take().unwrap();
+    let mut first = vec![0u8; 4096];
+    out.read_exact(&mut first).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(24)
+        .unwrap();
+    let mut rest = Vec::new();
+    out.read_to_end(&mut rest).unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}: {err}");
+    assert!(err.contains("was cut short by another program"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -8,8 +8,11 @@
 //! given back as the reading goes (`MADV_DONTNEED`), so the map does not count a whole file
 //! in the process's memory.
 //!
-//! A file truncated by another process while it is mapped makes later reads fault (SIGBUS):
-//! a capture still being written is read through the streaming reader (see `PcapSource`).
+//! What the map sees is the file as long as it was when opened: a capture still being written
+//! is read up to there (a pipe follows one). A file cut short by another program while it is
+//! read (a log rotation that truncates in place) would make the next read of a page past its
+//! new end fault: `SIGBUS` is caught then, and synfin exits with a one-line error rather than
+//! a crash.
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use pcap_parser::nom::{self, Needed, Offset};
@@ -43,10 +46,11 @@ impl MappedPcap {
     /// Map `file` if it is a classic pcap file (by its magic); `None` if it is not or cannot
     /// be mapped (the caller reads it as a stream). `limit` is the streaming reader's buffer.
     pub fn open(file: &File, limit: usize) -> Option<MappedPcap> {
-        let len = file.metadata().ok()?.len();
-        if !file.metadata().ok()?.is_file() || len < 24 {
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() < 24 {
             return None;
         }
+        cut_short_is_an_error();
         // SAFETY: the map is only read. A file changed on disk while mapped changes what is
         // read (a capture is read once, in order); one cut short faults, as said above.
         let map = unsafe { Mmap::map(file) }.ok()?;
@@ -74,7 +78,8 @@ impl MappedPcap {
 
     /// Give back the pages of what was read, a few MiB at a time.
     fn release(&mut self) {
-        let page = 4096;
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
         let upto = self.pos / page * page;
         if upto < self.released + RELEASE_EVERY {
             return;
@@ -90,6 +95,30 @@ impl MappedPcap {
         };
         self.released = upto;
     }
+}
+
+/// A `SIGBUS` (a mapped capture cut short under us) ends synfin with a message, not a crash.
+fn cut_short_is_an_error() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        extern "C" fn on_sigbus(_: libc::c_int) {
+            const MSG: &[u8] = b"synfin: a capture file was cut short by another program while \
+                it was read (a log rotation truncating it?): copy it first, or read it through \
+                a pipe (cat FILE | synfin replay -)\n";
+            // SAFETY: write(2) and _exit(2) are async-signal-safe; MSG is static.
+            unsafe {
+                libc::write(2, MSG.as_ptr().cast(), MSG.len());
+                libc::_exit(1);
+            }
+        }
+        // SAFETY: the handler only calls async-signal-safe functions.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigbus as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+        }
+    });
 }
 
 impl PcapReaderIterator for MappedPcap {
@@ -108,7 +137,8 @@ impl PcapReaderIterator for MappedPcap {
             Ok((rem, b)) if data.offset(rem) < self.limit => {
                 Ok((data.offset(rem), PcapBlockOwned::from(b)))
             }
-            // As the streaming reader: a record as long as its buffer never fits in it.
+            // As the streaming reader refuses a record as long as its buffer or longer (it takes
+            // one of exactly its length only at the buffer's start: here never).
             Ok(_) => Err(PcapError::BufferTooSmall),
             Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => Err(e),
             Err(nom::Err::Incomplete(n)) => {

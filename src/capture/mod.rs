@@ -6,7 +6,7 @@ pub mod call_trace;
 mod compression;
 pub mod error;
 pub mod live;
-pub mod mapped;
+mod mapped;
 pub mod pcap_reader;
 pub mod pcap_writer;
 pub mod proc_net;

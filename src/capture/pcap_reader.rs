@@ -1,6 +1,7 @@
-//! Replay: a streaming reader of pcap (µs and ns, both byte orders) and pcapng (several
-//! interfaces, any timestamp resolution) files or stdin, on pcap-parser. Memory stays constant:
-//! one fixed buffer, never the whole file, never an allocation sized by a record's length.
+//! Replay: a reader of pcap (µs and ns, both byte orders) and pcapng (several interfaces, any
+//! timestamp resolution) files or stdin, on pcap-parser. Memory stays constant: one fixed
+//! buffer (or, for a classic pcap file, a memory map whose pages are given back as it is read:
+//! `mapped`), never the whole file, never an allocation sized by a record's length.
 
 use super::compression::Compression;
 use super::mapped::MappedPcap;

@@ -227,6 +227,7 @@ impl Note {
         Note::RstOutOfWindow,
     ];
 
+    /// Its bit in `Notes`: its place in `ALL` (a test checks they agree).
     fn bit(self) -> u8 {
         1 << (self as u8)
     }
@@ -529,4 +530,27 @@ pub struct Summary {
     pub skipped_frames: u64,
     /// Problems met (damaged records, kernel drops), one sentence each.
     pub errors: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Notes` lists in `Note::ALL`'s order by each note's bit: the two orders must agree, and
+    /// every note must be in `ALL` (one left out would vanish from the output).
+    #[test]
+    fn every_note_is_in_all_at_its_own_place() {
+        for (i, n) in Note::ALL.iter().enumerate() {
+            assert_eq!(*n as usize, i);
+            match n {
+                Note::Retransmission
+                | Note::OutOfOrder
+                | Note::Duplicate
+                | Note::AfterClose
+                | Note::RstOutOfWindow => {}
+            }
+        }
+        let all: Notes = Note::ALL.into_iter().rev().collect();
+        assert_eq!(all.iter().collect::<Vec<_>>(), Note::ALL);
+    }
 }

@@ -243,8 +243,7 @@ mod tests {
             sack_perm in any::<bool>(), ts in any::<Option<(u32, u32)>>(),
             notes in proptest::collection::vec(0usize..5, 0..3),
         ) {
-            let all = [Note::Retransmission, Note::OutOfOrder, Note::Duplicate,
-                       Note::AfterClose, Note::RstOutOfWindow];
+            let all = Note::ALL;
             let e = Event::Segment(SegmentEvent {
                 frame, t, conn, src, dst,
                 dir: if c2s { Dir::C2s } else { Dir::S2c },

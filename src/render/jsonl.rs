@@ -97,8 +97,8 @@ impl Renderer for JsonlRenderer {
             }
             return Ok(());
         }
-        // Moved as one block, into room made for it (a batch may pass `BATCH` by a run: the
-        // lines are the same).
+        // Moved as one block, into room made for it: a batch without room for the run goes
+        // first, short (the lines are the same whatever the batches).
         if self.batch.len() + events.len() > self.batch.capacity() {
             self.submit(out)?;
         }

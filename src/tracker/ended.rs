@@ -114,7 +114,8 @@ impl EndedTable {
     }
 
     fn unpack(&self, k: Key, p: &Packed) -> Ended {
-        let addrs = match self.v6.get(&k) {
+        let v6 = (wide(k) & V6_TAG != 0).then(|| self.v6.get(&k)).flatten();
+        let addrs = match v6 {
             Some(a) => *a,
             None => {
                 let [lo, hi] = v4_addrs(wide(k));

@@ -83,8 +83,9 @@ pub type HoldKey = (Timestamp, ConnId, HoldKind);
 /// Events are almost always produced in time order: those go to the back of a deque. The
 /// rest (an inference settled late, a verdict dated at a connection's end) go into the deque
 /// when they are at most `NEAR` places late, else to an ordered map, so that many of them (a
-/// scan refused port after port) never cost a long shift of the deque. `pop` takes the earlier of the two fronts; ties keep the order produced (every
-/// event carries its production number).
+/// scan refused port after port) never cost a long shift of the deque. `pop` takes the earlier
+/// of the two fronts; ties keep the order produced (every event carries its production
+/// number).
 #[derive(Default)]
 pub struct EventQueue {
     /// Kinds of event nobody asked for: dropped at the door (verdicts always pass).
@@ -411,6 +412,59 @@ mod tests {
             expected.sort_by_key(|&i| (times[i as usize], i));
             prop_assert_eq!(out, expected);
             prop_assert!(q.is_empty());
+        }
+
+        /// `pop_ready` hands out exactly what `pop` does, in the same order, whatever the
+        /// times (in order, a few places late, far late), the holds, the mode and `max`.
+        #[test]
+        fn pop_ready_is_pop_until_none(
+            steps in prop::collection::vec((0i64..60, 0u8..8), 1..300),
+            live in any::<bool>(),
+            max in 1usize..40,
+        ) {
+            let (mut a, mut b) = (EventQueue::default(), EventQueue::default());
+            a.set_live(live);
+            b.set_live(live);
+            let (mut by_pop, mut by_run) = (Vec::new(), Vec::new());
+            let mut holds = Vec::new();
+            for (i, &(t, op)) in steps.iter().enumerate() {
+                for q in [&mut a, &mut b] {
+                    match op {
+                        // A hold at t, or the oldest hold ended.
+                        0 => q.hold((Timestamp(t), i as u64, HoldKind::Delivery(Side::Client)), 1),
+                        1 => {
+                            if let Some(&k) = holds.first() {
+                                q.release(k);
+                            }
+                        }
+                        _ => q.push(ev(t, i as u64)),
+                    }
+                }
+                match op {
+                    0 => holds.push((Timestamp(t), i as u64, HoldKind::Delivery(Side::Client))),
+                    1 if !holds.is_empty() => {
+                        holds.remove(0);
+                    }
+                    _ => {}
+                }
+                if i % 7 == 0 {
+                    while let Some(e) = a.pop() {
+                        by_pop.push(tag(e));
+                    }
+                    loop {
+                        let mut run = Vec::new();
+                        b.pop_ready(&mut run, max);
+                        let n = run.len();
+                        prop_assert!(n <= max);
+                        by_run.extend(run.into_iter().map(tag));
+                        if n < max {
+                            break;
+                        }
+                    }
+                    prop_assert_eq!(&by_pop, &by_run);
+                }
+            }
+            prop_assert_eq!(a.len(), b.len());
         }
     }
 }
