@@ -103,6 +103,21 @@ impl Output {
                 stacked(crate::render::ladder::renderer(self.opts)),
                 cf,
             )),
+            Format::Summary => {
+                use crate::events::ConnectionEvent;
+                use crate::render::summary::SummaryRenderer;
+                let width = self.opts.width;
+                let rows = move |batch: &mut Vec<ConnectionEvent>| {
+                    let mut out = Vec::with_capacity(batch.len() * 200);
+                    SummaryRenderer::rows(batch, width, &mut out)?;
+                    Ok(out)
+                };
+                let pool = Pool::new(Arc::new(rows), workers(), 8);
+                Box::new(Grouped::new(
+                    SummaryRenderer::new(width).with_pieces(Box::new(pool)),
+                    cf,
+                ))
+            }
             Format::Timeline => Box::new(Grouped::new(
                 stacked(crate::render::timeline::renderer(self.opts)),
                 cf,

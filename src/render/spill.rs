@@ -88,6 +88,26 @@ impl Spill {
             }
             Some(f) => {
                 let mut f = f.into_inner().map_err(io::IntoInnerError::into_error)?;
+                // Written out from a map of the file: no copy into a buffer of ours first (the
+                // SVG of a large capture is gigabytes). The file is ours alone (unlinked).
+                // SAFETY: nothing else can reach the file to change or cut it.
+                if let Ok(map) = unsafe { memmap2::Mmap::map(&f) } {
+                    let _ = map.advise(memmap2::Advice::Sequential);
+                    for part in map.chunks(1 << 24) {
+                        out.write_all(part)?;
+                        // SAFETY: a read-only map of a file: pages given back are read again
+                        // from it if touched; `part` is not touched again.
+                        let at = part.as_ptr() as usize - map.as_ptr() as usize;
+                        let _ = unsafe {
+                            map.unchecked_advise_range(
+                                memmap2::UncheckedAdvice::DontNeed,
+                                at,
+                                part.len(),
+                            )
+                        };
+                    }
+                    return Ok(());
+                }
                 f.seek(SeekFrom::Start(0))?;
                 let mut buf = vec![0u8; 1 << 20];
                 loop {

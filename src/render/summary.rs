@@ -1,6 +1,6 @@
 //! `--format summary`: one row per connection as it ends, then totals.
 
-use super::group::{ConnGroup, GroupRenderer};
+use super::group::{ConnGroup, Gathered, GroupRenderer};
 use crate::events::{ConnectionEvent, Initiator, Meta, Outcome, Summary, TcpState};
 use crate::timestamp::Timestamp;
 use std::collections::BTreeMap;
@@ -13,6 +13,9 @@ pub struct SummaryRenderer {
     width: usize,
     /// Reused for each row's fields.
     buf: String,
+    /// Where the rows are written when not here (a file's), [`ROWS_BATCH`] verdicts a piece.
+    pieces: Option<Box<dyn super::Pieces<Vec<ConnectionEvent>>>>,
+    batch: Vec<ConnectionEvent>,
     rows: u64,
     by_outcome: BTreeMap<&'static str, u64>,
     tw_client: u64,
@@ -20,6 +23,10 @@ pub struct SummaryRenderer {
     resets: u64,
     retransmissions: u64,
 }
+
+/// Verdicts a piece handed to the pieces (a row is short work: fewer would cost more in
+/// handing over than in writing).
+pub const ROWS_BATCH: usize = 512;
 
 /// Width of the one-line layout (every column); narrower outputs take two lines a row.
 const WIDE: usize = 170;
@@ -92,6 +99,8 @@ impl SummaryRenderer {
         SummaryRenderer {
             width,
             buf: String::new(),
+            pieces: None,
+            batch: Vec::new(),
             rows: 0,
             by_outcome: BTreeMap::new(),
             tw_client: 0,
@@ -101,12 +110,33 @@ impl SummaryRenderer {
         }
     }
 
-    /// Render one verdict as a row (no per-segment events needed). Fields are written into
-    /// one reused buffer: no String per field or row.
+    /// Have the rows written by `pieces` (which must write them as [`SummaryRenderer::rows`]
+    /// does with this width), a batch at a time (for a file: rows wait for their batch).
+    pub fn with_pieces(mut self, pieces: Box<dyn super::Pieces<Vec<ConnectionEvent>>>) -> Self {
+        self.pieces = Some(pieces);
+        self.batch = Vec::with_capacity(ROWS_BATCH);
+        self
+    }
+
+    /// The rows of `verdicts` for lines of `width` columns, appended to `out`.
+    pub fn rows(verdicts: &[ConnectionEvent], width: usize, out: &mut Vec<u8>) -> io::Result<()> {
+        let mut buf = String::new();
+        for v in verdicts {
+            write_row(v, width, &mut buf, out)?;
+        }
+        Ok(())
+    }
+
+    /// Render one verdict as a row (no per-segment events needed).
     pub fn row(&mut self, v: &ConnectionEvent, out: &mut dyn Write) -> io::Result<()> {
-        let wide = self.width >= WIDE;
+        self.count(v, out)?;
+        write_row(v, self.width, &mut self.buf, out)
+    }
+
+    /// Count a verdict into the totals (the heading before the first).
+    fn count(&mut self, v: &ConnectionEvent, out: &mut dyn Write) -> io::Result<()> {
         if self.rows == 0 {
-            self.header(v, wide, out)?;
+            self.header(v, self.width >= WIDE, out)?;
         }
         self.rows += 1;
         *self.by_outcome.entry(v.outcome.as_str()).or_default() += 1;
@@ -119,132 +149,18 @@ impl SummaryRenderer {
         }
         self.resets += u64::from(v.resets);
         self.retransmissions += u64::from(v.retransmissions);
-        let closer = match v.close_initiator {
-            Some(Initiator::Client) => "client",
-            Some(Initiator::Server) => "server",
-            Some(Initiator::Both) => "both",
-            None => "-",
-        };
-        let server_state = if v.final_states.0.len() > 1 {
-            st(1).name()
-        } else {
-            "(self)"
-        };
-        let dur = v.end.since(v.start) as f64 / 1e6;
-        let b = &mut self.buf;
-        b.clear();
-        // Each field appended, and its byte range kept.
-        let mut at = 0;
-        let mut next = |b: &String| -> Range<usize> {
-            let r = at..b.len();
-            at = b.len();
-            r
-        };
-        let _ = write_utc_time(b, v.start);
-        let time = next(b);
-        let _ = write!(b, "{}/{server_state}", st(0));
-        let fin = next(b);
-        let _ = match v.handshake_rtt_ms {
-            Some(r) => write!(b, "{r:.3}"),
-            None => b.write_str("-"),
-        };
-        let rtt = next(b);
-        let _ = write!(b, "{}/{}", v.packets[0], v.packets[1]);
-        let pkts = next(b);
-        let _ = write!(b, "{}/{}", v.bytes[0], v.bytes[1]);
-        let bytes = next(b);
-        let _ = write!(b, "{}", v.client);
-        let client = next(b);
-        let _ = write!(b, "{}", v.server);
-        let server = next(b);
-        let _ = write!(b, "{dur:.3}");
-        let dur_text = next(b);
-        if wide {
-            return writeln!(
-                out,
-                "{:>5} {:<15} {:<21} {:<21} {:>10} {:>8} {:>9} {:>11} {:<10} {:<6} {:<10} {:<6} {}",
-                v.conn,
-                &b[time],
-                &b[client],
-                &b[server],
-                &b[dur_text],
-                &b[rtt],
-                &b[pkts],
-                &b[bytes],
-                v.history,
-                v.conn_state,
-                v.outcome.as_str(),
-                closer,
-                &b[fin],
-            );
-        }
-        // client → server as one column of 45 (the arrow: one column, three bytes).
-        let pad = 45usize.saturating_sub(client.len() + 3 + server.len());
-        write!(
-            out,
-            "{:>5} {:<15} {} → {}",
-            v.conn, &b[time], &b[client], &b[server]
-        )?;
-        if self.width >= 100 {
-            writeln!(
-                out,
-                "{:pad$} {:<10} {}",
-                "",
-                v.outcome.as_str(),
-                &b[fin.clone()]
-            )?;
-        } else if self.width >= 80 {
-            writeln!(out, "{:pad$} {}", "", v.outcome.as_str())?;
-        } else {
-            writeln!(out)?;
-        }
-        // The details under the row, wrapped to the width (ASCII: bytes are columns).
-        let outcome = v.outcome.as_str();
-        let history = v.history.as_str();
-        let state = v.conn_state.as_str();
-        let rtt_unit = if v.handshake_rtt_ms.is_some() {
-            " ms"
-        } else {
-            ""
-        };
-        let details: [(&str, &str, &str, &str); 9] = [
-            (if self.width < 80 { outcome } else { "" }, "", "", ""),
-            (
-                if self.width < 100 { "final " } else { "" },
-                if self.width < 100 { &b[fin] } else { "" },
-                "",
-                "",
-            ),
-            ("", &b[dur_text], " ms", ""),
-            ("rtt ", &b[rtt], rtt_unit, ""),
-            ("pkts ", &b[pkts], "", ""),
-            ("bytes ", &b[bytes], "", ""),
-            (history, " ", state, ""),
-            ("closer ", closer, "", ""),
-            ("", "", "", ""),
-        ];
-        const INDENT: usize = 22;
-        out.write_all(&[b' '; INDENT])?;
-        let mut len = 0;
-        for (a, m, z, y) in details {
-            let w = a.len() + m.len() + z.len() + y.len();
-            if w == 0 {
-                continue;
+        Ok(())
+    }
+
+    /// Hand the batch of verdicts on.
+    fn submit(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if let Some(p) = &mut self.pieces {
+            if !self.batch.is_empty() {
+                let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(ROWS_BATCH));
+                p.submit(batch, &mut super::write_to(out))?;
             }
-            if len > 0 && INDENT + len + 2 + w > self.width {
-                out.write_all(b"\n")?;
-                out.write_all(&[b' '; INDENT])?;
-                len = 0;
-            } else if len > 0 {
-                out.write_all(b", ")?;
-                len += 2;
-            }
-            for part in [a, m, z, y] {
-                out.write_all(part.as_bytes())?;
-            }
-            len += w;
         }
-        out.write_all(b"\n")
+        Ok(())
     }
 
     /// The date line and the column headings, before the first row.
@@ -282,7 +198,22 @@ impl GroupRenderer for SummaryRenderer {
     fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
         self.row(&g.verdict, out)
     }
+    fn connection_gathered(&mut self, g: Gathered, out: &mut dyn Write) -> io::Result<()> {
+        if self.pieces.is_none() {
+            return self.row(g.verdict(), out);
+        }
+        self.count(g.verdict(), out)?;
+        self.batch.push(g.into_group().verdict);
+        if self.batch.len() >= ROWS_BATCH {
+            self.submit(out)?;
+        }
+        Ok(())
+    }
     fn finish(&mut self, s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        self.submit(out)?;
+        if let Some(p) = &mut self.pieces {
+            p.drain(&mut super::write_to(out))?;
+        }
         if self.rows > 0 {
             writeln!(out)?;
         }
@@ -321,6 +252,144 @@ impl GroupRenderer for SummaryRenderer {
         }
         Ok(())
     }
+}
+
+/// One verdict's row (two lines and more when narrow) for lines of `width` columns; its fields
+/// are written into `buf` (reused: no String per field or row).
+fn write_row(
+    v: &ConnectionEvent,
+    width: usize,
+    buf: &mut String,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let wide = width >= WIDE;
+    let st = |i: usize| v.final_states.0.get(i).map_or(TcpState::Unknown, |x| x.1);
+    let closer = match v.close_initiator {
+        Some(Initiator::Client) => "client",
+        Some(Initiator::Server) => "server",
+        Some(Initiator::Both) => "both",
+        None => "-",
+    };
+    let server_state = if v.final_states.0.len() > 1 {
+        st(1).name()
+    } else {
+        "(self)"
+    };
+    let dur = v.end.since(v.start) as f64 / 1e6;
+    let b = buf;
+    b.clear();
+    // Each field appended, and its byte range kept.
+    let mut at = 0;
+    let mut next = |b: &String| -> Range<usize> {
+        let r = at..b.len();
+        at = b.len();
+        r
+    };
+    let _ = write_utc_time(b, v.start);
+    let time = next(b);
+    let _ = write!(b, "{}/{server_state}", st(0));
+    let fin = next(b);
+    let _ = match v.handshake_rtt_ms {
+        Some(r) => write!(b, "{r:.3}"),
+        None => b.write_str("-"),
+    };
+    let rtt = next(b);
+    let _ = write!(b, "{}/{}", v.packets[0], v.packets[1]);
+    let pkts = next(b);
+    let _ = write!(b, "{}/{}", v.bytes[0], v.bytes[1]);
+    let bytes = next(b);
+    let _ = write!(b, "{}", v.client);
+    let client = next(b);
+    let _ = write!(b, "{}", v.server);
+    let server = next(b);
+    let _ = write!(b, "{dur:.3}");
+    let dur_text = next(b);
+    if wide {
+        return writeln!(
+            out,
+            "{:>5} {:<15} {:<21} {:<21} {:>10} {:>8} {:>9} {:>11} {:<10} {:<6} {:<10} {:<6} {}",
+            v.conn,
+            &b[time],
+            &b[client],
+            &b[server],
+            &b[dur_text],
+            &b[rtt],
+            &b[pkts],
+            &b[bytes],
+            v.history,
+            v.conn_state,
+            v.outcome.as_str(),
+            closer,
+            &b[fin],
+        );
+    }
+    // client → server as one column of 45 (the arrow: one column, three bytes).
+    let pad = 45usize.saturating_sub(client.len() + 3 + server.len());
+    write!(
+        out,
+        "{:>5} {:<15} {} → {}",
+        v.conn, &b[time], &b[client], &b[server]
+    )?;
+    if width >= 100 {
+        writeln!(
+            out,
+            "{:pad$} {:<10} {}",
+            "",
+            v.outcome.as_str(),
+            &b[fin.clone()]
+        )?;
+    } else if width >= 80 {
+        writeln!(out, "{:pad$} {}", "", v.outcome.as_str())?;
+    } else {
+        writeln!(out)?;
+    }
+    // The details under the row, wrapped to the width (ASCII: bytes are columns).
+    let outcome = v.outcome.as_str();
+    let history = v.history.as_str();
+    let state = v.conn_state.as_str();
+    let rtt_unit = if v.handshake_rtt_ms.is_some() {
+        " ms"
+    } else {
+        ""
+    };
+    let details: [(&str, &str, &str, &str); 9] = [
+        (if width < 80 { outcome } else { "" }, "", "", ""),
+        (
+            if width < 100 { "final " } else { "" },
+            if width < 100 { &b[fin] } else { "" },
+            "",
+            "",
+        ),
+        ("", &b[dur_text], " ms", ""),
+        ("rtt ", &b[rtt], rtt_unit, ""),
+        ("pkts ", &b[pkts], "", ""),
+        ("bytes ", &b[bytes], "", ""),
+        (history, " ", state, ""),
+        ("closer ", closer, "", ""),
+        ("", "", "", ""),
+    ];
+    const INDENT: usize = 22;
+    out.write_all(&[b' '; INDENT])?;
+    let mut len = 0;
+    for (a, m, z, y) in details {
+        let w = a.len() + m.len() + z.len() + y.len();
+        if w == 0 {
+            continue;
+        }
+        if len > 0 && INDENT + len + 2 + w > width {
+            out.write_all(b"\n")?;
+            out.write_all(&[b' '; INDENT])?;
+            len = 0;
+        } else if len > 0 {
+            out.write_all(b", ")?;
+            len += 2;
+        }
+        for part in [a, m, z, y] {
+            out.write_all(part.as_bytes())?;
+        }
+        len += w;
+    }
+    out.write_all(b"\n")
 }
 
 /// The summary needs only verdicts (the tracker makes no other events for it), handed on in
