@@ -475,14 +475,8 @@ fn a_capture_cut_short_while_it_is_read_is_an_error() {
         .unwrap();
     let mut rest = Vec::new();
     out.read_to_end(&mut rest).unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let status = child.wait().unwrap();
+    let end = child.wait_with_output().unwrap();
+    let (status, err) = (end.status, String::from_utf8_lossy(&end.stderr));
     assert_eq!(status.code(), Some(1), "{status:?}: {err}");
     assert!(err.contains("was cut short by another program"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");

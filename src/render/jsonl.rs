@@ -57,13 +57,7 @@ impl JsonlRenderer {
 
     /// Hand the batch on.
     fn submit(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        if let Some(p) = &mut self.pieces {
-            if !self.batch.is_empty() {
-                let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-                p.submit(batch, &mut super::write_to(out))?;
-            }
-        }
-        Ok(())
+        super::submit_batch(&mut self.pieces, &mut self.batch, BATCH, out)
     }
 
     fn event_line(&mut self, out: &mut dyn Write, e: &Event) -> io::Result<()> {

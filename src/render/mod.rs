@@ -172,6 +172,23 @@ pub trait Pieces<T, R = Vec<u8>>: Send {
     fn drain(&mut self, take: &mut dyn FnMut(R) -> io::Result<()>) -> io::Result<()>;
 }
 
+/// Hand `batch` (unless empty) to `pieces` (if any), leaving an empty one with room for
+/// `room`; the drawings ready are written to `out`.
+pub(crate) fn submit_batch<T>(
+    pieces: &mut Option<Box<dyn Pieces<Vec<T>>>>,
+    batch: &mut Vec<T>,
+    room: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if let Some(p) = pieces {
+        if !batch.is_empty() {
+            let full = std::mem::replace(batch, Vec::with_capacity(room));
+            p.submit(full, &mut write_to(out))?;
+        }
+    }
+    Ok(())
+}
+
 /// A `take` for [`Pieces`] of bytes: write them.
 pub fn write_to(out: &mut dyn Write) -> impl FnMut(Vec<u8>) -> io::Result<()> + '_ {
     move |b| out.write_all(&b)

@@ -154,13 +154,7 @@ impl SummaryRenderer {
 
     /// Hand the batch of verdicts on.
     fn submit(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        if let Some(p) = &mut self.pieces {
-            if !self.batch.is_empty() {
-                let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(ROWS_BATCH));
-                p.submit(batch, &mut super::write_to(out))?;
-            }
-        }
-        Ok(())
+        super::submit_batch(&mut self.pieces, &mut self.batch, ROWS_BATCH, out)
     }
 
     /// The date line and the column headings, before the first row.
