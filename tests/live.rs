@@ -479,15 +479,22 @@ fn loopback_segments_of_64_kib_arrive_whole_in_time_order_across_ring_blocks() {
         );
     }
     // Blocks are read in turn: the client's data segments (sent in order, from one socket)
-    // come in sequence order.
+    // come in sequence order, but for the kernel's own swaps of neighbours (two CPUs taking
+    // ring places the other way round, as below; seen once in ~30 loaded runs): a step back
+    // is at most one segment, and rare. A block read out of turn would step back by a block.
     let data: Vec<u64> = segs
         .iter()
         .filter(|s| s["dir"] == "c2s" && s["len"].as_u64() > Some(0))
         .map(|s| s["seq"].as_u64().unwrap())
         .collect();
+    let back: Vec<u64> = data
+        .windows(2)
+        .filter(|w| w[1] < w[0])
+        .map(|w| w[0] - w[1])
+        .collect();
     assert!(
-        data.windows(2).all(|w| w[0] < w[1]),
-        "data out of order: {data:?}"
+        back.len() <= 2 && back.iter().all(|&b| b <= 65_536),
+        "data out of order (steps back {back:?}): {data:?}"
     );
     // Time order, up to the kernel's own: a frame is stamped before it takes its place in the
     // ring, so frames stamped on two CPUs at nearly the same moment can take their places the
