@@ -283,14 +283,7 @@ fn threaded_replay_prints_exactly_what_one_thread_does() {
             renderer_for(format, opts, ConnFilter::default()),
             Box::new(out),
         );
-        let meta = Meta {
-            schema: 1,
-            tool: "synfin",
-            version: env!("CARGO_PKG_VERSION"),
-            source: "replay",
-            input: path.clone(),
-            linktype: "RAW".into(),
-        };
+        let meta = Meta::synfin("replay", path.clone(), "RAW".into());
         p.start(&meta).unwrap();
         let mut src = PcapSource::open(path.as_ref(), 1).unwrap();
         while let Some(f) = src.next_frame().unwrap() {

@@ -265,58 +265,67 @@ impl Pipeline {
         self.drain()
     }
 
+    /// Hand on what the tracker lets out, a run at a time.
     fn drain(&mut self) -> io::Result<()> {
-        // Nothing to join or replace (a file without observed calls): the events go to the
-        // renderer as they leave the tracker, a run at a time.
-        if self.live.is_none() && self.replaced.is_none() && self.extra.is_empty() {
-            loop {
-                self.tracker.poll_events(&mut self.ready, READY_MAX);
-                if self.ready.is_empty() {
-                    return self.renderer.quiet(&mut self.out);
-                }
+        loop {
+            self.tracker.poll_events(&mut self.ready, READY_MAX);
+            if self.ready.is_empty() {
+                return self.renderer.quiet(&mut self.out);
+            }
+            // Nothing to join or replace (a file without observed calls): the run goes to the
+            // renderer as it is.
+            if self.live.is_none() && self.replaced.is_none() && self.extra.is_empty() {
                 self.renderer.events_owned(&mut self.ready, &mut self.out)?;
-            }
-        }
-        while let Some(e) = self.tracker.poll_event() {
-            if let (Event::Call(c), Some(replaced)) = (&e, &self.replaced) {
-                if c.source == CallSource::Inferred && replaced(c) {
-                    continue;
-                }
-            }
-            if let Some(live) = &mut self.live {
-                if let Event::Call(c) = &e {
-                    if live.replaces(c) {
-                        continue;
-                    }
-                }
-                let mut out = Vec::new();
-                let bad = live.event(e, &mut out);
-                self.tally_checks(bad);
-                for x in out {
-                    self.renderer.event(&x, &mut self.out)?;
-                }
                 continue;
             }
-            while self.extra.front().is_some_and(|x| x.t() <= e.t()) {
-                let x = self.extra.pop_front().expect("checked");
-                self.renderer.event(&x, &mut self.out)?;
+            let mut run = std::mem::take(&mut self.ready);
+            for e in run.drain(..) {
+                self.joined(e)?;
             }
-            // A connection's observed calls that return after its last segment (a connect()
-            // refused by the final RST) still belong to it: before its verdict.
-            if let Event::Connection(v) = &e {
-                if self.extra.iter().any(|x| x.conn() == v.conn) {
-                    let (mine, rest) = std::mem::take(&mut self.extra)
-                        .into_iter()
-                        .partition::<Vec<_>, _>(|x| x.conn() == v.conn);
-                    self.extra = rest.into();
-                    for x in mine {
-                        self.renderer.event(&x, &mut self.out)?;
-                    }
+            self.ready = run;
+        }
+    }
+
+    /// One event with what joins or replaces it: traced calls (`watch`), observed calls
+    /// (a demo's pcapng).
+    fn joined(&mut self, e: Event) -> io::Result<()> {
+        if let (Event::Call(c), Some(replaced)) = (&e, &self.replaced) {
+            if c.source == CallSource::Inferred && replaced(c) {
+                return Ok(());
+            }
+        }
+        if let Some(live) = &mut self.live {
+            if let Event::Call(c) = &e {
+                if live.replaces(c) {
+                    return Ok(());
                 }
             }
-            self.renderer.event_owned(e, &mut self.out)?;
+            let mut out = Vec::new();
+            let bad = live.event(e, &mut out);
+            self.tally_checks(bad);
+            for x in out {
+                self.renderer.event(&x, &mut self.out)?;
+            }
+            return Ok(());
         }
-        self.renderer.quiet(&mut self.out)
+        while self.extra.front().is_some_and(|x| x.t() <= e.t()) {
+            let x = self.extra.pop_front().expect("checked");
+            self.renderer.event(&x, &mut self.out)?;
+        }
+        // A connection's observed calls that return after its last segment (a connect()
+        // refused by the final RST) still belong to it: before its verdict.
+        if let Event::Connection(v) = &e {
+            if self.extra.iter().any(|x| x.conn() == v.conn) {
+                let (mine, rest) = std::mem::take(&mut self.extra)
+                    .into_iter()
+                    .partition::<Vec<_>, _>(|x| x.conn() == v.conn);
+                self.extra = rest.into();
+                for x in mine {
+                    self.renderer.event(&x, &mut self.out)?;
+                }
+            }
+        }
+        self.renderer.event_owned(e, &mut self.out)
     }
 
     /// Flush the writer (e.g. periodically while live).

@@ -125,10 +125,22 @@ impl Gathered {
         }
     }
 
+    /// The verdict, handed over (the events are dropped as gathered).
+    pub fn into_verdict(self) -> ConnectionEvent {
+        self.group.verdict
+    }
+
     /// The connection as one group, handed over.
     pub fn into_group(mut self) -> ConnGroup {
         self.group();
         self.group
+    }
+}
+
+impl From<ConnGroup> for Gathered {
+    /// A group already in one `Vec` (as one chunk: nothing to put together).
+    fn from(g: ConnGroup) -> Self {
+        Gathered::new(g.events.into(), g.verdict)
     }
 }
 

@@ -145,6 +145,14 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
     }
 
     fn event_owned(&mut self, event: Event, out: &mut dyn Write) -> io::Result<()> {
+        // The common case first: an event of a connection already open (never judged: its
+        // group leaves `open` with its verdict; id 0, no connection, is never open).
+        if !matches!(event, Event::Connection(_)) {
+            if let Some(v) = self.open.get_mut(&event.conn()) {
+                v.push(event);
+                return Ok(());
+            }
+        }
         match event {
             Event::Connection(v) => {
                 let mut events = self.open.remove(&v.conn).unwrap_or_default();
@@ -173,14 +181,6 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
             }
             // Calls on no connection (listen()) belong to no drawing.
             e if e.conn() == 0 => Ok(()),
-            // The common case first: an event of a connection already open (never judged: its
-            // group leaves `open` with its verdict).
-            e if self.open.contains_key(&e.conn()) => {
-                if let Some(v) = self.open.get_mut(&e.conn()) {
-                    v.push(e);
-                }
-                Ok(())
-            }
             // An event of a connection already judged (ids are judged once each): a late one,
             // such as TIME_WAIT's end. Any other starts or joins its open group, whatever
             // order the ids come in (an observed connect() can precede an earlier SYN).
@@ -311,28 +311,25 @@ impl GroupRenderer for Stacked {
     }
 
     fn connection_owned(&mut self, g: ConnGroup, out: &mut dyn Write) -> io::Result<()> {
-        self.connection_gathered(Gathered::new(g.events.into(), g.verdict), out)
+        self.connection_gathered(g.into(), out)
     }
 
     fn connection_gathered(&mut self, mut g: Gathered, out: &mut dyn Write) -> io::Result<()> {
         let first = self.count == 0;
         self.count += 1;
-        let Some(p) = &mut self.pieces else {
+        if self.pieces.is_none() {
             return Self::piece(self.draw, &self.opts, first, g.group(), out);
-        };
+        }
         self.batch.push((first, g));
         if self.batch.len() >= STACKED_BATCH {
-            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(STACKED_BATCH));
-            p.submit(batch, &mut super::write_to(out))?;
+            super::submit_batch(&mut self.pieces, &mut self.batch, STACKED_BATCH, out)?;
         }
         Ok(())
     }
 
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        super::submit_batch(&mut self.pieces, &mut self.batch, 0, out)?;
         if let Some(p) = &mut self.pieces {
-            if !self.batch.is_empty() {
-                p.submit(std::mem::take(&mut self.batch), &mut super::write_to(out))?;
-            }
             p.drain(&mut super::write_to(out))?;
         }
         if self.count == 0 {

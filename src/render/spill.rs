@@ -93,17 +93,14 @@ impl Spill {
                 // SAFETY: nothing else can reach the file to change or cut it.
                 if let Ok(map) = unsafe { memmap2::Mmap::map(&f) } {
                     let _ = map.advise(memmap2::Advice::Sequential);
-                    for part in map.chunks(1 << 24) {
-                        out.write_all(part)?;
+                    const PART: usize = 1 << 24;
+                    for at in (0..map.len()).step_by(PART) {
+                        let len = PART.min(map.len() - at);
+                        out.write_all(&map[at..at + len])?;
                         // SAFETY: a read-only map of a file: pages given back are read again
-                        // from it if touched; `part` is not touched again.
-                        let at = part.as_ptr() as usize - map.as_ptr() as usize;
+                        // from it if touched; this part is not touched again.
                         let _ = unsafe {
-                            map.unchecked_advise_range(
-                                memmap2::UncheckedAdvice::DontNeed,
-                                at,
-                                part.len(),
-                            )
+                            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, len)
                         };
                     }
                     return Ok(());

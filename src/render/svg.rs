@@ -568,10 +568,10 @@ fn rel(t: Timestamp, start: Timestamp) -> String {
     }
     s.push_str(itoa::Buffer::new().format(a / 1_000_000));
     s.push('.');
-    let frac = a % 1_000_000;
-    let digits = itoa::Buffer::new().format(frac).len();
-    s.extend(std::iter::repeat_n('0', 6 - digits));
-    s.push_str(itoa::Buffer::new().format(frac));
+    let mut buf = itoa::Buffer::new();
+    let frac = buf.format(a % 1_000_000);
+    s.extend(std::iter::repeat_n('0', 6 - frac.len()));
+    s.push_str(frac);
     s
 }
 
@@ -1046,7 +1046,7 @@ impl GroupRenderer for SvgRenderer {
     }
 
     fn connection_owned(&mut self, g: ConnGroup, out: &mut dyn Write) -> io::Result<()> {
-        self.connection_gathered(Gathered::new(g.events.into(), g.verdict), out)
+        self.connection_gathered(g.into(), out)
     }
 
     fn connection_gathered(&mut self, mut g: Gathered, out: &mut dyn Write) -> io::Result<()> {

@@ -57,6 +57,11 @@ fn wide(k: Key) -> u128 {
     (u128::from(k[0]) << 64) | u128::from(k[1])
 }
 
+/// An IPv6 connection's key (its addresses are in the side map).
+fn is_v6(k: Key) -> bool {
+    wide(k) & V6_TAG != 0
+}
+
 fn v4_addrs(k: u128) -> [SocketAddr; 2] {
     let ep = |ip: u128, port: u128| {
         SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip as u32), port as u16))
@@ -98,7 +103,7 @@ impl EndedTable {
         if e.addrs[0] == key.lo {
             flags |= CLIENT_IS_LO;
         }
-        if wide(k) & V6_TAG != 0 {
+        if is_v6(k) {
             self.v6.insert(k, e.addrs);
         }
         self.map.insert(
@@ -114,7 +119,7 @@ impl EndedTable {
     }
 
     fn unpack(&self, k: Key, p: &Packed) -> Ended {
-        let v6 = (wide(k) & V6_TAG != 0).then(|| self.v6.get(&k)).flatten();
+        let v6 = is_v6(k).then(|| self.v6.get(&k)).flatten();
         let addrs = match v6 {
             Some(a) => *a,
             None => {
@@ -144,7 +149,7 @@ impl EndedTable {
     /// Forget `key` (its deadline entry goes stale).
     pub fn remove(&mut self, key: &FlowKey) {
         let k = compact(key);
-        if self.map.remove(&k).is_some() && wide(k) & V6_TAG != 0 {
+        if self.map.remove(&k).is_some() && is_v6(k) {
             self.v6.remove(&k);
         }
     }

@@ -227,10 +227,11 @@ impl EventQueue {
     /// calls, RSTs, request ACKs]`.
     pub fn holds_before(&self, limits: [Timestamp; 4]) -> Vec<(HoldKey, u128)> {
         // Nearly always (every segment asks): nothing is due, known from the cached oldest.
-        match self.oldest_cache.get() {
-            Some(None) => return Vec::new(),
-            Some(Some(oldest)) if limits.iter().all(|l| oldest >= *l) => return Vec::new(),
-            _ => {}
+        if self
+            .oldest_time()
+            .is_none_or(|oldest| limits.iter().all(|l| oldest >= *l))
+        {
+            return Vec::new();
         }
         let [deliveries, fin_calls, rsts, accepts] = limits;
         let mut v: Vec<(HoldKey, u128)> = self
@@ -305,18 +306,7 @@ impl EventQueue {
     /// until `None`, with a run of the deque moved at once).
     pub fn pop_ready(&mut self, out: &mut Vec<Event>, max: usize) {
         while out.len() < max {
-            let oldest = if self.live {
-                None
-            } else {
-                match self.oldest_cache.get() {
-                    Some(cached) => cached,
-                    None => {
-                        let o = self.oldest_hold().map(|(k, _)| k.0);
-                        self.oldest_cache.set(Some(o));
-                        o
-                    }
-                }
-            };
+            let oldest = self.holding_from();
             let late = self.late.first_key_value().map(|(k, _)| *k);
             // The deque's events before the map's first and not held back.
             let run = self
@@ -338,21 +328,31 @@ impl EventQueue {
         }
     }
 
+    /// The time after which events are held back (the oldest hold's; none while live).
+    fn holding_from(&self) -> Option<Timestamp> {
+        if self.live {
+            return None;
+        }
+        self.oldest_time()
+    }
+
+    /// The oldest hold's time, cached until a hold changes.
+    fn oldest_time(&self) -> Option<Timestamp> {
+        match self.oldest_cache.get() {
+            Some(cached) => cached,
+            None => {
+                let o = self.oldest_hold().map(|(k, _)| k.0);
+                self.oldest_cache.set(Some(o));
+                o
+            }
+        }
+    }
+
     /// The next event that may leave.
     pub fn pop(&mut self) -> Option<Event> {
         let (t, n) = self.front()?;
-        if !self.live {
-            let oldest = match self.oldest_cache.get() {
-                Some(cached) => cached,
-                None => {
-                    let o = self.oldest_hold().map(|(k, _)| k.0);
-                    self.oldest_cache.set(Some(o));
-                    o
-                }
-            };
-            if oldest.is_some_and(|first| t > first) {
-                return None;
-            }
+        if self.holding_from().is_some_and(|first| t > first) {
+            return None;
         }
         if self.queue.front().is_some_and(|f| (f.0, f.1) == (t, n)) {
             self.queue.pop_front().map(|(_, _, e)| e)
