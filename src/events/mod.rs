@@ -265,6 +265,16 @@ impl Notes {
         self.0 == 0
     }
 
+    /// The set as a byte: bit `i` for `Note::ALL[i]`.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set a byte of `bits` stands for (bits past `Note::ALL` are dropped).
+    pub fn from_bits(bits: u8) -> Notes {
+        Notes(bits & ((1 << Note::ALL.len()) - 1))
+    }
+
     /// The notes, in `Note::ALL`'s order.
     pub fn iter(self) -> impl Iterator<Item = Note> {
         Note::ALL.into_iter().filter(move |n| self.contains(*n))

@@ -5,8 +5,8 @@
 //! of open connections, and of at most `MAX_HELD` ended ones waiting for an earlier one (past
 //! that the oldest waiting is drawn at once, out of order, so memory stays bounded).
 
-use super::gathered::EventChunks;
 pub use super::gathered::Gathered;
+use super::packed::PackedEvents;
 use super::Renderer;
 use crate::events::{ConnId, ConnectionEvent, Event, Meta, Summary};
 use crate::filter::ConnFilter;
@@ -54,7 +54,7 @@ pub trait GroupRenderer {
 pub struct Grouped<G> {
     inner: G,
     filter: ConnFilter,
-    open: FxHashMap<ConnId, EventChunks>,
+    open: FxHashMap<ConnId, PackedEvents>,
     /// Connections drawn, for their late events (TIME_WAIT's end); the oldest are forgotten
     /// past `SHOWN_KEPT`, so memory stays bounded however long the input.
     shown: FxHashSet<ConnId>,
@@ -156,15 +156,20 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
         match event {
             Event::Connection(v) => {
                 let mut events = self.open.remove(&v.conn).unwrap_or_default();
-                // In time order: a live source's traced calls can come a little after the
-                // segments around them (stable: a segment's own changes stay after it).
-                if !events.iter().map(Event::t).is_sorted() {
-                    let mut all = events.into_vec();
-                    all.sort_by_key(Event::t);
-                    events = all.into();
-                }
                 let conn = v.conn;
-                let group = self.filter.matches(&v).then(|| Gathered::new(events, *v));
+                let group = self.filter.matches(&v).then(|| {
+                    if events.is_sorted() {
+                        return Gathered::new(events, *v);
+                    }
+                    // In time order: a live source's traced calls can come a little after the
+                    // segments around them (stable: a segment's own changes stay after it).
+                    let mut all = events.unpack();
+                    all.sort_by_key(Event::t);
+                    Gathered::from(ConnGroup {
+                        events: all,
+                        verdict: *v,
+                    })
+                });
                 if conn < self.next || self.early.contains(&conn) {
                     // Already past (ids not from this tracker, or a repeat): draw it now.
                     return self.emit(group, Vec::new(), out);

@@ -22,6 +22,7 @@ pub mod jsonl;
 pub mod ladder;
 pub mod layout;
 pub mod mermaid;
+pub mod packed;
 pub(crate) mod palette;
 pub mod report;
 pub mod spill;
