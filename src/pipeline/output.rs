@@ -71,7 +71,7 @@ impl Output {
     /// drawn on worker threads (`pool`), written in order. Not for a live view: output waits
     /// for its piece.
     pub fn file_renderer(&mut self, cf: ConnFilter) -> Box<dyn Renderer> {
-        use super::pool::{workers, Pool};
+        use super::pool::{heavy_workers, workers, Pool};
         use crate::render::group::{Gathered, Stacked, StackedBatch};
         use std::sync::Arc;
         let stacked = |s: Stacked| {
@@ -131,7 +131,7 @@ impl Output {
                 let opts = r.opts();
                 let drawings =
                     move |batch: &mut Vec<Gathered>| Ok(SvgRenderer::drawings(batch, &opts));
-                let pool = Pool::new(Arc::new(drawings), workers(), 8);
+                let pool = Pool::new(Arc::new(drawings), heavy_workers(), 8);
                 Box::new(Grouped::new(r.with_pieces(Box::new(pool)), cf))
             }
             _ => self.renderer(cf),
