@@ -77,7 +77,10 @@ impl Output {
         let stacked = |s: Stacked| {
             let (draw, opts) = s.drawing();
             let piece = move |batch: &mut StackedBatch| {
-                let mut out = Vec::new();
+                // Room for the whole piece at once (a ladder's row is ~75 bytes an event; the
+                // buffer growing by doubling copied the piece twice over).
+                let events: usize = batch.iter().map(|(_, g)| g.len() + 4).sum();
+                let mut out = Vec::with_capacity(events * 128);
                 for (first, g) in batch {
                     Stacked::piece(draw, &opts, *first, g.group(), &mut out)?;
                     g.drawn();

@@ -30,6 +30,16 @@ impl Gathered {
         }
     }
 
+    /// How many events (before the verdict).
+    pub fn len(&self) -> usize {
+        self.events.len() + self.group.events.len()
+    }
+
+    /// No events.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The verdict.
     pub fn verdict(&self) -> &ConnectionEvent {
         &self.group.verdict
