@@ -3,7 +3,10 @@
 # generator, examples/loadgen.rs) drives loopback connections flat out (its own tcpdump
 # captures the same load, for comparison).
 #
-#   benches/live-load.sh [SECS] [summary|write]     defaults: 10 summary
+#   benches/live-load.sh [SECS] [summary|write|ladder]     defaults: 10 summary
+#
+# `ladder` watches with the streaming ladder (`--format ladder`: each connection drawn as it
+# ends) instead of the summary.
 #
 # Prints the client's rate, tcpdump's kernel drops, and synfin's segment count and drops
 # (synfin prints "the kernel dropped N frames" on stderr when N > 0).
@@ -19,13 +22,19 @@ tdmode=print
 if [ "$MODE" = write ]; then
   args+=(-w "$out/live.pcap")
   tdmode=write
+elif [ "$MODE" = ladder ]; then
+  args=(watch -i lo --format ladder --color never --width 120 --duration $((SECS + 4)))
 fi
 ./target/release/synfin "${args[@]}" >"$out/summary.txt" 2>"$out/stderr.txt" &
 pid=$!
 sleep 1
 bash benches/make-captures.sh live "$SECS" default "$tdmode" | tail -4
 wait $pid
-echo "synfin watch ($MODE): $(grep " connections (" "$out/summary.txt")"
+if [ "$MODE" = ladder ]; then
+  echo "synfin watch (ladder): $(grep -c '^conn ' "$out/summary.txt") connections drawn, $(grep -c '─' "$out/summary.txt") arrow lines, $(wc -c <"$out/summary.txt") bytes"
+else
+  echo "synfin watch ($MODE): $(grep " connections (" "$out/summary.txt")"
+fi
 if grep -q "dropped" "$out/stderr.txt"; then
   echo "synfin: $(grep dropped "$out/stderr.txt")"
 else

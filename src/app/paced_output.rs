@@ -83,7 +83,13 @@ struct Queue {
     not_shown: usize,
     /// How long a terminal's lines may wait ([`STALE`]).
     stale: Duration,
+    /// Emptied buffers, back from the writer to be filled again (a buffer begun anew grew by
+    /// doubling, copying itself, at every hand-on).
+    spare: Vec<Vec<u8>>,
 }
+
+/// Emptied buffers kept for reuse.
+const SPARE: usize = 4;
 
 impl Queue {
     /// A terminal that fell behind: leave out the waiting lines that are too old (while the
@@ -190,8 +196,13 @@ impl PacedOutput {
         while !self.terminal && q.bytes > MAX_QUEUED && q.failed.is_none() {
             q = self.shared.room.wait(q).unwrap_or_else(|p| p.into_inner());
         }
-        let rest = self.buf.split_off(end);
-        let bytes = std::mem::replace(&mut self.buf, rest);
+        let mut next = q
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(HAND_ON * 2));
+        next.extend_from_slice(&self.buf[end..]);
+        self.buf.truncate(end);
+        let bytes = std::mem::replace(&mut self.buf, next);
         q.bytes += bytes.len();
         let fed = std::mem::take(&mut q.fed);
         q.chunks.push_back(Chunk { made, bytes, fed });
@@ -297,6 +308,11 @@ fn writer(
                 q.bytes -= c.bytes.len();
                 piece.extend_from_slice(&c.bytes);
                 fed.extend_from_slice(&c.fed);
+                let mut b = c.bytes;
+                if q.spare.len() < SPARE && b.capacity() >= HAND_ON {
+                    b.clear();
+                    q.spare.push(b);
+                }
             }
             unsaid = std::mem::take(&mut q.unsaid);
             if let Some(l) = &mut latency {

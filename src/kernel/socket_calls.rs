@@ -14,7 +14,8 @@ use super::trace_line::Record;
 use super::{state_number, KernelTransition};
 use crate::events::{CallName, CallNote, CallResult, Errno, Owner, Phase, TcpState};
 use crate::timestamp::Timestamp;
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// What the trace tells.
@@ -91,27 +92,27 @@ pub type Lookup = Box<dyn FnMut(u32, u32) -> Option<(SocketAddr, SocketAddr)> + 
 /// Turns trace records into calls and state changes.
 pub struct SocketCalls {
     offset: i64,
-    socks: HashMap<u64, Sock>,
-    fds: HashMap<(u32, u32), u64>,
-    threads: HashMap<u32, InCall>,
+    socks: FxHashMap<u64, Sock>,
+    fds: FxHashMap<(u32, u32), u64>,
+    threads: FxHashMap<u32, InCall>,
     /// Each listener's children that reached ESTABLISHED, oldest first.
-    queues: HashMap<u64, VecDeque<u64>>,
+    queues: FxHashMap<u64, VecDeque<u64>>,
     /// The fd a socket was last known by (tgid, fd): a send or recv whose thread's last
     /// traced call was on another fd is a read() or write() (not traced) on this one.
-    fd_of: HashMap<u64, (u32, u32)>,
+    fd_of: FxHashMap<u64, (u32, u32)>,
     /// Calls on an fd whose socket is not known yet (a bind() before listen or connect), and
     /// when they were made (trace clock).
-    by_fd: HashMap<(u32, u32), (i64, Vec<Observation>)>,
+    by_fd: FxHashMap<(u32, u32), (i64, Vec<Observation>)>,
     /// The latest record's time (trace clock).
     clock: i64,
     out: VecDeque<Observation>,
     last_prune: i64,
     /// The addresses of listeners older than the trace, by their fd.
-    old_listeners: HashMap<(u32, u32), SocketAddr>,
+    old_listeners: FxHashMap<(u32, u32), SocketAddr>,
     /// The listening sockets by port (so a child finds its listener without a scan).
-    listening: HashMap<u16, Vec<u64>>,
+    listening: FxHashMap<u16, Vec<u64>>,
     /// Children ready to be accepted from a listener the trace never saw, by their address.
-    orphans: HashMap<SocketAddr, VecDeque<(i64, u64)>>,
+    orphans: FxHashMap<SocketAddr, VecDeque<(i64, u64)>>,
     lookup: Option<Lookup>,
 }
 
@@ -123,18 +124,18 @@ impl SocketCalls {
     pub fn new(offset: i64) -> SocketCalls {
         SocketCalls {
             offset,
-            socks: HashMap::new(),
-            fds: HashMap::new(),
-            threads: HashMap::new(),
-            queues: HashMap::new(),
-            by_fd: HashMap::new(),
-            fd_of: HashMap::new(),
+            socks: FxHashMap::default(),
+            fds: FxHashMap::default(),
+            threads: FxHashMap::default(),
+            queues: FxHashMap::default(),
+            by_fd: FxHashMap::default(),
+            fd_of: FxHashMap::default(),
             clock: i64::MIN,
             out: VecDeque::new(),
             last_prune: i64::MIN,
-            orphans: HashMap::new(),
-            listening: HashMap::new(),
-            old_listeners: HashMap::new(),
+            orphans: FxHashMap::default(),
+            listening: FxHashMap::default(),
+            old_listeners: FxHashMap::default(),
             lookup: None,
         }
     }

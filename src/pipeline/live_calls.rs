@@ -13,7 +13,8 @@ use crate::kernel::check::{compare, EndpointCheck};
 use crate::kernel::KernelTransition;
 use crate::timestamp::Timestamp;
 use crate::tracker::FlowKey;
-use std::collections::{HashMap, HashSet, VecDeque};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 /// Which processes' connections to show.
@@ -50,20 +51,20 @@ const VERDICT_HOLD_NS: i64 = 500_000_000;
 #[derive(Default)]
 pub struct LiveCalls {
     ended: VecDeque<(Timestamp, ConnId)>,
-    pending: HashMap<FlowKey, Vec<CallEvent>>,
+    pending: FxHashMap<FlowKey, Vec<CallEvent>>,
     pending_since: VecDeque<(Timestamp, FlowKey)>,
     /// Local endpoints with traced calls (their inferred calls are left out).
-    traced: HashSet<SocketAddr>,
+    traced: FxHashSet<SocketAddr>,
     /// The owner of each local endpoint (listeners included), as last seen.
-    owners: HashMap<SocketAddr, Owner>,
+    owners: FxHashMap<SocketAddr, Owner>,
     /// The owners of sockets that existed before the trace (kept whatever the bound on
     /// `owners` lets go).
-    seeded: HashMap<SocketAddr, Owner>,
+    seeded: FxHashMap<SocketAddr, Owner>,
     filter: OwnerFilter,
     /// Connections shown under the filter.
-    wanted: HashSet<ConnId>,
+    wanted: FxHashSet<ConnId>,
     /// Connections looked at under the filter.
-    decided: HashSet<ConnId>,
+    decided: FxHashSet<ConnId>,
     /// `--kernel-check`: the kernel's changes per (local, remote), and synfin's states per
     /// open connection.
     check: Option<Check>,
@@ -72,15 +73,15 @@ pub struct LiveCalls {
     /// The output shows calls (a summary does not: no call events are made).
     show_calls: bool,
     /// Ends whose traced connect() returned EINPROGRESS.
-    in_progress: HashSet<SocketAddr>,
+    in_progress: FxHashSet<SocketAddr>,
 }
 
 #[derive(Default)]
 struct Check {
-    kernel: HashMap<(SocketAddr, SocketAddr), Vec<(Timestamp, KernelTransition)>>,
+    kernel: FxHashMap<(SocketAddr, SocketAddr), Vec<(Timestamp, KernelTransition)>>,
     /// Changes taken so far (the table is trimmed every few thousand).
     added: u64,
-    states: HashMap<ConnId, Vec<Event>>,
+    states: FxHashMap<ConnId, Vec<Event>>,
     /// Show the kernel's changes as events too (JSON Lines).
     show: bool,
 }
@@ -326,7 +327,7 @@ impl LiveCalls {
                 out.extend(shown);
             }
             let kernel: Vec<KernelTransition> = timed.into_iter().map(|x| x.1).collect();
-            let mut kernel_tw = HashSet::new();
+            let mut kernel_tw = std::collections::HashSet::new();
             for k in &kernel {
                 if k.to == TcpState::TimeWait {
                     kernel_tw.insert((k.local, k.remote));

@@ -158,7 +158,7 @@ impl Pipeline {
         let bad = live.call(note, |a, b| tracker.conn_between(a, b), &mut out);
         self.tally_checks(bad);
         for e in out {
-            self.renderer.event(&e, &mut self.out)?;
+            self.renderer.event_owned(e, &mut self.out)?;
         }
         Ok(())
     }
@@ -240,7 +240,7 @@ impl Pipeline {
         let bad = live.release(now, &mut out);
         self.tally_checks(bad);
         for e in out {
-            self.renderer.event(&e, &mut self.out)?;
+            self.renderer.event_owned(e, &mut self.out)?;
         }
         Ok(())
     }
@@ -257,7 +257,7 @@ impl Pipeline {
                     let mut out = Vec::new();
                     live.opened(seg.src, seg.dst, id, &mut out);
                     for e in out {
-                        self.renderer.event(&e, &mut self.out)?;
+                        self.renderer.event_owned(e, &mut self.out)?;
                     }
                 }
             }
@@ -304,13 +304,13 @@ impl Pipeline {
             let bad = live.event(e, &mut out);
             self.tally_checks(bad);
             for x in out {
-                self.renderer.event(&x, &mut self.out)?;
+                self.renderer.event_owned(x, &mut self.out)?;
             }
             return Ok(());
         }
         while self.extra.front().is_some_and(|x| x.t() <= e.t()) {
             let x = self.extra.pop_front().expect("checked");
-            self.renderer.event(&x, &mut self.out)?;
+            self.renderer.event_owned(x, &mut self.out)?;
         }
         // A connection's observed calls that return after its last segment (a connect()
         // refused by the final RST) still belong to it: before its verdict.
@@ -321,7 +321,7 @@ impl Pipeline {
                     .partition::<Vec<_>, _>(|x| x.conn() == v.conn);
                 self.extra = rest.into();
                 for x in mine {
-                    self.renderer.event(&x, &mut self.out)?;
+                    self.renderer.event_owned(x, &mut self.out)?;
                 }
             }
         }
@@ -351,12 +351,12 @@ impl Pipeline {
             let tracker = &self.tracker;
             live.finish(|a, b| tracker.conn_between(a, b), &mut out);
             for e in out {
-                self.renderer.event(&e, &mut self.out)?;
+                self.renderer.event_owned(e, &mut self.out)?;
             }
         }
         self.release_verdicts(crate::timestamp::Timestamp(i64::MAX))?;
         for x in std::mem::take(&mut self.extra) {
-            self.renderer.event(&x, &mut self.out)?;
+            self.renderer.event_owned(x, &mut self.out)?;
         }
         self.summary.connections = self.tracker.stats().connections;
         self.renderer.finish(&self.summary, &mut self.out)?;
