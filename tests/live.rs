@@ -505,3 +505,87 @@ fn loopback_segments_of_64_kib_arrive_whole_in_time_order_across_ring_blocks() {
         records.iter().map(|r| r.0).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn the_streaming_ladder_draws_each_connection_while_the_capture_goes_on() {
+    // Each connection's ladder is drawn (on a drawing thread) and written when it ends, not
+    // when the capture does: the watch runs for a minute, and each ladder must come while
+    // it runs.
+    if !live_allowed("the_streaming_ladder_draws_each_connection_while_the_capture_goes_on") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let p = port.to_string();
+    let mut child = Deadlined::spawn(
+        &[
+            "watch",
+            "-i",
+            "lo",
+            "--port",
+            &p,
+            "-f",
+            "ladder",
+            "--color",
+            "never",
+            "--no-calls",
+            "--duration",
+            "60",
+        ],
+        Duration::from_secs(90),
+    );
+    let server = std::thread::spawn(move || {
+        for c in listener.incoming() {
+            let mut c = c.unwrap();
+            let mut buf = [0u8; 64];
+            while let Ok(n) = c.read(&mut buf) {
+                if n == 0 || c.write_all(&buf[..n].to_ascii_uppercase()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    // One connection; its client port.
+    let exchange = || {
+        let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        client.write_all(b"hi").unwrap();
+        let mut reply = [0u8; 2];
+        client.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"HI");
+        client.local_addr().unwrap().port()
+    };
+    // The capture opens a moment after the start (nothing is printed before a ladder):
+    // connections are made until one is drawn.
+    let mut seen = Vec::new();
+    for _ in 0..30 {
+        exchange();
+        if let Some(line) = child.line_within(Duration::from_secs(1)) {
+            seen.push(line);
+            break;
+        }
+    }
+    if seen.is_empty() {
+        child.fail("no ladder while the capture ran");
+    }
+    // Then one more connection, and nothing after it: its own ladder must come (not only
+    // when a later connection, or the end, pushes it out).
+    let last = format!("127.0.0.1:{} → 127.0.0.1:{port}", exchange());
+    while !seen
+        .iter()
+        .any(|l| l.starts_with("conn ") && l.contains(&last))
+    {
+        match child.line_within(Duration::from_secs(10)) {
+            Some(l) => seen.push(l),
+            None => child.fail(&format!(
+                "no ladder for {last} while the capture ran: {seen:?}"
+            )),
+        }
+    }
+    child.interrupt();
+    let end = child.finish();
+    assert!(end.status.success(), "{}", end.stderr);
+    let all = seen.join("\n");
+    assert!(all.contains("SYN seq=0"), "{all}");
+    assert!(all.contains("ESTABLISHED"), "{all}");
+    drop(server);
+}

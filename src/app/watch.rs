@@ -105,7 +105,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let show_kernel = output.format == Format::Jsonl;
-    let renderer = output.renderer(cf);
+    let renderer = output.live_renderer(cf);
     // Written by a thread of its own: a terminal that falls behind never holds the capture
     // back (its stale lines are left out, said); a pipe or a file gets every line.
     let (out, paced) = PacedOutput::start(

@@ -333,6 +333,7 @@ impl Pipeline {
         if let Some(w) = &mut self.writer {
             w.flush()?;
         }
+        self.renderer.settle(&mut self.out)?;
         self.out.flush()?;
         Ok(())
     }

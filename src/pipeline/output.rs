@@ -4,7 +4,7 @@ use super::UsageError;
 use crate::cli::{ColorChoice, Format, OutputArgs};
 use crate::events::{Event, Meta, Summary};
 use crate::filter::ConnFilter;
-use crate::render::group::{FilteredJsonl, Grouped};
+use crate::render::group::{FilteredJsonl, Grouped, Stacked, StackedBatch};
 use crate::render::jsonl::JsonlRenderer;
 use crate::render::mermaid::{MermaidRenderer, MermaidTarget};
 use crate::render::report::ReportRenderer;
@@ -72,22 +72,11 @@ impl Output {
     /// for its piece.
     pub fn file_renderer(&mut self, cf: ConnFilter) -> Box<dyn Renderer> {
         use super::pool::{heavy_workers, workers, Pool};
-        use crate::render::group::{Gathered, Stacked, StackedBatch};
+        use crate::render::group::Gathered;
         use std::sync::Arc;
         let stacked = |s: Stacked| {
-            let (draw, opts) = s.drawing();
-            let piece = move |batch: &mut StackedBatch| {
-                // Room for the whole piece at once (a ladder's row is ~75 bytes an event; the
-                // buffer growing by doubling copied the piece twice over).
-                let events: usize = batch.iter().map(|(_, g)| g.len() + 4).sum();
-                let mut out = Vec::with_capacity(events * 128);
-                for (first, g) in batch {
-                    Stacked::piece(draw, &opts, *first, g.group(), &mut out)?;
-                    g.drawn();
-                }
-                Ok(out)
-            };
-            s.with_pieces(Box::new(Pool::new(Arc::new(piece), workers(), 8)))
+            let pool = stacked_pool(&s, 8);
+            s.with_pieces(pool)
         };
         match self.format {
             Format::Jsonl if !cf.needs_verdict() => {
@@ -140,6 +129,42 @@ impl Output {
             _ => self.renderer(cf),
         }
     }
+
+    /// `renderer`, for a live view: each connection's ladder or timeline is drawn on a worker
+    /// thread as it ends and written as soon as it is drawn, in order, so that the capturing
+    /// thread only tracks (drawing there, a busy loopback's ring overflowed). Up to
+    /// [`LIVE_IN_FLIGHT`] connections wait to be drawn before the capturing thread waits.
+    pub fn live_renderer(&mut self, cf: ConnFilter) -> Box<dyn Renderer> {
+        let s = match self.format {
+            Format::Ladder => crate::render::ladder::renderer(self.opts),
+            Format::Timeline => crate::render::timeline::renderer(self.opts),
+            _ => return self.renderer(cf),
+        };
+        let pool = stacked_pool(&s, LIVE_IN_FLIGHT);
+        Box::new(Grouped::new(s.with_live_pieces(pool), cf))
+    }
+}
+
+/// Connections a live view's drawing threads may fall behind by (a burst of endings; the
+/// capturing thread never waits for a drawing short of that).
+const LIVE_IN_FLIGHT: usize = 1024;
+
+/// Worker threads drawing `s`'s connections as `s` would, at most `in_flight` pieces out.
+fn stacked_pool(s: &Stacked, in_flight: usize) -> Box<dyn crate::render::Pieces<StackedBatch>> {
+    use super::pool::{workers, Pool};
+    let (draw, opts) = s.drawing();
+    let piece = move |batch: &mut StackedBatch| {
+        // Room for the whole piece at once (a ladder's row is ~75 bytes an event; the buffer
+        // growing by doubling copied the piece twice over).
+        let events: usize = batch.iter().map(|(_, g)| g.len() + 4).sum();
+        let mut out = Vec::with_capacity(events * 128);
+        for (first, g) in batch {
+            Stacked::piece(draw, &opts, *first, g.group(), &mut out)?;
+            g.drawn();
+        }
+        Ok(out)
+    };
+    Box::new(Pool::new(std::sync::Arc::new(piece), workers(), in_flight))
 }
 
 /// The format `-o FILE`'s extension asks for: `.svg`, `.html` (the report: `--format html`

@@ -134,6 +134,10 @@ impl<T: Send + 'static, R: Send + 'static> Pieces<T, R> for Pool<T, R> {
     fn drain(&mut self, take: &mut dyn FnMut(R) -> io::Result<()>) -> io::Result<()> {
         self.take_ready(take, Some(0))
     }
+
+    fn ready(&mut self, take: &mut dyn FnMut(R) -> io::Result<()>) -> io::Result<()> {
+        self.take_ready(take, None)
+    }
 }
 
 impl<T: Send + 'static, R: Send + 'static> Drop for Pool<T, R> {

@@ -46,6 +46,14 @@ pub trait GroupRenderer {
     fn wants_late_events(&self) -> bool {
         false
     }
+    /// No more events for now (live): write what is drawn.
+    fn quiet(&mut self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+    /// The input is idle (live): write what is being drawn, waiting for it.
+    fn settle(&mut self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
     /// After the last connection.
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()>;
 }
@@ -208,6 +216,14 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
         }
     }
 
+    fn quiet(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        self.inner.quiet(out)
+    }
+
+    fn settle(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        self.inner.settle(out)
+    }
+
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
         // Whatever still waits (ids that never got a verdict), in id order.
         while let Some((_, (g, late))) = self.held.pop_first() {
@@ -252,6 +268,8 @@ pub struct Stacked {
     /// (is it the first, the connection).
     pieces: Option<Box<dyn super::Pieces<StackedBatch>>>,
     batch: StackedBatch,
+    /// Connections a piece: [`STACKED_BATCH`] for a file, one for a live view.
+    batch_size: usize,
 }
 
 /// Connections to draw, each with whether it is the first.
@@ -273,6 +291,7 @@ impl Stacked {
             draw,
             pieces: None,
             batch: Vec::new(),
+            batch_size: STACKED_BATCH,
         }
     }
 
@@ -282,6 +301,14 @@ impl Stacked {
     pub fn with_pieces(mut self, pieces: Box<dyn super::Pieces<StackedBatch>>) -> Self {
         self.pieces = Some(pieces);
         self.batch = Vec::with_capacity(STACKED_BATCH);
+        self
+    }
+
+    /// Have the drawings made by `pieces` one connection at a time, written as soon as they
+    /// are drawn (a live view: `quiet` writes what is drawn, `settle` waits for the rest).
+    pub fn with_live_pieces(mut self, pieces: Box<dyn super::Pieces<StackedBatch>>) -> Self {
+        self.pieces = Some(pieces);
+        self.batch_size = 1;
         self
     }
 
@@ -326,10 +353,25 @@ impl GroupRenderer for Stacked {
             return Self::piece(self.draw, &self.opts, first, g.group(), out);
         }
         self.batch.push((first, g));
-        if self.batch.len() >= STACKED_BATCH {
-            super::submit_batch(&mut self.pieces, &mut self.batch, STACKED_BATCH, out)?;
+        if self.batch.len() >= self.batch_size {
+            super::submit_batch(&mut self.pieces, &mut self.batch, self.batch_size, out)?;
         }
         Ok(())
+    }
+
+    fn quiet(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        match &mut self.pieces {
+            Some(p) => p.ready(&mut super::write_to(out)),
+            None => Ok(()),
+        }
+    }
+
+    fn settle(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        super::submit_batch(&mut self.pieces, &mut self.batch, self.batch_size, out)?;
+        match &mut self.pieces {
+            Some(p) => p.drain(&mut super::write_to(out)),
+            None => Ok(()),
+        }
     }
 
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {

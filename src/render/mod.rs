@@ -171,6 +171,8 @@ pub trait Pieces<T, R = Vec<u8>>: Send {
     fn submit(&mut self, item: T, take: &mut dyn FnMut(R) -> io::Result<()>) -> io::Result<()>;
     /// Every drawing not yet taken, in order, to `take`.
     fn drain(&mut self, take: &mut dyn FnMut(R) -> io::Result<()>) -> io::Result<()>;
+    /// The drawings finished and next in order to `take`, without waiting for the others.
+    fn ready(&mut self, take: &mut dyn FnMut(R) -> io::Result<()>) -> io::Result<()>;
 }
 
 /// Hand `batch` (unless empty) to `pieces` (if any), leaving an empty one with room for
@@ -216,6 +218,11 @@ pub trait Renderer {
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()>;
     /// No more events for now (the input went quiet): write what waits (the live view).
     fn quiet(&mut self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+    /// The input is idle (live): write what is being drawn elsewhere, waiting for it (a
+    /// drawing takes microseconds; the caller may sleep for seconds next).
+    fn settle(&mut self, _out: &mut dyn Write) -> io::Result<()> {
         Ok(())
     }
 }

@@ -95,6 +95,12 @@ impl Deadlined {
         }
     }
 
+    /// The next stdout line if one comes within `wait` (and before the deadline).
+    pub fn line_within(&mut self, wait: Duration) -> Option<String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        self.lines.recv_timeout(wait.min(left)).ok()
+    }
+
     /// Wait for the exit (polling, so a hang fails at the deadline instead of blocking),
     /// then take the rest of stdout and all of stderr.
     pub fn finish(mut self) -> Finished {
