@@ -309,7 +309,7 @@ fn writer(
                 piece.extend_from_slice(&c.bytes);
                 fed.extend_from_slice(&c.fed);
                 let mut b = c.bytes;
-                if q.spare.len() < SPARE && b.capacity() >= HAND_ON {
+                if q.spare.len() < SPARE && (HAND_ON..=HAND_ON * 4).contains(&b.capacity()) {
                     b.clear();
                     q.spare.push(b);
                 }

@@ -157,7 +157,12 @@ impl Traced {
                     told_lost = lost;
                 }
             }
-            if idle || last_flush.elapsed() > Duration::from_millis(50) {
+            // Idle: what is being drawn is written (waiting for it); busy, only flushed (what
+            // is drawn is written as it comes).
+            if idle {
+                p.settle()?;
+                last_flush = Instant::now();
+            } else if last_flush.elapsed() > Duration::from_millis(50) {
                 p.flush()?;
                 last_flush = Instant::now();
             }

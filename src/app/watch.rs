@@ -180,7 +180,7 @@ fn untraced(
         match source.poll_for(wait)? {
             Polled::Stopped => break,
             Polled::Idle if looked => {
-                p.flush()?;
+                p.settle()?;
                 wait = p
                     .tracker
                     .poll_timeout()
@@ -191,7 +191,7 @@ fn untraced(
             // A deadline came: let the tracker's clock move on and show what it settled.
             Polled::Idle => {
                 p.tick(wall_clock())?;
-                p.flush()?;
+                p.settle()?;
             }
             Polled::Frame => {
                 let f = source.frame();

@@ -333,9 +333,14 @@ impl Pipeline {
         if let Some(w) = &mut self.writer {
             w.flush()?;
         }
-        self.renderer.settle(&mut self.out)?;
         self.out.flush()?;
         Ok(())
+    }
+
+    /// The input is idle (live): write what is still being drawn (waiting for it), then flush.
+    pub fn settle(&mut self) -> anyhow::Result<()> {
+        self.renderer.settle(&mut self.out)?;
+        self.flush()
     }
 
     /// End of input: settle the tracker, write the remaining events and the summary.

@@ -157,7 +157,7 @@ fn stacked_pool(s: &Stacked, in_flight: usize) -> Box<dyn crate::render::Pieces<
         // Room for the whole piece at once (a ladder's row is ~75 bytes an event; the buffer
         // growing by doubling copied the piece twice over).
         let events: usize = batch.iter().map(|(_, g)| g.len() + 4).sum();
-        let mut out = Vec::with_capacity(events * 128);
+        let mut out = Vec::with_capacity((events * 128).min(4 << 20));
         for (first, g) in batch {
             Stacked::piece(draw, &opts, *first, g.group(), &mut out)?;
             g.drawn();

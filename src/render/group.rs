@@ -264,8 +264,8 @@ pub struct Stacked {
     opts: super::RenderOpts,
     count: u64,
     draw: DrawFn,
-    /// Where the drawings are made when not here, [`STACKED_BATCH`] connections a piece:
-    /// (is it the first, the connection).
+    /// Where the drawings are made when not here, `batch_size` connections a piece: (is it
+    /// the first, the connection).
     pieces: Option<Box<dyn super::Pieces<StackedBatch>>>,
     batch: StackedBatch,
     /// Connections a piece: [`STACKED_BATCH`] for a file, one for a live view.
@@ -361,8 +361,10 @@ impl GroupRenderer for Stacked {
 
     fn quiet(&mut self, out: &mut dyn Write) -> io::Result<()> {
         match &mut self.pieces {
-            Some(p) => p.ready(&mut super::write_to(out)),
-            None => Ok(()),
+            // Live (a piece a connection): what is drawn goes out now. A file's batches are
+            // taken as the next is handed in (looking after every segment costs time).
+            Some(p) if self.batch_size == 1 => p.ready(&mut super::write_to(out)),
+            _ => Ok(()),
         }
     }
 

@@ -160,8 +160,18 @@ impl PackedEvents {
             };
             v.push(e);
         }
+        // Empty and ready to be filled again; nothing freed here (on a drawing thread, freeing
+        // what the tracking thread allocated contends for its allocator's lock).
         self.bytes.clear();
+        self.packer.endpoints.clear();
+        let endpoints = std::mem::take(&mut self.packer.endpoints);
+        self.packer = Context {
+            endpoints,
+            ..Context::default()
+        };
         self.count = 0;
+        self.last_t = Timestamp::default();
+        self.unsorted = false;
         v
     }
 }
