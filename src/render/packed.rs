@@ -176,6 +176,13 @@ impl PackedEvents {
     }
 }
 
+/// The bits whose conditions hold, in one byte.
+fn flags(bits: &[(bool, u8)]) -> u8 {
+    bits.iter()
+        .filter(|(on, _)| *on)
+        .fold(0, |all, (_, bit)| all | bit)
+}
+
 fn put<V: VarInt>(out: &mut Vec<u8>, v: V) {
     let mut buf = [0u8; 10];
     let n = v.encode_var(&mut buf);
@@ -222,22 +229,14 @@ fn pack_segment(out: &mut Vec<u8>, cx: &mut Context, s: &SegmentEvent) {
     let d = usize::from(s.dir == Dir::S2c);
     let seq_off = s.seq_raw.wrapping_sub(s.seq);
     let ack_off = s.ack_raw.wrapping_sub(s.ack);
-    let mut bits = if d == 1 { S2C } else { 0 };
-    if seq_off != cx.seq_off[d] {
-        bits |= SEQ_OFF_NEW;
-    }
-    if ack_off != cx.ack_off[d] {
-        bits |= ACK_OFF_NEW;
-    }
-    if !s.options.is_empty() {
-        bits |= HAS_OPTIONS;
-    }
-    if !s.notes.is_empty() {
-        bits |= HAS_NOTES;
-    }
-    if !s.payload.as_bytes().is_empty() {
-        bits |= HAS_PAYLOAD;
-    }
+    let bits = flags(&[
+        (d == 1, S2C),
+        (seq_off != cx.seq_off[d], SEQ_OFF_NEW),
+        (ack_off != cx.ack_off[d], ACK_OFF_NEW),
+        (!s.options.is_empty(), HAS_OPTIONS),
+        (!s.notes.is_empty(), HAS_NOTES),
+        (!s.payload.as_bytes().is_empty(), HAS_PAYLOAD),
+    ]);
     out.push(bits);
     put_t(out, cx, s.t);
     put_frame(out, cx, s.frame);
@@ -258,18 +257,12 @@ fn pack_segment(out: &mut Vec<u8>, cx: &mut Context, s: &SegmentEvent) {
     put(out, s.win);
     if bits & HAS_OPTIONS != 0 {
         let o = &s.options;
-        let mut which = 0;
-        for (has, bit) in [
+        out.push(flags(&[
             (o.mss.is_some(), MSS),
             (o.wscale.is_some(), WSCALE),
             (o.sack_perm, SACK_PERM),
             (o.ts.is_some(), TS),
-        ] {
-            if has {
-                which |= bit;
-            }
-        }
-        out.push(which);
+        ]));
         if let Some(v) = o.mss {
             put(out, v);
         }
@@ -295,20 +288,12 @@ fn pack_segment(out: &mut Vec<u8>, cx: &mut Context, s: &SegmentEvent) {
 
 fn pack_state(out: &mut Vec<u8>, cx: &mut Context, s: &StateEvent) {
     out.push(s.from as u8 | (s.to as u8) << 4);
-    let mut bits = 0;
-    if s.role == Role::Server {
-        bits |= SERVER;
-    }
-    if s.projected {
-        bits |= PROJECTED;
-    }
-    if s.source == StateSource::Kernel {
-        bits |= KERNEL;
-    }
-    if s.frame.is_some() {
-        bits |= HAS_FRAME;
-    }
-    out.push(bits);
+    out.push(flags(&[
+        (s.role == Role::Server, SERVER),
+        (s.projected, PROJECTED),
+        (s.source == StateSource::Kernel, KERNEL),
+        (s.frame.is_some(), HAS_FRAME),
+    ]));
     put_t(out, cx, s.t);
     put_endpoint(out, cx, s.endpoint);
     if let Some(f) = s.frame {
@@ -322,20 +307,17 @@ fn packs_result(r: Option<CallResult>) -> bool {
 }
 
 fn pack_call(out: &mut Vec<u8>, cx: &mut Context, c: &CallEvent) {
-    let mut bits = CallName::ALL
+    let call = CallName::ALL
         .iter()
         .position(|n| *n == c.call)
         .expect("every call is in ALL") as u8;
-    if c.phase == Phase::Return {
-        bits |= RETURN;
-    }
-    if c.source == CallSource::Inferred {
-        bits |= INFERRED;
-    }
-    if c.result.is_some() {
-        bits |= HAS_RESULT;
-    }
-    out.push(bits);
+    out.push(
+        call | flags(&[
+            (c.phase == Phase::Return, RETURN),
+            (c.source == CallSource::Inferred, INFERRED),
+            (c.result.is_some(), HAS_RESULT),
+        ]),
+    );
     put_t(out, cx, c.t);
     put_endpoint(out, cx, c.endpoint);
     let Some(r) = c.result else { return };
