@@ -24,6 +24,10 @@ use std::thread::JoinHandle;
 /// How many pages a round reads from one CPU at most.
 const PAGES_PER_ROUND: usize = 64;
 
+/// How long a connect() in progress holds the watermark back, at most (a frame waits for the
+/// trace 250 ms at most anyway).
+const CONNECT_HOLD_NS: i64 = 250_000_000;
+
 /// What the reader thread sends.
 #[derive(Debug)]
 pub enum TraceMsg {
@@ -298,6 +302,14 @@ fn read_loop(
 
         if !out.is_empty() && tx.send(TraceMsg::Observed(out)).is_err() {
             return;
+        }
+        // A connect() in progress holds the watermark just before its entry (for at most
+        // CONNECT_HOLD_NS): the SYN it sent waits for the call to be told, instead of being
+        // taken for an untraced program's (an inferred connect() beside the traced one).
+        if let Some(enter) = calls.connect_in_progress_since() {
+            if passed != i64::MAX && passed.saturating_sub(enter) < CONNECT_HOLD_NS {
+                passed = passed.min(enter - 1);
+            }
         }
         if passed != i64::MAX
             && tx

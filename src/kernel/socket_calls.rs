@@ -167,6 +167,17 @@ impl SocketCalls {
         }
     }
 
+    /// When the earliest connect() still in progress entered (trace clock, ns), if one is: its
+    /// entry is told only when it returns (its socket's address is known then), so what it sent
+    /// meanwhile (the SYN) is not yet known to be a traced program's.
+    pub fn connect_in_progress_since(&self) -> Option<i64> {
+        self.threads
+            .values()
+            .filter(|c| c.call == CallName::Connect)
+            .map(|c| c.enter)
+            .min()
+    }
+
     /// The next observation, in the order they were settled.
     pub fn poll(&mut self) -> Option<Observation> {
         self.out.pop_front()
