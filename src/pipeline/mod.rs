@@ -157,10 +157,7 @@ impl Pipeline {
         let tracker = &self.tracker;
         let bad = live.call(note, |a, b| tracker.conn_between(a, b), &mut out);
         self.tally_checks(bad);
-        for e in out {
-            self.renderer.event_owned(e, &mut self.out)?;
-        }
-        Ok(())
+        self.hand_on(out)
     }
 
     /// Drop the inferred calls `replaced` says an observed call stands for (one line per call:
@@ -239,10 +236,7 @@ impl Pipeline {
         let mut out = Vec::new();
         let bad = live.release(now, &mut out);
         self.tally_checks(bad);
-        for e in out {
-            self.renderer.event_owned(e, &mut self.out)?;
-        }
-        Ok(())
+        self.hand_on(out)
     }
 
     /// Feed one decoded segment that passed the filters.
@@ -256,13 +250,19 @@ impl Pipeline {
                 if let Some((id, _)) = self.tracker.conn_between(seg.src, seg.dst) {
                     let mut out = Vec::new();
                     live.opened(seg.src, seg.dst, id, &mut out);
-                    for e in out {
-                        self.renderer.event_owned(e, &mut self.out)?;
-                    }
+                    self.hand_on(out)?;
                 }
             }
         }
         self.drain()
+    }
+
+    /// Events to the renderer, in order (what the live join or the observed calls let out).
+    fn hand_on(&mut self, events: Vec<Event>) -> io::Result<()> {
+        for e in events {
+            self.renderer.event_owned(e, &mut self.out)?;
+        }
+        Ok(())
     }
 
     /// Hand on what the tracker lets out, a run at a time.
@@ -303,10 +303,7 @@ impl Pipeline {
             let mut out = Vec::new();
             let bad = live.event(e, &mut out);
             self.tally_checks(bad);
-            for x in out {
-                self.renderer.event_owned(x, &mut self.out)?;
-            }
-            return Ok(());
+            return self.hand_on(out);
         }
         while self.extra.front().is_some_and(|x| x.t() <= e.t()) {
             let x = self.extra.pop_front().expect("checked");
@@ -320,9 +317,7 @@ impl Pipeline {
                     .into_iter()
                     .partition::<Vec<_>, _>(|x| x.conn() == v.conn);
                 self.extra = rest.into();
-                for x in mine {
-                    self.renderer.event_owned(x, &mut self.out)?;
-                }
+                self.hand_on(mine)?;
             }
         }
         self.renderer.event_owned(e, &mut self.out)
@@ -356,14 +351,11 @@ impl Pipeline {
             let mut out = Vec::new();
             let tracker = &self.tracker;
             live.finish(|a, b| tracker.conn_between(a, b), &mut out);
-            for e in out {
-                self.renderer.event_owned(e, &mut self.out)?;
-            }
+            self.hand_on(out)?;
         }
         self.release_verdicts(crate::timestamp::Timestamp(i64::MAX))?;
-        for x in std::mem::take(&mut self.extra) {
-            self.renderer.event_owned(x, &mut self.out)?;
-        }
+        let extra = std::mem::take(&mut self.extra);
+        self.hand_on(extra.into())?;
         self.summary.connections = self.tracker.stats().connections;
         self.renderer.finish(&self.summary, &mut self.out)?;
         if let Some(w) = &mut self.writer {
