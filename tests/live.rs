@@ -392,6 +392,44 @@ fn ctrl_c_leaves_a_valid_pcap_and_a_clean_exit() {
     assert!(out.rest.join("\n").contains("1 connection ("));
 }
 
+#[test]
+fn ctrl_c_right_after_the_last_segment_still_shows_it() {
+    if !live_allowed("ctrl_c_right_after_the_last_segment_still_shows_it") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut child = watch_lo(port, &[], Duration::from_secs(30));
+    assert!(child.next_line("meta line").contains("\"type\":\"meta\""));
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 16];
+        while c.read(&mut buf).unwrap() > 0 {}
+    });
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client.write_all(b"bye").unwrap();
+    drop(client);
+    server.join().unwrap();
+    // Ctrl-C at once: the frames are still in the capture ring (the block the kernel is
+    // filling is handed over only within its retire timeout), and must be read, not dropped.
+    child.interrupt();
+    let end = child.finish();
+    assert!(end.status.success(), "{:?} {}", end.status, end.stderr);
+    let flags: Vec<String> = end
+        .rest
+        .iter()
+        .map(|l| json(l))
+        .filter(|v| v["type"] == "segment")
+        .map(|v| v["flags"].to_string())
+        .collect();
+    let fins = flags.iter().filter(|f| f.contains("FIN")).count();
+    assert!(
+        flags.first().is_some_and(|f| f == r#"["SYN"]"#) && fins == 2,
+        "the whole connection, both FINs included: {flags:?}\n{}",
+        end.stderr
+    );
+}
+
 /// The records of a classic pcap file with nanosecond stamps (what `-w x.pcap` writes): each
 /// record's timestamp in nanoseconds, captured length and length on the wire.
 fn pcap_records(bytes: &[u8]) -> Vec<(u64, u32, u32)> {

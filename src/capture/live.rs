@@ -6,7 +6,7 @@
 //! nanoseconds and its `sockaddr_ll`, so reading a frame costs no system call; `poll(2)` waits
 //! only when the ring is empty. Drops come from `PACKET_STATISTICS`.
 
-use super::rx_ring::{RxRing, Slot};
+use super::rx_ring::{RxRing, Slot, RETIRE_MS};
 use super::CaptureError;
 use crate::frame::{Frame, LinkType};
 use crate::timestamp::Timestamp;
@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How long `set_filter` waits for the block the kernel was filling to be handed over.
 const FILTER_SETTLE: Duration = Duration::from_millis(200);
+/// At the end, how long to wait for the block the kernel is filling to be handed over (it is
+/// within `RETIRE_MS`), so that no frame captured before the end is left unread.
+const END_SETTLE: Duration = Duration::from_millis(4 * RETIRE_MS as u64);
 
 /// The length of a Linux cooked-capture (LINKTYPE_LINUX_SLL) header.
 const SLL_LEN: usize = 16;
@@ -36,6 +39,8 @@ pub struct LiveSource {
     link: LinkType,
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
+    /// Once stopped: the frames captured until then are still read.
+    ending: Option<Ending>,
     next_number: u64,
     drops: u64,
     /// The last frame: where it lies in the ring (and, cooked, a copy behind its SLL header).
@@ -137,6 +142,7 @@ impl LiveSource {
             },
             stop,
             deadline: duration.map(|d| Instant::now() + d),
+            ending: None,
             next_number: 1,
             drops: 0,
             slot: None,
@@ -270,8 +276,17 @@ impl LiveSource {
     /// wait costs no promptness.
     pub fn poll_for(&mut self, timeout: Option<Duration>) -> Result<Polled, CaptureError> {
         let now = Instant::now();
-        if self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| now >= d) {
-            return Ok(Polled::Stopped);
+        if self.ending.is_none()
+            && (self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| now >= d))
+        {
+            self.ending = Some(Ending {
+                at: capture_clock(),
+                settle_until: now + END_SETTLE,
+                done: false,
+            });
+        }
+        if self.ending.is_some() {
+            return self.drain();
         }
         if self.take_frame() {
             return Ok(Polled::Frame);
@@ -294,6 +309,39 @@ impl LiveSource {
         } else {
             Polled::Idle
         })
+    }
+
+    /// Stopped: the frames captured until the stop are read, the block the kernel is still
+    /// filling included (it is handed over within `RETIRE_MS`); then `Stopped`, from then on.
+    fn drain(&mut self) -> Result<Polled, CaptureError> {
+        let Some(end) = self.ending else {
+            return Ok(Polled::Stopped);
+        };
+        loop {
+            if end.done {
+                self.slot = None;
+                return Ok(Polled::Stopped);
+            }
+            if self.take_frame() {
+                if self.slot.as_ref().is_some_and(|s| s.ts <= end.at) {
+                    return Ok(Polled::Frame);
+                }
+                // Captured after the stop: it and what follows are not read.
+                break;
+            }
+            let now = Instant::now();
+            if !self.ring.filling() || now >= end.settle_until {
+                break;
+            }
+            let left = end.settle_until - now;
+            let ms = libc::c_int::try_from(left.as_millis() + 1).unwrap_or(libc::c_int::MAX);
+            self.wait(ms).map_err(|e| self.live_err("poll", e))?;
+        }
+        self.slot = None;
+        if let Some(e) = &mut self.ending {
+            e.done = true;
+        }
+        Ok(Polled::Stopped)
     }
 
     /// Block in poll(2) until the ring has a block for us, `ms` pass (-1: no limit), or a
@@ -379,6 +427,25 @@ fn no_such(iface: &str) -> CaptureError {
         iface: iface.into(),
         available: names.join(", "),
     }
+}
+
+/// Where a stopped capture ends.
+#[derive(Debug, Clone, Copy)]
+struct Ending {
+    /// The capture clock when the stop was seen: frames stamped later are not read.
+    at: Timestamp,
+    /// How long to wait for the block being filled to be handed over.
+    settle_until: Instant,
+    /// Everything up to `at` has been read.
+    done: bool,
+}
+
+/// The clock the kernel stamps frames with (CLOCK_REALTIME), now.
+fn capture_clock() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_secs_nanos(d.as_secs() as i64, i64::from(d.subsec_nanos()))
 }
 
 /// What one poll of a live source gave.
