@@ -3,10 +3,12 @@
 //!
 //! A capture of a busy server ends hundreds of thousands of connections a minute, and each
 //! client waits 60 s in TIME-WAIT, so this table holds most of what a capture costs in
-//! memory: entries are packed (an IPv4 4-tuple into a 128-bit key; 40 bytes a connection, 16
-//! in the deadline heap, ~5–10 in the index: about 65 in all, where a map of whole entries
-//! took 90–120 and half as much again while it grew); IPv6 keys are a 64-bit hash, with the
-//! addresses in a map of their own.
+//! memory: entries are packed (an IPv4 4-tuple in 12 bytes, 32 bytes a connection, ~5–10 in
+//! the index: about 40 in all, where a map of whole entries took 90–120 and half as much
+//! again while it grew); IPv6 keys are a 64-bit hash, with the addresses in a map of their
+//! own. Deadlines need no heap of their own: TIME-WAITs end in the order they began, so the
+//! entries, kept in the order they came, are mostly in deadline order already; only those
+//! that are not (an RST's short linger among TIME-WAITs) go into a small heap.
 
 use super::flow::FlowKey;
 use super::seq::SeqNum;
@@ -38,42 +40,33 @@ const HAS_ISN: u8 = 1;
 const TW0: u8 = 2;
 const TW1: u8 = 4;
 const CLIENT_IS_LO: u8 = 8;
-const V6_TAG: u128 = 1 << 127;
 /// Forgotten (the slot waits for the front to pass it).
 const DEAD: u8 = 16;
+/// An IPv6 connection: its key is a hash, its addresses are in the side map.
+const V6: u8 = 32;
+/// Its deadline came before an earlier entry's: it is in the heap of late deadlines.
+const LATE: u8 = 64;
 
-/// A 4-tuple's compact form as two words (8-byte aligned: a `u128` would pad every entry
-/// to 48 bytes).
-type Key = [u64; 2];
+/// A 4-tuple's compact form: an IPv4 one exactly (lower address and port, higher address and
+/// port: 96 bits); an IPv6 one as all ones and a 64-bit hash (see `FlowKey::compact`).
+type Key = [u32; 3];
 
-struct Packed {
-    id: ConnId,
-    deadline: Timestamp,
-    isn: u32,
-    flags: u8,
-}
-
-fn compact(key: &FlowKey) -> Key {
+fn compact(key: &FlowKey) -> (Key, bool) {
     let k = key.compact();
-    [(k >> 64) as u64, k as u64]
+    if k >> 127 != 0 {
+        return ([u32::MAX, (k >> 32) as u32, k as u32], true);
+    }
+    // Bits 64..112 (lower endpoint) and 0..48 (higher endpoint), side by side.
+    let k = ((k >> 64) << 48) | (k & 0xffff_ffff_ffff);
+    ([(k >> 64) as u32, (k >> 32) as u32, k as u32], false)
 }
 
-fn wide(k: Key) -> u128 {
-    (u128::from(k[0]) << 64) | u128::from(k[1])
-}
-
-/// An IPv6 connection's key (its addresses are in the side map).
-fn is_v6(k: Key) -> bool {
-    wide(k) & V6_TAG != 0
-}
-
-fn v4_addrs(k: u128) -> [SocketAddr; 2] {
-    let ep = |ip: u128, port: u128| {
-        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip as u32), port as u16))
-    };
+fn v4_addrs(k: Key) -> [SocketAddr; 2] {
+    let ep =
+        |ip: u32, port: u32| SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port as u16));
     [
-        ep(k >> 80, (k >> 64) & 0xffff),
-        ep((k >> 16) & 0xffff_ffff, k & 0xffff),
+        ep(k[0], k[1] >> 16),
+        ep((k[1] << 16) | (k[2] >> 16), k[2] & 0xffff),
     ]
 }
 
@@ -81,20 +74,29 @@ fn v4_addrs(k: u128) -> [SocketAddr; 2] {
 /// touch all of its doubled room).
 const BLOCK: usize = if cfg!(test) { 8 } else { 4096 };
 
-/// An entry: its key and what is kept of it (40 bytes).
+/// An entry (32 bytes).
 struct Slot {
+    deadline: Timestamp,
     key: Key,
-    packed: Packed,
+    /// The id's low 32 bits (the rest is the newest entry's: see `EndedTable::full_id`).
+    id: u32,
+    isn: u32,
+    flags: u8,
 }
+
+/// (deadline, id, entry number): the order entries end in (equal deadlines in connection
+/// order).
+type Due = (Timestamp, ConnId, u32);
 
 /// Ended connections by 4-tuple, with their deadlines.
 ///
 /// Entries are kept in the order they came, in blocks; a hash table of 4-byte entry numbers
 /// finds one by its key (a map of whole entries took 41 bytes a bucket, with a quarter to a
-/// half of its buckets empty, and half as much again while it grew), and a heap of (deadline,
-/// entry number) orders the deadlines. An entry forgotten is marked so; the blocks before
-/// the first live entry are dropped, and the table is compacted when more than half of what
-/// it holds is dead. About 65 bytes a connection in all.
+/// half of its buckets empty, and half as much again while it grew). An entry whose
+/// deadline is not before the last one's in order is in order too, so those are due in the
+/// order they lie (`next`: the first of them still live); the others are in `late`, a heap.
+/// An entry forgotten is marked so; the blocks before the first live entry are dropped, and
+/// the table is compacted when more than half of what it holds is dead.
 #[derive(Default)]
 pub struct EndedTable {
     blocks: VecDeque<Vec<Slot>>,
@@ -108,9 +110,16 @@ pub struct EndedTable {
     live: usize,
     /// IPv6 connections' addresses (client, server); IPv4 ones are in the key.
     v6: FxHashMap<Key, [SocketAddr; 2]>,
-    /// (deadline, the id's low 32 bits, entry number): equal deadlines in connection order
-    /// (ids 2^32 apart would tie on the id and go by entry), in 16 bytes.
-    deadlines: BinaryHeap<Reverse<(Timestamp, u32, u32)>>,
+    /// The highest id kept: ids are told apart by their low 32 bits, so the entries held at
+    /// once must be fewer than 2^32 connections apart (each is at most a TIME-WAIT old).
+    newest: ConnId,
+    /// The last in-order entry's deadline and id.
+    tail: Option<(Timestamp, ConnId)>,
+    /// The first live in-order entry's offset from `base` (the span if none): every in-order
+    /// entry before it is dead.
+    next: usize,
+    /// Entries that came out of order, as (deadline, id, entry); stale once forgotten.
+    late: BinaryHeap<Reverse<Due>>,
 }
 
 fn hash(k: &Key) -> u64 {
@@ -129,6 +138,11 @@ impl EndedTable {
         self.blocks
             .back()
             .map_or(0, |b| (self.blocks.len() - 1) * BLOCK + b.len())
+    }
+
+    /// The slot at offset `i` from `base`.
+    fn at(&self, i: usize) -> &Slot {
+        &self.blocks[i / BLOCK][i % BLOCK]
     }
 
     /// The slot numbered `n`, if it is still held (live or not).
@@ -170,17 +184,19 @@ impl EndedTable {
         let n = *entry.get();
         entry.remove();
         self.live -= 1;
-        self.slot_mut(n).packed.flags |= DEAD;
-        if is_v6(*k) {
+        let slot = self.slot_mut(n);
+        slot.flags |= DEAD;
+        if slot.flags & V6 != 0 {
             self.v6.remove(k);
         }
         self.trim();
+        self.skip_to_next();
     }
 
     /// Drop the dead slots at the front, a block at a time.
     fn trim(&mut self) {
         while let Some(first) = self.blocks.front() {
-            while self.front < first.len() && first[self.front].packed.flags & DEAD != 0 {
+            while self.front < first.len() && first[self.front].flags & DEAD != 0 {
                 self.front += 1;
             }
             if self.front < BLOCK {
@@ -189,12 +205,27 @@ impl EndedTable {
             self.blocks.pop_front();
             self.base = self.base.wrapping_add(BLOCK as u32);
             self.front = 0;
+            self.next = self.next.saturating_sub(BLOCK);
         }
+    }
+
+    /// Move `next` past dead and late entries.
+    fn skip_to_next(&mut self) {
+        let span = self.span();
+        self.next = self.next.max(self.front);
+        while self.next < span && self.at(self.next).flags & (DEAD | LATE) != 0 {
+            self.next += 1;
+        }
+    }
+
+    /// The full id of an entry's low 32 bits.
+    fn full_id(&self, low: u32) -> ConnId {
+        self.newest - u64::from((self.newest as u32).wrapping_sub(low))
     }
 
     /// Keep `e` under `key` until its deadline.
     pub fn insert(&mut self, key: FlowKey, e: Ended) {
-        let k = compact(&key);
+        let (k, v6) = compact(&key);
         let mut flags = 0;
         if e.client_isn.is_some() {
             flags |= HAS_ISN;
@@ -208,9 +239,18 @@ impl EndedTable {
         if e.addrs[0] == key.lo {
             flags |= CLIENT_IS_LO;
         }
+        if v6 {
+            flags |= V6;
+        }
         self.forget(&k);
-        if is_v6(k) {
+        if v6 {
             self.v6.insert(k, e.addrs);
+        }
+        self.newest = self.newest.max(e.id);
+        if self.tail.is_some_and(|t| (e.deadline, e.id) < t) {
+            flags |= LATE;
+        } else {
+            self.tail = Some((e.deadline, e.id));
         }
         if self.blocks.back().is_none_or(|b| b.len() == BLOCK) {
             self.blocks.push_back(Vec::with_capacity(BLOCK));
@@ -220,13 +260,11 @@ impl EndedTable {
             .back_mut()
             .expect("a block with room")
             .push(Slot {
+                deadline: e.deadline,
                 key: k,
-                packed: Packed {
-                    id: e.id,
-                    deadline: e.deadline,
-                    isn: e.client_isn.map_or(0, |s| s.0),
-                    flags,
-                },
+                id: e.id as u32,
+                isn: e.client_isn.map_or(0, |s| s.0),
+                flags,
             });
         let (blocks, base) = (&self.blocks, self.base);
         self.index.insert_unique(hash(&k), n, |&m| {
@@ -234,7 +272,10 @@ impl EndedTable {
             hash(&blocks[i / BLOCK][i % BLOCK].key)
         });
         self.live += 1;
-        self.deadlines.push(Reverse((e.deadline, e.id as u32, n)));
+        if flags & LATE != 0 {
+            self.late.push(Reverse((e.deadline, e.id, n)));
+        }
+        self.skip_to_next();
         if self.span() - self.front > 2 * self.live + BLOCK {
             self.compact();
         }
@@ -247,20 +288,22 @@ impl EndedTable {
     fn compact(&mut self) {
         let mut blocks: VecDeque<Vec<Slot>> = VecDeque::new();
         let mut index = HashTable::with_capacity(self.live);
-        let mut deadlines = Vec::with_capacity(self.live);
+        let mut late = Vec::new();
         let old = std::mem::take(&mut self.blocks);
         let mut n = 0u32;
         for (b, block) in old.into_iter().enumerate() {
             let skip = if b == 0 { self.front } else { 0 };
             for slot in block.into_iter().skip(skip) {
-                if slot.packed.flags & DEAD != 0 {
+                if slot.flags & DEAD != 0 {
                     continue;
                 }
                 if blocks.back().is_none_or(|b| b.len() == BLOCK) {
                     blocks.push_back(Vec::with_capacity(BLOCK));
                 }
                 let h = hash(&slot.key);
-                deadlines.push(Reverse((slot.packed.deadline, slot.packed.id as u32, n)));
+                if slot.flags & LATE != 0 {
+                    late.push(Reverse((slot.deadline, self.full_id(slot.id), n)));
+                }
                 blocks.back_mut().expect("a block with room").push(slot);
                 index.insert_unique(h, n, |&m: &u32| {
                     let i = m as usize;
@@ -271,18 +314,20 @@ impl EndedTable {
         }
         self.blocks = blocks;
         self.index = index;
-        self.deadlines = BinaryHeap::from(deadlines);
+        self.late = BinaryHeap::from(late);
         self.base = 0;
         self.front = 0;
+        self.next = 0;
+        self.skip_to_next();
     }
 
-    fn unpack(&self, k: Key, p: &Packed) -> Ended {
-        let v6 = is_v6(k).then(|| self.v6.get(&k)).flatten();
+    fn unpack(&self, s: &Slot) -> Ended {
+        let v6 = (s.flags & V6 != 0).then(|| self.v6.get(&s.key)).flatten();
         let addrs = match v6 {
             Some(a) => *a,
             None => {
-                let [lo, hi] = v4_addrs(wide(k));
-                if p.flags & CLIENT_IS_LO != 0 {
+                let [lo, hi] = v4_addrs(s.key);
+                if s.flags & CLIENT_IS_LO != 0 {
                     [lo, hi]
                 } else {
                     [hi, lo]
@@ -290,57 +335,80 @@ impl EndedTable {
             }
         };
         Ended {
-            id: p.id,
+            id: self.full_id(s.id),
             addrs,
-            time_wait: [p.flags & TW0 != 0, p.flags & TW1 != 0],
-            deadline: p.deadline,
-            client_isn: (p.flags & HAS_ISN != 0).then_some(SeqNum(p.isn)),
+            time_wait: [s.flags & TW0 != 0, s.flags & TW1 != 0],
+            deadline: s.deadline,
+            client_isn: (s.flags & HAS_ISN != 0).then_some(SeqNum(s.isn)),
         }
     }
 
     /// The ended connection on `key`, if any.
     pub fn get(&self, key: &FlowKey) -> Option<Ended> {
-        let k = compact(key);
-        let n = self.find(&k)?;
-        let slot = self.slot(n)?;
-        Some(self.unpack(k, &slot.packed))
+        let n = self.find(&compact(key).0)?;
+        Some(self.unpack(self.slot(n)?))
     }
 
-    /// Forget `key` (its deadline entry goes stale).
+    /// Forget `key`.
     pub fn remove(&mut self, key: &FlowKey) {
-        self.forget(&compact(key));
+        self.forget(&compact(key).0);
     }
 
     /// Side `s` of `key` left TIME-WAIT early.
     pub fn clear_time_wait(&mut self, key: &FlowKey, s: usize) {
-        if let Some(n) = self.find(&compact(key)) {
-            self.slot_mut(n).packed.flags &= !(if s == 0 { TW0 } else { TW1 });
+        if let Some(n) = self.find(&compact(key).0) {
+            self.slot_mut(n).flags &= !(if s == 0 { TW0 } else { TW1 });
         }
     }
 
-    /// The earliest deadline (an entry may be stale: removed or reused since).
+    /// The first in-order entry still live, as a `Due`.
+    fn next_in_order(&self) -> Option<Due> {
+        (self.next < self.span()).then(|| {
+            let s = self.at(self.next);
+            (
+                s.deadline,
+                self.full_id(s.id),
+                self.base.wrapping_add(self.next as u32),
+            )
+        })
+    }
+
+    /// The earliest deadline (it may be stale: an entry removed or reused since).
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.deadlines.peek().map(|Reverse((d, _, _))| *d)
+        let late = self.late.peek().map(|Reverse(d)| d.0);
+        let in_order = self.next_in_order().map(|d| d.0);
+        match (late, in_order) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The earliest ended connection whose deadline is at or before `now`, removed.
     pub fn pop_due(&mut self, now: Timestamp) -> Option<Ended> {
-        while let Some(Reverse((deadline, _, n))) = self.deadlines.peek().copied() {
-            if deadline > now {
-                return None;
+        // Stale late entries: forgotten (their key removed or reused) since.
+        while let Some(&Reverse((_, _, n))) = self.late.peek() {
+            if self.slot(n).is_some_and(|s| s.flags & DEAD == 0) {
+                break;
             }
-            self.deadlines.pop();
-            // Stale if the entry was forgotten (its key removed or reused) since.
-            let Some(slot) = self.slot(n) else { continue };
-            if slot.packed.flags & DEAD != 0 {
-                continue;
-            }
-            let k = slot.key;
-            let e = self.unpack(k, &slot.packed);
-            self.forget(&k);
-            return Some(e);
+            self.late.pop();
         }
-        None
+        let late = self.late.peek().map(|Reverse(d)| *d);
+        let (due, from_late) = match (late, self.next_in_order()) {
+            (Some(l), Some(o)) if l < o => (l, true),
+            (_, Some(o)) => (o, false),
+            (Some(l), None) => (l, true),
+            (None, None) => return None,
+        };
+        if due.0 > now {
+            return None;
+        }
+        if from_late {
+            self.late.pop();
+        }
+        let slot = self.slot(due.2).expect("a live entry");
+        let (k, e) = (slot.key, self.unpack(slot));
+        self.forget(&k);
+        Some(e)
     }
 }
 
@@ -417,7 +485,11 @@ mod tests {
         /// The table answers as a map of entries would, popping the earliest deadline first
         /// (the lower connection id first on a tie), however its blocks come and go.
         #[test]
-        fn answers_as_a_plain_map(ops in proptest::collection::vec(op(), 0..300)) {
+        fn answers_as_a_plain_map(
+            ops in proptest::collection::vec(op(), 0..300),
+            // Ids are kept by their low 32 bits: across 2^32 too.
+            first_id in prop_oneof![Just(0u64), Just(u64::from(u32::MAX) - 150), Just(7u64 << 32)],
+        ) {
             let mut t = EndedTable::default();
             // key -> (insertion number, entry)
             let mut model: std::collections::HashMap<u16, (u64, Ended)> = Default::default();
@@ -426,14 +498,14 @@ mod tests {
                     Op::Insert(k, d) => {
                         let fk = key(k);
                         let e = Ended {
-                            id: n as u64,
+                            id: first_id + n as u64,
                             addrs: [fk.hi, fk.lo],
                             time_wait: [true, k % 2 == 0],
                             deadline: Timestamp(d),
                             client_isn: (k % 3 != 0).then_some(SeqNum(u32::from(k) * 7)),
                         };
                         t.insert(fk, e);
-                        model.insert(k, (n as u64, e));
+                        model.insert(k, (first_id + n as u64, e));
                     }
                     Op::Remove(k) => {
                         t.remove(&key(k));
@@ -466,6 +538,11 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(t.len(), model.len());
+                // The next deadline is the earliest (or one already forgotten, never later).
+                let earliest = model.values().map(|(_, e)| e.deadline).min();
+                if let Some(m) = earliest {
+                    prop_assert!(t.next_due().is_some_and(|d| d <= m));
+                }
                 for k in 0..40u16 {
                     let g = t.get(&key(k)).map(|e| (e.id, e.addrs, e.time_wait, e.client_isn));
                     let m = model.get(&k).map(|(_, e)| (e.id, e.addrs, e.time_wait, e.client_isn));
