@@ -153,7 +153,11 @@ impl PayloadPrefix {
     pub fn new(data: &[u8]) -> Self {
         let n = data.len().min(PAYLOAD_KEEP);
         let mut bytes = [0; PAYLOAD_KEEP];
-        bytes[..n].copy_from_slice(&data[..n]);
+        // A whole prefix is a copy of a known length (no call to memcpy).
+        match data.first_chunk::<PAYLOAD_KEEP>() {
+            Some(whole) => bytes = *whole,
+            None => bytes[..n].copy_from_slice(data),
+        }
         PayloadPrefix {
             len: n as u8,
             bytes,
