@@ -93,8 +93,16 @@ fn put(line: &mut String, text: &str, width: usize, color: bool, paint: impl Fn(
     } else {
         line.push_str(t);
     }
-    for _ in t.chars().count()..width {
-        line.push(' ');
+    let n = width.saturating_sub(columns(t));
+    line.extend(std::iter::repeat_n(' ', n));
+}
+
+/// How many columns `t` takes (a char each; ASCII text without counting).
+fn columns(t: &str) -> usize {
+    if t.is_ascii() {
+        t.len()
+    } else {
+        t.chars().count()
     }
 }
 
@@ -154,21 +162,14 @@ fn arrow(
     let room = width.saturating_sub(4);
     text.clear();
     write_segment_text(text, s, payload);
-    let count = |t: &str| {
-        if t.is_ascii() {
-            t.len()
-        } else {
-            t.chars().count()
-        }
-    };
     // A label the notes would make too long loses them rather than its own words: each
     // note (`[retransmission]`) is told again on the anomaly line under the row.
-    if count(text) > room && !s.notes.is_empty() {
+    if columns(text) > room && !s.notes.is_empty() {
         text.clear();
         write_segment_label(text, s, payload);
     }
     let text = text.as_str();
-    let len = count(text);
+    let len = columns(text);
     let mut by_head = None;
     let label: Cow<str> = match travel_mark(travel) {
         None if len <= room => Cow::Borrowed(text),
@@ -190,11 +191,7 @@ fn arrow(
             }
         }
     };
-    let label_len = if label.is_ascii() {
-        label.len()
-    } else {
-        label.chars().count()
-    };
+    let label_len = columns(&label);
     let dashes = width.saturating_sub(3 + label_len);
     let (l, r) = (dashes / 2, dashes - dashes / 2);
     let dash = |a: &mut String, n: usize| (0..n).for_each(|_| a.push('─'));
