@@ -197,19 +197,34 @@ impl EventQueue {
 
     /// Hold back events later than `key.0` until `release(key)`.
     pub fn hold(&mut self, key: HoldKey, conn_key: u128) {
-        self.oldest_cache.set(None);
+        self.held(key.0);
         self.map_for(key.2).insert(key, conn_key);
     }
 
     /// Hold back events later than `key.0` for an RST in flight (its own, shorter limit).
     pub fn hold_rst(&mut self, key: HoldKey, conn_key: u128) {
-        self.oldest_cache.set(None);
+        self.held(key.0);
         self.rst_holds.insert(key, conn_key);
+    }
+
+    /// A hold at `t` begins: the oldest is the older of it and the one known.
+    fn held(&mut self, t: Timestamp) {
+        if let Some(known) = self.oldest_cache.get() {
+            let oldest = known.map_or(t, |o| o.min(t));
+            self.oldest_cache.set(Some(Some(oldest)));
+        }
     }
 
     /// End a hold.
     pub fn release(&mut self, key: HoldKey) {
-        self.oldest_cache.set(None);
+        // Only the oldest hold's end (or one as old) can change which is oldest.
+        if self
+            .oldest_cache
+            .get()
+            .is_none_or(|known| known.is_none_or(|o| key.0 <= o))
+        {
+            self.oldest_cache.set(None);
+        }
         if self.map_for(key.2).remove(&key).is_none() {
             self.rst_holds.remove(&key);
         }
@@ -430,20 +445,30 @@ mod tests {
             for (i, &(t, op)) in steps.iter().enumerate() {
                 for q in [&mut a, &mut b] {
                     match op {
-                        // A hold at t, or the oldest hold ended.
+                        // A hold at t, or the first or last hold begun ended.
                         0 => q.hold((Timestamp(t), i as u64, HoldKind::Delivery(Side::Client)), 1),
                         1 => {
                             if let Some(&k) = holds.first() {
                                 q.release(k);
                             }
                         }
+                        2 => {
+                            if let Some(&k) = holds.last() {
+                                q.release(k);
+                            }
+                        }
                         _ => q.push(ev(t, i as u64)),
                     }
+                    // The oldest hold known (kept as holds begin and end) is the oldest.
+                    prop_assert_eq!(q.oldest_time(), q.oldest_hold().map(|(k, _)| k.0));
                 }
                 match op {
                     0 => holds.push((Timestamp(t), i as u64, HoldKind::Delivery(Side::Client))),
                     1 if !holds.is_empty() => {
                         holds.remove(0);
+                    }
+                    2 => {
+                        holds.pop();
                     }
                     _ => {}
                 }
