@@ -217,3 +217,64 @@ fn sigterm_leaves_the_view_and_restores_the_terminal() {
         t.var("alternate_on") == "0" && t.var("cursor_flag") == "1" && !s.contains("synfin · ")
     });
 }
+
+#[test]
+fn sigterm_right_after_the_last_segment_still_saves_it() {
+    if !have_tmux() {
+        return;
+    }
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            std::env::var("SYNFIN_REQUIRE_LIVE").as_deref() != Ok("1"),
+            "SYNFIN_REQUIRE_LIVE=1 but not root: watch --tui cannot capture"
+        );
+        eprintln!("skipped: watch --tui needs root (live capture)");
+        return;
+    }
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("view.pcap");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bin = env!("CARGO_BIN_EXE_synfin");
+    let t = Tmux::start(
+        "save",
+        &format!(
+            "{bin} watch --tui -i lo --port {port} -w {}; echo exit=$?; sleep 600",
+            file.display()
+        ),
+    );
+    // The view is up, so the capture is open.
+    t.wait_for("synfin · ");
+    let shell: u32 = t.var("pane_pid").parse().expect("a pid");
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+    let pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 16];
+        while c.read(&mut buf).unwrap() > 0 {}
+    });
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client.write_all(b"bye").unwrap();
+    drop(client);
+    server.join().unwrap();
+    // Stopped at once: the last frames are still in the capture ring (the block the kernel
+    // is filling is handed over only within its retire timeout), and must reach the file.
+    // SAFETY: kill(2) on the pid of a process this test started (the pane's command).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    t.wait_for("exit=0");
+    let out = Command::new(bin)
+        .args(["replay", file.to_str().unwrap(), "-f", "jsonl"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fins = text
+        .lines()
+        .filter(|l| l.contains("\"type\":\"segment\"") && l.contains("\"FIN\""))
+        .count();
+    assert!(
+        out.status.success() && text.contains("[\"SYN\"]") && fins == 2,
+        "the whole connection in the file, both FINs included:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -497,7 +497,13 @@ pub fn watch(
         }
     }
     drop(screen);
-    if p.is_some() {
+    if let Some(pipe) = &mut p {
+        // Left while capturing (q, Ctrl-C, SIGTERM): the frames captured until now are still
+        // read (a `-w` file keeps them), as without the view.
+        stop.store(true, Ordering::Relaxed);
+        while source.poll_for(Some(Duration::ZERO))? == Polled::Frame {
+            pipe.frame(&source.frame())?;
+        }
         drops = source.kernel_drops();
     }
     if let Some(l) = pacer.latency.take() {

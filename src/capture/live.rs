@@ -273,7 +273,8 @@ impl LiveSource {
     /// Wait up to `timeout` (`None`: until a frame comes, Ctrl-C, or `--duration` ends) for a
     /// frame, then read it with `frame`. A frame already in the ring is returned without a
     /// system call. A signal ends the wait at once (poll(2) is never restarted), so a long
-    /// wait costs no promptness.
+    /// wait costs no promptness. Once stopped, the frames captured until then come first
+    /// (waiting up to `END_SETTLE` for the last block, whatever `timeout` says), then `Stopped`.
     pub fn poll_for(&mut self, timeout: Option<Duration>) -> Result<Polled, CaptureError> {
         let now = Instant::now();
         if self.ending.is_none()
@@ -312,7 +313,10 @@ impl LiveSource {
     }
 
     /// Stopped: the frames captured until the stop are read, the block the kernel is still
-    /// filling included (it is handed over within `RETIRE_MS`); then `Stopped`, from then on.
+    /// filling included (it is handed over within `RETIRE_MS`, rounded up to the kernel's
+    /// tick); then `Stopped`, from then on. Frames stamped after the stop are passed over (one
+    /// may lie before an earlier-stamped one from another CPU); past `END_SETTLE`, the first
+    /// of them ends it (under a steady load the ring never empties).
     fn drain(&mut self) -> Result<Polled, CaptureError> {
         let Some(end) = self.ending else {
             return Ok(Polled::Stopped);
@@ -322,14 +326,16 @@ impl LiveSource {
                 self.slot = None;
                 return Ok(Polled::Stopped);
             }
+            let now = Instant::now();
             if self.take_frame() {
                 if self.slot.as_ref().is_some_and(|s| s.ts <= end.at) {
                     return Ok(Polled::Frame);
                 }
-                // Captured after the stop: it and what follows are not read.
-                break;
+                if now >= end.settle_until {
+                    break;
+                }
+                continue;
             }
-            let now = Instant::now();
             if !self.ring.filling() || now >= end.settle_until {
                 break;
             }
@@ -441,7 +447,7 @@ struct Ending {
 }
 
 /// The clock the kernel stamps frames with (CLOCK_REALTIME), now.
-fn capture_clock() -> Timestamp {
+pub fn capture_clock() -> Timestamp {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -377,8 +377,5 @@ pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
 
 /// `CLOCK_REALTIME`, the clock of the kernel's capture timestamps.
 pub fn wall_clock() -> crate::timestamp::Timestamp {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    crate::timestamp::Timestamp::from_secs_nanos(d.as_secs() as i64, i64::from(d.subsec_nanos()))
+    crate::capture::live::capture_clock()
 }

@@ -78,10 +78,20 @@ const BLOCK: usize = if cfg!(test) { 8 } else { 4096 };
 struct Slot {
     deadline: Timestamp,
     key: Key,
-    /// The id's low 32 bits (the rest is the newest entry's: see `EndedTable::full_id`).
+    /// The id's low 32 bits, then the next 16 (ids count connections from 1: 2^48 would take
+    /// nine years at a million connections a second).
     id: u32,
     isn: u32,
+    id_hi: u16,
     flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 32);
+
+impl Slot {
+    fn id(&self) -> ConnId {
+        (u64::from(self.id_hi) << 32) | u64::from(self.id)
+    }
 }
 
 /// (deadline, id, entry number): the order entries end in (equal deadlines in connection
@@ -110,9 +120,6 @@ pub struct EndedTable {
     live: usize,
     /// IPv6 connections' addresses (client, server); IPv4 ones are in the key.
     v6: FxHashMap<Key, [SocketAddr; 2]>,
-    /// The highest id kept: ids are told apart by their low 32 bits, so the entries held at
-    /// once must be fewer than 2^32 connections apart (each is at most a TIME-WAIT old).
-    newest: ConnId,
     /// The last in-order entry's deadline and id.
     tail: Option<(Timestamp, ConnId)>,
     /// The first live in-order entry's offset from `base` (the span if none): every in-order
@@ -209,18 +216,17 @@ impl EndedTable {
         }
     }
 
-    /// Move `next` past dead and late entries.
+    /// Move `next` past dead and late entries. With no in-order entry left, the next one
+    /// begins the order afresh (rather than sending every earlier deadline to the heap).
     fn skip_to_next(&mut self) {
         let span = self.span();
         self.next = self.next.max(self.front);
         while self.next < span && self.at(self.next).flags & (DEAD | LATE) != 0 {
             self.next += 1;
         }
-    }
-
-    /// The full id of an entry's low 32 bits.
-    fn full_id(&self, low: u32) -> ConnId {
-        self.newest - u64::from((self.newest as u32).wrapping_sub(low))
+        if self.next == span {
+            self.tail = None;
+        }
     }
 
     /// Keep `e` under `key` until its deadline.
@@ -246,7 +252,6 @@ impl EndedTable {
         if v6 {
             self.v6.insert(k, e.addrs);
         }
-        self.newest = self.newest.max(e.id);
         if self.tail.is_some_and(|t| (e.deadline, e.id) < t) {
             flags |= LATE;
         } else {
@@ -263,6 +268,7 @@ impl EndedTable {
                 deadline: e.deadline,
                 key: k,
                 id: e.id as u32,
+                id_hi: (e.id >> 32) as u16,
                 isn: e.client_isn.map_or(0, |s| s.0),
                 flags,
             });
@@ -302,7 +308,7 @@ impl EndedTable {
                 }
                 let h = hash(&slot.key);
                 if slot.flags & LATE != 0 {
-                    late.push(Reverse((slot.deadline, self.full_id(slot.id), n)));
+                    late.push(Reverse((slot.deadline, slot.id(), n)));
                 }
                 blocks.back_mut().expect("a block with room").push(slot);
                 index.insert_unique(h, n, |&m: &u32| {
@@ -335,7 +341,7 @@ impl EndedTable {
             }
         };
         Ended {
-            id: self.full_id(s.id),
+            id: s.id(),
             addrs,
             time_wait: [s.flags & TW0 != 0, s.flags & TW1 != 0],
             deadline: s.deadline,
@@ -365,11 +371,7 @@ impl EndedTable {
     fn next_in_order(&self) -> Option<Due> {
         (self.next < self.span()).then(|| {
             let s = self.at(self.next);
-            (
-                s.deadline,
-                self.full_id(s.id),
-                self.base.wrapping_add(self.next as u32),
-            )
+            (s.deadline, s.id(), self.base.wrapping_add(self.next as u32))
         })
     }
 
@@ -487,7 +489,8 @@ mod tests {
         #[test]
         fn answers_as_a_plain_map(
             ops in proptest::collection::vec(op(), 0..300),
-            // Ids are kept by their low 32 bits: across 2^32 too.
+            // Ids are kept in 48 bits, in two parts: across 2^32 too, and out of order (a
+            // connection ends after others that began after it).
             first_id in prop_oneof![Just(0u64), Just(u64::from(u32::MAX) - 150), Just(7u64 << 32)],
         ) {
             let mut t = EndedTable::default();
@@ -498,14 +501,14 @@ mod tests {
                     Op::Insert(k, d) => {
                         let fk = key(k);
                         let e = Ended {
-                            id: first_id + n as u64,
+                            id: first_id + (n as u64 ^ 0x55),
                             addrs: [fk.hi, fk.lo],
                             time_wait: [true, k % 2 == 0],
                             deadline: Timestamp(d),
                             client_isn: (k % 3 != 0).then_some(SeqNum(u32::from(k) * 7)),
                         };
                         t.insert(fk, e);
-                        model.insert(k, (first_id + n as u64, e));
+                        model.insert(k, (e.id, e));
                     }
                     Op::Remove(k) => {
                         t.remove(&key(k));
