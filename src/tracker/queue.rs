@@ -400,6 +400,16 @@ mod tests {
         }
     }
 
+    /// A hold of any kind, by step.
+    fn hold_key(t: i64, i: usize) -> HoldKey {
+        let kind = match i % 3 {
+            0 => HoldKind::Delivery(Side::Client),
+            1 => HoldKind::FinCall(Side::Server),
+            _ => HoldKind::Accept(Side::Server),
+        };
+        (Timestamp(t), i as u64, kind)
+    }
+
     proptest! {
         /// Whatever order events are produced in, they leave in time order, ties in the
         /// order produced; a hold stops everything after it until released.
@@ -445,8 +455,9 @@ mod tests {
             for (i, &(t, op)) in steps.iter().enumerate() {
                 for q in [&mut a, &mut b] {
                     match op {
-                        // A hold at t, or the first or last hold begun ended.
-                        0 => q.hold((Timestamp(t), i as u64, HoldKind::Delivery(Side::Client)), 1),
+                        // A hold (or an RST's) at t, or the first or last hold begun ended.
+                        0 => q.hold(hold_key(t, i), 1),
+                        3 => q.hold_rst(hold_key(t, i), 1),
                         1 => {
                             if let Some(&k) = holds.first() {
                                 q.release(k);
@@ -459,11 +470,14 @@ mod tests {
                         }
                         _ => q.push(ev(t, i as u64)),
                     }
-                    // The oldest hold known (kept as holds begin and end) is the oldest.
-                    prop_assert_eq!(q.oldest_time(), q.oldest_hold().map(|(k, _)| k.0));
+                    // The oldest hold known (kept as holds begin and end) is the oldest, also
+                    // after several changes with no look in between.
+                    if i % 3 == 0 {
+                        prop_assert_eq!(q.oldest_time(), q.oldest_hold().map(|(k, _)| k.0));
+                    }
                 }
                 match op {
-                    0 => holds.push((Timestamp(t), i as u64, HoldKind::Delivery(Side::Client))),
+                    0 | 3 => holds.push(hold_key(t, i)),
                     1 if !holds.is_empty() => {
                         holds.remove(0);
                     }
