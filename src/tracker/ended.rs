@@ -98,20 +98,36 @@ impl Slot {
 /// order).
 type Due = (Timestamp, ConnId, u32);
 
+/// An entry number with this bit is a place among the late entries; without it, a place in
+/// the blocks, counted (in 31 bits, wrapping) from the first block's first slot ever.
+const LATE_NO: u32 = 1 << 31;
+const NO_BITS: u32 = LATE_NO - 1;
+
+/// Entry `n` among the `blocks` whose first slot is numbered `base`, or the `late` ones.
+fn entry<'a>(blocks: &'a VecDeque<Vec<Slot>>, late: &'a [Slot], base: u32, n: u32) -> &'a Slot {
+    if n & LATE_NO != 0 {
+        return &late[(n & NO_BITS) as usize];
+    }
+    let i = (n.wrapping_sub(base) & NO_BITS) as usize;
+    &blocks[i / BLOCK][i % BLOCK]
+}
+
 /// Ended connections by 4-tuple, with their deadlines.
 ///
-/// Entries are kept in the order they came, in blocks; a hash table of 4-byte entry numbers
-/// finds one by its key (a map of whole entries took 41 bytes a bucket, with a quarter to a
-/// half of its buckets empty, and half as much again while it grew). An entry whose
-/// deadline is not before the last one's in order is in order too, so those are due in the
-/// order they lie (`next`: the first of them still live); the others are in `late`, a heap.
-/// An entry forgotten is marked so; the blocks before the first live entry are dropped, and
-/// the table is compacted when more than half of what it holds is dead.
+/// Entries whose deadline is not before the last one's are in order: they are kept in the
+/// order they came, in blocks, and are due in the order they lie (`next`: the first of them
+/// still live). The others (an RST's 2 s linger among 60 s TIME-WAITs) are kept apart, in
+/// `late_slots` with a heap of their deadlines, so that dying early they leave no holes in
+/// the blocks. A hash table of 4-byte entry numbers finds an entry by its key (a map of whole
+/// entries took 41 bytes a bucket, with a quarter to a half of its buckets empty, and half as
+/// much again while it grew). An entry forgotten is marked so; the blocks before the first
+/// live entry are dropped, and the blocks are compacted when more than half of them is dead
+/// (4-tuples reused).
 #[derive(Default)]
 pub struct EndedTable {
     blocks: VecDeque<Vec<Slot>>,
-    /// The number of the first block's first slot (numbers wrap; fewer than 2^32 are ever
-    /// held at once).
+    /// The number of the first block's first slot (numbers wrap in 31 bits; fewer than 2^31
+    /// are ever held at once).
     base: u32,
     /// Slots of the first block already dropped from the front.
     front: usize,
@@ -125,7 +141,10 @@ pub struct EndedTable {
     /// The first live in-order entry's offset from `base` (the span if none): every in-order
     /// entry before it is dead.
     next: usize,
-    /// Entries that came out of order, as (deadline, id, entry); stale once forgotten.
+    /// Entries that came out of order, and the places among them free again.
+    late_slots: Vec<Slot>,
+    late_free: Vec<u32>,
+    /// Their deadlines, as (deadline, id, entry); stale once forgotten.
     late: BinaryHeap<Reverse<Due>>,
 }
 
@@ -152,9 +171,17 @@ impl EndedTable {
         &self.blocks[i / BLOCK][i % BLOCK]
     }
 
-    /// The slot numbered `n`, if it is still held (live or not).
+    /// Entries held in the blocks (live or not).
+    fn in_blocks(&self) -> usize {
+        self.live - (self.late_slots.len() - self.late_free.len())
+    }
+
+    /// The entry numbered `n`, if it is still held (live or not).
     fn slot(&self, n: u32) -> Option<&Slot> {
-        let i = n.wrapping_sub(self.base) as usize;
+        if n & LATE_NO != 0 {
+            return self.late_slots.get((n & NO_BITS) as usize);
+        }
+        let i = (n.wrapping_sub(self.base) & NO_BITS) as usize;
         if i < self.front {
             return None;
         }
@@ -162,40 +189,41 @@ impl EndedTable {
     }
 
     fn slot_mut(&mut self, n: u32) -> &mut Slot {
-        let i = n.wrapping_sub(self.base) as usize;
+        if n & LATE_NO != 0 {
+            return &mut self.late_slots[(n & NO_BITS) as usize];
+        }
+        let i = (n.wrapping_sub(self.base) & NO_BITS) as usize;
         &mut self.blocks[i / BLOCK][i % BLOCK]
     }
 
     /// The live entry of `k`, by number.
     fn find(&self, k: &Key) -> Option<u32> {
-        let (blocks, base) = (&self.blocks, self.base);
+        let (blocks, late, base) = (&self.blocks, &self.late_slots, self.base);
         self.index
-            .find(hash(k), |&n| {
-                let i = n.wrapping_sub(base) as usize;
-                blocks[i / BLOCK][i % BLOCK].key == *k
-            })
+            .find(hash(k), |&n| entry(blocks, late, base, n).key == *k)
             .copied()
     }
 
-    /// Forget the entry of `k`: out of the index, marked dead, the front trimmed.
+    /// Forget the entry of `k`: out of the index, marked dead (a late one's place free
+    /// again), the blocks' front trimmed.
     fn forget(&mut self, k: &Key) {
-        let (blocks, base) = (&self.blocks, self.base);
+        let (blocks, late, base) = (&self.blocks, &self.late_slots, self.base);
         let entry = self
             .index
-            .find_entry(hash(k), |&n| {
-                let i = n.wrapping_sub(base) as usize;
-                blocks[i / BLOCK][i % BLOCK].key == *k
-            })
+            .find_entry(hash(k), |&n| entry(blocks, late, base, n).key == *k)
             .ok();
         let Some(entry) = entry else { return };
         let n = *entry.get();
         entry.remove();
-        self.live -= 1;
         let slot = self.slot_mut(n);
         slot.flags |= DEAD;
         if slot.flags & V6 != 0 {
             self.v6.remove(k);
         }
+        if n & LATE_NO != 0 {
+            self.late_free.push(n & NO_BITS);
+        }
+        self.live -= 1;
         self.trim();
         self.skip_to_next();
     }
@@ -210,18 +238,18 @@ impl EndedTable {
                 return;
             }
             self.blocks.pop_front();
-            self.base = self.base.wrapping_add(BLOCK as u32);
+            self.base = self.base.wrapping_add(BLOCK as u32) & NO_BITS;
             self.front = 0;
             self.next = self.next.saturating_sub(BLOCK);
         }
     }
 
-    /// Move `next` past dead and late entries. With no in-order entry left, the next one
+    /// Move `next` past dead entries. With no in-order entry left, the next one
     /// begins the order afresh (rather than sending every earlier deadline to the heap).
     fn skip_to_next(&mut self) {
         let span = self.span();
         self.next = self.next.max(self.front);
-        while self.next < span && self.at(self.next).flags & (DEAD | LATE) != 0 {
+        while self.next < span && self.at(self.next).flags & DEAD != 0 {
             self.next += 1;
         }
         if self.next == span {
@@ -257,32 +285,44 @@ impl EndedTable {
         } else {
             self.tail = Some((e.deadline, e.id));
         }
-        if self.blocks.back().is_none_or(|b| b.len() == BLOCK) {
-            self.blocks.push_back(Vec::with_capacity(BLOCK));
-        }
-        let n = self.base.wrapping_add(self.span() as u32);
-        self.blocks
-            .back_mut()
-            .expect("a block with room")
-            .push(Slot {
-                deadline: e.deadline,
-                key: k,
-                id: e.id as u32,
-                id_hi: (e.id >> 32) as u16,
-                isn: e.client_isn.map_or(0, |s| s.0),
-                flags,
-            });
-        let (blocks, base) = (&self.blocks, self.base);
-        self.index.insert_unique(hash(&k), n, |&m| {
-            let i = m.wrapping_sub(base) as usize;
-            hash(&blocks[i / BLOCK][i % BLOCK].key)
-        });
+        let slot = Slot {
+            deadline: e.deadline,
+            key: k,
+            id: e.id as u32,
+            id_hi: (e.id >> 32) as u16,
+            isn: e.client_isn.map_or(0, |s| s.0),
+            flags,
+        };
+        let n = if flags & LATE != 0 {
+            let i = match self.late_free.pop() {
+                Some(i) => {
+                    self.late_slots[i as usize] = slot;
+                    i
+                }
+                None => {
+                    self.late_slots.push(slot);
+                    (self.late_slots.len() - 1) as u32
+                }
+            };
+            self.late.push(Reverse((e.deadline, e.id, i | LATE_NO)));
+            i | LATE_NO
+        } else {
+            if self.blocks.back().is_none_or(|b| b.len() == BLOCK) {
+                self.blocks.push_back(Vec::with_capacity(BLOCK));
+            }
+            let n = self.base.wrapping_add(self.span() as u32) & NO_BITS;
+            self.blocks
+                .back_mut()
+                .expect("a block with room")
+                .push(slot);
+            n
+        };
+        let (blocks, late, base) = (&self.blocks, &self.late_slots, self.base);
+        self.index
+            .insert_unique(hash(&k), n, |&m| hash(&entry(blocks, late, base, m).key));
         self.live += 1;
-        if flags & LATE != 0 {
-            self.late.push(Reverse((e.deadline, e.id, n)));
-        }
         self.skip_to_next();
-        if self.span() - self.front > 2 * self.live + BLOCK {
+        if self.span() - self.front > 2 * self.in_blocks() + BLOCK {
             self.compact();
         }
     }
@@ -294,8 +334,8 @@ impl EndedTable {
     fn compact(&mut self) {
         let mut blocks: VecDeque<Vec<Slot>> = VecDeque::new();
         let mut index = HashTable::with_capacity(self.live);
-        let mut late = Vec::new();
         let old = std::mem::take(&mut self.blocks);
+        let late = &self.late_slots;
         let mut n = 0u32;
         for (b, block) in old.into_iter().enumerate() {
             let skip = if b == 0 { self.front } else { 0 };
@@ -307,20 +347,21 @@ impl EndedTable {
                     blocks.push_back(Vec::with_capacity(BLOCK));
                 }
                 let h = hash(&slot.key);
-                if slot.flags & LATE != 0 {
-                    late.push(Reverse((slot.deadline, slot.id(), n)));
-                }
                 blocks.back_mut().expect("a block with room").push(slot);
-                index.insert_unique(h, n, |&m: &u32| {
-                    let i = m as usize;
-                    hash(&blocks[i / BLOCK][i % BLOCK].key)
-                });
+                index.insert_unique(h, n, |&m: &u32| hash(&entry(&blocks, late, 0, m).key));
                 n += 1;
+            }
+        }
+        // The late entries keep their numbers.
+        for (i, slot) in late.iter().enumerate() {
+            if slot.flags & DEAD == 0 {
+                index.insert_unique(hash(&slot.key), i as u32 | LATE_NO, |&m: &u32| {
+                    hash(&entry(&blocks, late, 0, m).key)
+                });
             }
         }
         self.blocks = blocks;
         self.index = index;
-        self.late = BinaryHeap::from(late);
         self.base = 0;
         self.front = 0;
         self.next = 0;
@@ -371,7 +412,11 @@ impl EndedTable {
     fn next_in_order(&self) -> Option<Due> {
         (self.next < self.span()).then(|| {
             let s = self.at(self.next);
-            (s.deadline, s.id(), self.base.wrapping_add(self.next as u32))
+            (
+                s.deadline,
+                s.id(),
+                self.base.wrapping_add(self.next as u32) & NO_BITS,
+            )
         })
     }
 
@@ -387,9 +432,13 @@ impl EndedTable {
 
     /// The earliest ended connection whose deadline is at or before `now`, removed.
     pub fn pop_due(&mut self, now: Timestamp) -> Option<Ended> {
-        // Stale late entries: forgotten (their key removed or reused) since.
-        while let Some(&Reverse((_, _, n))) = self.late.peek() {
-            if self.slot(n).is_some_and(|s| s.flags & DEAD == 0) {
+        // Stale late entries: forgotten (their key removed or reused) since, their place
+        // perhaps taken by another.
+        while let Some(&Reverse((d, id, n))) = self.late.peek() {
+            if self
+                .slot(n)
+                .is_some_and(|s| s.flags & DEAD == 0 && s.deadline == d && s.id() == id)
+            {
                 break;
             }
             self.late.pop();
