@@ -331,20 +331,6 @@ fn demo_scenarios_show_the_lesson() {
             .starts_with("SYN retransmitted")));
 }
 
-/// A whole connection to `listener` (3 bytes, the client closing first), over when it returns.
-fn one_connection(listener: TcpListener) {
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (mut c, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 16];
-        while c.read(&mut buf).unwrap() > 0 {}
-    });
-    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    client.write_all(b"bye").unwrap();
-    drop(client);
-    server.join().unwrap();
-}
-
 #[test]
 fn ctrl_c_leaves_a_valid_pcap_and_a_clean_exit() {
     if !live_allowed("ctrl_c_leaves_a_valid_pcap_and_a_clean_exit") {
@@ -361,7 +347,7 @@ fn ctrl_c_leaves_a_valid_pcap_and_a_clean_exit() {
     );
     assert!(child.next_line("meta line").contains("\"type\":\"meta\""));
     // One whole connection, then Ctrl-C while the capture is still running.
-    one_connection(listener);
+    support::one_connection(listener);
     // The connection's verdict shows it was all captured (and written to the file).
     while !child
         .next_line("connection verdict")
@@ -407,7 +393,7 @@ fn ctrl_c_right_after_the_last_segment_still_shows_it() {
     let port = listener.local_addr().unwrap().port();
     let mut child = watch_lo(port, &[], Duration::from_secs(30));
     assert!(child.next_line("meta line").contains("\"type\":\"meta\""));
-    one_connection(listener);
+    support::one_connection(listener);
     // Ctrl-C at once: the frames are still in the capture ring (the block the kernel is
     // filling is handed over only within its retire timeout), and must be read, not dropped.
     child.interrupt();

@@ -3,6 +3,8 @@
 //! shown, the line settings (raw mode) restored, after `q` and after SIGTERM. Skips with a
 //! message where tmux is missing, unless SYNFIN_REQUIRE_LIVE=1 (CI), where it fails.
 
+mod support;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -48,6 +50,14 @@ impl Tmux {
         ])
         .trim()
         .to_string()
+    }
+
+    /// The pid of the pane's command (the pane's shell runs it as its one child).
+    fn command_pid(&self) -> i32 {
+        let shell: u32 = self.var("pane_pid").parse().expect("a pid");
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+        children.split_whitespace().next().unwrap().parse().unwrap()
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -206,10 +216,7 @@ fn sigterm_leaves_the_view_and_restores_the_terminal() {
     );
     t.wait_for("end of input");
     assert_eq!(t.var("alternate_on"), "1");
-    // The pane's shell runs synfin as its one child.
-    let shell: u32 = t.var("pane_pid").parse().expect("a pid");
-    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
-    let pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    let pid = t.command_pid();
     // SAFETY: kill(2) on the pid of a process this test started (the pane's command).
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     t.wait_for("exit=0");
@@ -231,7 +238,6 @@ fn sigterm_right_after_the_last_segment_still_saves_it() {
         eprintln!("skipped: watch --tui needs root (live capture)");
         return;
     }
-    use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("view.pcap");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -246,18 +252,8 @@ fn sigterm_right_after_the_last_segment_still_saves_it() {
     );
     // The view is up, so the capture is open.
     t.wait_for("synfin · ");
-    let shell: u32 = t.var("pane_pid").parse().expect("a pid");
-    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
-    let pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut c, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 16];
-        while c.read(&mut buf).unwrap() > 0 {}
-    });
-    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    client.write_all(b"bye").unwrap();
-    drop(client);
-    server.join().unwrap();
+    let pid = t.command_pid();
+    support::one_connection(listener);
     // Stopped at once: the last frames are still in the capture ring (the block the kernel
     // is filling is handed over only within its retire timeout), and must reach the file.
     // SAFETY: kill(2) on the pid of a process this test started (the pane's command).

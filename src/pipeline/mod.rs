@@ -376,6 +376,4 @@ pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
 }
 
 /// `CLOCK_REALTIME`, the clock of the kernel's capture timestamps.
-pub fn wall_clock() -> crate::timestamp::Timestamp {
-    crate::capture::live::capture_clock()
-}
+pub use crate::capture::live::capture_clock as wall_clock;

@@ -44,8 +44,6 @@ const CLIENT_IS_LO: u8 = 8;
 const DEAD: u8 = 16;
 /// An IPv6 connection: its key is a hash, its addresses are in the side map.
 const V6: u8 = 32;
-/// Its deadline came before an earlier entry's: it is in the heap of late deadlines.
-const LATE: u8 = 64;
 
 /// A 4-tuple's compact form: an IPv4 one exactly (lower address and port, higher address and
 /// port: 96 bits); an IPv6 one as all ones and a 64-bit hash (see `FlowKey::compact`).
@@ -103,12 +101,17 @@ type Due = (Timestamp, ConnId, u32);
 const LATE_NO: u32 = 1 << 31;
 const NO_BITS: u32 = LATE_NO - 1;
 
+/// Where block entry `n` lies from the first block's first slot, numbered `base`.
+fn offset(base: u32, n: u32) -> usize {
+    (n.wrapping_sub(base) & NO_BITS) as usize
+}
+
 /// Entry `n` among the `blocks` whose first slot is numbered `base`, or the `late` ones.
 fn entry<'a>(blocks: &'a VecDeque<Vec<Slot>>, late: &'a [Slot], base: u32, n: u32) -> &'a Slot {
     if n & LATE_NO != 0 {
         return &late[(n & NO_BITS) as usize];
     }
-    let i = (n.wrapping_sub(base) & NO_BITS) as usize;
+    let i = offset(base, n);
     &blocks[i / BLOCK][i % BLOCK]
 }
 
@@ -181,7 +184,7 @@ impl EndedTable {
         if n & LATE_NO != 0 {
             return self.late_slots.get((n & NO_BITS) as usize);
         }
-        let i = (n.wrapping_sub(self.base) & NO_BITS) as usize;
+        let i = offset(self.base, n);
         if i < self.front {
             return None;
         }
@@ -192,7 +195,7 @@ impl EndedTable {
         if n & LATE_NO != 0 {
             return &mut self.late_slots[(n & NO_BITS) as usize];
         }
-        let i = (n.wrapping_sub(self.base) & NO_BITS) as usize;
+        let i = offset(self.base, n);
         &mut self.blocks[i / BLOCK][i % BLOCK]
     }
 
@@ -280,9 +283,9 @@ impl EndedTable {
         if v6 {
             self.v6.insert(k, e.addrs);
         }
-        if self.tail.is_some_and(|t| (e.deadline, e.id) < t) {
-            flags |= LATE;
-        } else {
+        // Its deadline comes before the last in-order entry's: it is kept apart.
+        let late = self.tail.is_some_and(|t| (e.deadline, e.id) < t);
+        if !late {
             self.tail = Some((e.deadline, e.id));
         }
         let slot = Slot {
@@ -293,7 +296,7 @@ impl EndedTable {
             isn: e.client_isn.map_or(0, |s| s.0),
             flags,
         };
-        let n = if flags & LATE != 0 {
+        let n = if late {
             let i = match self.late_free.pop() {
                 Some(i) => {
                     self.late_slots[i as usize] = slot;

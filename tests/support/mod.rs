@@ -181,3 +181,18 @@ pub fn summary_rows(out: &str) -> Vec<Vec<String>> {
         .map(|l| l.split_whitespace().map(str::to_string).collect())
         .collect()
 }
+
+/// A whole connection to `listener` (3 bytes, the client closing first), over when it returns.
+pub fn one_connection(listener: std::net::TcpListener) {
+    use std::io::{Read, Write};
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 16];
+        while c.read(&mut buf).unwrap() > 0 {}
+    });
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client.write_all(b"bye").unwrap();
+    drop(client);
+    server.join().unwrap();
+}
