@@ -5,12 +5,13 @@
 //! of open connections, and of at most `MAX_HELD` ended ones waiting for an earlier one (past
 //! that the oldest waiting is drawn at once, out of order, so memory stays bounded).
 
+use super::conn_bits::ConnBits;
 pub use super::gathered::Gathered;
 use super::packed::PackedEvents;
 use super::Renderer;
 use crate::events::{ConnId, ConnectionEvent, Event, Meta, Summary};
 use crate::filter::ConnFilter;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
@@ -63,10 +64,9 @@ pub struct Grouped<G> {
     inner: G,
     filter: ConnFilter,
     open: FxHashMap<ConnId, PackedEvents>,
-    /// Connections drawn, for their late events (TIME_WAIT's end); the oldest are forgotten
-    /// past `SHOWN_KEPT`, so memory stays bounded however long the input.
-    shown: FxHashSet<ConnId>,
-    shown_order: std::collections::VecDeque<ConnId>,
+    /// Connections drawn, for their late events (TIME_WAIT's end); ids far below the newest
+    /// are forgotten, so memory stays bounded however long the input.
+    shown: ConnBits,
     /// The lowest connection id whose verdict has not come yet.
     next: ConnId,
     /// Judged connections waiting for an earlier one: the group (None when the filter hid
@@ -79,9 +79,6 @@ pub struct Grouped<G> {
 /// How many judged connections may wait for an earlier one before the oldest is drawn.
 pub const MAX_HELD: usize = 1024;
 
-/// How many drawn connections are remembered for their late events.
-const SHOWN_KEPT: usize = 1 << 20;
-
 impl<G: GroupRenderer> Grouped<G> {
     /// Group for `inner`, showing only connections that pass `filter`.
     pub fn new(inner: G, filter: ConnFilter) -> Self {
@@ -89,8 +86,7 @@ impl<G: GroupRenderer> Grouped<G> {
             inner,
             filter,
             open: FxHashMap::default(),
-            shown: FxHashSet::default(),
-            shown_order: Default::default(),
+            shown: ConnBits::default(),
             next: 1,
             held: BTreeMap::new(),
             early: BTreeSet::new(),
@@ -106,14 +102,7 @@ impl<G: GroupRenderer> Grouped<G> {
     ) -> io::Result<()> {
         if let Some(g) = group {
             if self.inner.wants_late_events() {
-                let conn = g.verdict().conn;
-                self.shown.insert(conn);
-                self.shown_order.push_back(conn);
-                if self.shown_order.len() > SHOWN_KEPT {
-                    if let Some(old) = self.shown_order.pop_front() {
-                        self.shown.remove(&old);
-                    }
-                }
+                self.shown.insert(g.verdict().conn);
             }
             self.inner.connection_gathered(g, out)?;
             for e in &late {
@@ -203,7 +192,7 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                         late.push(e);
                     }
                     Ok(())
-                } else if self.shown.contains(&e.conn()) {
+                } else if self.shown.contains(e.conn()) {
                     self.inner.late_event(&e, out)
                 } else {
                     Ok(()) // a late event of a connection the filter hid

@@ -14,6 +14,7 @@
 //! assert!(String::from_utf8(out).unwrap().starts_with("{\"type\":\"meta\""));
 //! ```
 
+pub mod conn_bits;
 pub(crate) mod escape;
 pub mod gathered;
 pub mod group;

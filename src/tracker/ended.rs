@@ -12,9 +12,9 @@
 
 use super::flow::FlowKey;
 use super::seq::SeqNum;
+use super::sharded::ShardedTable;
 use crate::events::ConnId;
 use crate::timestamp::Timestamp;
-use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -135,7 +135,7 @@ pub struct EndedTable {
     /// Slots of the first block already dropped from the front.
     front: usize,
     /// Live entries' numbers, by key.
-    index: HashTable<u32>,
+    index: ShardedTable<u32>,
     live: usize,
     /// IPv6 connections' addresses (client, server); IPv4 ones are in the key.
     v6: FxHashMap<Key, [SocketAddr; 2]>,
@@ -211,13 +211,10 @@ impl EndedTable {
     /// again), the blocks' front trimmed.
     fn forget(&mut self, k: &Key) {
         let (blocks, late, base) = (&self.blocks, &self.late_slots, self.base);
-        let entry = self
+        let found = self
             .index
-            .find_entry(hash(k), |&n| entry(blocks, late, base, n).key == *k)
-            .ok();
-        let Some(entry) = entry else { return };
-        let n = *entry.get();
-        entry.remove();
+            .remove(hash(k), |&n| entry(blocks, late, base, n).key == *k);
+        let Some(n) = found else { return };
         let slot = self.slot_mut(n);
         slot.flags |= DEAD;
         if slot.flags & V6 != 0 {
@@ -336,7 +333,9 @@ impl EndedTable {
     /// half the slots held are dead, so its cost is paid by the insertions since the last.
     fn compact(&mut self) {
         let mut blocks: VecDeque<Vec<Slot>> = VecDeque::new();
-        let mut index = HashTable::with_capacity(self.live);
+        // The old index goes first: the two together were this table's peak.
+        self.index = ShardedTable::default();
+        let mut index = ShardedTable::with_capacity(self.live);
         let old = std::mem::take(&mut self.blocks);
         let late = &self.late_slots;
         let mut n = 0u32;

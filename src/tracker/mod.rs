@@ -19,6 +19,7 @@ mod flow;
 mod queue;
 mod rivals;
 mod seq;
+mod sharded;
 mod side;
 mod state;
 mod state_change;
