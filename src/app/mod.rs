@@ -1,6 +1,7 @@
 //! Wiring: the command line → a source → the pipeline. With `capture/` and `demo/`, the only
 //! code that touches the OS: files, stdout, the environment, signals.
 
+mod allocator;
 mod filters;
 mod latency;
 mod paced_output;
@@ -19,6 +20,7 @@ use std::process::ExitCode;
 
 /// Run the command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    allocator::tune();
     let result = match cli.cmd {
         Cmd::Replay(a) => replay::run(a),
         Cmd::Watch(a) => watch::run(a),
