@@ -3,10 +3,10 @@
 //!
 //! A capture of a busy server ends hundreds of thousands of connections a minute, and each
 //! client waits 60 s in TIME-WAIT, so this table holds most of what a capture costs in
-//! memory: entries are packed (an IPv4 4-tuple in 12 bytes, 32 bytes a connection, ~5–10 in
-//! the index: about 40 in all, where a map of whole entries took 90–120 and half as much
-//! again while it grew); IPv6 keys are a 64-bit hash, with the addresses in a map of their
-//! own. Deadlines need no heap of their own: TIME-WAITs end in the order they began, so the
+//! memory: entries are packed (an IPv4 4-tuple in 12 bytes; deadline and id counted from
+//! their block's first entry's in 32 and 24 bits: 24 bytes a connection, ~5–9 in the index:
+//! about 32 in all, where a map of whole entries took 90–120 and half as much again while it
+//! grew); IPv6 keys are a 64-bit hash, with the addresses in a map of their own. Deadlines need no heap of their own: TIME-WAITs end in the order they began, so the
 //! entries, kept in the order they came, are mostly in deadline order already; only those
 //! that are not (an RST's short linger among TIME-WAITs) go into a small heap.
 
@@ -72,24 +72,101 @@ fn v4_addrs(k: Key) -> [SocketAddr; 2] {
 /// touch all of its doubled room).
 const BLOCK: usize = if cfg!(test) { 8 } else { 4096 };
 
-/// An entry (32 bytes).
+/// How far (ns) an entry's deadline may lie after its block's first entry's, and its id from
+/// the first's (either way); past either, a new block begins. A block of TIME-WAITs fills in
+/// well under a second on a busy capture; one left short (quiet traffic, a connection that
+/// ends long after thousands that began later) keeps its numbers but gives back its room.
+const DT_MAX: i64 = if cfg!(test) { 20 } else { u32::MAX as i64 };
+const ID_REACH: i64 = if cfg!(test) { 16 } else { 1 << 23 };
+
+/// An entry (24 bytes): the key, the client's ISN and `meta`, which holds the deadline's
+/// distance from its block's first (bits 0..32), the flags (32..40) and the id's distance
+/// from its block's first (40..64, signed). A late entry's deadline and id are kept beside it
+/// (`late_meta`), its `meta` holding the flags alone.
+#[derive(Clone, Copy)]
 struct Slot {
-    deadline: Timestamp,
     key: Key,
-    /// The id's low 32 bits, then the next 16 (ids count connections from 1: 2^48 would take
-    /// nine years at a million connections a second).
-    id: u32,
     isn: u32,
-    id_hi: u16,
-    flags: u8,
+    meta: u64,
 }
 
-const _: () = assert!(std::mem::size_of::<Slot>() == 32);
+const _: () = assert!(std::mem::size_of::<Slot>() == 24);
 
 impl Slot {
-    fn id(&self) -> ConnId {
-        (u64::from(self.id_hi) << 32) | u64::from(self.id)
+    fn flags(&self) -> u8 {
+        (self.meta >> 32) as u8
     }
+
+    fn set_flags(&mut self, f: u8) {
+        self.meta = (self.meta & !(0xff << 32)) | (u64::from(f) << 32);
+    }
+
+    fn dead(&self) -> bool {
+        self.flags() & DEAD != 0
+    }
+}
+
+/// Entries in order, their deadlines and ids counted from the first's.
+struct Block {
+    deadline: Timestamp,
+    id: ConnId,
+    slots: Vec<Slot>,
+}
+
+impl Block {
+    /// `Slot::meta` for an entry of this block, if its deadline and id are in reach.
+    fn meta(&self, deadline: Timestamp, id: ConnId, flags: u8) -> Option<u64> {
+        let dt = deadline.0.checked_sub(self.deadline.0)?;
+        let di = (id as i64).wrapping_sub(self.id as i64);
+        ((0..=DT_MAX).contains(&dt) && (-ID_REACH..ID_REACH).contains(&di))
+            .then(|| dt as u64 | (u64::from(flags) << 32) | ((di as u64) << 40))
+    }
+
+    fn deadline_id(&self, s: &Slot) -> (Timestamp, ConnId) {
+        let dt = (s.meta & 0xffff_ffff) as i64;
+        let di = (s.meta as i64) >> 40;
+        (
+            Timestamp(self.deadline.0 + dt),
+            self.id.wrapping_add(di as u64),
+        )
+    }
+}
+
+/// Put an in-order entry after the last of `blocks` (in a new block if it is full or the entry
+/// out of its reach); its offset from the first block's first slot.
+fn push_in_order(
+    blocks: &mut VecDeque<Block>,
+    key: Key,
+    isn: u32,
+    flags: u8,
+    (deadline, id): (Timestamp, ConnId),
+) -> usize {
+    let fits = blocks
+        .back()
+        .filter(|b| b.slots.len() < BLOCK)
+        .and_then(|b| b.meta(deadline, id, flags));
+    let meta = match fits {
+        Some(m) => m,
+        None => {
+            if let Some(short) = blocks.back_mut().filter(|b| b.slots.len() < BLOCK) {
+                short.slots.shrink_to_fit();
+            }
+            let b = Block {
+                deadline,
+                id,
+                slots: Vec::with_capacity(BLOCK),
+            };
+            let m = b
+                .meta(deadline, id, flags)
+                .expect("an entry is in its own block's reach");
+            blocks.push_back(b);
+            m
+        }
+    };
+    let b = blocks.len() - 1;
+    let last = &mut blocks[b].slots;
+    last.push(Slot { key, isn, meta });
+    b * BLOCK + last.len() - 1
 }
 
 /// (deadline, id, entry number): the order entries end in (equal deadlines in connection
@@ -107,12 +184,12 @@ fn offset(base: u32, n: u32) -> usize {
 }
 
 /// Entry `n` among the `blocks` whose first slot is numbered `base`, or the `late` ones.
-fn entry<'a>(blocks: &'a VecDeque<Vec<Slot>>, late: &'a [Slot], base: u32, n: u32) -> &'a Slot {
+fn entry<'a>(blocks: &'a VecDeque<Block>, late: &'a [Slot], base: u32, n: u32) -> &'a Slot {
     if n & LATE_NO != 0 {
         return &late[(n & NO_BITS) as usize];
     }
     let i = offset(base, n);
-    &blocks[i / BLOCK][i % BLOCK]
+    &blocks[i / BLOCK].slots[i % BLOCK]
 }
 
 /// Ended connections by 4-tuple, with their deadlines.
@@ -124,16 +201,19 @@ fn entry<'a>(blocks: &'a VecDeque<Vec<Slot>>, late: &'a [Slot], base: u32, n: u3
 /// the blocks. A hash table of 4-byte entry numbers finds an entry by its key (a map of whole
 /// entries took 41 bytes a bucket, with a quarter to a half of its buckets empty, and half as
 /// much again while it grew). An entry forgotten is marked so; the blocks before the first
-/// live entry are dropped, and the blocks are compacted when more than half of them is dead
-/// (4-tuples reused).
+/// live entry are dropped, and the blocks are compacted when more than half of their slots
+/// are dead (4-tuples reused).
 #[derive(Default)]
 pub struct EndedTable {
-    blocks: VecDeque<Vec<Slot>>,
+    /// Every block but the last is full or was left short (`BLOCK` numbers each all the same).
+    blocks: VecDeque<Block>,
     /// The number of the first block's first slot (numbers wrap in 31 bits; fewer than 2^31
     /// are ever held at once).
     base: u32,
     /// Slots of the first block already dropped from the front.
     front: usize,
+    /// Slots in the blocks from `front` on, live or dead.
+    held: usize,
     /// Live entries' numbers, by key.
     index: ShardedTable<u32>,
     live: usize,
@@ -144,8 +224,10 @@ pub struct EndedTable {
     /// The first live in-order entry's offset from `base` (the span if none): every in-order
     /// entry before it is dead.
     next: usize,
-    /// Entries that came out of order, and the places among them free again.
+    /// Entries that came out of order, their deadlines and ids, and the places among them
+    /// free again.
     late_slots: Vec<Slot>,
+    late_meta: Vec<(Timestamp, ConnId)>,
     late_free: Vec<u32>,
     /// Their deadlines, as (deadline, id, entry); stale once forgotten.
     late: BinaryHeap<Reverse<Due>>,
@@ -161,17 +243,16 @@ impl EndedTable {
         self.live
     }
 
-    /// Slots held, from the first block's first to the last one's end (every block but the
-    /// last is full).
+    /// Offsets from the first block's first slot to the last one's end.
     fn span(&self) -> usize {
         self.blocks
             .back()
-            .map_or(0, |b| (self.blocks.len() - 1) * BLOCK + b.len())
+            .map_or(0, |b| (self.blocks.len() - 1) * BLOCK + b.slots.len())
     }
 
-    /// The slot at offset `i` from `base`.
-    fn at(&self, i: usize) -> &Slot {
-        &self.blocks[i / BLOCK][i % BLOCK]
+    /// The slot at offset `i` from `base` (none where a short block ended).
+    fn at(&self, i: usize) -> Option<&Slot> {
+        self.blocks.get(i / BLOCK)?.slots.get(i % BLOCK)
     }
 
     /// Entries held in the blocks (live or not).
@@ -188,7 +269,7 @@ impl EndedTable {
         if i < self.front {
             return None;
         }
-        self.blocks.get(i / BLOCK)?.get(i % BLOCK)
+        self.at(i)
     }
 
     fn slot_mut(&mut self, n: u32) -> &mut Slot {
@@ -196,7 +277,17 @@ impl EndedTable {
             return &mut self.late_slots[(n & NO_BITS) as usize];
         }
         let i = offset(self.base, n);
-        &mut self.blocks[i / BLOCK][i % BLOCK]
+        &mut self.blocks[i / BLOCK].slots[i % BLOCK]
+    }
+
+    /// Held entry `n`'s deadline and id.
+    fn deadline_id(&self, n: u32) -> (Timestamp, ConnId) {
+        if n & LATE_NO != 0 {
+            return self.late_meta[(n & NO_BITS) as usize];
+        }
+        let i = offset(self.base, n);
+        let b = &self.blocks[i / BLOCK];
+        b.deadline_id(&b.slots[i % BLOCK])
     }
 
     /// The live entry of `k`, by number.
@@ -216,8 +307,8 @@ impl EndedTable {
             .remove(hash(k), |&n| entry(blocks, late, base, n).key == *k);
         let Some(n) = found else { return };
         let slot = self.slot_mut(n);
-        slot.flags |= DEAD;
-        if slot.flags & V6 != 0 {
+        slot.set_flags(slot.flags() | DEAD);
+        if slot.flags() & V6 != 0 {
             self.v6.remove(k);
         }
         if n & LATE_NO != 0 {
@@ -231,10 +322,15 @@ impl EndedTable {
     /// Drop the dead slots at the front, a block at a time.
     fn trim(&mut self) {
         while let Some(first) = self.blocks.front() {
-            while self.front < first.len() && first[self.front].flags & DEAD != 0 {
+            while self.front < first.slots.len() && first.slots[self.front].dead() {
                 self.front += 1;
+                self.held -= 1;
             }
-            if self.front < BLOCK {
+            // A block is done with once all it will ever hold is dead: a full one, or one
+            // left short (a later block began).
+            if self.front < first.slots.len()
+                || (self.blocks.len() == 1 && first.slots.len() < BLOCK)
+            {
                 return;
             }
             self.blocks.pop_front();
@@ -244,12 +340,13 @@ impl EndedTable {
         }
     }
 
-    /// Move `next` past dead entries. With no in-order entry left, the next one
-    /// begins the order afresh (rather than sending every earlier deadline to the heap).
+    /// Move `next` past dead entries (and where short blocks end). With no in-order entry
+    /// left, the next one begins the order afresh (rather than sending every earlier deadline
+    /// to the heap).
     fn skip_to_next(&mut self) {
         let span = self.span();
         self.next = self.next.max(self.front);
-        while self.next < span && self.at(self.next).flags & DEAD != 0 {
+        while self.next < span && self.at(self.next).is_none_or(Slot::dead) {
             self.next += 1;
         }
         if self.next == span {
@@ -285,44 +382,38 @@ impl EndedTable {
         if !late {
             self.tail = Some((e.deadline, e.id));
         }
-        let slot = Slot {
-            deadline: e.deadline,
-            key: k,
-            id: e.id as u32,
-            id_hi: (e.id >> 32) as u16,
-            isn: e.client_isn.map_or(0, |s| s.0),
-            flags,
-        };
+        let isn = e.client_isn.map_or(0, |s| s.0);
         let n = if late {
+            let slot = Slot {
+                key: k,
+                isn,
+                meta: u64::from(flags) << 32,
+            };
             let i = match self.late_free.pop() {
                 Some(i) => {
                     self.late_slots[i as usize] = slot;
+                    self.late_meta[i as usize] = (e.deadline, e.id);
                     i
                 }
                 None => {
                     self.late_slots.push(slot);
+                    self.late_meta.push((e.deadline, e.id));
                     (self.late_slots.len() - 1) as u32
                 }
             };
             self.late.push(Reverse((e.deadline, e.id, i | LATE_NO)));
             i | LATE_NO
         } else {
-            if self.blocks.back().is_none_or(|b| b.len() == BLOCK) {
-                self.blocks.push_back(Vec::with_capacity(BLOCK));
-            }
-            let n = self.base.wrapping_add(self.span() as u32) & NO_BITS;
-            self.blocks
-                .back_mut()
-                .expect("a block with room")
-                .push(slot);
-            n
+            let i = push_in_order(&mut self.blocks, k, isn, flags, (e.deadline, e.id));
+            self.held += 1;
+            self.base.wrapping_add(i as u32) & NO_BITS
         };
         let (blocks, late, base) = (&self.blocks, &self.late_slots, self.base);
         self.index
             .insert_unique(hash(&k), n, |&m| hash(&entry(blocks, late, base, m).key));
         self.live += 1;
         self.skip_to_next();
-        if self.span() - self.front > 2 * self.in_blocks() + BLOCK {
+        if self.held > 2 * self.in_blocks() + BLOCK {
             self.compact();
         }
     }
@@ -332,31 +423,31 @@ impl EndedTable {
     /// stepped back) would otherwise hold every later slot, live or not. Done when more than
     /// half the slots held are dead, so its cost is paid by the insertions since the last.
     fn compact(&mut self) {
-        let mut blocks: VecDeque<Vec<Slot>> = VecDeque::new();
+        let mut blocks: VecDeque<Block> = VecDeque::new();
         // The old index goes first: the two together were this table's peak.
         self.index = ShardedTable::default();
         let mut index = ShardedTable::with_capacity(self.live);
         let old = std::mem::take(&mut self.blocks);
         let late = &self.late_slots;
-        let mut n = 0u32;
+        let mut held = 0;
         for (b, block) in old.into_iter().enumerate() {
             let skip = if b == 0 { self.front } else { 0 };
-            for slot in block.into_iter().skip(skip) {
-                if slot.flags & DEAD != 0 {
+            for slot in block.slots.iter().skip(skip) {
+                if slot.dead() {
                     continue;
                 }
-                if blocks.back().is_none_or(|b| b.len() == BLOCK) {
-                    blocks.push_back(Vec::with_capacity(BLOCK));
-                }
+                let at = block.deadline_id(slot);
+                let i = push_in_order(&mut blocks, slot.key, slot.isn, slot.flags(), at);
                 let h = hash(&slot.key);
-                blocks.back_mut().expect("a block with room").push(slot);
-                index.insert_unique(h, n, |&m: &u32| hash(&entry(&blocks, late, 0, m).key));
-                n += 1;
+                index.insert_unique(h, i as u32, |&m: &u32| {
+                    hash(&entry(&blocks, late, 0, m).key)
+                });
+                held += 1;
             }
         }
         // The late entries keep their numbers.
         for (i, slot) in late.iter().enumerate() {
-            if slot.flags & DEAD == 0 {
+            if !slot.dead() {
                 index.insert_unique(hash(&slot.key), i as u32 | LATE_NO, |&m: &u32| {
                     hash(&entry(&blocks, late, 0, m).key)
                 });
@@ -364,19 +455,21 @@ impl EndedTable {
         }
         self.blocks = blocks;
         self.index = index;
+        self.held = held;
         self.base = 0;
         self.front = 0;
         self.next = 0;
         self.skip_to_next();
     }
 
-    fn unpack(&self, s: &Slot) -> Ended {
-        let v6 = (s.flags & V6 != 0).then(|| self.v6.get(&s.key)).flatten();
+    fn unpack(&self, s: &Slot, (deadline, id): (Timestamp, ConnId)) -> Ended {
+        let flags = s.flags();
+        let v6 = (flags & V6 != 0).then(|| self.v6.get(&s.key)).flatten();
         let addrs = match v6 {
             Some(a) => *a,
             None => {
                 let [lo, hi] = v4_addrs(s.key);
-                if s.flags & CLIENT_IS_LO != 0 {
+                if flags & CLIENT_IS_LO != 0 {
                     [lo, hi]
                 } else {
                     [hi, lo]
@@ -384,18 +477,18 @@ impl EndedTable {
             }
         };
         Ended {
-            id: s.id(),
+            id,
             addrs,
-            time_wait: [s.flags & TW0 != 0, s.flags & TW1 != 0],
-            deadline: s.deadline,
-            client_isn: (s.flags & HAS_ISN != 0).then_some(SeqNum(s.isn)),
+            time_wait: [flags & TW0 != 0, flags & TW1 != 0],
+            deadline,
+            client_isn: (flags & HAS_ISN != 0).then_some(SeqNum(s.isn)),
         }
     }
 
     /// The ended connection on `key`, if any.
     pub fn get(&self, key: &FlowKey) -> Option<Ended> {
         let n = self.find(&compact(key).0)?;
-        Some(self.unpack(self.slot(n)?))
+        Some(self.unpack(self.slot(n)?, self.deadline_id(n)))
     }
 
     /// Forget `key`.
@@ -406,19 +499,17 @@ impl EndedTable {
     /// Side `s` of `key` left TIME-WAIT early.
     pub fn clear_time_wait(&mut self, key: &FlowKey, s: usize) {
         if let Some(n) = self.find(&compact(key).0) {
-            self.slot_mut(n).flags &= !(if s == 0 { TW0 } else { TW1 });
+            let slot = self.slot_mut(n);
+            slot.set_flags(slot.flags() & !(if s == 0 { TW0 } else { TW1 }));
         }
     }
 
     /// The first in-order entry still live, as a `Due`.
     fn next_in_order(&self) -> Option<Due> {
-        (self.next < self.span()).then(|| {
-            let s = self.at(self.next);
-            (
-                s.deadline,
-                s.id(),
-                self.base.wrapping_add(self.next as u32) & NO_BITS,
-            )
+        let n = self.base.wrapping_add(self.next as u32) & NO_BITS;
+        self.at(self.next).map(|_| {
+            let (deadline, id) = self.deadline_id(n);
+            (deadline, id, n)
         })
     }
 
@@ -439,7 +530,7 @@ impl EndedTable {
         while let Some(&Reverse((d, id, n))) = self.late.peek() {
             if self
                 .slot(n)
-                .is_some_and(|s| s.flags & DEAD == 0 && s.deadline == d && s.id() == id)
+                .is_some_and(|s| !s.dead() && self.deadline_id(n) == (d, id))
             {
                 break;
             }
@@ -459,7 +550,7 @@ impl EndedTable {
             self.late.pop();
         }
         let slot = self.slot(due.2).expect("a live entry");
-        let (k, e) = (slot.key, self.unpack(slot));
+        let (k, e) = (slot.key, self.unpack(slot, (due.0, due.1)));
         self.forget(&k);
         Some(e)
     }
@@ -543,6 +634,10 @@ mod tests {
             // Ids are kept in 48 bits, in two parts: across 2^32 too, and out of order (a
             // connection ends after others that began after it).
             first_id in prop_oneof![Just(0u64), Just(u64::from(u32::MAX) - 150), Just(7u64 << 32)],
+            // Deadlines a few ns apart, or seconds (past a block's reach in 32 bits of ns).
+            scale in prop_oneof![Just(1i64), Just(1i64 << 29)],
+            // Ids close together, or millions apart (past a block's reach in 24 bits).
+            id_scale in prop_oneof![Just(1u64), Just(1u64 << 20)],
         ) {
             let mut t = EndedTable::default();
             // key -> (insertion number, entry)
@@ -552,10 +647,10 @@ mod tests {
                     Op::Insert(k, d) => {
                         let fk = key(k);
                         let e = Ended {
-                            id: first_id + (n as u64 ^ 0x55),
+                            id: first_id + (n as u64 ^ 0x55) * id_scale,
                             addrs: [fk.hi, fk.lo],
                             time_wait: [true, k % 2 == 0],
-                            deadline: Timestamp(d),
+                            deadline: Timestamp(d * scale),
                             client_isn: (k % 3 != 0).then_some(SeqNum(u32::from(k) * 7)),
                         };
                         t.insert(fk, e);
@@ -572,6 +667,7 @@ mod tests {
                         }
                     }
                     Op::PopDue(now) => {
+                        let now = now * scale;
                         let want = model
                             .iter()
                             .filter(|(_, (_, e))| e.deadline.0 <= now)
@@ -605,7 +701,8 @@ mod tests {
                 // After an insertion (what makes the table grow), at most half the slots held
                 // are dead (a block's worth aside).
                 if matches!(op, Op::Insert(..)) {
-                    let held = t.span() - t.front;
+                    let held: usize = t.blocks.iter().map(|b| b.slots.len()).sum::<usize>() - t.front;
+                    prop_assert_eq!(held, t.held);
                     prop_assert!(held <= 2 * t.live + BLOCK, "{held} slots for {} entries", t.live);
                 }
             }
