@@ -69,13 +69,13 @@ impl Output {
     /// `renderer`, for a whole file read as fast as it goes: pieces of the output that do not
     /// depend on each other (each connection's ladder or timeline, batches of JSON lines) are
     /// drawn on worker threads (`pool`), written in order. Not for a live view: output waits
-    /// for its piece.
+    /// for its piece. Four pieces at most are out at once (eight held ~2 MB more, no faster).
     pub fn file_renderer(&mut self, cf: ConnFilter) -> Box<dyn Renderer> {
         use super::pool::{heavy_workers, workers, Pool};
         use crate::render::group::Gathered;
         use std::sync::Arc;
         let stacked = |s: Stacked| {
-            let pool = stacked_pool(&s, 8);
+            let pool = stacked_pool(&s, 4);
             s.with_pieces(pool)
         };
         match self.format {
@@ -88,7 +88,7 @@ impl Output {
                 Box::new(JsonlRenderer::with_pieces(Box::new(Pool::new(
                     Arc::new(lines),
                     workers(),
-                    8,
+                    4,
                 ))))
             }
             Format::Ladder => Box::new(Grouped::new(
