@@ -10,6 +10,7 @@ use super::layout::{
     RowKind, Travel, LEFT, RIGHT,
 };
 use super::palette;
+use super::runs::push_run;
 use super::{fit, write_call_text, RenderOpts};
 use crate::events::{Dir, SegmentEvent};
 use crate::segment::TcpFlags;
@@ -94,7 +95,7 @@ fn put(line: &mut String, text: &str, width: usize, color: bool, paint: impl Fn(
         line.push_str(t);
     }
     let n = width.saturating_sub(columns(t));
-    line.extend(std::iter::repeat_n(' ', n));
+    push_run(line, ' ', n);
 }
 
 /// How many columns `t` takes (a char each; ASCII text without counting).
@@ -194,7 +195,7 @@ fn arrow(
     let label_len = columns(&label);
     let dashes = width.saturating_sub(3 + label_len);
     let (l, r) = (dashes / 2, dashes - dashes / 2);
-    let dash = |a: &mut String, n: usize| (0..n).for_each(|_| a.push('─'));
+    let dash = |a: &mut String, n: usize| push_run(a, '─', n);
     a.clear();
     match (s.dir, by_head) {
         (Dir::C2s, None) => {
@@ -231,9 +232,7 @@ fn arrow(
 
 /// The time column (`time` right-aligned in `width`) and the two blanks after it.
 fn put_time(page: &mut String, time: &str, width: usize) {
-    for _ in time.len()..width {
-        page.push(' ');
-    }
+    push_run(page, ' ', width.saturating_sub(time.len()));
     page.push_str(time);
     page.push_str("  ");
 }

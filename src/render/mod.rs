@@ -26,6 +26,7 @@ pub mod mermaid;
 pub mod packed;
 pub(crate) mod palette;
 pub mod report;
+pub(crate) mod runs;
 pub mod spill;
 pub mod stream;
 pub mod summary;

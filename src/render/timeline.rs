@@ -209,10 +209,10 @@ fn lane(spans: &[Span], scale: &Scale, w: usize, color: bool) -> (String, Vec<&'
         };
         let label = fit(sp.state.name(), n - 1);
         let len = label.chars().count();
-        let bar: String = std::iter::once('│')
-            .chain(label.chars())
-            .chain(std::iter::repeat_n(fill, n - 1 - len))
-            .collect();
+        let mut bar = String::with_capacity(label.len() + 3 * n);
+        bar.push('│');
+        bar.push_str(&label);
+        super::runs::push_run(&mut bar, fill, n - 1 - len);
         line.push_str(&palette::state(&bar, color));
         used = b;
     }
