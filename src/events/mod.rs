@@ -130,30 +130,44 @@ impl Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint(pub SocketAddr);
 
+/// `a.b.c.d:port` in `buf`, without the formatting machinery (the common case).
+fn v4_text<'b>(a: &std::net::SocketAddrV4, buf: &'b mut [u8; 21]) -> &'b str {
+    let mut n = 0;
+    let mut num = itoa::Buffer::new();
+    for (i, octet) in a.ip().octets().iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        let d = num.format(*octet).as_bytes();
+        buf[n..n + d.len()].copy_from_slice(d);
+        n += d.len();
+    }
+    buf[n] = b':';
+    n += 1;
+    let d = num.format(a.port()).as_bytes();
+    buf[n..n + d.len()].copy_from_slice(d);
+    n += d.len();
+    std::str::from_utf8(&buf[..n]).expect("ASCII digits")
+}
+
+impl Endpoint {
+    /// Append the endpoint as `Display` writes it.
+    pub fn push_to(&self, s: &mut String) {
+        match &self.0 {
+            SocketAddr::V4(a) => s.push_str(v4_text(a, &mut [0; 21])),
+            SocketAddr::V6(_) => {
+                use std::fmt::Write as _;
+                let _ = write!(s, "{}", self.0);
+            }
+        }
+    }
+}
+
 impl Serialize for Endpoint {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            // The common case, without the formatting machinery: `a.b.c.d:port`.
-            SocketAddr::V4(a) => {
-                let mut buf = [0u8; 21];
-                let mut n = 0;
-                let mut num = itoa::Buffer::new();
-                for (i, octet) in a.ip().octets().iter().enumerate() {
-                    if i > 0 {
-                        buf[n] = b'.';
-                        n += 1;
-                    }
-                    let d = num.format(*octet).as_bytes();
-                    buf[n..n + d.len()].copy_from_slice(d);
-                    n += d.len();
-                }
-                buf[n] = b':';
-                n += 1;
-                let d = num.format(a.port()).as_bytes();
-                buf[n..n + d.len()].copy_from_slice(d);
-                n += d.len();
-                s.serialize_str(std::str::from_utf8(&buf[..n]).expect("ASCII digits"))
-            }
+        match &self.0 {
+            SocketAddr::V4(a) => s.serialize_str(v4_text(a, &mut [0; 21])),
             SocketAddr::V6(_) => s.collect_str(&self.0),
         }
     }
@@ -161,7 +175,11 @@ impl Serialize for Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        match &self.0 {
+            // As `SocketAddrV4` writes itself (padded as a whole when a width is asked).
+            SocketAddr::V4(a) => f.pad(v4_text(a, &mut [0; 21])),
+            SocketAddr::V6(_) => self.0.fmt(f),
+        }
     }
 }
 
@@ -545,6 +563,31 @@ pub struct Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// An endpoint writes itself, plain or padded, exactly as its socket address does.
+        #[test]
+        fn endpoints_write_as_socket_addresses(
+            ip in any::<[u8; 4]>(),
+            ip6 in any::<[u16; 8]>(),
+            port in any::<u16>(),
+            v6 in any::<bool>(),
+        ) {
+            let a = if v6 {
+                SocketAddr::from((std::net::Ipv6Addr::from(ip6), port))
+            } else {
+                SocketAddr::from((ip, port))
+            };
+            let e = Endpoint(a);
+            let mut pushed = String::from("x");
+            e.push_to(&mut pushed);
+            prop_assert_eq!(pushed, format!("x{a}"));
+            prop_assert_eq!(e.to_string(), a.to_string());
+            prop_assert_eq!(format!("{e:>30}|{e:<24}|{e:^28}"), format!("{a:>30}|{a:<24}|{a:^28}"));
+            prop_assert_eq!(serde_json::to_string(&e).unwrap(), format!("\"{a}\""));
+        }
+    }
 
     /// `Notes` lists in `Note::ALL`'s order by each note's bit: the two orders must agree, and
     /// every note must be in `ALL` (one left out would vanish from the output).

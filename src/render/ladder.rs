@@ -283,12 +283,17 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
     let sidew = cols.side;
     let [l, r] = &lay.sides;
     // The endpoints over their columns; a role that does not fit goes under its address.
-    let title = |e: &dyn std::fmt::Display, role: &str| {
-        let t = format!("{e} {role}");
-        if t.chars().count() <= sidew {
+    let title = |e: &crate::events::Endpoint, role: &str| {
+        let mut t = String::with_capacity(48);
+        e.push_to(&mut t);
+        let addr = t.len();
+        t.push(' ');
+        t.push_str(role);
+        if columns(&t) <= sidew {
             vec![t]
         } else {
-            vec![e.to_string(), role.to_string()]
+            t.truncate(addr);
+            vec![t, role.to_string()]
         }
     };
     let (mut lt, mut rt) = (title(&l.endpoint, l.role), title(&r.endpoint, r.role));

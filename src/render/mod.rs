@@ -87,22 +87,28 @@ impl Default for RenderOpts {
 
 /// `conn 1  a → b  closed · SF · history ShADadFf`: the line over each connection.
 pub(crate) fn conn_header(v: &crate::events::ConnectionEvent) -> String {
-    format!(
-        "conn {}  {} → {}  {} · {} · history {}{}",
-        v.conn,
-        v.client,
-        v.server,
-        v.outcome.as_str(),
-        v.conn_state,
-        v.history,
-        if v.roles_guessed {
-            " (roles guessed)"
-        } else if v.simultaneous_open {
-            " (simultaneous open)"
-        } else {
-            ""
-        }
-    )
+    // Put together piece by piece (as `format!` would: this runs once a connection).
+    let mut s = String::with_capacity(96 + v.history.len());
+    s.push_str("conn ");
+    s.push_str(itoa::Buffer::new().format(v.conn));
+    s.push_str("  ");
+    v.client.push_to(&mut s);
+    s.push_str(" → ");
+    v.server.push_to(&mut s);
+    s.push_str("  ");
+    s.push_str(v.outcome.as_str());
+    s.push_str(" · ");
+    s.push_str(v.conn_state.as_str());
+    s.push_str(" · history ");
+    s.push_str(&v.history);
+    s.push_str(if v.roles_guessed {
+        " (roles guessed)"
+    } else if v.simultaneous_open {
+        " (simultaneous open)"
+    } else {
+        ""
+    });
+    s
 }
 
 /// Cut `s` to `n` characters, marking the cut with `…`.
