@@ -71,10 +71,15 @@ pub struct Grouped<G> {
     next: ConnId,
     /// Judged connections waiting for an earlier one: the group (None when the filter hid
     /// it) and its late events.
-    held: BTreeMap<ConnId, (Option<Gathered>, Vec<Event>)>,
+    /// (Boxed: the map's nodes shift their values as it changes; a group is ~500 bytes.)
+    held: BTreeMap<ConnId, Box<Waiting>>,
     /// Ids above `next` already handed on early (the bound on `held` was reached).
     early: BTreeSet<ConnId>,
 }
+
+/// A judged connection waiting for an earlier one: its group (None when the filter hid it)
+/// and its late events.
+type Waiting = (Option<Gathered>, Vec<Event>);
 
 /// How many judged connections may wait for an earlier one before the oldest is drawn.
 pub const MAX_HELD: usize = 1024;
@@ -122,7 +127,8 @@ impl<G: GroupRenderer> Grouped<G> {
         loop {
             if self.early.remove(&self.next) {
                 self.next += 1;
-            } else if let Some((g, late)) = self.held.remove(&self.next) {
+            } else if let Some(w) = self.held.remove(&self.next) {
+                let (g, late) = *w;
                 self.next += 1;
                 self.emit(g, late, out)?;
             } else {
@@ -171,11 +177,18 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                     // Already past (ids not from this tracker, or a repeat): draw it now.
                     return self.emit(group, Vec::new(), out);
                 }
-                self.held.insert(conn, (group, Vec::new()));
+                if conn == self.next {
+                    // The next in order (as most are): handed on at once.
+                    self.next += 1;
+                    self.emit(group, Vec::new(), out)?;
+                } else {
+                    self.held.insert(conn, Box::new((group, Vec::new())));
+                }
                 self.advance(out)?;
                 // Bounded: the oldest waiting connection goes out of order.
                 while self.held.len() > MAX_HELD {
-                    let (id, (g, late)) = self.held.pop_first().expect("not empty");
+                    let (id, w) = self.held.pop_first().expect("not empty");
+                    let (g, late) = *w;
                     self.early.insert(id);
                     self.emit(g, late, out)?;
                 }
@@ -187,7 +200,8 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
             // such as TIME_WAIT's end. Any other starts or joins its open group, whatever
             // order the ids come in (an observed connect() can precede an earlier SYN).
             e if self.judged(e.conn()) => {
-                if let Some((g, late)) = self.held.get_mut(&e.conn()) {
+                if let Some(w) = self.held.get_mut(&e.conn()) {
+                    let (g, late) = &mut **w;
                     if g.is_some() {
                         late.push(e);
                     }
@@ -215,7 +229,8 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
 
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
         // Whatever still waits (ids that never got a verdict), in id order.
-        while let Some((_, (g, late))) = self.held.pop_first() {
+        while let Some((_, w)) = self.held.pop_first() {
+            let (g, late) = *w;
             self.emit(g, late, out)?;
         }
         self.inner.finish(summary, out)
