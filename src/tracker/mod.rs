@@ -165,6 +165,7 @@ impl Tracker {
         let mut queue = EventQueue::default();
         queue.set_wanted(cfg.wanted);
         queue.set_live(cfg.live);
+        queue.set_room(cfg.max_queued);
         Tracker {
             cfg,
             conns: FxHashMap::default(),

@@ -113,12 +113,21 @@ pub struct EventQueue {
     /// The oldest hold's time, while no hold has changed since it was found (`pop` asks for
     /// it once an event; holds change far less often).
     oldest_cache: std::cell::Cell<Option<Option<Timestamp>>>,
+    /// How many events usually wait at most (the tracker settles inferences early past it):
+    /// the deque grows to this and no further, rather than doubling past it (20,000 waiting
+    /// events took 32,768 places: 6 MB where 3.7 would do).
+    room: usize,
 }
 
 impl EventQueue {
     /// Hand events on as they are made (see `live`).
     pub fn set_live(&mut self, live: bool) {
         self.live = live;
+    }
+
+    /// The deque's room once it fills (see `room`).
+    pub fn set_room(&mut self, room: usize) {
+        self.room = room;
     }
 
     /// Only keep the kinds in `w`.
@@ -161,6 +170,17 @@ impl EventQueue {
         self.produced += 1;
         let n = self.produced;
         self.peak = self.peak.max(self.len() + 1);
+        if self.queue.len() == self.queue.capacity() {
+            // Doubling, but not past the room (beyond it, doubling again).
+            let len = self.queue.len();
+            let double = (2 * len).max(64);
+            let to = if len < self.room {
+                double.min(self.room + NEAR)
+            } else {
+                double
+            };
+            self.queue.reserve_exact(to - len);
+        }
         if self.live || self.queue.back().is_none_or(|b| b.0 <= t) {
             self.queue.push_back((t, n, event));
             return;
@@ -398,6 +418,34 @@ mod tests {
             Event::Anomaly(a) => a.frame.unwrap(),
             _ => unreachable!(),
         }
+    }
+
+    /// Held events fill the deque up to its room, not to the next power of two; past the
+    /// room it doubles again, and every event still leaves in order.
+    #[test]
+    fn the_deque_grows_to_its_room_and_no_further() {
+        let mut q = EventQueue::default();
+        q.set_room(1000);
+        q.hold(hold_key(0, 0), 7);
+        for i in 0..1000 {
+            q.push(ev(1 + i, i as u64));
+        }
+        assert!(
+            (1000..=1000 + NEAR).contains(&q.queue.capacity()),
+            "{}",
+            q.queue.capacity()
+        );
+        for i in 1000..1100 {
+            q.push(ev(1 + i, i as u64));
+        }
+        assert!(q.queue.capacity() >= 1100);
+        q.release(hold_key(0, 0));
+        let mut out = Vec::new();
+        q.pop_ready(&mut out, usize::MAX);
+        assert_eq!(
+            out.into_iter().map(tag).collect::<Vec<_>>(),
+            (0..1100).collect::<Vec<_>>()
+        );
     }
 
     /// A hold of any kind, by step.
