@@ -63,7 +63,9 @@ pub trait GroupRenderer {
 pub struct Grouped<G> {
     inner: G,
     filter: ConnFilter,
-    open: FxHashMap<ConnId, PackedEvents>,
+    /// (Boxed: the table keeps room for more entries than it holds, and a group's working
+    /// state is ~150 bytes.)
+    open: FxHashMap<ConnId, Box<PackedEvents>>,
     /// Connections drawn, for their late events (TIME_WAIT's end); ids far below the newest
     /// are forgotten, so memory stays bounded however long the input.
     shown: ConnBits,
@@ -158,7 +160,10 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
         }
         match event {
             Event::Connection(v) => {
-                let mut events = self.open.remove(&v.conn).unwrap_or_default();
+                let mut events = self
+                    .open
+                    .remove(&v.conn)
+                    .map_or_else(Default::default, |b| *b);
                 let conn = v.conn;
                 let group = self.filter.matches(&v).then(|| {
                     if events.is_sorted() {
