@@ -99,6 +99,28 @@ mod tests {
         }
     }
 
+    /// Loopback 4-tuples (one address, ports counting up), hashed as the ended table hashes
+    /// its keys, spread too.
+    #[test]
+    fn loopback_tuples_spread_over_the_shards() {
+        let lo = u32::from(std::net::Ipv4Addr::LOCALHOST);
+        let mut t: ShardedTable<[u32; 3]> = ShardedTable::default();
+        let hash = |k: &[u32; 3]| rustc_hash::FxBuildHasher.hash_one(k);
+        for port in 20_000..52_000u32 {
+            for server in [8888u32, 27001] {
+                let k = [
+                    lo,
+                    (port << 16) | (lo >> 16),
+                    ((lo & 0xffff) << 16) | server,
+                ];
+                t.insert_unique(hash(&k), k, hash);
+            }
+        }
+        for s in t.shards.iter() {
+            assert!((700..1300).contains(&s.len()), "{} in one shard", s.len());
+        }
+    }
+
     #[test]
     fn keys_spread_over_the_shards() {
         let mut t: ShardedTable<u64> = ShardedTable::with_capacity(64_000);
