@@ -71,9 +71,8 @@ pub struct Grouped<G> {
     shown: ConnBits,
     /// The lowest connection id whose verdict has not come yet.
     next: ConnId,
-    /// Judged connections waiting for an earlier one: the group (None when the filter hid
-    /// it) and its late events.
-    /// (Boxed: the map's nodes shift their values as it changes; a group is ~500 bytes.)
+    /// Judged connections waiting for an earlier one (boxed: the map's nodes shift their
+    /// values as it changes, and a group is ~500 bytes).
     held: BTreeMap<ConnId, Box<Waiting>>,
     /// Ids above `next` already handed on early (the bound on `held` was reached).
     early: BTreeSet<ConnId>,

@@ -54,9 +54,7 @@ fn write_rel_ms(out: &mut String, t: Timestamp, start: Timestamp) {
         let mut num = itoa::Buffer::new();
         let whole = num.format(us / 1000);
         let frac = (us % 1000) as usize;
-        for _ in whole.len() + 4..9 {
-            out.push(' ');
-        }
+        push_run(out, ' ', 9usize.saturating_sub(whole.len() + 4));
         out.push_str(whole);
         out.push('.');
         let digits = [
@@ -215,17 +213,27 @@ fn arrow(
             dash(a, r);
         }
         // The glyph takes the place of the dash (or the blank) next to the head.
-        (Dir::C2s, Some(g)) if r > 0 => {
-            let _ = write!(a, "{} {label} {}{g}▶", "─".repeat(l), "─".repeat(r - 1));
-        }
         (Dir::C2s, Some(g)) => {
-            let _ = write!(a, "{} {label}{g}▶", "─".repeat(l));
-        }
-        (Dir::S2c, Some(g)) if l > 0 => {
-            let _ = write!(a, "◀{g}{} {label} {}", "─".repeat(l - 1), "─".repeat(r));
+            dash(a, l);
+            a.push(' ');
+            a.push_str(&label);
+            if r > 0 {
+                a.push(' ');
+                dash(a, r - 1);
+            }
+            a.push_str(g);
+            a.push('▶');
         }
         (Dir::S2c, Some(g)) => {
-            let _ = write!(a, "◀{g}{label} {}", "─".repeat(r));
+            a.push('◀');
+            a.push_str(g);
+            if l > 0 {
+                dash(a, l - 1);
+                a.push(' ');
+            }
+            a.push_str(&label);
+            a.push(' ');
+            dash(a, r);
         }
     }
 }

@@ -6,9 +6,10 @@
 //! memory: entries are packed (an IPv4 4-tuple in 12 bytes; deadline and id counted from
 //! their block's first entry's in 32 and 24 bits: 24 bytes a connection, ~5–9 in the index:
 //! about 32 in all, where a map of whole entries took 90–120 and half as much again while it
-//! grew); IPv6 keys are a 64-bit hash, with the addresses in a map of their own. Deadlines need no heap of their own: TIME-WAITs end in the order they began, so the
-//! entries, kept in the order they came, are mostly in deadline order already; only those
-//! that are not (an RST's short linger among TIME-WAITs) go into a small heap.
+//! grew); IPv6 keys are a 64-bit hash, with the addresses in a map of their own. Deadlines
+//! need no heap of their own: TIME-WAITs end in the order they began, so the entries, kept in
+//! the order they came, are mostly in deadline order already; only those that are not (an
+//! RST's short linger among TIME-WAITs) go into a small heap.
 
 use super::flow::FlowKey;
 use super::seq::SeqNum;
@@ -82,7 +83,7 @@ const ID_REACH: i64 = if cfg!(test) { 16 } else { 1 << 23 };
 /// An entry (24 bytes): the key, the client's ISN and `meta`, which holds the deadline's
 /// distance from its block's first (bits 0..32), the flags (32..40) and the id's distance
 /// from its block's first (40..64, signed). A late entry's deadline and id are kept beside it
-/// (`late_meta`), its `meta` holding the flags alone.
+/// (`Late`), its `meta` holding the flags alone.
 #[derive(Clone, Copy)]
 struct Slot {
     key: Key,
@@ -104,6 +105,13 @@ impl Slot {
     fn dead(&self) -> bool {
         self.flags() & DEAD != 0
     }
+}
+
+/// An entry that came out of order, with its deadline and id.
+struct Late {
+    slot: Slot,
+    deadline: Timestamp,
+    id: ConnId,
 }
 
 /// Entries in order, their deadlines and ids counted from the first's.
@@ -184,9 +192,9 @@ fn offset(base: u32, n: u32) -> usize {
 }
 
 /// Entry `n` among the `blocks` whose first slot is numbered `base`, or the `late` ones.
-fn entry<'a>(blocks: &'a VecDeque<Block>, late: &'a [Slot], base: u32, n: u32) -> &'a Slot {
+fn entry<'a>(blocks: &'a VecDeque<Block>, late: &'a [Late], base: u32, n: u32) -> &'a Slot {
     if n & LATE_NO != 0 {
-        return &late[(n & NO_BITS) as usize];
+        return &late[(n & NO_BITS) as usize].slot;
     }
     let i = offset(base, n);
     &blocks[i / BLOCK].slots[i % BLOCK]
@@ -224,10 +232,8 @@ pub struct EndedTable {
     /// The first live in-order entry's offset from `base` (the span if none): every in-order
     /// entry before it is dead.
     next: usize,
-    /// Entries that came out of order, their deadlines and ids, and the places among them
-    /// free again.
-    late_slots: Vec<Slot>,
-    late_meta: Vec<(Timestamp, ConnId)>,
+    /// Entries that came out of order, and the places among them free again.
+    late_slots: Vec<Late>,
     late_free: Vec<u32>,
     /// Their deadlines, as (deadline, id, entry); stale once forgotten.
     late: BinaryHeap<Reverse<Due>>,
@@ -263,7 +269,7 @@ impl EndedTable {
     /// The entry numbered `n`, if it is still held (live or not).
     fn slot(&self, n: u32) -> Option<&Slot> {
         if n & LATE_NO != 0 {
-            return self.late_slots.get((n & NO_BITS) as usize);
+            return self.late_slots.get((n & NO_BITS) as usize).map(|l| &l.slot);
         }
         let i = offset(self.base, n);
         if i < self.front {
@@ -274,7 +280,7 @@ impl EndedTable {
 
     fn slot_mut(&mut self, n: u32) -> &mut Slot {
         if n & LATE_NO != 0 {
-            return &mut self.late_slots[(n & NO_BITS) as usize];
+            return &mut self.late_slots[(n & NO_BITS) as usize].slot;
         }
         let i = offset(self.base, n);
         &mut self.blocks[i / BLOCK].slots[i % BLOCK]
@@ -283,7 +289,8 @@ impl EndedTable {
     /// Held entry `n`'s deadline and id.
     fn deadline_id(&self, n: u32) -> (Timestamp, ConnId) {
         if n & LATE_NO != 0 {
-            return self.late_meta[(n & NO_BITS) as usize];
+            let l = &self.late_slots[(n & NO_BITS) as usize];
+            return (l.deadline, l.id);
         }
         let i = offset(self.base, n);
         let b = &self.blocks[i / BLOCK];
@@ -384,20 +391,22 @@ impl EndedTable {
         }
         let isn = e.client_isn.map_or(0, |s| s.0);
         let n = if late {
-            let slot = Slot {
-                key: k,
-                isn,
-                meta: u64::from(flags) << 32,
+            let entry = Late {
+                slot: Slot {
+                    key: k,
+                    isn,
+                    meta: u64::from(flags) << 32,
+                },
+                deadline: e.deadline,
+                id: e.id,
             };
             let i = match self.late_free.pop() {
                 Some(i) => {
-                    self.late_slots[i as usize] = slot;
-                    self.late_meta[i as usize] = (e.deadline, e.id);
+                    self.late_slots[i as usize] = entry;
                     i
                 }
                 None => {
-                    self.late_slots.push(slot);
-                    self.late_meta.push((e.deadline, e.id));
+                    self.late_slots.push(entry);
                     (self.late_slots.len() - 1) as u32
                 }
             };
@@ -446,7 +455,7 @@ impl EndedTable {
             }
         }
         // The late entries keep their numbers.
-        for (i, slot) in late.iter().enumerate() {
+        for (i, Late { slot, .. }) in late.iter().enumerate() {
             if !slot.dead() {
                 index.insert_unique(hash(&slot.key), i as u32 | LATE_NO, |&m: &u32| {
                     hash(&entry(&blocks, late, 0, m).key)
@@ -631,8 +640,8 @@ mod tests {
         #[test]
         fn answers_as_a_plain_map(
             ops in proptest::collection::vec(op(), 0..300),
-            // Ids are kept in 48 bits, in two parts: across 2^32 too, and out of order (a
-            // connection ends after others that began after it).
+            // Ids across 2^32 too, and out of order (a connection ends after others that
+            // began after it).
             first_id in prop_oneof![Just(0u64), Just(u64::from(u32::MAX) - 150), Just(7u64 << 32)],
             // Deadlines a few ns apart, or seconds (past a block's reach in 32 bits of ns).
             scale in prop_oneof![Just(1i64), Just(1i64 << 29)],
