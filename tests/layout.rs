@@ -115,7 +115,7 @@ fn max_segments_puts_each_state_change_on_the_row_of_its_segment() {
                     }
                 }
                 _ => assert!(
-                    row.states.iter().all(Vec::is_empty),
+                    row.states.iter().all(|s| s.is_empty()),
                     "--max-segments {n:?}: states on a {:?} row",
                     row.kind
                 ),

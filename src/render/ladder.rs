@@ -4,7 +4,7 @@
 //! and a "why" line under anything unusual.
 
 use super::group::{ConnGroup, Stacked};
-use super::layout::legend_lines;
+use super::layout::push_legend;
 use super::layout::{
     elided_text, travel_mark, write_segment_label, write_segment_text, write_states_text, Layout,
     RowKind, Travel, LEFT, RIGHT,
@@ -15,6 +15,7 @@ use super::{fit, write_call_text, RenderOpts};
 use crate::events::{Dir, SegmentEvent};
 use crate::segment::TcpFlags;
 use crate::timestamp::Timestamp;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -116,33 +117,86 @@ fn side_paint(text: &str, is_call: bool, color: bool) -> String {
 
 /// `text` in lines of at most `width` columns, broken after ` → ` (a chain of states) or at
 /// spaces, so that no state name, call or port is cut; only a single word wider than the
-/// column is (with `…`).
-fn wrap(text: &str, width: usize) -> Vec<String> {
+/// column is (with `…`). A line is a stretch of `text` (its words and the single blanks
+/// between them), borrowed; only a cut word is a copy.
+fn wrap(text: &str, width: usize) -> Wrapped<'_> {
+    let mut w = Wrapped {
+        text,
+        width,
+        lines: SmallVec::new(),
+        line: None,
+    };
     if text.chars().count() <= width {
-        return vec![text.to_string()];
+        w.lines.push(Cow::Borrowed(text));
+        return w;
     }
-    // Words at spaces; an arrow stays with the word before it (a chain of states breaks
-    // after its arrows).
-    let mut words: Vec<String> = Vec::new();
-    for w in text.split(' ') {
-        match words.last_mut() {
-            Some(prev) if w == "→" => {
-                prev.push_str(" →");
+    // Words at spaces, as byte ranges; an arrow stays with the word before it (a chain of
+    // states breaks after its arrows).
+    let mut word: Option<(usize, usize)> = None;
+    let mut at = 0;
+    for piece in text.split(' ') {
+        let (start, end) = (at, at + piece.len());
+        at = end + 1;
+        match word {
+            Some((first, _)) if piece == "→" => word = Some((first, end)),
+            _ => {
+                if let Some(done) = word {
+                    w.place(done);
+                }
+                word = Some((start, end));
             }
-            _ => words.push(w.to_string()),
         }
     }
-    let mut lines: Vec<String> = Vec::new();
-    for w in words {
-        match lines.last_mut() {
-            Some(l) if l.chars().count() + 1 + w.chars().count() <= width => {
-                l.push(' ');
-                l.push_str(&w);
+    if let Some(done) = word {
+        w.place(done);
+    }
+    if let Some((start, end, _)) = w.line.take() {
+        w.lines.push(Cow::Borrowed(&text[start..end]));
+    }
+    w
+}
+
+/// Wrapped text: its lines (rarely more than three: held in place).
+struct Wrapped<'a> {
+    text: &'a str,
+    width: usize,
+    lines: SmallVec<[Cow<'a, str>; 3]>,
+    /// The line being filled: its byte range in `text` and its columns.
+    line: Option<(usize, usize, usize)>,
+}
+
+impl<'a> Wrapped<'a> {
+    /// Put the word at `start..end` of the text on the line being filled if it fits there,
+    /// else begin a line with it (cut to the width if it is wider).
+    fn place(&mut self, (start, end): (usize, usize)) {
+        let n = self.text[start..end].chars().count();
+        match &mut self.line {
+            Some((_, line_end, cols)) if *cols + 1 + n <= self.width => {
+                *line_end = end;
+                *cols += 1 + n;
             }
-            _ => lines.push(fit(&w, width)),
+            _ => {
+                if let Some((s, e, _)) = self.line.take() {
+                    self.lines.push(Cow::Borrowed(&self.text[s..e]));
+                }
+                if n <= self.width {
+                    self.line = Some((start, end, n));
+                } else {
+                    // Nothing more goes on a cut line: it is as wide as the column.
+                    self.lines
+                        .push(Cow::Owned(fit(&self.text[start..end], self.width)));
+                }
+            }
         }
     }
-    lines
+    /// How many lines.
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
+    /// Line `i`, or nothing past the last.
+    fn get(&self, i: usize) -> &str {
+        self.lines.get(i).map_or("", |l| l)
+    }
 }
 
 /// The arrow of a segment, `width` wide, with its label in the middle, and the mark of its
@@ -268,72 +322,111 @@ fn end_line(page: &mut String, start: usize) {
 /// Write out `page` once it holds this much (a long connection stays bounded in memory).
 const PAGE: usize = 64 * 1024;
 
+/// What drawing a connection writes into, kept from one connection to the next on each thread
+/// (a ladder of a quarter of a million connections allocated ~50 times each before).
+#[derive(Default)]
+struct Scratch {
+    page: String,
+    left: String,
+    right: String,
+    mid: String,
+    seg: String,
+    time: String,
+    titles: [String; 2],
+    end: [String; 3],
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
 /// Draw a laid-out connection.
 pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()> {
+    let mut s = SCRATCH.take();
+    let r = draw_into(lay, o, out, &mut s);
+    s.page.clear();
+    SCRATCH.set(s);
+    r
+}
+
+fn draw_into(lay: &Layout, o: &RenderOpts, out: &mut dyn Write, s: &mut Scratch) -> io::Result<()> {
+    let Scratch {
+        page,
+        left: left_buf,
+        right: right_buf,
+        mid,
+        seg: seg_text,
+        time,
+        titles,
+        end,
+    } = s;
     let v = lay.verdict;
     let cols = Columns::new(o.width);
     let color = o.color;
     let start = v.start;
     // Lines go into `page` (each trimmed in place by `end_line`), written out in blocks.
-    let mut page =
-        String::with_capacity(((lay.rows.len() + 8) * (o.width + 16)).min(PAGE) + 4 * o.width);
+    page.clear();
+    page.reserve(((lay.rows.len() + 8) * (o.width + 16)).min(PAGE) + 4 * o.width);
     let one_line = |t: &str, w: usize| t.len() <= w || t.chars().count() <= w;
-    let head = super::conn_header(v);
-    if !color && one_line(&head, o.width) {
-        page.push_str(&head);
+    super::push_conn_header(page, v);
+    if !color && one_line(page, o.width) {
         page.push('\n');
     } else {
-        for line in wrap(&head, o.width) {
-            page.push_str(&palette::header(&line, color));
+        // Painted or wrapped (a copy, the page keeping its room).
+        let head = page.clone();
+        page.clear();
+        let lines = wrap(&head, o.width);
+        for i in 0..lines.len() {
+            page.push_str(&palette::header(lines.get(i), color));
             page.push('\n');
         }
     }
     let sidew = cols.side;
     let [l, r] = &lay.sides;
     // The endpoints over their columns; a role that does not fit goes under its address.
-    let title = |e: &crate::events::Endpoint, role: &str| {
-        let mut t = String::with_capacity(48);
-        e.push_to(&mut t);
+    let [tl, tr] = titles;
+    let title = |t: &'_ mut String, e: &crate::events::Endpoint, role: &'static str| {
+        t.clear();
+        e.push_to(t);
         let addr = t.len();
         t.push(' ');
         t.push_str(role);
-        if columns(&t) <= sidew {
-            vec![t]
+        if columns(t) <= sidew {
+            None
         } else {
             t.truncate(addr);
-            vec![t, role.to_string()]
+            Some(role)
         }
     };
-    let (mut lt, mut rt) = (title(&l.endpoint, l.role), title(&r.endpoint, r.role));
+    let (l_role, r_role) = (
+        title(tl, &l.endpoint, l.role),
+        title(tr, &r.endpoint, r.role),
+    );
+    let mut lt: [&str; 3] = [tl.as_str(), l_role.unwrap_or(""), ""];
+    let mut rt: [&str; 3] = [tr.as_str(), r_role.unwrap_or(""), ""];
+    let mut n = 1 + usize::from(l_role.is_some() || r_role.is_some());
     // The owning processes, under the addresses, when traced calls named them.
     if l.owner.is_some() || r.owner.is_some() {
-        let n = lt.len().max(rt.len());
-        lt.resize(n, String::new());
-        rt.resize(n, String::new());
-        lt.push(l.owner.clone().unwrap_or_default());
-        rt.push(r.owner.clone().unwrap_or_default());
+        lt[n] = l.owner.as_deref().unwrap_or_default();
+        rt[n] = r.owner.as_deref().unwrap_or_default();
+        n += 1;
     }
-    for i in 0..lt.len().max(rt.len()) {
+    for i in 0..n {
         // An address wider than its column runs on into the arrow's, and the right one
         // moves left so as to end within the width.
-        let (lw, rw) = (
-            lt.get(i).map_or("", String::as_str),
-            rt.get(i).map_or("", String::as_str),
-        );
+        let (lw, rw) = (lt[i], rt[i]);
         let room = sidew + 1 + cols.arrow;
         let (ll, rl) = (lw.chars().count(), rw.chars().count());
         let lead = room
             .min(o.width.saturating_sub(cols.time + 3 + rl))
             .max(ll + 1);
         let at = page.len();
-        put_time(&mut page, "", cols.time);
-        put(&mut page, lw, lead, false, |t| t.to_string());
+        put_time(page, "", cols.time);
+        put(page, lw, lead, false, |t| t.to_string());
         page.push(' ');
         page.push_str(rw);
-        end_line(&mut page, at);
+        end_line(page, at);
     }
-    let (mut left_buf, mut right_buf) = (String::new(), String::new());
-    let (mut mid, mut seg_text, mut time) = (String::new(), String::new(), String::new());
     let right_room = o
         .width
         .saturating_sub(cols.time + 2 + sidew + 1 + cols.arrow + 1)
@@ -345,7 +438,7 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
         }
         time.clear();
         if let Some(t) = row.t {
-            write_rel_ms(&mut time, t, start);
+            write_rel_ms(time, t, start);
         }
         left_buf.clear();
         right_buf.clear();
@@ -359,10 +452,10 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
                 // The call's text takes its side's place; the other side keeps its states.
                 let (mine, theirs) = if side == LEFT {
                     left_call = true;
-                    (&mut left_buf, &mut right_buf)
+                    (&mut *left_buf, &mut *right_buf)
                 } else {
                     right_call = true;
-                    (&mut right_buf, &mut left_buf)
+                    (&mut *right_buf, &mut *left_buf)
                 };
                 write_call_text(mine, call);
                 write_states_text(theirs, &row.states[other]);
@@ -372,20 +465,13 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
                 match row.kind {
                     RowKind::Segment(s) => {
                         flags = s.flags;
-                        arrow(
-                            &mut mid,
-                            &mut seg_text,
-                            s,
-                            &row.travel,
-                            o.payload,
-                            cols.arrow,
-                        );
+                        arrow(mid, seg_text, s, &row.travel, o.payload, cols.arrow);
                     }
                     RowKind::Elided { segments, .. } => mid.push_str(&elided_text(segments)),
                     _ => {}
                 }
-                write_states_text(&mut left_buf, &row.states[LEFT]);
-                write_states_text(&mut right_buf, &row.states[RIGHT]);
+                write_states_text(left_buf, &row.states[LEFT]);
+                write_states_text(right_buf, &row.states[RIGHT]);
                 (left_buf.as_str(), right_buf.as_str())
             }
         };
@@ -394,121 +480,90 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
         // longer than its room wraps onto lines of its own under it.
         if mid.is_empty() && right.is_empty() {
             let room = sidew + 1 + cols.arrow;
-            if one_line(left, room) {
+            let lines = wrap(left, room);
+            for i in 0..lines.len() {
                 let at = page.len();
-                put_time(&mut page, time, cols.time);
-                put(&mut page, left, room, color, |t| {
+                put_time(page, if i == 0 { time } else { "" }, cols.time);
+                put(page, lines.get(i), room, color, |t| {
                     side_paint(t, left_call, color)
                 });
-                end_line(&mut page, at);
-            } else {
-                for (i, t) in wrap(left, room).iter().enumerate() {
-                    let at = page.len();
-                    put_time(&mut page, if i == 0 { time } else { "" }, cols.time);
-                    put(&mut page, t, room, color, |t| {
-                        side_paint(t, left_call, color)
-                    });
-                    end_line(&mut page, at);
-                }
+                end_line(page, at);
             }
         } else if mid.is_empty() && left.is_empty() {
-            if one_line(right, right_room) {
+            let lines = wrap(right, right_room);
+            for i in 0..lines.len() {
                 let at = page.len();
-                put_time(&mut page, time, cols.time);
-                for _ in 0..sidew + 1 + cols.arrow + 1 {
-                    page.push(' ');
-                }
-                put(&mut page, right, right_room, color, |t| {
+                put_time(page, if i == 0 { time } else { "" }, cols.time);
+                push_run(page, ' ', sidew + 1 + cols.arrow + 1);
+                put(page, lines.get(i), right_room, color, |t| {
                     side_paint(t, right_call, color)
                 });
-                end_line(&mut page, at);
-            } else {
-                for (i, t) in wrap(right, right_room).iter().enumerate() {
-                    let at = page.len();
-                    put_time(&mut page, if i == 0 { time } else { "" }, cols.time);
-                    for _ in 0..sidew + 1 + cols.arrow + 1 {
-                        page.push(' ');
-                    }
-                    put(&mut page, t, right_room, color, |t| {
-                        side_paint(t, right_call, color)
-                    });
-                    end_line(&mut page, at);
-                }
+                end_line(page, at);
             }
-        } else if one_line(left, sidew) && one_line(right, right_room) {
-            // The common row: one line, written straight into the page.
-            let at = page.len();
-            put_time(&mut page, time, cols.time);
-            put(&mut page, left, sidew, color, |t| {
-                side_paint(t, left_call, color)
-            });
-            page.push(' ');
-            put(&mut page, mid, cols.arrow, color, |t| {
-                palette::segment(t, flags, color)
-            });
-            page.push(' ');
-            put(&mut page, right, right_room, color, |t| {
-                side_paint(t, right_call, color)
-            });
-            end_line(&mut page, at);
         } else {
+            // The common row is one line; text too long for its side wraps under it.
             let (ls, rs) = (wrap(left, sidew), wrap(right, right_room));
             for i in 0..ls.len().max(rs.len()) {
-                let (lt, rt) = (
-                    ls.get(i).map_or("", String::as_str),
-                    rs.get(i).map_or("", String::as_str),
-                );
                 let at = page.len();
-                put_time(&mut page, if i == 0 { time } else { "" }, cols.time);
-                put(&mut page, lt, sidew, color, |t| {
+                put_time(page, if i == 0 { time } else { "" }, cols.time);
+                put(page, ls.get(i), sidew, color, |t| {
                     side_paint(t, left_call, color)
                 });
                 page.push(' ');
                 put(
-                    &mut page,
+                    page,
                     if i == 0 { mid } else { "" },
                     cols.arrow,
                     color,
                     |t| palette::segment(t, flags, color),
                 );
                 page.push(' ');
-                put(&mut page, rt, right_room, color, |t| {
+                put(page, rs.get(i), right_room, color, |t| {
                     side_paint(t, right_call, color)
                 });
-                end_line(&mut page, at);
+                end_line(page, at);
             }
         }
         for why in &row.why {
-            for (i, part) in wrap(&why.text, o.width.saturating_sub(cols.time + 4))
-                .iter()
-                .enumerate()
-            {
+            let lines = wrap(&why.text, o.width.saturating_sub(cols.time + 4));
+            for i in 0..lines.len() {
                 let indent = cols.time + 2 + if i == 0 { 0 } else { 2 };
-                let text = format!("{}{part}", " ".repeat(indent));
-                page.push_str(&palette::warn(&text, color));
+                if color {
+                    let text = format!("{}{}", " ".repeat(indent), lines.get(i));
+                    page.push_str(&palette::warn(&text, color));
+                } else {
+                    push_run(page, ' ', indent);
+                    page.push_str(lines.get(i));
+                }
                 page.push('\n');
             }
         }
     }
     // Final states and the TIME_WAIT countdown, the totals between them (wrapped if need be).
+    let [el, em, er] = end;
+    el.clear();
+    lay.push_end_text(el, LEFT);
+    em.clear();
+    lay.push_totals(em);
+    er.clear();
+    lay.push_end_text(er, RIGHT);
     let (ls, ms, rs) = (
-        wrap(&lay.end_text(LEFT), sidew),
-        wrap(&lay.totals(), cols.arrow),
+        wrap(el, sidew),
+        wrap(em, cols.arrow),
         wrap(
-            &lay.end_text(RIGHT),
+            er,
             sidew.max(o.width.saturating_sub(cols.time + 4 + sidew + cols.arrow)),
         ),
     );
     for i in 0..ls.len().max(ms.len()).max(rs.len()) {
-        let get = |v: &[String]| v.get(i).map_or("", String::as_str).to_owned();
         let at = page.len();
-        put_time(&mut page, if i == 0 { "final" } else { "" }, cols.time);
-        put(&mut page, &get(&ls), sidew, false, |t| t.to_string());
+        put_time(page, if i == 0 { "final" } else { "" }, cols.time);
+        put(page, ls.get(i), sidew, false, |t| t.to_string());
         page.push(' ');
-        put(&mut page, &get(&ms), cols.arrow, false, |t| t.to_string());
+        put(page, ms.get(i), cols.arrow, false, |t| t.to_string());
         page.push(' ');
-        page.push_str(&get(&rs));
-        end_line(&mut page, at);
+        page.push_str(rs.get(i));
+        end_line(page, at);
         if color {
             // Painted whole, after trimming.
             let plain = page[at..page.len() - 1].to_string();
@@ -517,16 +572,63 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
             page.push('\n');
         }
     }
-    for line in legend_lines(o.width) {
-        page.push_str(&fit(&line, o.width));
-        page.push('\n');
-    }
+    push_legend(page, o.width);
     out.write_all(page.as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// How lines were wrapped before they were borrowed: words copied, lines built anew.
+    fn wrap_by_copying(text: &str, width: usize) -> Vec<String> {
+        if text.chars().count() <= width {
+            return vec![text.to_string()];
+        }
+        let mut words: Vec<String> = Vec::new();
+        for w in text.split(' ') {
+            match words.last_mut() {
+                Some(prev) if w == "→" => prev.push_str(" →"),
+                _ => words.push(w.to_string()),
+            }
+        }
+        let mut lines: Vec<String> = Vec::new();
+        for w in words {
+            match lines.last_mut() {
+                Some(l) if l.chars().count() + 1 + w.chars().count() <= width => {
+                    l.push(' ');
+                    l.push_str(&w);
+                }
+                _ => lines.push(fit(&w, width)),
+            }
+        }
+        lines
+    }
+
+    proptest! {
+        /// Borrowed lines are the lines: words of any width (wider than the column too),
+        /// runs of blanks, arrows anywhere, text that is not ASCII, any width.
+        #[test]
+        fn wrap_borrows_the_lines_it_copied(
+            words in proptest::collection::vec(
+                prop_oneof![
+                    Just(String::new()),
+                    Just("→".to_string()),
+                    "[a-zA-Z_0-9.:]{1,14}",
+                    "[é»~…]{1,4}",
+                ],
+                0..14,
+            ),
+            width in 0usize..30,
+        ) {
+            let text = words.join(" ");
+            let w = wrap(&text, width);
+            let got: Vec<&str> = (0..w.len()).map(|i| w.get(i)).collect();
+            prop_assert_eq!(got, wrap_by_copying(&text, width));
+            prop_assert_eq!(w.get(w.len()), "");
+        }
+    }
 
     /// The integer path writes what the float formatter writes, halves and extremes included.
     #[test]

@@ -51,7 +51,7 @@ use crate::events::{
 };
 use crate::segment::TcpFlags;
 use crate::timestamp::Timestamp;
-use std::borrow::Cow;
+use smallvec::SmallVec;
 use std::fmt::Write as _;
 
 /// The left column (the client).
@@ -150,8 +150,9 @@ pub struct Row<'a> {
     pub t: Option<Timestamp>,
     /// What it shows.
     pub kind: RowKind<'a>,
-    /// The states each side (`LEFT`, `RIGHT`) entered at this row, in order.
-    pub states: [Vec<StateMark>; 2],
+    /// The states each side (`LEFT`, `RIGHT`) entered at this row, in order (rarely more
+    /// than two: held in the row).
+    pub states: [SmallVec<[StateMark; 2]>; 2],
     /// Explanations under it.
     pub why: Vec<Why>,
     /// A segment row's journey (default for every other row).
@@ -163,7 +164,7 @@ impl<'a> Row<'a> {
         Row {
             t,
             kind,
-            states: [Vec::new(), Vec::new()],
+            states: [SmallVec::new(), SmallVec::new()],
             why: Vec::new(),
             travel: Travel::default(),
         }
@@ -233,7 +234,12 @@ impl<'a> Layout<'a> {
         let mut elision: Option<usize> = None;
         let mut seg_no = 0;
         // Where each state change caused by a segment went: (frame, side, time, row).
-        let mut placed: Vec<(u64, usize, Timestamp, usize)> = Vec::new();
+        let caused = g
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::State(s) if s.frame.is_some()));
+        let mut placed: Vec<(u64, usize, Timestamp, usize)> =
+            Vec::with_capacity(caused.count() * if self_connect { 2 } else { 1 });
         for e in &g.events {
             match e {
                 Event::Segment(s) => {
@@ -328,12 +334,19 @@ impl<'a> Layout<'a> {
 
     /// A side's last words: its final state (TIME_WAIT with its end: `TIME_WAIT→+60.0s`),
     /// or `(no socket)`.
-    pub fn end_text(&self, side: usize) -> Cow<'static, str> {
+    pub fn end_text(&self, side: usize) -> String {
+        let mut out = String::new();
+        self.push_end_text(&mut out, side);
+        out
+    }
+
+    /// [`Layout::end_text`], appended to `out`.
+    pub fn push_end_text(&self, out: &mut String, side: usize) {
         let s = &self.sides[side];
         if s.no_socket {
-            Cow::Borrowed("(no socket)")
+            out.push_str("(no socket)");
         } else {
-            Cow::Owned(final_text(self.verdict, s.endpoint))
+            push_final_text(out, self.verdict, s.endpoint);
         }
     }
 
@@ -344,8 +357,16 @@ impl<'a> Layout<'a> {
 
     /// `7 segs, 5+5 bytes, handshake 0.053 ms`: the totals on the final row.
     pub fn totals(&self) -> String {
+        let mut s = String::new();
+        self.push_totals(&mut s);
+        s
+    }
+
+    /// [`Layout::totals`], appended to `s`.
+    pub fn push_totals(&self, s: &mut String) {
         let v = self.verdict;
-        let mut s = format!(
+        let _ = write!(
+            s,
             "{} segs, {}+{} bytes",
             v.packets[0] + v.packets[1],
             v.bytes[0],
@@ -354,7 +375,6 @@ impl<'a> Layout<'a> {
         if let Some(r) = v.handshake_rtt_ms {
             let _ = write!(s, ", handshake {r:.3} ms");
         }
-        s
     }
 }
 
@@ -362,20 +382,36 @@ impl<'a> Layout<'a> {
 pub const LEGEND: &str = "calls: » observed, ~ inferred from packets; states are each side's \
      after the segment; TIME_WAIT Ns: how long it lasts once entered";
 
-/// The legend in lines of at most `width` columns, broken after its `;`s (or at spaces).
-pub fn legend_lines(width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
+/// The legend in lines of at most `width` columns, broken after its `;`s (or at spaces), each
+/// line ended with a newline; a part wider than the width alone is cut to it.
+pub fn push_legend(out: &mut String, width: usize) {
+    // Columns of the line being written (none before the first).
+    let mut line: Option<usize> = None;
     for part in LEGEND.split_inclusive("; ") {
         let part = part.trim_end();
-        match lines.last_mut() {
-            Some(l) if l.chars().count() + 1 + part.chars().count() <= width => {
-                l.push(' ');
-                l.push_str(part);
+        let n = part.chars().count();
+        match line {
+            Some(c) if c + 1 + n <= width => {
+                out.push(' ');
+                out.push_str(part);
+                line = Some(c + 1 + n);
             }
-            _ => lines.push(part.to_string()),
+            _ => {
+                if line.is_some() {
+                    out.push('\n');
+                }
+                if n <= width {
+                    out.push_str(part);
+                } else {
+                    out.push_str(&super::fit(part, width));
+                }
+                line = Some(n);
+            }
         }
     }
-    lines
+    if line.is_some() {
+        out.push('\n');
+    }
 }
 
 /// Why a call failed, in words, for the calls that an RST ends (observed or inferred).
@@ -417,34 +453,32 @@ fn travel(
     placed: &[(u64, usize, Timestamp, usize)],
     self_connect: bool,
 ) {
-    let segs: Vec<(usize, &SegmentEvent)> = rows
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| match r.kind {
-            RowKind::Segment(s) => Some((i, s)),
-            _ => None,
-        })
-        .collect();
-    let row_of = |frame: u64| segs.iter().find(|(_, s)| s.frame == frame).map(|x| x.0);
-    // Lost copies, from every segment (hidden ones too: they are evidence).
-    let all: Vec<&SegmentEvent> = events
-        .iter()
-        .filter_map(|e| match e {
+    fn segment(e: &Event) -> Option<&SegmentEvent> {
+        match e {
             Event::Segment(s) => Some(s),
             _ => None,
-        })
-        .collect();
+        }
+    }
+    let row_of = |rows: &[Row], frame: u64| {
+        rows.iter()
+            .position(|r| matches!(r.kind, RowKind::Segment(s) if s.frame == frame))
+    };
+    // Lost copies, from every segment (hidden ones too: they are evidence).
     let mut lost: Vec<(u64, u64)> = Vec::new();
     if !self_connect {
-        for (k, a) in all.iter().enumerate() {
-            if let Some(again) = sent_again_unacked(a, &all[k + 1..]) {
+        for (k, e) in events.iter().enumerate() {
+            let Some(a) = segment(e) else { continue };
+            if let Some(again) = sent_again_unacked(a, events[k + 1..].iter().filter_map(segment)) {
                 lost.push((a.frame, again));
             }
         }
     }
-    for &(i, s) in &segs {
+    for (i, row) in rows.iter_mut().enumerate() {
+        let RowKind::Segment(s) = row.kind else {
+            continue;
+        };
         let rx = receiver(s);
-        let t = &mut rows[i].travel;
+        let t = &mut row.travel;
         t.lost = lost.iter().find(|l| l.0 == s.frame).map(|l| l.1);
         if t.lost.is_some() {
             continue;
@@ -456,12 +490,15 @@ fn travel(
             .map(|p| Arrival { t: p.2, row: p.3 });
     }
     // Crossings: B sent while A was in flight, the other way.
-    for &(i, a) in &segs {
-        let Some(arr) = rows[i].travel.arrival else {
+    for i in 0..rows.len() {
+        let (RowKind::Segment(a), Some(arr)) = (rows[i].kind, rows[i].travel.arrival) else {
             continue;
         };
-        for &(j, b) in &segs {
-            if j > i && j <= arr.row && b.dir != a.dir && rows[j].travel.lost.is_none() {
+        for j in i + 1..=arr.row.min(rows.len() - 1) {
+            let RowKind::Segment(b) = rows[j].kind else {
+                continue;
+            };
+            if b.dir != a.dir && rows[j].travel.lost.is_none() {
                 rows[i].travel.crossed.push(b.frame);
                 rows[j].travel.crossed.push(a.frame);
             }
@@ -474,14 +511,15 @@ fn travel(
     // A lost copy's state changes belong to the copy that got through (the last one sent
     // again), when nothing of that side happens between the two rows.
     for &(first, _) in &lost {
-        let (Some(from), Some(seg)) = (row_of(first), all.iter().find(|s| s.frame == first)) else {
+        let seg = events.iter().filter_map(segment).find(|s| s.frame == first);
+        let (Some(from), Some(seg)) = (row_of(rows, first), seg) else {
             continue;
         };
         let mut through = first;
         while let Some(&(_, next)) = lost.iter().find(|l| l.0 == through) {
             through = next;
         }
-        let Some(to) = row_of(through).filter(|&to| to > from) else {
+        let Some(to) = row_of(rows, through).filter(|&to| to > from) else {
             continue;
         };
         let rx = receiver(seg);
@@ -500,13 +538,16 @@ fn travel(
             continue;
         }
         rows[from].states[rx].retain(|m| m.frame != Some(first));
-        rows[to].states[rx].splice(0..0, moving);
+        rows[to].states[rx].insert_many(0, moving);
     }
 }
 
 /// The frame of the copy that `a` (a SYN or FIN) was sent again as, if nothing its receiver
 /// sent before that acknowledged `a` or reset the connection.
-fn sent_again_unacked(a: &SegmentEvent, later: &[&SegmentEvent]) -> Option<u64> {
+fn sent_again_unacked<'e>(
+    a: &SegmentEvent,
+    later: impl Iterator<Item = &'e SegmentEvent>,
+) -> Option<u64> {
     if !(a.flags.syn() || a.flags.fin()) {
         return None;
     }
@@ -638,13 +679,13 @@ pub(crate) fn final_state(v: &ConnectionEvent, ep: Endpoint) -> Option<TcpState>
 
 /// Endpoint `ep`'s final state as the drawings end on it: its name, and for TIME_WAIT how
 /// long it lasts from entering it (`TIME_WAIT 60.0s`: Linux's 60 s, or `--time-wait`).
-pub(crate) fn final_text(v: &ConnectionEvent, ep: Endpoint) -> String {
+pub(crate) fn push_final_text(out: &mut String, v: &ConnectionEvent, ep: Endpoint) {
     let st = final_state(v, ep).unwrap_or(TcpState::Unknown);
     match (st, v.time_wait_since, v.time_wait_until) {
         (TcpState::TimeWait, Some(since), Some(until)) => {
-            format!("TIME_WAIT {:.1}s", until.since(since) as f64 / 1e9)
+            let _ = write!(out, "TIME_WAIT {:.1}s", until.since(since) as f64 / 1e9);
         }
-        _ => st.name().to_string(),
+        _ => out.push_str(st.name()),
     }
 }
 

@@ -87,14 +87,20 @@ impl Default for RenderOpts {
 
 /// `conn 1  a → b  closed · SF · history ShADadFf`: the line over each connection.
 pub(crate) fn conn_header(v: &crate::events::ConnectionEvent) -> String {
-    // Put together piece by piece (as `format!` would: this runs once a connection).
     let mut s = String::with_capacity(96 + v.history.len());
+    push_conn_header(&mut s, v);
+    s
+}
+
+/// [`conn_header`], appended to `s`.
+pub(crate) fn push_conn_header(s: &mut String, v: &crate::events::ConnectionEvent) {
+    // Put together piece by piece (as `format!` would: this runs once a connection).
     s.push_str("conn ");
     s.push_str(itoa::Buffer::new().format(v.conn));
     s.push_str("  ");
-    v.client.push_to(&mut s);
+    v.client.push_to(s);
     s.push_str(" → ");
-    v.server.push_to(&mut s);
+    v.server.push_to(s);
     s.push_str("  ");
     s.push_str(v.outcome.as_str());
     s.push_str(" · ");
@@ -108,7 +114,6 @@ pub(crate) fn conn_header(v: &crate::events::ConnectionEvent) -> String {
     } else {
         ""
     });
-    s
 }
 
 /// Cut `s` to `n` characters, marking the cut with `…`.

@@ -89,6 +89,47 @@ pub struct PackedEvents {
 impl PackedEvents {
     /// Add `e` (of one connection: the first event's) after the others.
     pub fn push(&mut self, e: Event) {
+        if !self.pack(&e) {
+            self.note(&e);
+            self.bytes.push(WHOLE);
+            self.whole.push(e);
+        }
+    }
+
+    /// Add `e` after the others if it has a short form (read where it lies, not copied);
+    /// false, and nothing added, if it must be kept whole ([`PackedEvents::push`]).
+    pub fn pack(&mut self, e: &Event) -> bool {
+        let fits = (self.count == 0 || e.conn() == self.conn)
+            && match e {
+                Event::Segment(_) | Event::State(_) => true,
+                Event::Call(c) => c.owner.is_none() && packs_result(c.result),
+                _ => false,
+            };
+        if !fits {
+            return false;
+        }
+        self.note(e);
+        let (out, cx) = (&mut self.bytes, &mut self.packer);
+        match e {
+            Event::Segment(s) => {
+                out.push(SEGMENT);
+                pack_segment(out, cx, s);
+            }
+            Event::State(s) => {
+                out.push(STATE);
+                pack_state(out, cx, s);
+            }
+            Event::Call(c) => {
+                out.push(CALL);
+                pack_call(out, cx, c);
+            }
+            _ => unreachable!("only the kinds above fit"),
+        }
+        true
+    }
+
+    /// Count `e` in: the connection (the first event's), the order of times.
+    fn note(&mut self, e: &Event) {
         if self.count == 0 {
             self.conn = e.conn();
             self.bytes.reserve_exact(FIRST_ROOM);
@@ -97,33 +138,6 @@ impl PackedEvents {
         }
         self.last_t = e.t();
         self.count += 1;
-        let fits = e.conn() == self.conn
-            && match &e {
-                Event::Segment(_) | Event::State(_) => true,
-                Event::Call(c) => c.owner.is_none() && packs_result(c.result),
-                _ => false,
-            };
-        if !fits {
-            self.bytes.push(WHOLE);
-            self.whole.push(e);
-            return;
-        }
-        let (out, cx) = (&mut self.bytes, &mut self.packer);
-        match e {
-            Event::Segment(s) => {
-                out.push(SEGMENT);
-                pack_segment(out, cx, &s);
-            }
-            Event::State(s) => {
-                out.push(STATE);
-                pack_state(out, cx, &s);
-            }
-            Event::Call(c) => {
-                out.push(CALL);
-                pack_call(out, cx, &c);
-            }
-            _ => unreachable!("only the kinds above fit"),
-        }
     }
 
     /// How many events.
