@@ -413,7 +413,7 @@ fn initiators() -> Vec<Option<Initiator>> {
 }
 
 fn ep(s: &str) -> Endpoint {
-    Endpoint(s.parse::<SocketAddr>().expect("address"))
+    Endpoint::new(s.parse::<SocketAddr>().expect("address"))
 }
 
 /// Lines the library's JSONL renderer writes for every variant.

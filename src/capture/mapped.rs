@@ -25,7 +25,7 @@ use pcap_parser::{PcapBlockOwned, PcapError};
 use std::fs::File;
 
 /// Bytes read between two give-backs of the pages behind.
-const RELEASE_EVERY: usize = 2 << 20;
+const RELEASE_EVERY: usize = 512 << 10;
 
 type ParseFn = fn(&[u8]) -> nom::IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>>;
 

@@ -52,7 +52,7 @@ impl CallNote {
         CallEvent {
             t: self.t,
             conn,
-            endpoint: Endpoint(self.local),
+            endpoint: Endpoint::new(self.local),
             call: self.call,
             phase: self.phase,
             result: self.result,

@@ -116,7 +116,7 @@ pub fn compare(
     let mut conns_of: HashMap<(SocketAddr, SocketAddr), Vec<ConnId>> = HashMap::new();
     for e in events {
         if let Event::Connection(v) = e {
-            let key = (v.client.0, v.server.0);
+            let key = (v.client.addr(), v.server.addr());
             conns_of.entry(key).or_default().push(v.conn);
         }
     }
@@ -134,7 +134,7 @@ pub fn compare(
                 (v.server, v.client, Role::Server),
             ]
         };
-        let siblings = &conns_of[&(v.client.0, v.server.0)];
+        let siblings = &conns_of[&(v.client.addr(), v.server.addr())];
         let nth = siblings.iter().position(|c| *c == v.conn).unwrap_or(0);
         for (local, remote, role) in sides {
             let mut synfin = Vec::new();
@@ -148,7 +148,7 @@ pub fn compare(
                     }
                 }
             }
-            let all = runs(kernel, local.0, remote.0);
+            let all = runs(kernel, local.addr(), remote.addr());
             let later = all.len() > nth + 1;
             let mut kern = all.into_iter().nth(nth).unwrap_or_default();
             if ends_as_time_wait(&kern) {
@@ -156,7 +156,7 @@ pub fn compare(
                 if later {
                     kern[n - 1] = TcpState::TimeWait;
                     kern.push(TcpState::Closed);
-                } else if time_wait.contains(&(local.0, remote.0)) {
+                } else if time_wait.contains(&(local.addr(), remote.addr())) {
                     kern[n - 1] = TcpState::TimeWait;
                 }
             }
@@ -234,7 +234,7 @@ mod tests {
     fn check(role: Role, synfin: &[TcpState], kernel: &[TcpState]) -> EndpointCheck {
         EndpointCheck {
             conn: 1,
-            endpoint: Endpoint("127.0.0.9:8899".parse().unwrap()),
+            endpoint: Endpoint::new("127.0.0.9:8899".parse().unwrap()),
             role,
             both_active: false,
             synfin: synfin.to_vec(),

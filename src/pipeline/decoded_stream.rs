@@ -15,7 +15,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::thread::{self, JoinHandle};
 
 /// Segments per batch: large enough that the channel costs nothing per segment.
-const BATCH: usize = 2048;
+const BATCH: usize = 1024;
 
 /// What the reader sends.
 #[derive(Debug)]

@@ -254,8 +254,8 @@ impl LiveCalls {
         // (the inferred return stays).
         let completion = c.call == CallName::Connect
             && c.phase == Phase::Return
-            && self.in_progress.contains(&c.endpoint.0);
-        c.source == CallSource::Inferred && self.traced.contains(&c.endpoint.0) && !completion
+            && self.in_progress.contains(&c.endpoint.addr());
+        c.source == CallSource::Inferred && self.traced.contains(&c.endpoint.addr()) && !completion
     }
 
     /// One of the tracker's events, before it is shown: the calls that waited for its
@@ -299,7 +299,10 @@ impl LiveCalls {
             let mut events = c.states.remove(&v.conn).unwrap_or_default();
             events.push(e.clone());
             let mut timed = Vec::new();
-            for pair in [(v.client.0, v.server.0), (v.server.0, v.client.0)] {
+            for pair in [
+                (v.client.addr(), v.server.addr()),
+                (v.server.addr(), v.client.addr()),
+            ] {
                 if let Some(list) = c.kernel.get_mut(&pair) {
                     // This connection's changes: from its start on (a 4-tuple used
                     // again has its own).
@@ -315,7 +318,7 @@ impl LiveCalls {
                 let mut shown: Vec<Event> = timed
                     .iter()
                     .map(|(t, k)| {
-                        let role = if k.local == v.client.0 {
+                        let role = if k.local == v.client.addr() {
                             Role::Client
                         } else {
                             Role::Server
@@ -353,9 +356,14 @@ impl LiveCalls {
         let id = e.conn();
         if !self.decided.contains(&id) {
             let owners: Vec<Option<&Owner>> = match &e {
-                Event::Segment(s) => vec![self.owner_of(&s.src.0), self.owner_of(&s.dst.0)],
+                Event::Segment(s) => {
+                    vec![self.owner_of(&s.src.addr()), self.owner_of(&s.dst.addr())]
+                }
                 Event::Connection(v) => {
-                    vec![self.owner_of(&v.client.0), self.owner_of(&v.server.0)]
+                    vec![
+                        self.owner_of(&v.client.addr()),
+                        self.owner_of(&v.server.addr()),
+                    ]
                 }
                 Event::Call(c) => vec![c.owner.as_ref()],
                 _ => vec![],
@@ -389,7 +397,7 @@ fn kernel_state_event(t: Timestamp, conn: ConnId, role: Role, k: &KernelTransiti
     Event::State(StateEvent {
         t,
         conn,
-        endpoint: Endpoint(k.local),
+        endpoint: Endpoint::new(k.local),
         role,
         from: k.from,
         to: k.to,

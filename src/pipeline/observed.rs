@@ -23,7 +23,7 @@ pub fn spans(events: &[Event]) -> Vec<Span> {
         .iter()
         .filter_map(|e| match e {
             Event::Connection(c) => Some(Span {
-                key: FlowKey::new(c.client.0, c.server.0),
+                key: FlowKey::new(c.client.addr(), c.server.addr()),
                 conn: c.conn,
                 start: c.start,
                 end: c.end,
@@ -82,6 +82,6 @@ pub fn replaced_by(notes: &[CallNote]) -> super::Replaced {
         whole.remove(addr);
     }
     Box::new(move |c: &CallEvent| {
-        whole.contains(&c.endpoint.0) || partly.contains(&(c.endpoint.0, c.call))
+        whole.contains(&c.endpoint.addr()) || partly.contains(&(c.endpoint.addr(), c.call))
     })
 }

@@ -154,10 +154,11 @@ fn stacked_pool(s: &Stacked, in_flight: usize) -> Box<dyn crate::render::Pieces<
     use super::pool::{workers, Pool};
     let (draw, opts) = s.drawing();
     let piece = move |batch: &mut StackedBatch| {
-        // Room for the whole piece at once (a ladder's row is ~75 bytes an event; the buffer
-        // growing by doubling copied the piece twice over).
+        // Room for the whole piece at once (the buffer growing by doubling copied the piece
+        // twice over): a ladder takes ~68 bytes an event and its connection's four more
+        // lines, a timeline a third of that (large.pcap); pieces out at once hold this room.
         let events: usize = batch.iter().map(|(_, g)| g.len() + 4).sum();
-        let mut out = Vec::with_capacity((events * 128).min(4 << 20));
+        let mut out = Vec::with_capacity((events * 80).min(4 << 20));
         for (first, g) in batch {
             Stacked::piece(draw, &opts, *first, g.group(), &mut out)?;
             g.drawn();

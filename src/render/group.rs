@@ -172,7 +172,7 @@ fn take(e: &mut Event) -> Event {
     let left = Event::State(StateEvent {
         t: crate::timestamp::Timestamp(0),
         conn: 0,
-        endpoint: Endpoint(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+        endpoint: Endpoint::new(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
         role: Role::Client,
         from: TcpState::Closed,
         to: TcpState::Closed,
@@ -492,7 +492,7 @@ mod tests {
     }
 
     fn verdict(conn: ConnId, t: i64) -> Event {
-        let ep = Endpoint("127.0.0.1:1".parse().unwrap());
+        let ep = Endpoint::new("127.0.0.1:1".parse().unwrap());
         Event::Connection(Box::new(ConnectionEvent {
             conn,
             client: ep,
@@ -568,7 +568,7 @@ mod tests {
     fn segment(conn: ConnId, t: i64) -> Event {
         use crate::events::{Dir, SegmentEvent};
         use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
-        let ep = Endpoint("127.0.0.1:1".parse().unwrap());
+        let ep = Endpoint::new("127.0.0.1:1".parse().unwrap());
         Event::Segment(SegmentEvent {
             frame: t as u64,
             t: Timestamp(t),

@@ -166,7 +166,7 @@ fn time(b: &mut Vec<u8>, t: Timestamp) {
 /// An endpoint as a JSON string: `"a.b.c.d:port"`, `"[v6]:port"` (no character to escape).
 fn endpoint(b: &mut Vec<u8>, e: Endpoint) {
     b.push(b'"');
-    match e.0 {
+    match e.addr() {
         SocketAddr::V4(a) => {
             let mut n = itoa::Buffer::new();
             for (i, octet) in a.ip().octets().iter().enumerate() {
@@ -215,9 +215,9 @@ mod tests {
     fn addr() -> impl Strategy<Value = Endpoint> {
         prop_oneof![
             (any::<[u8; 4]>(), any::<u16>())
-                .prop_map(|(ip, port)| Endpoint(SocketAddr::from((ip, port)))),
+                .prop_map(|(ip, port)| Endpoint::new(SocketAddr::from((ip, port)))),
             (any::<[u16; 8]>(), any::<u16>())
-                .prop_map(|(ip, port)| Endpoint(SocketAddr::from((ip, port)))),
+                .prop_map(|(ip, port)| Endpoint::new(SocketAddr::from((ip, port)))),
         ]
     }
 

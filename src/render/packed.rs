@@ -18,6 +18,7 @@ use crate::events::{
 use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
 use crate::timestamp::Timestamp;
 use integer_encoding::VarInt;
+use smallvec::SmallVec;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// Bytes of room a connection's first events get (a scan's many one-segment connections would
@@ -62,8 +63,8 @@ const HAS_RESULT: u8 = 32;
 struct Context {
     t: i64,
     frame: u64,
-    /// The endpoints met so far, by first appearance.
-    endpoints: Vec<Endpoint>,
+    /// The endpoints met so far, by first appearance (a connection's two held in place).
+    endpoints: SmallVec<[Endpoint; 2]>,
     /// Per direction (c2s, s2c): raw minus relative sequence and acknowledgment numbers.
     seq_off: [u32; 2],
     ack_off: [u32; 2],
@@ -177,12 +178,7 @@ impl PackedEvents {
         // Empty and ready to be filled again; nothing freed here (on a drawing thread, freeing
         // what the tracking thread allocated contends for its allocator's lock).
         self.bytes.clear();
-        self.packer.endpoints.clear();
-        let endpoints = std::mem::take(&mut self.packer.endpoints);
-        self.packer = Context {
-            endpoints,
-            ..Context::default()
-        };
+        self.packer = Context::default();
         self.count = 0;
         self.last_t = Timestamp::default();
         self.unsorted = false;
@@ -226,7 +222,7 @@ fn put_endpoint(out: &mut Vec<u8>, cx: &mut Context, ep: Endpoint) {
     }
     put(out, cx.endpoints.len());
     cx.endpoints.push(ep);
-    match ep.0 {
+    match ep.addr() {
         SocketAddr::V4(a) => {
             out.push(4);
             out.extend_from_slice(&a.ip().octets());
@@ -236,8 +232,6 @@ fn put_endpoint(out: &mut Vec<u8>, cx: &mut Context, ep: Endpoint) {
             out.push(6);
             out.extend_from_slice(&a.ip().octets());
             out.extend_from_slice(&a.port().to_le_bytes());
-            out.extend_from_slice(&a.flowinfo().to_le_bytes());
-            out.extend_from_slice(&a.scope_id().to_le_bytes());
         }
     }
 }
@@ -406,13 +400,12 @@ impl Reader<'_> {
             _ => {
                 let ip = Ipv6Addr::from(self.take::<16>());
                 let port = u16::from_le_bytes(self.take());
-                let flow = u32::from_le_bytes(self.take());
-                let scope = u32::from_le_bytes(self.take());
-                SocketAddr::V6(SocketAddrV6::new(ip, port, flow, scope))
+                SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0))
             }
         };
-        cx.endpoints.push(Endpoint(addr));
-        Endpoint(addr)
+        let ep = Endpoint::new(addr);
+        cx.endpoints.push(ep);
+        ep
     }
 }
 
@@ -558,18 +551,10 @@ mod tests {
         // A few of each kind, so that events share endpoints as a connection's do.
         prop_oneof![
             (0u8..3, 0u16..3)
-                .prop_map(|(a, p)| { Endpoint(SocketAddr::from(([127, 0, 0, a], 8000 + p))) }),
-            (any::<[u8; 16]>(), any::<u16>(), any::<u32>(), any::<u32>()).prop_map(
-                |(ip, port, flow, scope)| {
-                    Endpoint(SocketAddr::V6(SocketAddrV6::new(
-                        ip.into(),
-                        port,
-                        flow,
-                        scope,
-                    )))
-                }
-            ),
-            any::<([u8; 4], u16)>().prop_map(|(ip, p)| Endpoint(SocketAddr::from((ip, p)))),
+                .prop_map(|(a, p)| { Endpoint::new(SocketAddr::from(([127, 0, 0, a], 8000 + p))) }),
+            (any::<[u8; 16]>(), any::<u16>())
+                .prop_map(|(ip, port)| Endpoint::new(SocketAddr::from((ip, port)))),
+            any::<([u8; 4], u16)>().prop_map(|(ip, p)| Endpoint::new(SocketAddr::from((ip, p)))),
         ]
     }
 
@@ -784,8 +769,8 @@ mod tests {
                 frame: 1 + u64::from(i),
                 t: Timestamp(1_700_000_000_000_000_000 + i64::from(i) * 20_000),
                 conn: 3,
-                src: Endpoint(src),
-                dst: Endpoint(dst),
+                src: Endpoint::new(src),
+                dst: Endpoint::new(dst),
                 dir,
                 flags: TcpFlags(TcpFlags::ACK | TcpFlags::PSH),
                 seq: 1 + 100 * i,

@@ -113,7 +113,7 @@ impl StreamRenderer {
                 .and_then(|c| c.owner.clone());
             match owner {
                 Some(mut o) => {
-                    self.named.insert((conn, end.0));
+                    self.named.insert((conn, end.addr()));
                     o.tid = o.pid;
                     format!("{end} {o}")
                 }
@@ -141,12 +141,12 @@ impl StreamRenderer {
     /// shows one.
     fn call(&mut self, c: &crate::events::CallEvent, out: &mut dyn Write) -> io::Result<()> {
         let owner = match &c.owner {
-            Some(o) if self.named.insert((c.conn, c.endpoint.0)) => format!("  {o}"),
+            Some(o) if self.named.insert((c.conn, c.endpoint.addr())) => format!("  {o}"),
             _ => String::new(),
         };
         if c.conn == 0 || !self.open.contains_key(&c.conn) {
             // On no connection (listen(), a failed bind()), or after its verdict.
-            let at = if c.endpoint.0.port() == 0 {
+            let at = if c.endpoint.addr().port() == 0 {
                 "(no address)".to_string()
             } else {
                 c.endpoint.to_string()

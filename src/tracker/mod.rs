@@ -405,7 +405,7 @@ impl Tracker {
         let Some(change) = cause.change() else {
             return;
         };
-        let ep = Endpoint(old.addrs[s.index()]);
+        let ep = Endpoint::new(old.addrs[s.index()]);
         let e = state_event(old.id, ep, s, TcpState::TimeWait, TcpState::Closed, change);
         self.queue.push(e);
     }
@@ -432,7 +432,7 @@ impl Tracker {
             conn.expire_hold(&mut self.queue, kind, true);
         }
         let mut verdict = conn.verdict(self.cfg.time_wait_ns);
-        verdict.server_listened = self.listeners.contains(&verdict.server.0);
+        verdict.server_listened = self.listeners.contains(&verdict.server.addr());
         let (tw_sides, tw_since) = conn.time_wait();
         let order_at = at.unwrap_or(verdict.end);
         self.queue

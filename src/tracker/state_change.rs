@@ -89,8 +89,8 @@ pub(crate) fn segment_event(
         frame: seg.frame,
         t: seg.ts,
         conn,
-        src: Endpoint(seg.src),
-        dst: Endpoint(seg.dst),
+        src: Endpoint::new(seg.src),
+        dst: Endpoint::new(seg.dst),
         dir: match s {
             Side::Client => Dir::C2s,
             Side::Server => Dir::S2c,

@@ -182,7 +182,11 @@ impl ConnEntry {
             return false;
         };
         for (dir, set) in self.flags_seen.iter().enumerate() {
-            let (src, dst) = if dir == 0 { (c.0, s.0) } else { (s.0, c.0) };
+            let (src, dst) = if dir == 0 {
+                (c.addr(), s.addr())
+            } else {
+                (s.addr(), c.addr())
+            };
             for (word, bits) in set.iter().enumerate() {
                 let mut bits = *bits;
                 while bits != 0 {

@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn events_come_back_in_their_order() {
-        let ep = Endpoint("127.0.0.1:1".parse().unwrap());
+        let ep = Endpoint::new("127.0.0.1:1".parse().unwrap());
         let state = |t: i64| {
             Event::State(StateEvent {
                 t: Timestamp(t),

@@ -85,7 +85,7 @@ impl Conn {
     }
 
     pub(super) fn ep(&self, s: Side) -> Endpoint {
-        Endpoint(self.sides[s].addr)
+        Endpoint::new(self.sides[s].addr)
     }
 
     pub(super) fn rel(isn: Option<SeqNum>, raw: u32) -> u32 {

@@ -16,7 +16,7 @@ fn fin_that_acks_our_fin_takes_two_transitions_in_one_frame() {
     let frames: Vec<(TcpState, Option<u64>)> = ev
         .iter()
         .filter_map(|e| match e {
-            Event::State(st) if st.endpoint.0 == C.parse().unwrap() && st.to != Closed => {
+            Event::State(st) if st.endpoint.addr() == C.parse().unwrap() && st.to != Closed => {
                 Some((st.to, st.frame))
             }
             _ => None,
@@ -100,7 +100,7 @@ fn crossed_fins_then_a_retransmission_keep_each_endpoint_in_time_order() {
     let mut chain = Vec::new();
     for e in &ev {
         if let Event::State(s) = e {
-            if s.endpoint.0 == server && !s.projected {
+            if s.endpoint.addr() == server && !s.projected {
                 assert!(s.t >= last, "the server's states go back in time: {ev:?}");
                 last = s.t;
                 if let Some(prev) = chain.last() {
@@ -259,7 +259,7 @@ fn fin_exchange_then_client_answers(answer: Segment) -> Vec<Event> {
 /// When and by which frame the client left TIME_WAIT, and whether that was projected.
 fn client_time_wait_end(ev: &[Event]) -> Option<(Option<u64>, bool)> {
     ev.iter().find_map(|e| match e {
-        Event::State(st) if st.endpoint.0 == C.parse().unwrap() && st.from == TimeWait => {
+        Event::State(st) if st.endpoint.addr() == C.parse().unwrap() && st.from == TimeWait => {
             Some((st.frame, st.projected))
         }
         _ => None,

@@ -77,7 +77,7 @@ fn after_a_clock_step_back_each_change_keeps_its_own_time() {
         let ep: SocketAddr = ep.parse().unwrap();
         ev.iter()
             .find_map(|e| match e {
-                Event::State(st) if st.endpoint.0 == ep && st.to == to => Some(st.t),
+                Event::State(st) if st.endpoint.addr() == ep && st.to == to => Some(st.t),
                 _ => None,
             })
             .unwrap()

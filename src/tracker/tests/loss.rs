@@ -6,7 +6,7 @@ use super::*;
 /// The frame of the state event that took `ep` into `to`.
 fn entered_at(events: &[Event], ep: &str, to: TcpState) -> Option<u64> {
     events.iter().find_map(|e| match e {
-        Event::State(s) if s.endpoint.0 == ep.parse().unwrap() && s.to == to => s.frame,
+        Event::State(s) if s.endpoint.addr() == ep.parse().unwrap() && s.to == to => s.frame,
         _ => None,
     })
 }
@@ -115,7 +115,9 @@ fn an_abort_rst_met_by_silence_closes_the_receiver_at_the_rst() {
     let ev = run(&s);
     assert_eq!(entered_at(&ev, S, Closed), Some(4));
     let closed_at = ev.iter().find_map(|e| match e {
-        Event::State(st) if st.endpoint.0 == S.parse().unwrap() && st.to == Closed => Some(st.t),
+        Event::State(st) if st.endpoint.addr() == S.parse().unwrap() && st.to == Closed => {
+            Some(st.t)
+        }
         _ => None,
     });
     assert_eq!(closed_at, Some(Timestamp(4_000_000)));

@@ -29,7 +29,7 @@ fn a_server_picked_up_at_its_syn_ack_never_returns_from_connect() {
     assert_eq!(path(&ev, S).last(), Some(&Established));
     let server: SocketAddr = S.parse().unwrap();
     assert!(!ev.iter().any(|e| matches!(e, Event::Call(c)
-        if c.endpoint.0 == server && c.call == crate::events::CallName::Connect)));
+        if c.endpoint.addr() == server && c.call == crate::events::CallName::Connect)));
 }
 
 #[test]
@@ -79,7 +79,7 @@ fn a_seeded_connection_starts_in_its_kernel_state_with_its_roles() {
     assert_eq!(path(&ev, hi), [Established, CloseWait, LastAck, Closed]);
     assert_eq!(path(&ev, lo), [Unknown, FinWait1, FinWait2, TimeWait]);
     let v = verdicts(&ev)[0];
-    assert_eq!(v.server.0, hi.parse::<SocketAddr>().unwrap());
+    assert_eq!(v.server.addr(), hi.parse::<SocketAddr>().unwrap());
     assert!(!v.roles_guessed);
     assert!(ev.iter().any(|e| matches!(e, Event::Anomaly(a)
         if a.kind == AnomalyKind::Midstream && a.detail.contains("existed before the capture"))));

@@ -58,7 +58,7 @@ fn path(events: &[Event], ep: &str) -> Vec<TcpState> {
     let mut v = Vec::new();
     for e in events {
         if let Event::State(s) = e {
-            if s.endpoint.0 == ep && !s.projected {
+            if s.endpoint.addr() == ep && !s.projected {
                 if v.is_empty() {
                     v.push(s.from);
                 }

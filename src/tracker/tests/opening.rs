@@ -37,7 +37,9 @@ fn connect_calls(events: &[Event], ep: &str) -> Vec<(crate::events::Phase, Optio
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Call(c) if c.endpoint.0 == ep && c.call == crate::events::CallName::Connect => {
+            Event::Call(c)
+                if c.endpoint.addr() == ep && c.call == crate::events::CallName::Connect =>
+            {
                 Some((c.phase, c.result.map(|r| r.to_string()), c.t.0 / 1_000_000))
             }
             _ => None,
@@ -142,7 +144,9 @@ fn crossed_syns_held_in_flight_establish_on_the_peers_syn_ack() {
     let established_at = |ep: &str| {
         ev.iter()
             .find_map(|e| match e {
-                Event::State(s) if s.endpoint.0 == ep.parse().unwrap() && s.to == Established => {
+                Event::State(s)
+                    if s.endpoint.addr() == ep.parse().unwrap() && s.to == Established =>
+                {
                     s.frame
                 }
                 _ => None,

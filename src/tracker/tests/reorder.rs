@@ -11,7 +11,7 @@ use super::*;
 /// The frame of the (first) state event that took `ep` into `to`.
 fn entered_at(events: &[Event], ep: &str, to: TcpState) -> Option<u64> {
     events.iter().find_map(|e| match e {
-        Event::State(s) if s.endpoint.0 == ep.parse().unwrap() && s.to == to => s.frame,
+        Event::State(s) if s.endpoint.addr() == ep.parse().unwrap() && s.to == to => s.frame,
         _ => None,
     })
 }
@@ -31,7 +31,7 @@ fn calls(events: &[Event], ep: &str) -> Vec<crate::events::CallName> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Call(c) if c.endpoint.0 == ep => Some(c.call),
+            Event::Call(c) if c.endpoint.addr() == ep => Some(c.call),
             _ => None,
         })
         .collect()

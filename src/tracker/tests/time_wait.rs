@@ -22,7 +22,7 @@ fn server_in_time_wait_then(then: &[Segment]) -> Vec<Event> {
 /// (frame, projected) of the server's TIME_WAIT end.
 fn server_time_wait_end(ev: &[Event]) -> Option<(Option<u64>, bool)> {
     ev.iter().find_map(|e| match e {
-        Event::State(st) if st.endpoint.0 == S.parse().unwrap() && st.from == TimeWait => {
+        Event::State(st) if st.endpoint.addr() == S.parse().unwrap() && st.from == TimeWait => {
             Some((st.frame, st.projected))
         }
         _ => None,
