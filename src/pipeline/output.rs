@@ -123,7 +123,7 @@ impl Output {
                 let opts = r.opts();
                 let drawings =
                     move |batch: &mut Vec<Gathered>| Ok(SvgRenderer::drawings(batch, &opts));
-                let pool = Pool::new(Arc::new(drawings), heavy_workers(), 8);
+                let pool = Pool::new(Arc::new(drawings), heavy_workers(), 4);
                 Box::new(Grouped::new(r.with_pieces(Box::new(pool)), cf))
             }
             _ => self.renderer(cf),

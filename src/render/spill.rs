@@ -93,7 +93,9 @@ impl Spill {
                 // SAFETY: nothing else can reach the file to change or cut it.
                 if let Ok(map) = unsafe { memmap2::Mmap::map(&f) } {
                     let _ = map.advise(memmap2::Advice::Sequential);
-                    const PART: usize = 1 << 24;
+                    // A part's pages count in the process's memory until given back: 2 MiB
+                    // (16 MiB parts were the largest thing in memory at a long capture's end).
+                    const PART: usize = 1 << 21;
                     for at in (0..map.len()).step_by(PART) {
                         let len = PART.min(map.len() - at);
                         out.write_all(&map[at..at + len])?;
