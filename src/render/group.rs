@@ -47,6 +47,11 @@ pub trait GroupRenderer {
     fn wants_late_events(&self) -> bool {
         false
     }
+    /// Does it read a connection's events, or only its verdict? (If only the verdict, the
+    /// events are not kept while the connection is open.)
+    fn wants_events(&self) -> bool {
+        true
+    }
     /// No more events for now (live): write what is drawn.
     fn quiet(&mut self, _out: &mut dyn Write) -> io::Result<()> {
         Ok(())
@@ -76,6 +81,8 @@ pub struct Grouped<G> {
     held: BTreeMap<ConnId, Box<Waiting>>,
     /// Ids above `next` already handed on early (the bound on `held` was reached).
     early: BTreeSet<ConnId>,
+    /// The renderer reads events, not only verdicts ([`GroupRenderer::wants_events`]).
+    keep_events: bool,
 }
 
 /// A judged connection waiting for an earlier one: its group (None when the filter hid it)
@@ -89,6 +96,7 @@ impl<G: GroupRenderer> Grouped<G> {
     /// Group for `inner`, showing only connections that pass `filter`.
     pub fn new(inner: G, filter: ConnFilter) -> Self {
         Grouped {
+            keep_events: inner.wants_events(),
             inner,
             filter,
             open: FxHashMap::default(),
@@ -118,13 +126,16 @@ impl<G: GroupRenderer> Grouped<G> {
         Ok(())
     }
 
-    /// Has connection `id`'s verdict come?
     /// What [`Renderer::event_owned`] does with `e`, done by reference where it can be (an
     /// event packed into its group, or one shown or dropped as late); false if `e` must be
     /// handed over (a verdict, a late event that waits, one kept whole), nothing done then.
     fn by_ref(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<bool> {
         if matches!(e, Event::Connection(_)) {
             return Ok(false);
+        }
+        if !self.keep_events && !self.inner.wants_late_events() {
+            // Only verdicts are read: the other events go no further.
+            return Ok(true);
         }
         let conn = e.conn();
         if let Some(v) = self.open.get_mut(&conn) {
@@ -145,6 +156,7 @@ impl<G: GroupRenderer> Grouped<G> {
         Ok(self.open.entry(conn).or_default().pack(e))
     }
 
+    /// Has connection `id`'s verdict come?
     fn judged(&self, id: ConnId) -> bool {
         id < self.next || self.early.contains(&id) || self.held.contains_key(&id)
     }
@@ -214,6 +226,9 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
         // The common case first: an event of a connection already open (never judged: its
         // group leaves `open` with its verdict; id 0, no connection, is never open).
         if !matches!(event, Event::Connection(_)) {
+            if !self.keep_events && !self.inner.wants_late_events() {
+                return Ok(()); // only verdicts are read
+            }
             if let Some(v) = self.open.get_mut(&event.conn()) {
                 v.push(event);
                 return Ok(());
@@ -539,6 +554,53 @@ mod tests {
         }
         g.finish(&Summary::default(), &mut out).unwrap();
         assert_eq!(g.inner.0, [(1, 2), (2, 1)]);
+    }
+
+    /// Reads verdicts only.
+    #[derive(Default)]
+    struct Verdicts(Seen);
+
+    impl GroupRenderer for Verdicts {
+        fn start(&mut self, m: &Meta, out: &mut dyn Write) -> io::Result<()> {
+            self.0.start(m, out)
+        }
+        fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
+            self.0.connection(g, out)
+        }
+        fn finish(&mut self, s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+            self.0.finish(s, out)
+        }
+        fn wants_events(&self) -> bool {
+            false
+        }
+    }
+
+    /// A renderer of verdicts alone gets the same connections in the same order, with none
+    /// of their events kept (a summary of a long capture holds no events).
+    #[test]
+    fn verdicts_alone_come_in_the_same_order_without_events() {
+        let script = [
+            anomaly(2, 1),
+            anomaly(1, 2),
+            verdict(2, 4),
+            anomaly(2, 5),
+            anomaly(3, 5),
+            verdict(1, 6),
+            verdict(3, 7),
+        ];
+        let mut all = Grouped::new(Seen::default(), ConnFilter::default());
+        let mut only = Grouped::new(Verdicts::default(), ConnFilter::default());
+        let mut out = Vec::new();
+        for e in &script {
+            all.event(e, &mut out).unwrap();
+        }
+        let mut run = script.to_vec();
+        only.events_owned(&mut run, &mut out).unwrap();
+        assert!(only.open.is_empty());
+        all.finish(&Summary::default(), &mut out).unwrap();
+        only.finish(&Summary::default(), &mut out).unwrap();
+        assert_eq!(all.inner.0, [(1, 1), (2, 1), (3, 1)]);
+        assert_eq!(only.inner.0 .0, [(1, 0), (2, 0), (3, 0)]);
     }
 
     /// Records every group whole (its verdict's id and its events) and every late event.

@@ -192,6 +192,9 @@ impl GroupRenderer for SummaryRenderer {
     fn connection(&mut self, g: &ConnGroup, out: &mut dyn Write) -> io::Result<()> {
         self.row(&g.verdict, out)
     }
+    fn wants_events(&self) -> bool {
+        false // a row is its connection's verdict
+    }
     fn connection_gathered(&mut self, g: Gathered, out: &mut dyn Write) -> io::Result<()> {
         if self.pieces.is_none() {
             return self.row(g.verdict(), out);
