@@ -131,7 +131,8 @@ impl Role {
 /// Held in 20 bytes (a `SocketAddr` takes 32, for an IPv6 flow label and scope that no
 /// captured header or traced call gives): every event carries one or two, and events are
 /// moved a few times each on their way out. Ordered as `SocketAddr` orders (IPv4 first, then
-/// by address, then port).
+/// by address, then port). A scope written in an observed call's note (`[fe80::1%2]:80`, in a
+/// pcapng comment) is dropped: the segments it belongs with carry none.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
     v6: bool,

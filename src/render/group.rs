@@ -177,22 +177,29 @@ impl<G: GroupRenderer> Grouped<G> {
     }
 }
 
-/// Take `e` out of a run that is emptied after: a state change with nothing in it is left in
-/// its place (cheap to write, never read).
-fn take(e: &mut Event) -> Event {
+/// What is left in a run's place of an event taken out of it: a state change with nothing in
+/// it (cheap to write; the run is emptied after, so it is never read).
+const TAKEN: Event = {
     use crate::events::{Endpoint, Role, StateEvent, StateSource, TcpState};
-    let left = Event::State(StateEvent {
+    Event::State(StateEvent {
         t: crate::timestamp::Timestamp(0),
         conn: 0,
-        endpoint: Endpoint::new(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+        endpoint: Endpoint::new(std::net::SocketAddr::V4(std::net::SocketAddrV4::new(
+            std::net::Ipv4Addr::UNSPECIFIED,
+            0,
+        ))),
         role: Role::Client,
         from: TcpState::Closed,
         to: TcpState::Closed,
         frame: None,
         projected: false,
         source: StateSource::Inferred,
-    });
-    std::mem::replace(e, left)
+    })
+};
+
+/// Take `e` out of a run that is emptied after.
+fn take_out(e: &mut Event) -> Event {
+    std::mem::replace(e, TAKEN)
 }
 
 impl<G: GroupRenderer> Renderer for Grouped<G> {
@@ -211,7 +218,7 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
         for e in events.iter_mut() {
             done = match self.by_ref(e, out) {
                 Ok(true) => Ok(()),
-                Ok(false) => self.event_owned(take(e), out),
+                Ok(false) => self.event_owned(take_out(e), out),
                 Err(err) => Err(err),
             };
             if done.is_err() {

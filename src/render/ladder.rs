@@ -4,10 +4,9 @@
 //! and a "why" line under anything unusual.
 
 use super::group::{ConnGroup, Stacked};
-use super::layout::push_legend;
 use super::layout::{
-    elided_text, travel_mark, write_segment_label, write_segment_text, write_states_text, Layout,
-    RowKind, Travel, LEFT, RIGHT,
+    elided_text, push_legend, travel_mark, write_segment_label, write_segment_text,
+    write_states_text, Layout, RowKind, Travel, LEFT, RIGHT,
 };
 use super::palette;
 use super::runs::push_run;
@@ -117,8 +116,8 @@ fn side_paint(text: &str, is_call: bool, color: bool) -> String {
 
 /// `text` in lines of at most `width` columns, broken after ` → ` (a chain of states) or at
 /// spaces, so that no state name, call or port is cut; only a single word wider than the
-/// column is (with `…`). A line is a stretch of `text` (its words and the single blanks
-/// between them), borrowed; only a cut word is a copy.
+/// column is (with `…`). A line is a stretch of `text` (its words and the blanks between
+/// them), borrowed; only a cut word is a copy.
 fn wrap(text: &str, width: usize) -> Wrapped<'_> {
     let mut w = Wrapped {
         text,
@@ -126,7 +125,7 @@ fn wrap(text: &str, width: usize) -> Wrapped<'_> {
         lines: SmallVec::new(),
         line: None,
     };
-    if text.chars().count() <= width {
+    if text.len() <= width || text.chars().count() <= width {
         w.lines.push(Cow::Borrowed(text));
         return w;
     }
@@ -349,6 +348,7 @@ pub fn draw(lay: &Layout, o: &RenderOpts, out: &mut dyn Write) -> io::Result<()>
     r
 }
 
+/// [`draw`], with the thread's scratch strings.
 fn draw_into(lay: &Layout, o: &RenderOpts, out: &mut dyn Write, s: &mut Scratch) -> io::Result<()> {
     let Scratch {
         page,

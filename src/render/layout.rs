@@ -382,8 +382,8 @@ impl<'a> Layout<'a> {
 pub const LEGEND: &str = "calls: » observed, ~ inferred from packets; states are each side's \
      after the segment; TIME_WAIT Ns: how long it lasts once entered";
 
-/// The legend in lines of at most `width` columns, broken after its `;`s (or at spaces), each
-/// line ended with a newline; a part wider than the width alone is cut to it.
+/// The legend in lines of at most `width` columns, broken after its `;`s, each line ended
+/// with a newline; a part wider than the width is cut to it, on a line of its own.
 pub fn push_legend(out: &mut String, width: usize) {
     // Columns of the line being written (none before the first).
     let mut line: Option<usize> = None;

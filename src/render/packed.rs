@@ -176,7 +176,8 @@ impl PackedEvents {
             v.push(e);
         }
         // Empty and ready to be filled again; nothing freed here (on a drawing thread, freeing
-        // what the tracking thread allocated contends for its allocator's lock).
+        // what the tracking thread allocated contends for its allocator's lock) but an
+        // endpoint table grown past two entries (rare).
         self.bytes.clear();
         self.packer = Context::default();
         self.count = 0;
