@@ -89,6 +89,18 @@ pub struct Grouped<G> {
 /// and its late events.
 type Waiting = (Option<Gathered>, Vec<Event>);
 
+/// Where an event goes that is neither a verdict nor one of an open connection.
+enum Route {
+    /// Nowhere: no connection, or a late one of a connection the filter hid.
+    Drop,
+    /// To its connection's late events, waiting with it for an earlier one.
+    Held,
+    /// To the renderer as a late event of a connection it drew.
+    Late,
+    /// Into a new group.
+    New,
+}
+
 /// How many judged connections may wait for an earlier one before the oldest is drawn.
 pub const MAX_HELD: usize = 1024;
 
@@ -133,27 +145,47 @@ impl<G: GroupRenderer> Grouped<G> {
         if matches!(e, Event::Connection(_)) {
             return Ok(false);
         }
-        if !self.keep_events && !self.inner.wants_late_events() {
-            // Only verdicts are read: the other events go no further.
+        if !self.reads_events() {
             return Ok(true);
         }
         let conn = e.conn();
         if let Some(v) = self.open.get_mut(&conn) {
             return Ok(v.pack(e));
         }
+        match self.route(conn) {
+            Route::Drop => Ok(true),
+            Route::Held => Ok(false),
+            Route::Late => self.inner.late_event(e, out).map(|()| true),
+            Route::New => Ok(self.open.entry(conn).or_default().pack(e)),
+        }
+    }
+
+    /// Are events other than verdicts read at all? (Not by a renderer of verdicts alone: they
+    /// go no further.)
+    fn reads_events(&self) -> bool {
+        self.keep_events || self.inner.wants_late_events()
+    }
+
+    /// Where an event of connection `conn` goes, other than a verdict and one of an open
+    /// connection.
+    fn route(&self, conn: ConnId) -> Route {
         if conn == 0 {
-            return Ok(true);
-        }
-        if self.judged(conn) {
+            // Calls on no connection (listen()) belong to no drawing.
+            Route::Drop
+        } else if self.judged(conn) {
+            // A late event (ids are judged once each), such as TIME_WAIT's end.
             if self.held.contains_key(&conn) {
-                return Ok(false);
+                Route::Held
+            } else if self.shown.contains(conn) {
+                Route::Late
+            } else {
+                Route::Drop // of a connection the filter hid
             }
-            if self.shown.contains(conn) {
-                self.inner.late_event(e, out)?;
-            }
-            return Ok(true);
+        } else {
+            // It starts its group, whatever order the ids come in (an observed connect() can
+            // precede an earlier SYN).
+            Route::New
         }
-        Ok(self.open.entry(conn).or_default().pack(e))
     }
 
     /// Has connection `id`'s verdict come?
@@ -233,8 +265,8 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
         // The common case first: an event of a connection already open (never judged: its
         // group leaves `open` with its verdict; id 0, no connection, is never open).
         if !matches!(event, Event::Connection(_)) {
-            if !self.keep_events && !self.inner.wants_late_events() {
-                return Ok(()); // only verdicts are read
+            if !self.reads_events() {
+                return Ok(());
             }
             if let Some(v) = self.open.get_mut(&event.conn()) {
                 v.push(event);
@@ -282,28 +314,23 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                 }
                 Ok(())
             }
-            // Calls on no connection (listen()) belong to no drawing.
-            e if e.conn() == 0 => Ok(()),
-            // An event of a connection already judged (ids are judged once each): a late one,
-            // such as TIME_WAIT's end. Any other starts or joins its open group, whatever
-            // order the ids come in (an observed connect() can precede an earlier SYN).
-            e if self.judged(e.conn()) => {
-                if let Some(w) = self.held.get_mut(&e.conn()) {
-                    let (g, late) = &mut **w;
-                    if g.is_some() {
-                        late.push(e);
+            e => match self.route(e.conn()) {
+                Route::Drop => Ok(()),
+                Route::Held => {
+                    if let Some(w) = self.held.get_mut(&e.conn()) {
+                        let (g, late) = &mut **w;
+                        if g.is_some() {
+                            late.push(e);
+                        }
                     }
                     Ok(())
-                } else if self.shown.contains(e.conn()) {
-                    self.inner.late_event(&e, out)
-                } else {
-                    Ok(()) // a late event of a connection the filter hid
                 }
-            }
-            e => {
-                self.open.entry(e.conn()).or_default().push(e);
-                Ok(())
-            }
+                Route::Late => self.inner.late_event(&e, out),
+                Route::New => {
+                    self.open.entry(e.conn()).or_default().push(e);
+                    Ok(())
+                }
+            },
         }
     }
 
