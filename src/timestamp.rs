@@ -24,8 +24,12 @@ impl Timestamp {
     /// Seconds since the epoch as `f64`, rounded to the microsecond first so that the JSON
     /// number prints as the exact µs decimal.
     pub fn as_secs_f64_us(self) -> f64 {
-        let us = self.0.div_euclid(1_000) + i64::from(self.0.rem_euclid(1_000) >= 500);
-        us as f64 / 1e6
+        self.as_micros() as f64 / 1e6
+    }
+
+    /// Microseconds since the epoch, rounded half up (as [`Timestamp::as_secs_f64_us`] rounds).
+    pub fn as_micros(self) -> i64 {
+        self.0.div_euclid(1_000) + i64::from(self.0.rem_euclid(1_000) >= 500)
     }
 
     /// `self - earlier` in nanoseconds (saturating).

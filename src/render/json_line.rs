@@ -158,6 +158,27 @@ fn call(b: &mut Vec<u8>, c: &CallEvent) {
 /// `,"t":` and the time as serde writes it (seconds, a float of the exact microsecond).
 fn time(b: &mut Vec<u8>, t: Timestamp) {
     b.extend_from_slice(b",\"t\":");
+    let us = t.as_micros();
+    // From 1 s to 2^33 s (the year 2242) serde writes the microsecond decimal itself: the
+    // float is the one nearest it (an exact integer divided by 10^6, correctly rounded), and
+    // floats there lie less than 10^-6 apart, so no other decimal of at most six places reads
+    // back as the same float, and none shorter does. Written here without the float.
+    if (1_000_000..(1 << 33) * 1_000_000).contains(&us) {
+        b.extend_from_slice(itoa::Buffer::new().format(us / 1_000_000).as_bytes());
+        let mut frac = us % 1_000_000;
+        if frac == 0 {
+            b.extend_from_slice(b".0");
+            return;
+        }
+        let mut places = [b'.', b'0', b'0', b'0', b'0', b'0', b'0'];
+        for p in places[1..].iter_mut().rev() {
+            *p = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        let len = 7 - places.iter().rev().take_while(|&&c| c == b'0').count();
+        b.extend_from_slice(&places[..len]);
+        return;
+    }
     let mut ser = serde_json::Serializer::new(&mut *b);
     // Writing a finite float into a Vec cannot fail.
     let _ = serde::Serializer::serialize_f64(&mut ser, t.as_secs_f64_us());
@@ -234,6 +255,26 @@ mod tests {
     }
 
     proptest! {
+        /// The time written without a float is serde's float: whole seconds, trailing zeros,
+        /// the edges of the range, and outside it (where serde writes it).
+        #[test]
+        fn times_are_written_as_serde_writes_them(
+            t in prop_oneof![
+                any::<i64>(),
+                (0i64..9_000_000_000_000_000_000),
+                (0i64..9_000_000_000).prop_map(|s| s * 1_000_000_000),
+                (0i64..9_000_000_000, 0i64..1000).prop_map(|(s, k)| s * 1_000_000_000 + k * 1_000_000),
+                (0i64..20_000).prop_map(|d| (1i64 << 33) * 1_000_000_000 - 10_000_000 + d * 1000),
+                (0i64..2_000_000).prop_map(|d| 999_000_000 + d),
+            ]
+        ) {
+            let mut fast = Vec::new();
+            super::time(&mut fast, Timestamp(t));
+            let mut serde = b",\"t\":".to_vec();
+            serde_json::to_writer(&mut serde, &Timestamp(t).as_secs_f64_us()).unwrap();
+            prop_assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(serde).unwrap());
+        }
+
         #[test]
         fn segments_are_written_as_serde_writes_them(
             frame in any::<u64>(), t in time(), conn in any::<u64>(),
