@@ -211,34 +211,38 @@ fn v4_text<'b>(a: &std::net::SocketAddrV4, buf: &'b mut [u8; 21]) -> &'b str {
 }
 
 impl Endpoint {
-    /// Append the endpoint as `Display` writes it.
-    pub fn push_to(&self, s: &mut String) {
+    /// The endpoint's text, as its `SocketAddr` writes it, made on the stack and handed to
+    /// `f` (IPv4, the common case, without the formatting machinery).
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         match &self.addr() {
-            SocketAddr::V4(a) => s.push_str(v4_text(a, &mut [0; 21])),
+            SocketAddr::V4(a) => f(v4_text(a, &mut [0; 21])),
             a @ SocketAddr::V6(_) => {
-                use std::fmt::Write as _;
-                let _ = write!(s, "{a}");
+                // `[` 8 groups of at most 4 hex digits and 7 colons `]:` 5 digits: 49 bytes.
+                let mut buf = [0u8; 64];
+                let mut rest = &mut buf[..];
+                let _ = std::io::Write::write_fmt(&mut rest, format_args!("{a}"));
+                let n = 64 - rest.len();
+                f(std::str::from_utf8(&buf[..n]).expect("an address is ASCII"))
             }
         }
+    }
+
+    /// Append the endpoint as `Display` writes it.
+    pub fn push_to(&self, s: &mut String) {
+        self.with_text(|t| s.push_str(t));
     }
 }
 
 impl Serialize for Endpoint {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match &self.addr() {
-            SocketAddr::V4(a) => s.serialize_str(v4_text(a, &mut [0; 21])),
-            a @ SocketAddr::V6(_) => s.collect_str(a),
-        }
+        self.with_text(|t| s.serialize_str(t))
     }
 }
 
 impl fmt::Display for Endpoint {
+    /// Padded as a whole when a width is asked, as `SocketAddr` pads itself.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.addr() {
-            // As `SocketAddrV4` writes itself (padded as a whole when a width is asked).
-            SocketAddr::V4(a) => f.pad(v4_text(a, &mut [0; 21])),
-            a @ SocketAddr::V6(_) => a.fmt(f),
-        }
+        self.with_text(|t| f.pad(t))
     }
 }
 

@@ -81,8 +81,9 @@ pub struct Grouped<G> {
     held: BTreeMap<ConnId, Box<Waiting>>,
     /// Ids above `next` already handed on early (the bound on `held` was reached).
     early: BTreeSet<ConnId>,
-    /// The renderer reads events, not only verdicts ([`GroupRenderer::wants_events`]).
-    keep_events: bool,
+    /// Events other than verdicts are read at all ([`GroupRenderer::wants_events`], or late
+    /// events wanted); if not, they go no further.
+    reads_events: bool,
 }
 
 /// A judged connection waiting for an earlier one: its group (None when the filter hid it)
@@ -108,7 +109,7 @@ impl<G: GroupRenderer> Grouped<G> {
     /// Group for `inner`, showing only connections that pass `filter`.
     pub fn new(inner: G, filter: ConnFilter) -> Self {
         Grouped {
-            keep_events: inner.wants_events(),
+            reads_events: inner.wants_events() || inner.wants_late_events(),
             inner,
             filter,
             open: FxHashMap::default(),
@@ -145,7 +146,7 @@ impl<G: GroupRenderer> Grouped<G> {
         if matches!(e, Event::Connection(_)) {
             return Ok(false);
         }
-        if !self.reads_events() {
+        if !self.reads_events {
             return Ok(true);
         }
         let conn = e.conn();
@@ -158,12 +159,6 @@ impl<G: GroupRenderer> Grouped<G> {
             Route::Late => self.inner.late_event(e, out).map(|()| true),
             Route::New => Ok(self.open.entry(conn).or_default().pack(e)),
         }
-    }
-
-    /// Are events other than verdicts read at all? (Not by a renderer of verdicts alone: they
-    /// go no further.)
-    fn reads_events(&self) -> bool {
-        self.keep_events || self.inner.wants_late_events()
     }
 
     /// Where an event of connection `conn` goes, other than a verdict and one of an open
@@ -265,7 +260,7 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
         // The common case first: an event of a connection already open (never judged: its
         // group leaves `open` with its verdict; id 0, no connection, is never open).
         if !matches!(event, Event::Connection(_)) {
-            if !self.reads_events() {
+            if !self.reads_events {
                 return Ok(());
             }
             if let Some(v) = self.open.get_mut(&event.conn()) {

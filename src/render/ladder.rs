@@ -81,7 +81,7 @@ pub fn render_connection(g: &ConnGroup, o: &RenderOpts, out: &mut dyn Write) -> 
 /// the padding is never painted, so a painted line is the plain line with escapes added.
 fn put(line: &mut String, text: &str, width: usize, color: bool, paint: impl Fn(&str) -> String) {
     let cut;
-    let t = if text.len() <= width || text.chars().count() <= width {
+    let t = if fits(text, width) {
         text
     } else {
         cut = fit(text, width);
@@ -94,6 +94,11 @@ fn put(line: &mut String, text: &str, width: usize, color: bool, paint: impl Fn(
     }
     let n = width.saturating_sub(columns(t));
     push_run(line, ' ', n);
+}
+
+/// Does `t` fit in `width` columns? (Its length in bytes first: most text is ASCII.)
+fn fits(t: &str, width: usize) -> bool {
+    t.len() <= width || t.chars().count() <= width
 }
 
 /// How many columns `t` takes (a char each; ASCII text without counting).
@@ -125,7 +130,7 @@ fn wrap(text: &str, width: usize) -> Wrapped<'_> {
         lines: SmallVec::new(),
         line: None,
     };
-    if text.len() <= width || text.chars().count() <= width {
+    if fits(text, width) {
         w.lines.push(Cow::Borrowed(text));
         return w;
     }
@@ -367,9 +372,8 @@ fn draw_into(lay: &Layout, o: &RenderOpts, out: &mut dyn Write, s: &mut Scratch)
     // Lines go into `page` (each trimmed in place by `end_line`), written out in blocks.
     page.clear();
     page.reserve(((lay.rows.len() + 8) * (o.width + 16)).min(PAGE) + 4 * o.width);
-    let one_line = |t: &str, w: usize| t.len() <= w || t.chars().count() <= w;
     super::push_conn_header(page, v);
-    if !color && one_line(page, o.width) {
+    if !color && fits(page, o.width) {
         page.push('\n');
     } else {
         // Painted or wrapped (a copy, the page keeping its room).

@@ -15,7 +15,6 @@ use colored::Colorize;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::net::SocketAddr;
 
 /// What the view remembers of an open connection.
 struct View {
@@ -44,7 +43,7 @@ pub struct StreamRenderer {
     /// The highest connection id shown (a lower one not open has ended).
     last_id: ConnId,
     /// The ends whose owner was named.
-    named: HashSet<(ConnId, SocketAddr)>,
+    named: HashSet<(ConnId, Endpoint)>,
 }
 
 impl StreamRenderer {
@@ -113,7 +112,7 @@ impl StreamRenderer {
                 .and_then(|c| c.owner.clone());
             match owner {
                 Some(mut o) => {
-                    self.named.insert((conn, end.addr()));
+                    self.named.insert((conn, end));
                     o.tid = o.pid;
                     format!("{end} {o}")
                 }
@@ -141,7 +140,7 @@ impl StreamRenderer {
     /// shows one.
     fn call(&mut self, c: &crate::events::CallEvent, out: &mut dyn Write) -> io::Result<()> {
         let owner = match &c.owner {
-            Some(o) if self.named.insert((c.conn, c.endpoint.addr())) => format!("  {o}"),
+            Some(o) if self.named.insert((c.conn, c.endpoint)) => format!("  {o}"),
             _ => String::new(),
         };
         if c.conn == 0 || !self.open.contains_key(&c.conn) {
