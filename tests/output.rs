@@ -273,3 +273,76 @@ fn a_single_mermaid_file_is_written_whole_or_not_at_all() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no connection"));
 }
+
+/// `--format svg` into a seekable file streams the drawings and writes the height into the
+/// header at the end; the document must be the one a pipe gets, wherever in the file it
+/// starts (after what was there: `>>`, or a descriptor moved on), and whatever was drawn
+/// (many connections, one, none).
+#[test]
+fn svg_to_a_file_is_the_svg_to_a_pipe() {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("synfin");
+    let run_into = |args: &[&str], file: std::fs::File| {
+        let st = std::process::Command::new(&bin)
+            .args(args)
+            .stdout(file)
+            .status()
+            .unwrap();
+        assert!(st.success(), "{args:?}");
+    };
+    for (name, filter) in [
+        ("basic.pcap", None),
+        ("loop.pcap", None),
+        ("simultaneous-close.pcap", None),
+        ("basic.pcap", Some("port 1")),
+    ] {
+        let f = cap(name);
+        let mut args = vec!["replay", &f, "--format", "svg"];
+        args.extend(filter);
+        let piped = synfin(&args);
+        let height: u64 = piped
+            .split("height=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap();
+        assert!(height > 0, "{name}");
+
+        let o = dir.path().join("o.svg");
+        let o_str = o.to_str().unwrap().to_string();
+        let mut with_o = args.clone();
+        with_o.extend(["-o", &o_str]);
+        synfin(&with_o);
+        assert_eq!(std::fs::read_to_string(&o).unwrap(), piped, "{name} -o");
+
+        let redirected = dir.path().join("redirected.svg");
+        run_into(&args, std::fs::File::create(&redirected).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&redirected).unwrap(),
+            piped,
+            "{name} >"
+        );
+
+        // A descriptor already past a first line, not appending (`exec 3>f; echo … >&3`).
+        let moved = dir.path().join("moved.svg");
+        let mut m = std::fs::File::create(&moved).unwrap();
+        m.write_all(b"first line\n").unwrap();
+        m.seek(SeekFrom::End(0)).unwrap();
+        run_into(&args, m);
+        let got = std::fs::read_to_string(&moved).unwrap();
+        assert_eq!(got, format!("first line\n{piped}"), "{name} moved on");
+
+        let appended = dir.path().join("appended.svg");
+        std::fs::write(&appended, "first line\n").unwrap();
+        let a = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&appended)
+            .unwrap();
+        run_into(&args, a);
+        let got = std::fs::read_to_string(&appended).unwrap();
+        assert_eq!(got, format!("first line\n{piped}"), "{name} >>");
+
+        run_into(&args, std::fs::File::create("/dev/null").unwrap());
+    }
+}

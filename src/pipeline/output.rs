@@ -53,6 +53,9 @@ pub struct Output {
     pub format: Format,
     /// Where Mermaid diagrams go (`-o x.mmd`: one; `-o DIR/`: a file each).
     mermaid: Option<MermaidTarget>,
+    /// The output again, to write the SVG's height into its header at the end (a regular
+    /// file, or the null device).
+    rewrite: Option<Box<dyn crate::render::Rewrite>>,
 }
 
 impl Output {
@@ -124,6 +127,10 @@ impl Output {
                 let drawings =
                     move |batch: &mut Vec<Gathered>| Ok(SvgRenderer::drawings(batch, &opts));
                 let pool = Pool::new(Arc::new(drawings), heavy_workers(), 4);
+                let r = match self.format {
+                    Format::Svg => r.with_rewrite(self.rewrite.take()),
+                    _ => r,
+                };
                 Box::new(Grouped::new(r.with_pieces(Box::new(pool)), cf))
             }
             _ => self.renderer(cf),
@@ -199,6 +206,7 @@ pub fn open_output(a: &OutputArgs) -> anyhow::Result<Output> {
 /// (`watch` and `replay` of a pipe: the live view).
 pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output> {
     let mut mermaid = None;
+    let mut rewrite = None;
     let (out, terminal, format): (Box<dyn Write + Send>, bool, Format) = match &a.output {
         Some(dir) if is_dir_target(dir) => {
             let format = a.format.unwrap_or(Format::Mermaid);
@@ -224,6 +232,7 @@ pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output
         Some(p) => {
             let f = std::fs::File::create(p)
                 .with_context(|| format!("cannot create {}", p.display()))?;
+            rewrite = FileRewrite::of(&f);
             let format = a
                 .format
                 .or_else(|| format_of_path(p))
@@ -240,6 +249,14 @@ pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output
         }
         None => {
             let terminal = io::stdout().is_terminal();
+            {
+                use std::os::fd::AsFd;
+                rewrite = io::stdout()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .ok()
+                    .and_then(|fd| FileRewrite::of(&std::fs::File::from(fd)));
+            }
             (
                 Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout())),
                 terminal,
@@ -274,7 +291,51 @@ pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output
         },
         format,
         mermaid,
+        rewrite: rewrite.map(|r| Box::new(r) as Box<dyn crate::render::Rewrite>),
     })
+}
+
+/// The output file, opened again, to write in it where it was written before.
+struct FileRewrite(std::fs::File);
+
+impl FileRewrite {
+    /// For a regular file not opened to append (where a write at a place lands there) or the
+    /// null device (where nothing lands anywhere); `None` for a pipe, a terminal, or other.
+    fn of(f: &std::fs::File) -> Option<FileRewrite> {
+        use std::os::unix::fs::FileTypeExt;
+        let meta = f.metadata().ok()?;
+        let file_type = meta.file_type();
+        let null = file_type.is_char_device() && {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata("/dev/null").is_ok_and(|n| n.rdev() == meta.rdev())
+        };
+        if !(file_type.is_file() || null) {
+            return None;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: F_GETFL only reads the descriptor's flags.
+            let flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+            if flags < 0 || flags & libc::O_APPEND != 0 {
+                return None;
+            }
+        }
+        // Another descriptor of the same open file: its position is the output's.
+        f.try_clone().ok().map(FileRewrite)
+    }
+}
+
+impl crate::render::Rewrite for FileRewrite {
+    fn position(&mut self) -> io::Result<u64> {
+        use std::io::Seek;
+        self.0.stream_position()
+    }
+
+    fn rewrite(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.0.write_all_at(bytes, at)
+    }
 }
 
 /// The renderer for a format (Mermaid: a Markdown document).

@@ -210,6 +210,18 @@ pub fn write_to(out: &mut dyn Write) -> impl FnMut(Vec<u8>) -> io::Result<()> + 
     move |b| out.write_all(&b)
 }
 
+/// An output that can be written again where it was written before: a seekable file
+/// (`-o x.svg`, stdout sent to a file). The SVG then streams into its output and gives its
+/// height, known only at the end, in a header written with room for it, rather than holding
+/// every drawing until the end. The app provides it (`pipeline::output`); renderers never
+/// open files.
+pub trait Rewrite: Send {
+    /// Where the next byte written to the output will go (the output flushed first).
+    fn position(&mut self) -> io::Result<u64>;
+    /// Write `bytes` again at `at` (the output flushed first), over what is there.
+    fn rewrite(&mut self, at: u64, bytes: &[u8]) -> io::Result<()>;
+}
+
 /// A streaming renderer: `start`, then every event in time order, then `finish`.
 pub trait Renderer {
     /// Before the first event.

@@ -4,9 +4,10 @@
 //! Why: the SVG document is one root `<svg>` whose `height` attribute (first in the output)
 //! is the sum of every connection's height, known only after the last connection is drawn,
 //! and a connection's height comes out of drawing it (text, wrapping, time-scaled gaps), so
-//! it cannot be known in a cheap first pass. The drawings must wait somewhere until then;
-//! held as strings they cost memory in proportion to the capture (3 GiB for a 250,000
-//! connection capture). A `Spill` keeps small documents in memory (no file at all) and
+//! it cannot be known in a cheap first pass. Into a file, the document streams and its height
+//! is written in at the end (`super::Rewrite`); into a pipe, the drawings must wait somewhere
+//! until then; held as strings they cost memory in proportion to the capture (3 GiB for a
+//! 250,000 connection capture). A `Spill` keeps small documents in memory (no file at all) and
 //! bounds the memory of large ones: past `limit` bytes, everything goes to a file in
 //! [`std::env::temp_dir`] that is unlinked as soon as it is created (nothing is left behind,
 //! even on a crash), and [`Spill::copy_to`] copies it out at the end. Should no temporary

@@ -2,10 +2,14 @@
 //! picture. Two vertical lifelines (client left, server right) headed `ip:port (role)`, each
 //! drawn as a lane coloured by the endpoint's state, with the state's name beside it at each
 //! change; an arrow per segment labelled as the ladder labels it; the socket calls beside the
-//! side that made them; times on the left. Several connections are stacked in one `<svg>`, so
-//! the renderer keeps the drawn connections and writes the document in `finish`, once the total
-//! height is known: in memory up to a limit, then in an unnamed temporary file
-//! ([`super::spill::Spill`]), so memory stays bounded however many connections are shown.
+//! side that made them; times on the left. Several connections are stacked in one `<svg>`,
+//! whose height, in its head, is known only once the last is drawn. Into an output that can be
+//! written again (a file: [`super::Rewrite`]) the document streams: its head first, with room
+//! after each height, the height written in at the end. Into a pipe, the renderer keeps the
+//! drawings and writes the document in `finish`: in memory up to a limit, then in an unnamed
+//! temporary file ([`super::spill::Spill`]), so memory stays bounded however many connections
+//! are shown. The head keeps the room (spaces to ten characters) either way: the document is
+//! the same byte for byte.
 //!
 //! The vertical axis follows time (`--time-scale`, [`TimeScale`]): by default (compressed)
 //! each row keeps at least its text's height, a gap gets room in proportion (the
@@ -44,8 +48,14 @@ pub struct SvgRenderer {
     html: bool,
     title: String,
     /// Each connection's drawing, already placed at its height (memory up to a limit, then
-    /// a temporary file: [`Spill`]).
+    /// a temporary file: [`Spill`]), unless they go straight out (`streaming`).
     parts: Spill,
+    /// An output that can be written again (a seekable file): the document is written as it
+    /// is drawn, its header first with room for the height, which is written in at the end.
+    rewrite: Option<Box<dyn super::Rewrite>>,
+    /// Where the document's header is in the output, once it was written there (the
+    /// drawings then go straight out).
+    streaming: Option<u64>,
     /// How many connections are drawn.
     count: u64,
     height: u32,
@@ -69,6 +79,8 @@ impl SvgRenderer {
             html: false,
             title: String::new(),
             parts: Spill::default(),
+            rewrite: None,
+            streaming: None,
             count: 0,
             height: 0,
             pieces: None,
@@ -84,6 +96,15 @@ impl SvgRenderer {
         pieces: Box<dyn super::Pieces<Vec<Gathered>, SvgDrawings>>,
     ) -> Self {
         self.pieces = Some(pieces);
+        self
+    }
+
+    /// Write the document straight into `out`, which `rewrite` can write again (a seekable
+    /// file), and its height into its header at the end, rather than holding the drawings
+    /// until then. The document is the same byte for byte. Not for `--format html` (its
+    /// pictures have their own heights: it streams anyway).
+    pub fn with_rewrite(mut self, rewrite: Option<Box<dyn super::Rewrite>>) -> Self {
+        self.rewrite = rewrite;
         self
     }
 
@@ -142,9 +163,12 @@ impl SvgRenderer {
         }
         head.push_str(&format!("<g transform=\"translate(0,{top})\">\n"));
         // The drawing is not copied into a string of its own first: it is most of the bytes.
-        self.parts.push(head.as_bytes())?;
-        self.parts.push(body.as_bytes())?;
-        self.parts.push(b"</g>\n")?;
+        for bytes in [head.as_bytes(), body.as_bytes(), b"</g>\n"] {
+            match self.streaming {
+                Some(_) => out.write_all(bytes)?,
+                None => self.parts.push(bytes)?,
+            }
+        }
         self.count += 1;
         self.height = top + h.ceil() as u32;
         Ok(())
@@ -974,18 +998,34 @@ impl SvgRenderer {
 
     /// The opening of a root `<svg>` element of height `h` (its title and background).
     fn open_svg(&self, h: u32, out: &mut dyn Write) -> io::Result<()> {
+        self.open_svg_padded(h, "", out)
+    }
+
+    /// `open_svg`, each height followed by `pad`.
+    fn open_svg_padded(&self, h: u32, pad: &str, out: &mut dyn Write) -> io::Result<()> {
         let w = num(WIDTH);
         let title = xml_escape(&self.title);
         writeln!(
             out,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\"{pad} viewBox=\"0 0 {w} {h}\"{pad} \
              xml:space=\"preserve\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"13\" fill=\"{INK}\">"
         )?;
         writeln!(out, "<title>{title}</title>")?;
         writeln!(
             out,
-            "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>"
+            "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\"{pad} fill=\"#ffffff\"/>"
         )
+    }
+
+    /// The document's head: the XML declaration and the root `<svg>` of height `h`, each
+    /// height padded with spaces to ten characters, so that a head written before the height
+    /// is known (`streaming`) has room for it and comes out as it would after.
+    fn document_head(&self, h: u32) -> io::Result<Vec<u8>> {
+        let mut head = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".to_vec();
+        let digits = itoa::Buffer::new().format(h).len();
+        let pad = " ".repeat(10 - digits);
+        self.open_svg_padded(h, &pad, &mut head)?;
+        Ok(head)
     }
 
     /// The drawing of no connection at all.
@@ -1036,6 +1076,13 @@ impl GroupRenderer for SvgRenderer {
             )?;
             writeln!(out, "</head>")?;
             writeln!(out, "<body>")?;
+        } else if let Some(r) = &mut self.rewrite {
+            out.flush()?;
+            // An output whose position cannot be told is held to the end instead.
+            if let Ok(at) = r.position() {
+                out.write_all(&self.document_head(0)?)?;
+                self.streaming = Some(at);
+            }
         }
         Ok(())
     }
@@ -1074,13 +1121,25 @@ impl GroupRenderer for SvgRenderer {
             writeln!(out, "</body>")?;
             return writeln!(out, "</html>");
         }
-        writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
-        if self.count == 0 {
+        let mut height = self.height;
+        let nothing = (self.count == 0).then(|| {
             let (part, h) = Self::nothing(summary);
-            return self.write_svg(h, &[part], out);
+            height = h;
+            part
+        });
+        if let Some(at) = self.streaming {
+            out.write_all(nothing.unwrap_or_default().as_bytes())?;
+            writeln!(out, "</svg>")?;
+            out.flush()?;
+            let head = self.document_head(height)?;
+            let r = self.rewrite.as_mut().expect("streaming has a rewrite");
+            return r.rewrite(at, &head);
         }
-        self.open_svg(self.height, out)?;
-        self.parts.copy_to(out)?;
+        out.write_all(&self.document_head(height)?)?;
+        match nothing {
+            Some(part) => out.write_all(part.as_bytes())?,
+            None => self.parts.copy_to(out)?,
+        }
         writeln!(out, "</svg>")
     }
 }
