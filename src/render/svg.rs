@@ -236,10 +236,21 @@ const NOTE_CHARS: usize = (2.0 * (WIDTH - 8.0 - (CLIENT_X + SERVER_X) / 2.0) / C
 /// Where the rows start, below the title and the endpoint headings.
 const ROWS_TOP: f64 = 58.0;
 
-const INK: &str = "#222222";
-const MUTED: &str = "#666666";
-const CALL: &str = "#00695c";
-const WARN: &str = "#8e24aa";
+/// A colour, and its `fill` attribute made once rather than for every element.
+macro_rules! colour {
+    ($name:ident, $fill:ident, $hex:literal) => {
+        const $name: &str = $hex;
+        const $fill: &str = concat!("fill=\"", $hex, "\"");
+    };
+}
+colour!(INK, _INK_FILL, "#222222");
+colour!(MUTED, MUTED_FILL, "#666666");
+colour!(_CALL, CALL_FILL, "#00695c");
+colour!(WARN, _WARN_FILL, "#8e24aa");
+colour!(RST_INK, RST_FILL, "#c62828");
+colour!(SYN_INK, SYN_FILL, "#2e7d32");
+colour!(FIN_INK, FIN_FILL, "#9a6700");
+colour!(DATA_INK, DATA_FILL, "#37474f");
 /// The cross on a lost copy.
 const LOST: &str = "#c62828";
 
@@ -268,16 +279,16 @@ fn push_num(s: &mut String, x: f64) {
     s.push(char::from(b'0' + (a % 10) as u8));
 }
 
-/// Arrow colour by the segment's most telling flag (as the terminal palette).
-fn flag_colour(f: TcpFlags) -> &'static str {
+/// Arrow colour by the segment's most telling flag (as the terminal palette), and its `fill`.
+fn flag_colour(f: TcpFlags) -> (&'static str, &'static str) {
     if f.rst() {
-        "#c62828"
+        (RST_INK, RST_FILL)
     } else if f.syn() {
-        "#2e7d32"
+        (SYN_INK, SYN_FILL)
     } else if f.fin() {
-        "#9a6700"
+        (FIN_INK, FIN_FILL)
     } else {
-        "#37474f"
+        (DATA_INK, DATA_FILL)
     }
 }
 
@@ -582,11 +593,18 @@ enum End {
 }
 
 /// A time for a `data-` attribute: milliseconds since the connection's start, to the ns.
+#[cfg(test)]
 fn rel(t: Timestamp, start: Timestamp) -> String {
+    let mut s = String::with_capacity(16);
+    push_rel(&mut s, t, start);
+    s
+}
+
+/// [`rel`], appended to `s`.
+fn push_rel(s: &mut String, t: Timestamp, start: Timestamp) {
     // As integers (what `{:.6}` of the milliseconds as a float gives, without its bignums).
     let ns = t.since(start);
     let a = ns.unsigned_abs();
-    let mut s = String::with_capacity(16);
     if ns < 0 {
         s.push('-');
     }
@@ -596,7 +614,30 @@ fn rel(t: Timestamp, start: Timestamp) -> String {
     let frac = buf.format(a % 1_000_000);
     s.extend(std::iter::repeat_n('0', 6 - frac.len()));
     s.push_str(frac);
-    s
+}
+
+/// The time column's text for `ns` since the start: `{:.3}ms` of the milliseconds as a float,
+/// appended to `s`. As integers where that is the same (the float's exact value rounds as
+/// the nanoseconds do: not a tie, and floats under 2^30 ms lie closer than a nanosecond
+/// apart); the float otherwise.
+fn push_ms(s: &mut String, ns: i64) {
+    use std::fmt::Write;
+    let a = ns.unsigned_abs();
+    if a % 1000 == 500 || a >= 1 << 49 {
+        let _ = write!(s, "{:.3}ms", ns as f64 / 1e6);
+        return;
+    }
+    let us = a / 1000 + u64::from(a % 1000 > 500);
+    if ns < 0 {
+        s.push('-');
+    }
+    s.push_str(itoa::Buffer::new().format(us / 1000));
+    s.push('.');
+    let mut buf = itoa::Buffer::new();
+    let frac = buf.format(us % 1000);
+    s.extend(std::iter::repeat_n('0', 3 - frac.len()));
+    s.push_str(frac);
+    s.push_str("ms");
 }
 
 /// Draw one connection with its top at y = 0; returns the drawing and its height.
@@ -740,11 +781,12 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
     let mid = (CLIENT_X + SERVER_X) / 2.0;
     let left_text = CLIENT_X - LANE - GAP;
     let right_text = SERVER_X + LANE + GAP;
-    let time = |c: &mut Canvas, t: Option<Timestamp>, y: f64| {
+    let mut ms = String::new();
+    let mut time = |c: &mut Canvas, t: Option<Timestamp>, y: f64| {
         if let Some(t) = t {
-            let ms = t.since(v.start) as f64 / 1e6;
-            let attrs = format!("fill=\"{MUTED}\"");
-            c.text(TIME_RIGHT, y, "end", &attrs, &format!("{ms:.3}ms"));
+            ms.clear();
+            push_ms(&mut ms, t.since(v.start));
+            c.text(TIME_RIGHT, y, "end", MUTED_FILL, &ms);
         }
     };
     // A line across the picture; a white halo keeps it readable where it crosses a lane.
@@ -796,12 +838,11 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
                 draw_segment(&mut c, s, &r.travel, shaft, along, v.start, o.payload);
             }
             RowKind::Call { side, call } => {
-                let attrs = format!("fill=\"{CALL}\"");
                 let text = fit(&call_text(call), SIDE_CHARS);
                 if side == LEFT {
-                    c.text(left_text, text_y, "end", &attrs, &text);
+                    c.text(left_text, text_y, "end", CALL_FILL, &text);
                 } else {
-                    c.text(right_text, text_y, "start", &attrs, &text);
+                    c.text(right_text, text_y, "start", CALL_FILL, &text);
                 }
             }
             RowKind::Elided { segments, .. } => note(&mut c, &elided_text(segments), text_y, WARN),
@@ -835,7 +876,7 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
 
     // The final row: each side's last state (TIME_WAIT with its countdown) and the totals.
     let y = final_y + 4.5;
-    c.text(TIME_RIGHT, y, "end", &format!("fill=\"{MUTED}\""), "final");
+    c.text(TIME_RIGHT, y, "end", MUTED_FILL, "final");
     c.text(
         left_text,
         y,
@@ -926,21 +967,26 @@ fn draw_segment(
     start: Timestamp,
     payload: bool,
 ) {
-    let colour = flag_colour(s.flags);
-    let mut data = format!(
-        " class=\"seg\" data-frame=\"{}\" data-dir=\"{}\" data-t-send=\"{}\"",
-        s.frame,
-        match s.dir {
-            Dir::C2s => "c2s",
-            Dir::S2c => "s2c",
-        },
-        rel(s.t, start)
-    );
+    let (colour, fill) = flag_colour(s.flags);
+    let mut data = String::with_capacity(128);
+    data.push_str(" class=\"seg\" data-frame=\"");
+    data.push_str(itoa::Buffer::new().format(s.frame));
+    data.push_str(match s.dir {
+        Dir::C2s => "\" data-dir=\"c2s\" data-t-send=\"",
+        Dir::S2c => "\" data-dir=\"s2c\" data-t-send=\"",
+    });
+    push_rel(&mut data, s.t, start);
     match (travel.arrival, travel.lost) {
-        (_, Some(again)) => data.push_str(&format!(" data-lost=\"{again}\"")),
-        (Some(a), None) => data.push_str(&format!(" data-t-recv=\"{}\"", rel(a.t, start))),
-        (None, None) => data.push_str(&format!(" data-t-recv=\"{}\"", rel(s.t, start))),
+        (_, Some(again)) => {
+            data.push_str("\" data-lost=\"");
+            data.push_str(itoa::Buffer::new().format(again));
+        }
+        (arrival, None) => {
+            data.push_str("\" data-t-recv=\"");
+            push_rel(&mut data, arrival.map_or(s.t, |a| a.t), start);
+        }
     }
+    data.push('"');
     if !travel.crossed.is_empty() {
         let frames: Vec<String> = travel.crossed.iter().map(u64::to_string).collect();
         data.push_str(&format!(" data-crossed=\"{}\"", frames.join(" ")));
@@ -970,14 +1016,13 @@ fn draw_segment(
         label.push(' ');
         label.push_str(m);
     }
-    let attrs = format!("fill=\"{colour}\"");
     let (cx, cy) = (x0 + (x1 - x0) * along, y0 + (y1 - y0) * along);
     if y1 == y0 {
-        c.text(cx, y0 - 5.0, "middle", &attrs, &label);
+        c.text(cx, y0 - 5.0, "middle", fill, &label);
     } else {
         let angle = ((y1 - y0) / (x1 - x0)).atan().to_degrees();
         let attrs = format!(
-            "{attrs} transform=\"rotate({},{},{})\"",
+            "{fill} transform=\"rotate({},{},{})\"",
             num(angle),
             num(cx),
             num(cy)
@@ -1147,6 +1192,26 @@ impl GroupRenderer for SvgRenderer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::prelude::Strategy as _;
+
+    proptest::proptest! {
+        /// The time column's integer path writes what `{:.3}` of the float wrote, ties and
+        /// all (the tie `x.xxx5` ms, exact in a float at 62,500 ns, rounds to even there).
+        #[test]
+        fn the_time_column_is_the_floats_text(
+            ns in proptest::prop_oneof![
+                proptest::prelude::any::<i64>(),
+                -(1i64 << 50)..(1i64 << 50),
+                (-(1i64 << 40)..(1i64 << 40)).prop_map(|n| n / 1000 * 1000 + 500),
+                -10_000_000i64..10_000_000,
+            ]
+        ) {
+            let mut s = String::new();
+            push_ms(&mut s, ns);
+            proptest::prop_assert_eq!(s, format!("{:.3}ms", ns as f64 / 1e6));
+        }
+    }
 
     #[test]
     fn times_are_written_in_milliseconds_to_the_nanosecond() {
