@@ -590,7 +590,7 @@ pub const LOST_MARK: &str = "✗ lost";
 
 /// States entered, in order: `FIN_WAIT_2 → TIME_WAIT`.
 pub fn states_text(states: &[StateMark]) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(32);
     write_states_text(&mut s, states);
     s
 }
@@ -655,7 +655,8 @@ fn write_flags(out: &mut String, flags: TcpFlags) {
 
 /// The label with the segment's notes: `SYN seq=0 [retransmission]`.
 pub fn segment_text(s: &SegmentEvent, payload: bool) -> String {
-    let mut l = String::new();
+    // Room for a label with its numbers (`PSH,ACK seq=4294967295 ack=… len=…`) at once.
+    let mut l = String::with_capacity(64);
     write_segment_text(&mut l, s, payload);
     l
 }

@@ -116,6 +116,14 @@ pub(crate) fn push_conn_header(s: &mut String, v: &crate::events::ConnectionEven
     });
 }
 
+/// [`fit`], borrowing `s` where it fits as it is (nearly always).
+pub(crate) fn fit_cow(s: &str, n: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= n || s.chars().count() <= n {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(fit(s, n))
+}
+
 /// Cut `s` to `n` characters, marking the cut with `…`.
 pub(crate) fn fit(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -131,7 +139,7 @@ pub(crate) fn fit(s: &str, n: usize) -> String {
 
 /// A call as the ladder writes it: `» connect()`, `~ recv() = 0`, `» connect() → ECONNREFUSED`.
 pub fn call_text(c: &crate::events::CallEvent) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(32);
     write_call_text(&mut s, c);
     s
 }

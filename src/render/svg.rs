@@ -35,7 +35,7 @@ use super::layout::{
     LEGEND, RIGHT,
 };
 use super::spill::Spill;
-use super::{call_text, fit, RenderOpts, TimeScale};
+use super::{call_text, fit_cow, RenderOpts, TimeScale};
 use crate::events::{Dir, Meta, SegmentEvent, Summary, TcpState};
 use crate::segment::TcpFlags;
 use crate::timestamp::Timestamp;
@@ -264,7 +264,16 @@ fn num(x: f64) -> String {
 /// [`num`], appended to `s`.
 fn push_num(s: &mut String, x: f64) {
     // In tenths, as integers: `format!("{:.1}")` of a float takes the exact (bignum) path.
-    let tenths = (x * 10.0).round() as i64;
+    let t = x * 10.0;
+    // `f64::round` (half away from zero) without its library call: below 2^52 the fraction
+    // `t - trunc(t)` is exact.
+    let tenths = if t.abs() < (1u64 << 52) as f64 {
+        let i = t as i64;
+        let frac = t - i as f64;
+        i + i64::from(frac >= 0.5) - i64::from(frac <= -0.5)
+    } else {
+        t.round() as i64
+    };
     let mut buf = itoa::Buffer::new();
     if tenths % 10 == 0 {
         s.push_str(buf.format(tenths / 10));
@@ -461,17 +470,55 @@ struct Axis {
     sloped: bool,
 }
 
-/// `43 µs`, `210.790 ms`, `60.0 s`: a length of time on a broken axis.
+/// `43 µs`, `210.790 ms`, `60.0 s`: a length of time on a broken axis (`{:.N}` of the
+/// length in its unit as a float).
 fn span_text(ns: i64) -> String {
-    let ns = ns.max(0) as f64;
-    if ns >= 10e9 {
-        format!("{:.1} s", ns / 1e9)
-    } else if ns >= 1e9 {
-        format!("{:.3} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.3} ms", ns / 1e6)
+    let ns = ns.max(0).unsigned_abs();
+    let (per_digit, decimals, unit) = if ns >= 10_000_000_000 {
+        (100_000_000, 1, " s")
+    } else if ns >= 1_000_000_000 {
+        (1_000_000, 3, " s")
+    } else if ns >= 1_000_000 {
+        (1_000, 3, " ms")
     } else {
-        format!("{:.0} µs", ns / 1e3)
+        (1_000, 0, " µs")
+    };
+    let mut s = String::with_capacity(16);
+    match rounded(ns, per_digit) {
+        Some(n) => push_decimal(&mut s, n, decimals),
+        None => {
+            use std::fmt::Write;
+            let whole = per_digit as f64 * 10f64.powi(decimals as i32);
+            let _ = write!(s, "{:.*}", decimals, ns as f64 / whole);
+        }
+    }
+    s.push_str(unit);
+    s
+}
+
+/// `ns` in units of `per_digit` ns (even), rounded as the float `ns / per_digit` rounds in
+/// `{:.N}` to its last digit: `None` where it could round otherwise (a tie, or from 2^50 ns,
+/// where floats of the quotient lie farther apart than a nanosecond's part).
+fn rounded(ns: u64, per_digit: u64) -> Option<u64> {
+    let (q, r) = (ns / per_digit, ns % per_digit);
+    (2 * r != per_digit && ns < 1 << 50).then_some(q + u64::from(2 * r > per_digit))
+}
+
+/// `n` with its last `decimals` digits after a decimal point, appended to `s`.
+fn push_decimal(s: &mut String, n: u64, decimals: usize) {
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(n);
+    if decimals == 0 {
+        s.push_str(digits);
+    } else if digits.len() > decimals {
+        let (whole, frac) = digits.split_at(digits.len() - decimals);
+        s.push_str(whole);
+        s.push('.');
+        s.push_str(frac);
+    } else {
+        s.push_str("0.");
+        s.extend(std::iter::repeat_n('0', decimals - digits.len()));
+        s.push_str(digits);
     }
 }
 
@@ -617,27 +664,21 @@ fn push_rel(s: &mut String, t: Timestamp, start: Timestamp) {
 }
 
 /// The time column's text for `ns` since the start: `{:.3}ms` of the milliseconds as a float,
-/// appended to `s`. As integers where that is the same (the float's exact value rounds as
-/// the nanoseconds do: not a tie, and floats under 2^30 ms lie closer than a nanosecond
-/// apart); the float otherwise.
+/// appended to `s`, as integers where that is the same ([`rounded`]), the float otherwise.
 fn push_ms(s: &mut String, ns: i64) {
-    use std::fmt::Write;
-    let a = ns.unsigned_abs();
-    if a % 1000 == 500 || a >= 1 << 49 {
-        let _ = write!(s, "{:.3}ms", ns as f64 / 1e6);
-        return;
+    match rounded(ns.unsigned_abs(), 1000) {
+        Some(us) => {
+            if ns < 0 {
+                s.push('-');
+            }
+            push_decimal(s, us, 3);
+            s.push_str("ms");
+        }
+        None => {
+            use std::fmt::Write;
+            let _ = write!(s, "{:.3}ms", ns as f64 / 1e6);
+        }
     }
-    let us = a / 1000 + u64::from(a % 1000 > 500);
-    if ns < 0 {
-        s.push('-');
-    }
-    s.push_str(itoa::Buffer::new().format(us / 1000));
-    s.push('.');
-    let mut buf = itoa::Buffer::new();
-    let frac = buf.format(us % 1000);
-    s.extend(std::iter::repeat_n('0', 3 - frac.len()));
-    s.push_str(frac);
-    s.push_str("ms");
 }
 
 /// Draw one connection with its top at y = 0; returns the drawing and its height.
@@ -721,7 +762,9 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
             _ => row_y,
         }
     };
-    let mut c = Canvas::default();
+    // Room for the whole drawing at once (grown by doubling, it was copied over and over):
+    // ~1.5 KB of headings and lanes, then a line's time, arrow, label and states.
+    let mut c = Canvas(String::with_capacity(1536 + 384 * lines.len()));
 
     let head = super::conn_header(v);
     c.text(
@@ -729,7 +772,7 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
         20.0,
         "start",
         "font-size=\"14\" font-weight=\"bold\"",
-        &fit(&head, 140),
+        &fit_cow(&head, 140),
     );
     for (x, side) in [(CLIENT_X, &lay.sides[LEFT]), (SERVER_X, &lay.sides[RIGHT])] {
         c.text(
@@ -737,7 +780,7 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
             46.0,
             "middle",
             "font-weight=\"bold\"",
-            &fit(&format!("{} ({})", side.endpoint, side.role), 60),
+            &fit_cow(&format!("{} ({})", side.endpoint, side.role), 60),
         );
     }
 
@@ -798,7 +841,7 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
             &format!(
                 "fill=\"{colour}\" stroke=\"#ffffff\" stroke-width=\"4\" paint-order=\"stroke\""
             ),
-            &fit(text, NOTE_CHARS),
+            &fit_cow(text, NOTE_CHARS),
         );
     };
     // The broken stretches: each lifeline cut by two strokes, the length between them.
@@ -838,7 +881,8 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
                 draw_segment(&mut c, s, &r.travel, shaft, along, v.start, o.payload);
             }
             RowKind::Call { side, call } => {
-                let text = fit(&call_text(call), SIDE_CHARS);
+                let call = call_text(call);
+                let text = fit_cow(&call, SIDE_CHARS);
                 if side == LEFT {
                     c.text(left_text, text_y, "end", CALL_FILL, &text);
                 } else {
@@ -860,7 +904,7 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
                 text_y,
                 "end",
                 "font-weight=\"bold\"",
-                &fit(&side_text[LEFT], SIDE_CHARS),
+                &fit_cow(&side_text[LEFT], SIDE_CHARS),
             );
         }
         if !side_text[RIGHT].is_empty() {
@@ -869,7 +913,7 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
                 text_y,
                 "start",
                 "font-weight=\"bold\"",
-                &fit(&side_text[RIGHT], SIDE_CHARS),
+                &fit_cow(&side_text[RIGHT], SIDE_CHARS),
             );
         }
     }
@@ -882,16 +926,16 @@ fn draw_connection(g: &ConnGroup, o: &RenderOpts) -> (String, f64) {
         y,
         "end",
         "font-weight=\"bold\"",
-        &fit(&lay.end_text(LEFT), SIDE_CHARS),
+        &fit_cow(&lay.end_text(LEFT), SIDE_CHARS),
     );
     c.text(
         right_text,
         y,
         "start",
         "font-weight=\"bold\"",
-        &fit(&lay.end_text(RIGHT), SIDE_CHARS),
+        &fit_cow(&lay.end_text(RIGHT), SIDE_CHARS),
     );
-    c.text(mid, y, "middle", "", &fit(&lay.totals(), LABEL_CHARS));
+    c.text(mid, y, "middle", "", &fit_cow(&lay.totals(), LABEL_CHARS));
     c.text(
         8.0,
         y + ROW,
@@ -1011,7 +1055,11 @@ fn draw_segment(
     }
     let mark = travel_mark(travel);
     let room = LABEL_CHARS - mark.map_or(0, |m| m.chars().count() + 1);
-    let mut label = fit(&segment_text(s, payload), room);
+    let text = segment_text(s, payload);
+    let mut label = match fit_cow(&text, room) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(cut) => cut,
+    };
     if let Some(m) = mark {
         label.push(' ');
         label.push_str(m);
@@ -1195,7 +1243,60 @@ mod tests {
 
     use proptest::prelude::Strategy as _;
 
+    /// `push_num` as it was written first, with the library's `round` and `itoa`.
+    fn num_reference(x: f64) -> String {
+        let tenths = (x * 10.0).round() as i64;
+        if tenths % 10 == 0 {
+            return (tenths / 10).to_string();
+        }
+        let a = tenths.unsigned_abs();
+        format!("{}{}.{}", if tenths < 0 { "-" } else { "" }, a / 10, a % 10)
+    }
+
+    /// `span_text` as it was written first, with the float.
+    fn span_reference(ns: i64) -> String {
+        let ns = ns.max(0) as f64;
+        if ns >= 10e9 {
+            format!("{:.1} s", ns / 1e9)
+        } else if ns >= 1e9 {
+            format!("{:.3} s", ns / 1e9)
+        } else if ns >= 1e6 {
+            format!("{:.3} ms", ns / 1e6)
+        } else {
+            format!("{:.0} µs", ns / 1e3)
+        }
+    }
+
     proptest::proptest! {
+        /// Numbers are written as the library's rounding writes them, halves, negatives,
+        /// infinities and all.
+        #[test]
+        fn numbers_round_as_the_library_rounds(
+            x in proptest::prop_oneof![
+                proptest::num::f64::ANY,
+                -1e6f64..1e6,
+                (-200_000i64..200_000).prop_map(|n| n as f64 / 20.0),
+                -1e17f64..1e17,
+            ]
+        ) {
+            proptest::prop_assert_eq!(num(x), num_reference(x));
+        }
+
+        /// Broken-axis lengths are what `{:.N}` of the float wrote, ties and all.
+        #[test]
+        fn spans_are_the_floats_text(
+            ns in proptest::prop_oneof![
+                proptest::prelude::any::<i64>(),
+                0i64..(1i64 << 52),
+                (0i64..(1i64 << 44)).prop_map(|n| n / 1000 * 1000 + 500),
+                (0i64..(1i64 << 44)).prop_map(|n| n / 1_000_000 * 1_000_000 + 500_000),
+                (0i64..(1i64 << 50)).prop_map(|n| n / 100_000_000 * 100_000_000 + 50_000_000),
+                0i64..20_000_000_000,
+            ]
+        ) {
+            proptest::prop_assert_eq!(span_text(ns), span_reference(ns));
+        }
+
         /// The time column's integer path writes what `{:.3}` of the float wrote, ties and
         /// all (the tie `x.xxx5` ms, exact in a float at 62,500 ns, rounds to even there).
         #[test]
