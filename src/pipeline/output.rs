@@ -232,7 +232,7 @@ pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output
         Some(p) => {
             let f = std::fs::File::create(p)
                 .with_context(|| format!("cannot create {}", p.display()))?;
-            rewrite = FileRewrite::of(&f);
+            rewrite = f.try_clone().ok().and_then(FileRewrite::of);
             let format = a
                 .format
                 .or_else(|| format_of_path(p))
@@ -255,7 +255,7 @@ pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output
                     .as_fd()
                     .try_clone_to_owned()
                     .ok()
-                    .and_then(|fd| FileRewrite::of(&std::fs::File::from(fd)));
+                    .and_then(|fd| FileRewrite::of(std::fs::File::from(fd)));
             }
             (
                 Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout())),
@@ -295,13 +295,15 @@ pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output
     })
 }
 
-/// The output file, opened again, to write in it where it was written before.
+/// The output file, opened again (another descriptor of the same open file, so its position
+/// is the output's), to write in it where it was written before.
 struct FileRewrite(std::fs::File);
 
 impl FileRewrite {
-    /// For a regular file not opened to append (where a write at a place lands there) or the
-    /// null device (where nothing lands anywhere); `None` for a pipe, a terminal, or other.
-    fn of(f: &std::fs::File) -> Option<FileRewrite> {
+    /// `f` (a second descriptor of the output) for a regular file not opened to append (where
+    /// a write at a place lands there) or the null device (where nothing lands anywhere);
+    /// `None` for a pipe, a terminal, or other.
+    fn of(f: std::fs::File) -> Option<FileRewrite> {
         use std::os::unix::fs::FileTypeExt;
         let meta = f.metadata().ok()?;
         let file_type = meta.file_type();
@@ -312,17 +314,13 @@ impl FileRewrite {
         if !(file_type.is_file() || null) {
             return None;
         }
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsRawFd;
-            // SAFETY: F_GETFL only reads the descriptor's flags.
-            let flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
-            if flags < 0 || flags & libc::O_APPEND != 0 {
-                return None;
-            }
+        use std::os::fd::AsRawFd;
+        // SAFETY: F_GETFL only reads the descriptor's flags.
+        let flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+        if flags < 0 || flags & libc::O_APPEND != 0 {
+            return None;
         }
-        // Another descriptor of the same open file: its position is the output's.
-        f.try_clone().ok().map(FileRewrite)
+        Some(FileRewrite(f))
     }
 }
 

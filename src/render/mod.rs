@@ -222,9 +222,12 @@ pub fn write_to(out: &mut dyn Write) -> impl FnMut(Vec<u8>) -> io::Result<()> + 
 /// (`-o x.svg`, stdout sent to a file). The SVG then streams into its output and gives its
 /// height, known only at the end, in a header written with room for it, rather than holding
 /// every drawing until the end. The app provides it (`pipeline::output`); renderers never
-/// open files.
+/// open files. It must be the very output the renderer writes to, below any buffer that
+/// `flush` empties (not one written from another thread): what a renderer flushes is then in
+/// the file at the places `position` tells.
 pub trait Rewrite: Send {
-    /// Where the next byte written to the output will go (the output flushed first).
+    /// Where the next byte written to the output will go (the output flushed first; the null
+    /// device says 0 whatever was written).
     fn position(&mut self) -> io::Result<u64>;
     /// Write `bytes` again at `at` (the output flushed first), over what is there.
     fn rewrite(&mut self, at: u64, bytes: &[u8]) -> io::Result<()>;

@@ -243,16 +243,16 @@ macro_rules! colour {
         const $fill: &str = concat!("fill=\"", $hex, "\"");
     };
 }
-colour!(INK, _INK_FILL, "#222222");
+const INK: &str = "#222222";
+const WARN: &str = "#8e24aa";
 colour!(MUTED, MUTED_FILL, "#666666");
-colour!(_CALL, CALL_FILL, "#00695c");
-colour!(WARN, _WARN_FILL, "#8e24aa");
+const CALL_FILL: &str = "fill=\"#00695c\"";
 colour!(RST_INK, RST_FILL, "#c62828");
 colour!(SYN_INK, SYN_FILL, "#2e7d32");
 colour!(FIN_INK, FIN_FILL, "#9a6700");
 colour!(DATA_INK, DATA_FILL, "#37474f");
 /// The cross on a lost copy.
-const LOST: &str = "#c62828";
+const LOST: &str = RST_INK;
 
 /// A number for an attribute: whole numbers without a decimal point.
 fn num(x: f64) -> String {
@@ -1242,6 +1242,105 @@ mod tests {
     use super::*;
 
     use proptest::prelude::Strategy as _;
+
+    /// An output in memory that can be written again, as a file can.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl super::super::Rewrite for Shared {
+        fn position(&mut self) -> io::Result<u64> {
+            Ok(self.0.lock().unwrap().len() as u64)
+        }
+        fn rewrite(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
+            let mut v = self.0.lock().unwrap();
+            v[at as usize..at as usize + bytes.len()].copy_from_slice(bytes);
+            Ok(())
+        }
+    }
+
+    fn group(conn: u64, t: i64) -> ConnGroup {
+        use crate::events::{ConnState, ConnectionEvent, Endpoint, FinalStates, Outcome};
+        let ep = |s: &str| Endpoint::new(s.parse().unwrap());
+        ConnGroup {
+            events: Vec::new(),
+            verdict: ConnectionEvent {
+                conn,
+                client: ep("127.0.0.1:40000"),
+                server: ep("127.0.0.1:80"),
+                start: Timestamp(t),
+                end: Timestamp(t),
+                handshake_rtt_ms: None,
+                packets: [0; 2],
+                bytes: [0; 2],
+                history: String::new(),
+                conn_state: ConnState::OTH,
+                outcome: Outcome::Open,
+                close_initiator: None,
+                final_states: FinalStates(Vec::new()),
+                time_wait_since: None,
+                time_wait_until: None,
+                anomalies: 0,
+                retransmissions: 0,
+                resets: 0,
+                states_entered: 0,
+                server_listened: false,
+                roles_guessed: false,
+                simultaneous_open: false,
+                zeek_endpoints: [("TCP_CLOSED", 0); 2],
+            },
+        }
+    }
+
+    /// The document of `n` connections, with or without an output to write again.
+    fn document(n: u64, rewrite: bool) -> (Vec<u8>, Vec<usize>) {
+        let out = Shared::default();
+        let mut w = out.clone();
+        let mut r = SvgRenderer::svg(RenderOpts::default());
+        if rewrite {
+            r = r.with_rewrite(Some(Box::new(out.clone())));
+        }
+        let meta = Meta::synfin("replay", "x.pcap".into(), "EN10MB".into());
+        r.start(&meta, &mut w).unwrap();
+        // How much has reached the output after each connection.
+        let mut seen = Vec::new();
+        for conn in 1..=n {
+            r.connection(&group(conn, conn as i64 * 1000), &mut w)
+                .unwrap();
+            seen.push(out.0.lock().unwrap().len());
+        }
+        r.finish(&Summary::default(), &mut w).unwrap();
+        let bytes = out.0.lock().unwrap().clone();
+        (bytes, seen)
+    }
+
+    #[test]
+    fn into_an_output_written_again_the_document_streams_and_is_the_same() {
+        for n in [0, 1, 3] {
+            let (held, held_seen) = document(n, false);
+            let (streamed, streamed_seen) = document(n, true);
+            assert_eq!(
+                String::from_utf8_lossy(&streamed),
+                String::from_utf8_lossy(&held)
+            );
+            // Held: nothing out until the end; streamed: each drawing out as it is placed.
+            assert!(held_seen.iter().all(|&len| len == 0), "{held_seen:?}");
+            assert!(
+                streamed_seen.windows(2).all(|w| w[0] < w[1]),
+                "{streamed_seen:?}"
+            );
+            assert!(streamed_seen.first().is_none_or(|&len| len > 0));
+        }
+    }
 
     /// `push_num` as it was written first, with the library's `round` and `itoa`.
     fn num_reference(x: f64) -> String {
