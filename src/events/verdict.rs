@@ -137,6 +137,43 @@ pub struct ConnectionEvent {
     pub zeek_endpoints: [(&'static str, u64); 2],
 }
 
+#[cfg(test)]
+impl ConnectionEvent {
+    /// A connection from `client` to `server` still open at `t`, nothing counted (for tests).
+    pub(crate) fn open_between(
+        conn: ConnId,
+        client: Endpoint,
+        server: Endpoint,
+        t: Timestamp,
+    ) -> ConnectionEvent {
+        ConnectionEvent {
+            conn,
+            client,
+            server,
+            start: t,
+            end: t,
+            handshake_rtt_ms: None,
+            packets: [0; 2],
+            bytes: [0; 2],
+            history: String::new(),
+            conn_state: ConnState::OTH,
+            outcome: Outcome::Open,
+            close_initiator: None,
+            final_states: FinalStates(Vec::new()),
+            time_wait_since: None,
+            time_wait_until: None,
+            anomalies: 0,
+            retransmissions: 0,
+            resets: 0,
+            states_entered: 0,
+            server_listened: false,
+            roles_guessed: false,
+            simultaneous_open: false,
+            zeek_endpoints: [("TCP_CLOSED", 0); 2],
+        }
+    }
+}
+
 /// Zeek's conn.log `conn_state`: how far each end got, in Zeek's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[allow(clippy::upper_case_acronyms)]

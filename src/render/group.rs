@@ -505,7 +505,7 @@ impl GroupRenderer for Stacked {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{AnomalyEvent, AnomalyKind, ConnState, Endpoint, FinalStates, Outcome};
+    use crate::events::{AnomalyEvent, AnomalyKind, Endpoint};
     use crate::timestamp::Timestamp;
 
     /// Records what it is handed: (conn, events).
@@ -537,31 +537,12 @@ mod tests {
 
     fn verdict(conn: ConnId, t: i64) -> Event {
         let ep = Endpoint::new("127.0.0.1:1".parse().unwrap());
-        Event::Connection(Box::new(ConnectionEvent {
+        Event::Connection(Box::new(ConnectionEvent::open_between(
             conn,
-            client: ep,
-            server: ep,
-            start: Timestamp(t),
-            end: Timestamp(t),
-            handshake_rtt_ms: None,
-            packets: [0; 2],
-            bytes: [0; 2],
-            history: String::new(),
-            conn_state: ConnState::OTH,
-            outcome: Outcome::Open,
-            close_initiator: None,
-            final_states: FinalStates(Vec::new()),
-            time_wait_since: None,
-            time_wait_until: None,
-            anomalies: 0,
-            retransmissions: 0,
-            resets: 0,
-            states_entered: 0,
-            server_listened: false,
-            roles_guessed: false,
-            simultaneous_open: false,
-            zeek_endpoints: [("TCP_CLOSED", 0); 2],
-        }))
+            ep,
+            ep,
+            Timestamp(t),
+        )))
     }
 
     #[test]

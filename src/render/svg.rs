@@ -1269,35 +1269,16 @@ mod tests {
     }
 
     fn group(conn: u64, t: i64) -> ConnGroup {
-        use crate::events::{ConnState, ConnectionEvent, Endpoint, FinalStates, Outcome};
+        use crate::events::{ConnectionEvent, Endpoint};
         let ep = |s: &str| Endpoint::new(s.parse().unwrap());
         ConnGroup {
             events: Vec::new(),
-            verdict: ConnectionEvent {
+            verdict: ConnectionEvent::open_between(
                 conn,
-                client: ep("127.0.0.1:40000"),
-                server: ep("127.0.0.1:80"),
-                start: Timestamp(t),
-                end: Timestamp(t),
-                handshake_rtt_ms: None,
-                packets: [0; 2],
-                bytes: [0; 2],
-                history: String::new(),
-                conn_state: ConnState::OTH,
-                outcome: Outcome::Open,
-                close_initiator: None,
-                final_states: FinalStates(Vec::new()),
-                time_wait_since: None,
-                time_wait_until: None,
-                anomalies: 0,
-                retransmissions: 0,
-                resets: 0,
-                states_entered: 0,
-                server_listened: false,
-                roles_guessed: false,
-                simultaneous_open: false,
-                zeek_endpoints: [("TCP_CLOSED", 0); 2],
-            },
+                ep("127.0.0.1:40000"),
+                ep("127.0.0.1:80"),
+                Timestamp(t),
+            ),
         }
     }
 
