@@ -137,10 +137,10 @@ pub struct ConnectionEvent {
     pub zeek_endpoints: [(&'static str, u64); 2],
 }
 
-#[cfg(test)]
 impl ConnectionEvent {
-    /// A connection from `client` to `server` still open at `t`, nothing counted (for tests).
-    pub(crate) fn open_between(
+    /// A connection from `client` to `server` still open at `t`, nothing counted yet: what a
+    /// verdict says before there is one (the live view's open connections; tests).
+    pub fn open_between(
         conn: ConnId,
         client: Endpoint,
         server: Endpoint,

@@ -53,8 +53,8 @@ pub struct Output {
     pub format: Format,
     /// Where Mermaid diagrams go (`-o x.mmd`: one; `-o DIR/`: a file each).
     mermaid: Option<MermaidTarget>,
-    /// The output again, to write the SVG's height into its header at the end (a regular
-    /// file, or the null device).
+    /// The output again, to write the SVG's height into its header at the end (`--format svg`
+    /// into a regular file, or the null device).
     rewrite: Option<Box<dyn crate::render::Rewrite>>,
 }
 
@@ -232,11 +232,13 @@ pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output
         Some(p) => {
             let f = std::fs::File::create(p)
                 .with_context(|| format!("cannot create {}", p.display()))?;
-            rewrite = f.try_clone().ok().and_then(FileRewrite::of);
             let format = a
                 .format
                 .or_else(|| format_of_path(p))
                 .unwrap_or(Format::Ladder);
+            if format == Format::Svg {
+                rewrite = f.try_clone().ok().and_then(FileRewrite::of);
+            }
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
             if format == Format::Mermaid && ext.eq_ignore_ascii_case("mmd") {
                 mermaid = Some(MermaidTarget::Single);
@@ -249,7 +251,8 @@ pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output
         }
         None => {
             let terminal = io::stdout().is_terminal();
-            {
+            let format = a.format.unwrap_or(default);
+            if format == Format::Svg {
                 use std::os::fd::AsFd;
                 rewrite = io::stdout()
                     .as_fd()
@@ -260,7 +263,7 @@ pub fn open_output_for(a: &OutputArgs, default: Format) -> anyhow::Result<Output
             (
                 Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout())),
                 terminal,
-                a.format.unwrap_or(default),
+                format,
             )
         }
     };

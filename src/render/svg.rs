@@ -236,17 +236,21 @@ const NOTE_CHARS: usize = (2.0 * (WIDTH - 8.0 - (CLIENT_X + SERVER_X) / 2.0) / C
 /// Where the rows start, below the title and the endpoint headings.
 const ROWS_TOP: f64 = 58.0;
 
-/// A colour, and its `fill` attribute made once rather than for every element.
+/// A colour, and its `fill` attribute made once rather than for every element (or the
+/// attribute alone).
 macro_rules! colour {
     ($name:ident, $fill:ident, $hex:literal) => {
         const $name: &str = $hex;
+        colour!($fill, $hex);
+    };
+    ($fill:ident, $hex:literal) => {
         const $fill: &str = concat!("fill=\"", $hex, "\"");
     };
 }
 const INK: &str = "#222222";
 const WARN: &str = "#8e24aa";
 colour!(MUTED, MUTED_FILL, "#666666");
-const CALL_FILL: &str = "fill=\"#00695c\"";
+colour!(CALL_FILL, "#00695c");
 colour!(RST_INK, RST_FILL, "#c62828");
 colour!(SYN_INK, SYN_FILL, "#2e7d32");
 colour!(FIN_INK, FIN_FILL, "#9a6700");
@@ -651,16 +655,10 @@ fn rel(t: Timestamp, start: Timestamp) -> String {
 fn push_rel(s: &mut String, t: Timestamp, start: Timestamp) {
     // As integers (what `{:.6}` of the milliseconds as a float gives, without its bignums).
     let ns = t.since(start);
-    let a = ns.unsigned_abs();
     if ns < 0 {
         s.push('-');
     }
-    s.push_str(itoa::Buffer::new().format(a / 1_000_000));
-    s.push('.');
-    let mut buf = itoa::Buffer::new();
-    let frac = buf.format(a % 1_000_000);
-    s.extend(std::iter::repeat_n('0', 6 - frac.len()));
-    s.push_str(frac);
+    push_decimal(s, ns.unsigned_abs(), 6);
 }
 
 /// The time column's text for `ns` since the start: `{:.3}ms` of the milliseconds as a float,

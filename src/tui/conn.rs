@@ -224,32 +224,18 @@ impl ConnEntry {
                     ConnState::S0
                 };
                 ConnectionEvent {
-                    conn: self.id,
-                    client,
-                    server,
-                    start: self.first,
                     end: self.last,
-                    handshake_rtt_ms: None,
                     packets: self.packets,
                     bytes: self.bytes,
                     history: "-".into(),
                     conn_state,
-                    outcome: Outcome::Open,
-                    close_initiator: None,
                     final_states: FinalStates(vec![
                         (client, self.states[0]),
                         (server, self.states[1]),
                     ]),
-                    time_wait_since: None,
-                    time_wait_until: None,
                     anomalies: self.anomalies,
-                    retransmissions: 0,
-                    resets: 0,
-                    states_entered: 0,
-                    server_listened: false,
-                    roles_guessed: false,
-                    simultaneous_open: false,
                     zeek_endpoints: [("", 0); 2],
+                    ..ConnectionEvent::open_between(self.id, client, server, self.first)
                 }
             }
         };
