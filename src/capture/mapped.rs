@@ -40,6 +40,8 @@ pub struct MappedPcap {
     released: usize,
     /// The streaming reader's buffer size: a record this long or longer is refused as there.
     limit: usize,
+    /// The system's page size (asked once: `sysconf` per record was 7% of reading).
+    page: usize,
 }
 
 impl MappedPcap {
@@ -66,6 +68,8 @@ impl MappedPcap {
             parse_pcap_frame
         };
         let _ = map.advise(Advice::Sequential);
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
         Some(MappedPcap {
             map,
             header,
@@ -73,14 +77,13 @@ impl MappedPcap {
             pos: 0,
             released: 0,
             limit,
+            page,
         })
     }
 
     /// Give back the pages of what was read, a few MiB at a time.
     fn release(&mut self) {
-        // SAFETY: sysconf has no preconditions.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-        let upto = self.pos / page * page;
+        let upto = self.pos / self.page * self.page;
         if upto < self.released + RELEASE_EVERY {
             return;
         }

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod conn_bits;
+pub(crate) mod decimal;
 pub(crate) mod escape;
 pub mod gathered;
 pub mod group;

@@ -1,18 +1,18 @@
 //! `--format summary`: one row per connection as it ends, then totals.
 
+use super::decimal::{push_ms3, push_thousandths};
 use super::group::{ConnGroup, Gathered, GroupRenderer};
 use crate::events::{ConnectionEvent, Initiator, Meta, Outcome, Summary, TcpState};
 use crate::timestamp::Timestamp;
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::ops::Range;
 
 /// Streams summary rows; keeps only counters.
 pub struct SummaryRenderer {
     width: usize,
-    /// Reused for each row's fields.
-    buf: String,
+    /// Reused for each row.
+    text: RowText,
     /// Where the rows are written when not here (a file's), [`ROWS_BATCH`] verdicts a piece.
     pieces: Option<Box<dyn super::Pieces<Vec<ConnectionEvent>>>>,
     batch: Vec<ConnectionEvent>,
@@ -55,16 +55,28 @@ fn utc_date(t: Timestamp) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// `12:22:45.564326` (UTC) of a capture time.
-fn write_utc_time(b: &mut String, t: Timestamp) -> fmt::Result {
+/// `12:22:45.564326` (UTC) of a capture time, appended to `b`.
+fn push_utc_time(b: &mut String, t: Timestamp) {
     let (_, sod, us) = utc_parts(t);
-    write!(
-        b,
-        "{:02}:{:02}:{:02}.{us:06}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    for (i, n) in [sod / 3600, sod % 3600 / 60, sod % 60]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            b.push(':');
+        }
+        push_digits(b, n as u64, 2);
+    }
+    b.push('.');
+    push_digits(b, us as u64, 6);
+}
+
+/// `n` in at least `width` digits, zeros before (`{:0width$}`).
+fn push_digits(b: &mut String, n: u64, width: usize) {
+    let mut num = itoa::Buffer::new();
+    let d = num.format(n);
+    b.extend(std::iter::repeat_n('0', width.saturating_sub(d.len())));
+    b.push_str(d);
 }
 
 /// Write `text` in lines of at most `width` columns, broken at spaces (a word longer than
@@ -98,7 +110,7 @@ impl SummaryRenderer {
     pub fn new(width: usize) -> Self {
         SummaryRenderer {
             width,
-            buf: String::new(),
+            text: RowText::default(),
             pieces: None,
             batch: Vec::new(),
             rows: 0,
@@ -120,9 +132,9 @@ impl SummaryRenderer {
 
     /// The rows of `verdicts` for lines of `width` columns, appended to `out`.
     pub fn rows(verdicts: &[ConnectionEvent], width: usize, out: &mut Vec<u8>) -> io::Result<()> {
-        let mut buf = String::new();
+        let mut text = RowText::default();
         for v in verdicts {
-            write_row(v, width, &mut buf, out)?;
+            write_row(v, width, &mut text, out)?;
         }
         Ok(())
     }
@@ -130,7 +142,7 @@ impl SummaryRenderer {
     /// Render one verdict as a row (no per-segment events needed).
     pub fn row(&mut self, v: &ConnectionEvent, out: &mut dyn Write) -> io::Result<()> {
         self.count(v, out)?;
-        write_row(v, self.width, &mut self.buf, out)
+        write_row(v, self.width, &mut self.text, out)
     }
 
     /// Count a verdict into the totals (the heading before the first).
@@ -251,12 +263,37 @@ impl GroupRenderer for SummaryRenderer {
     }
 }
 
-/// One verdict's row (two lines and more when narrow) for lines of `width` columns; its fields
-/// are written into `buf` (reused: no String per field or row).
+/// A row's text, made in buffers kept from row to row (no String per field or row).
+#[derive(Default)]
+pub struct RowText {
+    /// The fields, each a range of it.
+    fields: String,
+    /// The row's lines.
+    line: String,
+}
+
+/// `text` left-aligned in `width` columns (`{:<width}`).
+fn push_left(b: &mut String, text: &str, width: usize) {
+    b.push_str(text);
+    push_spaces(b, width.saturating_sub(text.chars().count()));
+}
+
+/// `text` right-aligned in `width` columns (`{:>width}`).
+fn push_right(b: &mut String, text: &str, width: usize) {
+    push_spaces(b, width.saturating_sub(text.chars().count()));
+    b.push_str(text);
+}
+
+fn push_spaces(b: &mut String, n: usize) {
+    b.extend(std::iter::repeat_n(' ', n));
+}
+
+/// One verdict's row (two lines and more when narrow) for lines of `width` columns, made in
+/// `text` and written at once.
 fn write_row(
     v: &ConnectionEvent,
     width: usize,
-    buf: &mut String,
+    text: &mut RowText,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let wide = width >= WIDE;
@@ -272,9 +309,9 @@ fn write_row(
     } else {
         "(self)"
     };
-    let dur = v.end.since(v.start) as f64 / 1e6;
-    let b = buf;
+    let RowText { fields: b, line } = text;
     b.clear();
+    line.clear();
     // Each field appended, and its byte range kept.
     let mut at = 0;
     let mut next = |b: &String| -> Range<usize> {
@@ -282,64 +319,82 @@ fn write_row(
         at = b.len();
         r
     };
-    let _ = write_utc_time(b, v.start);
+    let mut num = itoa::Buffer::new();
+    push_utc_time(b, v.start);
     let time = next(b);
-    let _ = write!(b, "{}/{server_state}", st(0));
+    b.push_str(st(0).name());
+    b.push('/');
+    b.push_str(server_state);
     let fin = next(b);
-    let _ = match v.handshake_rtt_ms {
-        Some(r) => write!(b, "{r:.3}"),
-        None => b.write_str("-"),
-    };
+    match v.handshake_rtt_ms {
+        Some(r) => push_thousandths(b, r),
+        None => b.push('-'),
+    }
     let rtt = next(b);
-    let _ = write!(b, "{}/{}", v.packets[0], v.packets[1]);
+    let mut pair = |b: &mut String, [x, y]: [u64; 2]| {
+        b.push_str(num.format(x));
+        b.push('/');
+        b.push_str(num.format(y));
+    };
+    pair(b, v.packets);
     let pkts = next(b);
-    let _ = write!(b, "{}/{}", v.bytes[0], v.bytes[1]);
+    pair(b, v.bytes);
     let bytes = next(b);
-    let _ = write!(b, "{}", v.client);
+    v.client.push_to(b);
     let client = next(b);
-    let _ = write!(b, "{}", v.server);
+    v.server.push_to(b);
     let server = next(b);
-    let _ = write!(b, "{dur:.3}");
+    push_ms3(b, v.end.since(v.start));
     let dur_text = next(b);
+    let conn = num.format(v.conn);
     if wide {
-        return writeln!(
-            out,
-            "{:>5} {:<15} {:<21} {:<21} {:>10} {:>8} {:>9} {:>11} {:<10} {:<6} {:<10} {:<6} {}",
-            v.conn,
-            &b[time],
-            &b[client],
-            &b[server],
-            &b[dur_text],
-            &b[rtt],
-            &b[pkts],
-            &b[bytes],
-            v.history,
-            v.conn_state,
-            v.outcome.as_str(),
-            closer,
-            &b[fin],
-        );
+        let cells = [
+            (conn, 5, true),
+            (&b[time], 15, false),
+            (&b[client], 21, false),
+            (&b[server], 21, false),
+            (&b[dur_text], 10, true),
+            (&b[rtt], 8, true),
+            (&b[pkts], 9, true),
+            (&b[bytes], 11, true),
+            (v.history.as_str(), 10, false),
+            (v.conn_state.as_str(), 6, false),
+            (v.outcome.as_str(), 10, false),
+            (closer, 6, false),
+        ];
+        for (text, w, right) in cells {
+            if right {
+                push_right(line, text, w);
+            } else {
+                push_left(line, text, w);
+            }
+            line.push(' ');
+        }
+        line.push_str(&b[fin]);
+        line.push('\n');
+        return out.write_all(line.as_bytes());
     }
     // client → server as one column of 45 (the arrow: one column, three bytes).
     let pad = 45usize.saturating_sub(client.len() + 3 + server.len());
-    write!(
-        out,
-        "{:>5} {:<15} {} → {}",
-        v.conn, &b[time], &b[client], &b[server]
-    )?;
-    if width >= 100 {
-        writeln!(
-            out,
-            "{:pad$} {:<10} {}",
-            "",
-            v.outcome.as_str(),
-            &b[fin.clone()]
-        )?;
-    } else if width >= 80 {
-        writeln!(out, "{:pad$} {}", "", v.outcome.as_str())?;
-    } else {
-        writeln!(out)?;
+    push_right(line, conn, 5);
+    line.push(' ');
+    push_left(line, &b[time], 15);
+    line.push(' ');
+    line.push_str(&b[client.clone()]);
+    line.push_str(" → ");
+    line.push_str(&b[server]);
+    if width >= 80 {
+        push_spaces(line, pad);
+        line.push(' ');
+        if width >= 100 {
+            push_left(line, v.outcome.as_str(), 10);
+            line.push(' ');
+            line.push_str(&b[fin.clone()]);
+        } else {
+            line.push_str(v.outcome.as_str());
+        }
     }
+    line.push('\n');
     // The details under the row, wrapped to the width (ASCII: bytes are columns).
     let outcome = v.outcome.as_str();
     let history = v.history.as_str();
@@ -366,7 +421,7 @@ fn write_row(
         ("", "", "", ""),
     ];
     const INDENT: usize = 22;
-    out.write_all(&[b' '; INDENT])?;
+    push_spaces(line, INDENT);
     let mut len = 0;
     for (a, m, z, y) in details {
         let w = a.len() + m.len() + z.len() + y.len();
@@ -374,19 +429,20 @@ fn write_row(
             continue;
         }
         if len > 0 && INDENT + len + 2 + w > width {
-            out.write_all(b"\n")?;
-            out.write_all(&[b' '; INDENT])?;
+            line.push('\n');
+            push_spaces(line, INDENT);
             len = 0;
         } else if len > 0 {
-            out.write_all(b", ")?;
+            line.push_str(", ");
             len += 2;
         }
         for part in [a, m, z, y] {
-            out.write_all(part.as_bytes())?;
+            line.push_str(part);
         }
         len += w;
     }
-    out.write_all(b"\n")
+    line.push('\n');
+    out.write_all(line.as_bytes())
 }
 
 /// The summary needs only verdicts (the tracker makes no other events for it), handed on in

@@ -29,6 +29,7 @@
 //! Every piece of text is XML-escaped. Colour is decoration only: every arrow and lane keeps
 //! its label. Pure: no clock, no environment.
 
+use super::decimal::{push_decimal, push_ms3, rounded};
 use super::group::{ConnGroup, Gathered, GroupRenderer};
 use super::layout::{
     elided_text, segment_text, states_text, travel_mark, Layout, Row, RowKind, Travel, Why, LEFT,
@@ -500,32 +501,6 @@ fn span_text(ns: i64) -> String {
     s
 }
 
-/// `ns` in units of `per_digit` ns (even), rounded as the float `ns / per_digit` rounds in
-/// `{:.N}` to its last digit: `None` where it could round otherwise (a tie, or from 2^50 ns,
-/// where floats of the quotient lie farther apart than a nanosecond's part).
-fn rounded(ns: u64, per_digit: u64) -> Option<u64> {
-    let (q, r) = (ns / per_digit, ns % per_digit);
-    (2 * r != per_digit && ns < 1 << 50).then_some(q + u64::from(2 * r > per_digit))
-}
-
-/// `n` with its last `decimals` digits after a decimal point, appended to `s`.
-fn push_decimal(s: &mut String, n: u64, decimals: usize) {
-    let mut buf = itoa::Buffer::new();
-    let digits = buf.format(n);
-    if decimals == 0 {
-        s.push_str(digits);
-    } else if digits.len() > decimals {
-        let (whole, frac) = digits.split_at(digits.len() - decimals);
-        s.push_str(whole);
-        s.push('.');
-        s.push_str(frac);
-    } else {
-        s.push_str("0.");
-        s.extend(std::iter::repeat_n('0', decimals - digits.len()));
-        s.push_str(digits);
-    }
-}
-
 impl Axis {
     fn new(lay: &Layout, lines: &[Line], scale: TimeScale) -> Axis {
         let t: Vec<Option<Timestamp>> = lines
@@ -662,21 +637,10 @@ fn push_rel(s: &mut String, t: Timestamp, start: Timestamp) {
 }
 
 /// The time column's text for `ns` since the start: `{:.3}ms` of the milliseconds as a float,
-/// appended to `s`, as integers where that is the same ([`rounded`]), the float otherwise.
+/// appended to `s`.
 fn push_ms(s: &mut String, ns: i64) {
-    match rounded(ns.unsigned_abs(), 1000) {
-        Some(us) => {
-            if ns < 0 {
-                s.push('-');
-            }
-            push_decimal(s, us, 3);
-            s.push_str("ms");
-        }
-        None => {
-            use std::fmt::Write;
-            let _ = write!(s, "{:.3}ms", ns as f64 / 1e6);
-        }
-    }
+    push_ms3(s, ns);
+    s.push_str("ms");
 }
 
 /// Draw one connection with its top at y = 0; returns the drawing and its height.

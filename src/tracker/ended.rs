@@ -237,6 +237,9 @@ pub struct EndedTable {
     late_free: Vec<u32>,
     /// Their deadlines, as (deadline, id, entry); stale once forgotten.
     late: BinaryHeap<Reverse<Due>>,
+    /// No live entry's deadline is before this (lowered by each insertion, raised when
+    /// `pop_due` finds nothing due): most calls, one a segment, end on this comparison.
+    floor: Timestamp,
 }
 
 fn hash(k: &Key) -> u64 {
@@ -381,6 +384,7 @@ impl EndedTable {
             flags |= V6;
         }
         self.forget(&k);
+        self.floor = self.floor.min(e.deadline);
         if v6 {
             self.v6.insert(k, e.addrs);
         }
@@ -534,6 +538,9 @@ impl EndedTable {
 
     /// The earliest ended connection whose deadline is at or before `now`, removed.
     pub fn pop_due(&mut self, now: Timestamp) -> Option<Ended> {
+        if now < self.floor {
+            return None;
+        }
         // Stale late entries: forgotten (their key removed or reused) since, their place
         // perhaps taken by another.
         while let Some(&Reverse((d, id, n))) = self.late.peek() {
@@ -550,9 +557,13 @@ impl EndedTable {
             (Some(l), Some(o)) if l < o => (l, true),
             (_, Some(o)) => (o, false),
             (Some(l), None) => (l, true),
-            (None, None) => return None,
+            (None, None) => {
+                self.floor = Timestamp(i64::MAX);
+                return None;
+            }
         };
         if due.0 > now {
+            self.floor = due.0;
             return None;
         }
         if from_late {

@@ -113,6 +113,9 @@ pub struct EventQueue {
     /// The oldest hold's time, while no hold has changed since it was found (`pop` asks for
     /// it once an event; holds change far less often).
     oldest_cache: std::cell::Cell<Option<Option<Timestamp>>>,
+    /// `pop_ready` found nothing that may leave, and since then no event came and no hold
+    /// ended (a new hold only holds more back): asked after every segment, it answers at once.
+    stalled: bool,
     /// How many events usually wait at most (the tracker settles inferences early past it):
     /// the deque grows to this and no further, rather than doubling past it (20,000 waiting
     /// events took 32,768 places: 6 MB where 3.7 would do).
@@ -167,6 +170,7 @@ impl EventQueue {
         if kind.is_some_and(|k| !self.wants(k)) {
             return;
         }
+        self.stalled = false;
         self.produced += 1;
         let n = self.produced;
         self.peak = self.peak.max(self.len() + 1);
@@ -237,6 +241,7 @@ impl EventQueue {
 
     /// End a hold.
     pub fn release(&mut self, key: HoldKey) {
+        self.stalled = false;
         // Only the oldest hold's end (or one as old) can change which is oldest.
         if self
             .oldest_cache
@@ -340,6 +345,11 @@ impl EventQueue {
     /// Events that may leave now, in order, to the end of `out` until it holds `max` (as `pop`
     /// until `None`, with a run of the deque moved at once).
     pub fn pop_ready(&mut self, out: &mut Vec<Event>, max: usize) {
+        // Nothing waiting (as after most segments of a summary, which wants verdicts only), or
+        // nothing that may leave yet.
+        if self.stalled || (self.queue.is_empty() && self.late.is_empty()) {
+            return;
+        }
         while out.len() < max {
             let oldest = self.holding_from();
             let late = self.late.first_key_value().map(|(k, _)| *k);
@@ -358,7 +368,10 @@ impl EventQueue {
             }
             match self.pop() {
                 Some(e) => out.push(e),
-                None => return,
+                None => {
+                    self.stalled = true;
+                    return;
+                }
             }
         }
     }
