@@ -4,7 +4,6 @@ use super::decimal::{push_ms3, push_thousandths};
 use super::group::{ConnGroup, Gathered, GroupRenderer};
 use crate::events::{ConnectionEvent, Initiator, Meta, Outcome, Summary, TcpState};
 use crate::timestamp::Timestamp;
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::ops::Range;
 
@@ -17,7 +16,8 @@ pub struct SummaryRenderer {
     pieces: Option<Box<dyn super::Pieces<Vec<ConnectionEvent>>>>,
     batch: Vec<ConnectionEvent>,
     rows: u64,
-    by_outcome: BTreeMap<&'static str, u64>,
+    /// Rows by outcome, in `Outcome::ALL`'s order (its declaration's).
+    by_outcome: [u64; Outcome::ALL.len()],
     tw_client: u64,
     tw_server: u64,
     resets: u64,
@@ -114,7 +114,7 @@ impl SummaryRenderer {
             pieces: None,
             batch: Vec::new(),
             rows: 0,
-            by_outcome: BTreeMap::new(),
+            by_outcome: [0; Outcome::ALL.len()],
             tw_client: 0,
             tw_server: 0,
             resets: 0,
@@ -151,7 +151,7 @@ impl SummaryRenderer {
             self.header(v, self.width >= WIDE, out)?;
         }
         self.rows += 1;
-        *self.by_outcome.entry(v.outcome.as_str()).or_default() += 1;
+        self.by_outcome[v.outcome as usize] += 1;
         let st = |i: usize| v.final_states.0.get(i).map_or(TcpState::Unknown, |x| x.1);
         if st(0) == TcpState::TimeWait {
             self.tw_client += 1;
@@ -228,11 +228,9 @@ impl GroupRenderer for SummaryRenderer {
         }
         let outcomes: Vec<String> = Outcome::ALL
             .iter()
-            .filter_map(|o| {
-                self.by_outcome
-                    .get(o.as_str())
-                    .map(|n| format!("{} {n}", o.as_str()))
-            })
+            .zip(self.by_outcome)
+            .filter(|&(_, n)| n > 0)
+            .map(|(o, n)| format!("{} {n}", o.as_str()))
             .collect();
         let totals = format!(
             "{} ({}), {} in {} ({} skipped)",
@@ -453,4 +451,17 @@ pub fn streaming(
     width: usize,
 ) -> super::group::Grouped<SummaryRenderer> {
     super::group::Grouped::new(SummaryRenderer::new(width), filter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The totals count rows by `outcome as usize`: that is each outcome's place in `ALL`.
+    #[test]
+    fn outcomes_are_counted_in_their_place() {
+        for (i, o) in Outcome::ALL.into_iter().enumerate() {
+            assert_eq!(o as usize, i, "{o:?}");
+        }
+    }
 }
