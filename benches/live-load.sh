@@ -8,6 +8,8 @@
 # `ladder` watches with the streaming ladder (`--format ladder`: each connection drawn as it
 # ends) instead of the summary.
 #
+# SYNFIN=path runs another build (to compare builds interleaved).
+#
 # Prints the client's rate, tcpdump's kernel drops, and synfin's segment count and drops
 # (synfin prints "the kernel dropped N frames" on stderr when N > 0).
 set -euo pipefail
@@ -25,7 +27,7 @@ if [ "$MODE" = write ]; then
 elif [ "$MODE" = ladder ]; then
   args=(watch -i lo --format ladder --color never --width 120 --duration $((SECS + 4)))
 fi
-./target/release/synfin "${args[@]}" >"$out/summary.txt" 2>"$out/stderr.txt" &
+"${SYNFIN:-./target/release/synfin}" "${args[@]}" >"$out/summary.txt" 2>"$out/stderr.txt" &
 pid=$!
 sleep 1
 bash benches/make-captures.sh live "$SECS" default "$tdmode" | tail -4

@@ -479,28 +479,25 @@ fn loopback_segments_of_64_kib_arrive_whole_in_time_order_across_ring_blocks() {
     child.interrupt();
     let end = child.finish();
     assert!(end.status.success(), "{}", end.stderr);
-    // Every byte sent was captured, each segment once. (A busy loopback may resend some
-    // bytes, cut otherwise than the first time: bytes are counted once however often sent.)
-    let mut seen = std::collections::HashSet::new();
+    // Every byte sent was captured, each frame once: a copy of a segment at the same moment
+    // is a frame delivered twice; one resent later (a busy loopback may resend, and cut the
+    // bytes otherwise than the first time) is a segment of its own, its bytes counted once.
+    let mut seen = std::collections::HashMap::new();
     let mut ranges = Vec::new();
-    let data: Vec<_> = segs
-        .iter()
-        .filter(|s| s["len"].as_u64() > Some(0))
-        .collect();
-    let first = data[0]["seq_raw"].as_u64().unwrap() as u32;
-    for s in &data {
-        assert!(
-            seen.insert((s["seq_raw"].as_u64(), s["len"].as_u64())),
-            "a segment arrived twice: {s}"
-        );
-        let from = (s["seq_raw"].as_u64().unwrap() as u32).wrapping_sub(first) as usize;
-        ranges.push((from, from + s["len"].as_u64().unwrap() as usize));
+    for s in segs.iter().filter(|s| s["len"].as_u64() > Some(0)) {
+        let (t, len) = (s["t"].as_f64().unwrap(), s["len"].as_u64().unwrap());
+        // `seq` counts from the ISN (the SYN's is 0): the first byte's is 1.
+        let from = s["seq"].as_u64().unwrap() - 1;
+        if let Some(before) = seen.insert((from, len), t) {
+            assert!(t - before > 0.001, "a segment arrived twice: {s}");
+        }
+        ranges.push((from, from + len));
     }
     ranges.sort_unstable();
     let (mut payload, mut end) = (0, 0);
     for (from, to) in ranges {
         assert!(from <= end, "bytes {end}..{from} were not captured");
-        payload += to.saturating_sub(end);
+        payload += to.saturating_sub(end) as usize;
         end = end.max(to);
     }
     assert_eq!(payload, SENT, "payload bytes captured");

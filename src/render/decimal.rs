@@ -44,9 +44,9 @@ pub(crate) fn push_ms3(s: &mut String, ns: i64) {
     }
 }
 
-/// `{:.3}` of `x`, appended to `s`; as integers when `x` is a whole number of thousandths as
-/// the tracker makes them (`µs as f64 / 1000.0`: a handshake's RTT in ms), the float's own
-/// formatting otherwise.
+/// `{:.3}` of `x`, appended to `s`; as integers when `x` is the float nearest a whole number
+/// of thousandths (as the tracker makes a handshake's RTT in ms: `µs as f64 / 1000.0`), the
+/// float's own formatting otherwise.
 pub(crate) fn push_thousandths(s: &mut String, x: f64) {
     let t = x * 1000.0;
     if t.abs() < (1u64 << 50) as f64 {

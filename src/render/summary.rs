@@ -263,7 +263,7 @@ impl GroupRenderer for SummaryRenderer {
 
 /// A row's text, made in buffers kept from row to row (no String per field or row).
 #[derive(Default)]
-pub struct RowText {
+struct RowText {
     /// The fields, each a range of it.
     fields: String,
     /// The row's lines.

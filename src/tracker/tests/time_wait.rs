@@ -106,3 +106,40 @@ fn conversation_after_fins() -> Vec<Segment> {
         seg(6, S, C, SY | A, ISN_S, ISN_C + 1, 0),
     ]
 }
+
+/// At the end of the input, the ended connections are gone for a consumer wanting verdicts
+/// only as for one wanting every event (the live call join asks `conn_between` after
+/// `finish`: a call then pending on a 4-tuple once in TIME_WAIT belongs to no connection).
+#[test]
+fn after_finish_no_ended_connection_is_found_whatever_is_wanted() {
+    let mut s = handshake();
+    s.extend([
+        seg(4, S, C, F | A, ISN_S + 1, ISN_C + 1, 0),
+        seg(5, C, S, A, ISN_C + 1, ISN_S + 2, 0),
+        seg(6, C, S, F | A, ISN_C + 1, ISN_S + 2, 0),
+        seg(7, S, C, A, ISN_S + 2, ISN_C + 2, 0),
+    ]);
+    let (c, srv): (SocketAddr, SocketAddr) = (C.parse().unwrap(), S.parse().unwrap());
+    for wanted in [Wanted::ALL, Wanted::VERDICTS] {
+        let mut t = Tracker::new(TrackerConfig {
+            wanted,
+            ..TrackerConfig::default()
+        });
+        let mut out = Vec::new();
+        for x in &s {
+            t.handle_segment(x);
+            t.poll_events(&mut out, usize::MAX);
+        }
+        assert!(t.conn_between(c, srv).is_some(), "in TIME_WAIT: {wanted:?}");
+        t.finish();
+        loop {
+            let before = out.len();
+            t.poll_events(&mut out, 1024);
+            if out.len() == before {
+                break;
+            }
+        }
+        assert_eq!(t.conn_between(c, srv), None, "{wanted:?}");
+        assert_eq!(verdicts(&out).len(), 1, "{wanted:?}");
+    }
+}
