@@ -6,8 +6,8 @@ use super::*;
 const ISN_C2: u32 = 900_000;
 const ISN_S2: u32 = 700_000;
 
-/// The server closes first and waits in TIME_WAIT; the client is CLOSED; then `then`.
-fn server_in_time_wait_then(then: &[Segment]) -> Vec<Event> {
+/// The server closes first and waits in TIME_WAIT; the client is CLOSED.
+fn server_in_time_wait() -> Vec<Segment> {
     let mut s = handshake();
     s.extend([
         seg(4, S, C, F | A, ISN_S + 1, ISN_C + 1, 0),
@@ -15,6 +15,12 @@ fn server_in_time_wait_then(then: &[Segment]) -> Vec<Event> {
         seg(6, C, S, F | A, ISN_C + 1, ISN_S + 2, 0),
         seg(7, S, C, A, ISN_S + 2, ISN_C + 2, 0),
     ]);
+    s
+}
+
+/// `server_in_time_wait`, then `then`.
+fn server_in_time_wait_then(then: &[Segment]) -> Vec<Event> {
+    let mut s = server_in_time_wait();
     s.extend_from_slice(then);
     run(&s)
 }
@@ -112,13 +118,7 @@ fn conversation_after_fins() -> Vec<Segment> {
 /// `finish`: a call then pending on a 4-tuple once in TIME_WAIT belongs to no connection).
 #[test]
 fn after_finish_no_ended_connection_is_found_whatever_is_wanted() {
-    let mut s = handshake();
-    s.extend([
-        seg(4, S, C, F | A, ISN_S + 1, ISN_C + 1, 0),
-        seg(5, C, S, A, ISN_C + 1, ISN_S + 2, 0),
-        seg(6, C, S, F | A, ISN_C + 1, ISN_S + 2, 0),
-        seg(7, S, C, A, ISN_S + 2, ISN_C + 2, 0),
-    ]);
+    let s = server_in_time_wait();
     let (c, srv): (SocketAddr, SocketAddr) = (C.parse().unwrap(), S.parse().unwrap());
     for wanted in [Wanted::ALL, Wanted::VERDICTS] {
         let mut t = Tracker::new(TrackerConfig {
