@@ -493,13 +493,20 @@ impl Tracker {
             }
             self.now = now;
         }
-        let limit = self.now.plus_nanos(-self.cfg.delivery_limit_ns);
-        let fin_limit = self.now.plus_nanos(-self.cfg.fin_call_limit_ns);
-        let rst_limit = self.now.plus_nanos(-self.cfg.rst_limit_ns);
-        let accept_limit = self.now.plus_nanos(-self.cfg.accept_limit_ns);
-        let limits = [limit, fin_limit, rst_limit, accept_limit];
-        for (hold, key) in self.queue.holds_before(limits) {
-            self.expire(hold, key, false);
+        let c = &self.cfg;
+        let [delivery, fin_call, rst, accept] = [
+            c.delivery_limit_ns,
+            c.fin_call_limit_ns,
+            c.rst_limit_ns,
+            c.accept_limit_ns,
+        ];
+        // Most segments: no hold is older than the shortest limit, none is due.
+        let shortest = delivery.min(fin_call).min(rst).min(accept);
+        if self.queue.holds_any_before(self.now.plus_nanos(-shortest)) {
+            let limits = [delivery, fin_call, rst, accept].map(|l| self.now.plus_nanos(-l));
+            for (hold, key) in self.queue.holds_before(limits) {
+                self.expire(hold, key, false);
+            }
         }
         while let Some(timer) = self.timers.pop_due(self.now) {
             let Some(conn) = self.conns.get(&timer.key).filter(|c| c.id == timer.id) else {

@@ -263,6 +263,11 @@ impl EventQueue {
         }
     }
 
+    /// Is a hold older than `t`? (Cached: asked after every segment.)
+    pub fn holds_any_before(&self, t: Timestamp) -> bool {
+        self.oldest_time().is_some_and(|oldest| oldest < t)
+    }
+
     /// Holds begun before their kind's limit, oldest first: `[deliveries, close/shutdown
     /// calls, RSTs, request ACKs]`.
     pub fn holds_before(&self, limits: [Timestamp; 4]) -> Vec<(HoldKey, u128)> {

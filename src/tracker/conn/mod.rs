@@ -126,7 +126,9 @@ impl Conn {
         if to == TcpState::TimeWait {
             self.tw_since = Some(change.t);
         }
-        q.push(state_event(self.id, self.ep(s), s, from, to, change));
+        if q.wants(Kind::State) {
+            q.push(state_event(self.id, self.ep(s), s, from, to, change));
+        }
         // Once it is closed or in TIME-WAIT, a FIN sender can no longer show a half-close.
         if matches!(to, TcpState::TimeWait | TcpState::Closed) {
             self.decide_fin_call(q, s, false);
