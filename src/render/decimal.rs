@@ -28,6 +28,18 @@ pub(crate) fn push_decimal(s: &mut String, n: u64, decimals: usize) {
     }
 }
 
+/// `t.round()` (half away from zero), without its library call below 2^52, where the fraction
+/// `t - trunc(t)` is exact.
+pub(crate) fn round_half_away(t: f64) -> i64 {
+    if t.abs() < (1u64 << 52) as f64 {
+        let i = t as i64;
+        let frac = t - i as f64;
+        i + i64::from(frac >= 0.5) - i64::from(frac <= -0.5)
+    } else {
+        t.round() as i64
+    }
+}
+
 /// `{:.3}` of `ns` in milliseconds as a float (`ns as f64 / 1e6`), appended to `s`.
 pub(crate) fn push_ms3(s: &mut String, ns: i64) {
     match rounded(ns.unsigned_abs(), 1000) {
@@ -50,11 +62,7 @@ pub(crate) fn push_ms3(s: &mut String, ns: i64) {
 pub(crate) fn push_thousandths(s: &mut String, x: f64) {
     let t = x * 1000.0;
     if t.abs() < (1u64 << 50) as f64 {
-        // `f64::round` (half away from zero) without its library call: below 2^52 the
-        // fraction `t - trunc(t)` is exact.
-        let i = t as i64;
-        let frac = t - i as f64;
-        let n = i + i64::from(frac >= 0.5) - i64::from(frac <= -0.5);
+        let n = round_half_away(t);
         // The nearest float to n/1000 is x: its `{:.3}` is n/1000's digits.
         if n as f64 / 1000.0 == x {
             if x.is_sign_negative() {

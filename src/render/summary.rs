@@ -2,6 +2,7 @@
 
 use super::decimal::{push_ms3, push_thousandths};
 use super::group::{ConnGroup, Gathered, GroupRenderer};
+use super::runs::push_run;
 use crate::events::{ConnectionEvent, Initiator, Meta, Outcome, Summary, TcpState};
 use crate::timestamp::Timestamp;
 use std::io::{self, Write};
@@ -273,17 +274,13 @@ struct RowText {
 /// `text` left-aligned in `width` columns (`{:<width}`).
 fn push_left(b: &mut String, text: &str, width: usize) {
     b.push_str(text);
-    push_spaces(b, width.saturating_sub(text.chars().count()));
+    push_run(b, ' ', width.saturating_sub(text.chars().count()));
 }
 
 /// `text` right-aligned in `width` columns (`{:>width}`).
 fn push_right(b: &mut String, text: &str, width: usize) {
-    push_spaces(b, width.saturating_sub(text.chars().count()));
+    push_run(b, ' ', width.saturating_sub(text.chars().count()));
     b.push_str(text);
-}
-
-fn push_spaces(b: &mut String, n: usize) {
-    b.extend(std::iter::repeat_n(' ', n));
 }
 
 /// One verdict's row (two lines and more when narrow) for lines of `width` columns, made in
@@ -382,7 +379,7 @@ fn write_row(
     line.push_str(" → ");
     line.push_str(&b[server]);
     if width >= 80 {
-        push_spaces(line, pad);
+        push_run(line, ' ', pad);
         line.push(' ');
         if width >= 100 {
             push_left(line, v.outcome.as_str(), 10);
@@ -419,7 +416,7 @@ fn write_row(
         ("", "", "", ""),
     ];
     const INDENT: usize = 22;
-    push_spaces(line, INDENT);
+    push_run(line, ' ', INDENT);
     let mut len = 0;
     for (a, m, z, y) in details {
         let w = a.len() + m.len() + z.len() + y.len();
@@ -428,7 +425,7 @@ fn write_row(
         }
         if len > 0 && INDENT + len + 2 + w > width {
             line.push('\n');
-            push_spaces(line, INDENT);
+            push_run(line, ' ', INDENT);
             len = 0;
         } else if len > 0 {
             line.push_str(", ");

@@ -29,7 +29,7 @@
 //! Every piece of text is XML-escaped. Colour is decoration only: every arrow and lane keeps
 //! its label. Pure: no clock, no environment.
 
-use super::decimal::{push_decimal, push_ms3, rounded};
+use super::decimal::{push_decimal, push_ms3, round_half_away, rounded};
 use super::group::{ConnGroup, Gathered, GroupRenderer};
 use super::layout::{
     elided_text, segment_text, states_text, travel_mark, Layout, Row, RowKind, Travel, Why, LEFT,
@@ -269,16 +269,7 @@ fn num(x: f64) -> String {
 /// [`num`], appended to `s`.
 fn push_num(s: &mut String, x: f64) {
     // In tenths, as integers: `format!("{:.1}")` of a float takes the exact (bignum) path.
-    let t = x * 10.0;
-    // `f64::round` (half away from zero) without its library call: below 2^52 the fraction
-    // `t - trunc(t)` is exact.
-    let tenths = if t.abs() < (1u64 << 52) as f64 {
-        let i = t as i64;
-        let frac = t - i as f64;
-        i + i64::from(frac >= 0.5) - i64::from(frac <= -0.5)
-    } else {
-        t.round() as i64
-    };
+    let tenths = round_half_away(x * 10.0);
     let mut buf = itoa::Buffer::new();
     if tenths % 10 == 0 {
         s.push_str(buf.format(tenths / 10));

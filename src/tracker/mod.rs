@@ -612,7 +612,7 @@ impl Tracker {
     /// `poll_event` until `None`; fewer than `max` means no more for now).
     pub fn poll_events(&mut self, out: &mut Vec<Event>, max: usize) {
         self.queue.pop_ready(out, max);
-        if self.projects_time_wait_ends() {
+        if self.finishing {
             while out.len() < max {
                 let Some(old) = self.ended.pop_due(Timestamp(i64::MAX)) else {
                     break;
@@ -623,18 +623,12 @@ impl Tracker {
         }
     }
 
-    /// The input has ended and the TIME-WAITs still open are to be closed at their projected
-    /// ends, state changes (`finish` forgets them at once when those are not wanted).
-    fn projects_time_wait_ends(&self) -> bool {
-        self.finishing && self.queue.wants(queue::Kind::State)
-    }
-
     /// The next event, in time order; `None` when nothing may leave yet.
     pub fn poll_event(&mut self) -> Option<Event> {
         if let Some(e) = self.queue.pop() {
             return Some(e);
         }
-        if self.projects_time_wait_ends() {
+        if self.finishing {
             while let Some(old) = self.ended.pop_due(Timestamp(i64::MAX)) {
                 self.expire_ended(&old, true);
                 if let Some(e) = self.queue.pop() {

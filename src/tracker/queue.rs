@@ -271,13 +271,6 @@ impl EventQueue {
     /// Holds begun before their kind's limit, oldest first: `[deliveries, close/shutdown
     /// calls, RSTs, request ACKs]`.
     pub fn holds_before(&self, limits: [Timestamp; 4]) -> Vec<(HoldKey, u128)> {
-        // Nearly always (every segment asks): nothing is due, known from the cached oldest.
-        if self
-            .oldest_time()
-            .is_none_or(|oldest| limits.iter().all(|l| oldest >= *l))
-        {
-            return Vec::new();
-        }
         let [deliveries, fin_calls, rsts, accepts] = limits;
         let mut v: Vec<(HoldKey, u128)> = self
             .holds
