@@ -7,12 +7,13 @@
 
 use super::conn_bits::ConnBits;
 pub use super::gathered::Gathered;
+use super::judged::Judged;
 use super::packed::PackedEvents;
 use super::Renderer;
 use crate::events::{ConnId, ConnectionEvent, Event, Meta, Summary};
 use crate::filter::ConnFilter;
 use rustc_hash::FxHashMap;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::VecDeque;
 use std::io::{self, Write};
 
 /// One connection's events, its verdict last.
@@ -76,11 +77,12 @@ pub struct Grouped<G> {
     shown: ConnBits,
     /// The lowest connection id whose verdict has not come yet.
     next: ConnId,
-    /// Judged connections waiting for an earlier one (boxed: the map's nodes shift their
-    /// values as it changes, and a group is ~500 bytes).
-    held: BTreeMap<ConnId, Box<Waiting>>,
-    /// Ids above `next` already handed on early (the bound on `held` was reached).
-    early: BTreeSet<ConnId>,
+    /// Judged connections waiting for an earlier one, by id (boxed: a group is ~500 bytes,
+    /// and the deque shifts its entries when one comes out of order).
+    held: VecDeque<(ConnId, Box<Waiting>)>,
+    /// Ids above `next` judged: waiting in `held`, or handed on early (the bound on `held`
+    /// was reached).
+    judged: Judged,
     /// Events other than verdicts are read at all ([`GroupRenderer::wants_events`], or late
     /// events wanted); if not, they go no further.
     reads_events: bool,
@@ -115,8 +117,8 @@ impl<G: GroupRenderer> Grouped<G> {
             open: FxHashMap::default(),
             shown: ConnBits::default(),
             next: 1,
-            held: BTreeMap::new(),
-            early: BTreeSet::new(),
+            held: VecDeque::new(),
+            judged: Judged::default(),
         }
     }
 
@@ -169,7 +171,7 @@ impl<G: GroupRenderer> Grouped<G> {
             Route::Drop
         } else if self.judged(conn) {
             // A late event (ids are judged once each), such as TIME_WAIT's end.
-            if self.held.contains_key(&conn) {
+            if self.held_at(conn).is_ok() {
                 Route::Held
             } else if self.shown.contains(conn) {
                 Route::Late
@@ -185,22 +187,47 @@ impl<G: GroupRenderer> Grouped<G> {
 
     /// Has connection `id`'s verdict come?
     fn judged(&self, id: ConnId) -> bool {
-        id < self.next || self.early.contains(&id) || self.held.contains_key(&id)
+        id < self.next || self.judged.contains(id)
+    }
+
+    /// Where connection `id` waits in `held` (or would).
+    fn held_at(&self, id: ConnId) -> Result<usize, usize> {
+        self.held.binary_search_by_key(&id, |h| h.0)
+    }
+
+    /// Connection `id`'s group waits for an earlier one (replacing one that waited already:
+    /// a repeated verdict).
+    fn hold(&mut self, id: ConnId, w: Box<Waiting>) {
+        self.judged.insert(id);
+        if self.held.back().is_none_or(|h| h.0 < id) {
+            self.held.push_back((id, w));
+            return;
+        }
+        match self.held_at(id) {
+            Ok(i) => self.held[i].1 = w,
+            Err(i) => self.held.insert(i, (id, w)),
+        }
     }
 
     /// Move `next` past what is judged, handing on what waited.
     fn advance(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        loop {
-            if self.early.remove(&self.next) {
-                self.next += 1;
-            } else if let Some(w) = self.held.remove(&self.next) {
-                let (g, late) = *w;
-                self.next += 1;
-                self.emit(g, late, out)?;
-            } else {
-                return Ok(());
+        let done = loop {
+            if !self.judged.contains(self.next) {
+                break Ok(());
             }
-        }
+            let id = self.next;
+            self.next += 1;
+            // Waiting (the lowest held), or handed on early.
+            if self.held.front().is_some_and(|h| h.0 == id) {
+                let (_, w) = self.held.pop_front().expect("not empty");
+                let (g, late) = *w;
+                if let Err(e) = self.emit(g, late, out) {
+                    break Err(e);
+                }
+            }
+        };
+        self.judged.forget_below(self.next);
+        done
     }
 }
 
@@ -288,7 +315,7 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                         verdict: *v,
                     })
                 });
-                if conn < self.next || self.early.contains(&conn) {
+                if conn < self.next || (self.judged.contains(conn) && self.held_at(conn).is_err()) {
                     // Already past (ids not from this tracker, or a repeat): draw it now.
                     return self.emit(group, Vec::new(), out);
                 }
@@ -297,14 +324,14 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                     self.next += 1;
                     self.emit(group, Vec::new(), out)?;
                 } else {
-                    self.held.insert(conn, Box::new((group, Vec::new())));
+                    self.hold(conn, Box::new((group, Vec::new())));
                 }
                 self.advance(out)?;
                 // Bounded: the oldest waiting connection goes out of order.
                 while self.held.len() > MAX_HELD {
-                    let (id, w) = self.held.pop_first().expect("not empty");
+                    // (Its id stays judged: handed on early.)
+                    let (_, w) = self.held.pop_front().expect("not empty");
                     let (g, late) = *w;
-                    self.early.insert(id);
                     self.emit(g, late, out)?;
                 }
                 Ok(())
@@ -312,8 +339,8 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
             e => match self.route(e.conn()) {
                 Route::Drop => Ok(()),
                 Route::Held => {
-                    if let Some(w) = self.held.get_mut(&e.conn()) {
-                        let (g, late) = &mut **w;
+                    if let Ok(i) = self.held_at(e.conn()) {
+                        let (g, late) = &mut *self.held[i].1;
                         if g.is_some() {
                             late.push(e);
                         }
@@ -339,7 +366,7 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
 
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
         // Whatever still waits (ids that never got a verdict), in id order.
-        while let Some((_, w)) = self.held.pop_first() {
+        while let Some((_, w)) = self.held.pop_front() {
             let (g, late) = *w;
             self.emit(g, late, out)?;
         }
@@ -564,6 +591,68 @@ mod tests {
         }
         g.finish(&Summary::default(), &mut out).unwrap();
         assert_eq!(g.inner.0, [(1, 2), (2, 1)]);
+    }
+
+    /// Records connections' ids as drawn, and late events' as `-id`.
+    #[derive(Default)]
+    struct Ids(Vec<i64>);
+
+    impl GroupRenderer for Ids {
+        fn start(&mut self, _: &Meta, _: &mut dyn Write) -> io::Result<()> {
+            Ok(())
+        }
+        fn connection(&mut self, g: &ConnGroup, _: &mut dyn Write) -> io::Result<()> {
+            self.0.push(g.verdict.conn as i64);
+            for e in &g.events {
+                assert_eq!(e.conn(), g.verdict.conn);
+            }
+            Ok(())
+        }
+        fn late_event(&mut self, e: &Event, _: &mut dyn Write) -> io::Result<()> {
+            self.0.push(-(e.conn() as i64));
+            Ok(())
+        }
+        fn wants_late_events(&self) -> bool {
+            true
+        }
+        fn finish(&mut self, _: &Summary, _: &mut dyn Write) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// One connection stays open while 1,999 later ones end (pairs out of order): past
+    /// `MAX_HELD` waiting, the lowest are drawn early, in id order; a late event of one drawn
+    /// early is drawn at once, one of a waiting connection after it; the first connection's
+    /// verdict lets the rest go, in order.
+    #[test]
+    fn past_the_bound_the_lowest_waiting_go_early_in_order() {
+        let last: ConnId = 2000;
+        let mut g = Grouped::new(Ids::default(), ConnFilter::default());
+        let mut out = Vec::new();
+        for id in 1..=last {
+            g.event(&anomaly(id, 1), &mut out).unwrap();
+        }
+        for pair in (2..=last).collect::<Vec<_>>().chunks(2) {
+            for &id in pair.iter().rev() {
+                g.event(&verdict(id, 2), &mut out).unwrap();
+            }
+        }
+        g.event(&anomaly(2, 3), &mut out).unwrap();
+        g.event(&anomaly(last, 3), &mut out).unwrap();
+        g.event(&anomaly(last + 1, 3), &mut out).unwrap(); // opens a group, never judged
+        g.event(&verdict(1, 4), &mut out).unwrap();
+        g.finish(&Summary::default(), &mut out).unwrap();
+        let early = (last - MAX_HELD as u64) as i64;
+        let mut want: Vec<i64> = (2..=early).collect();
+        want.push(-2);
+        want.push(1);
+        want.extend(early + 1..=last as i64);
+        want.push(-(last as i64));
+        assert_eq!(g.inner.0, want);
+        assert!(g.held.is_empty());
+        // Every id up to the last judged is behind `next` now, none kept above it.
+        assert_eq!(g.next, last + 1);
+        assert!(!g.judged(last + 1));
     }
 
     /// Reads verdicts only.

@@ -21,6 +21,7 @@ pub mod gathered;
 pub mod group;
 pub mod json_line;
 pub mod jsonl;
+mod judged;
 pub mod ladder;
 pub mod layout;
 pub mod mermaid;

@@ -16,6 +16,7 @@
 mod conn;
 mod ended;
 mod flow;
+mod hold_list;
 mod queue;
 mod rivals;
 mod seq;

@@ -5,6 +5,7 @@
 //! and no event later than that time leaves the queue, so a late inference can still be
 //! emitted at the time it happened without breaking the stream's order.
 
+use super::hold_list::HoldList;
 use super::side::Side;
 use crate::events::{ConnId, Event};
 use crate::timestamp::Timestamp;
@@ -97,15 +98,15 @@ pub struct EventQueue {
     /// Events produced so far.
     produced: u64,
     /// Each hold, with the table key of its connection.
-    holds: BTreeMap<HoldKey, u128>,
+    holds: HoldList,
     /// Holds for close-or-shutdown decisions, which may wait longer (a half-closed peer can
     /// take its time to answer).
-    fin_holds: BTreeMap<HoldKey, u128>,
+    fin_holds: HoldList,
     /// Holds of RSTs in flight (settled sooner: silence is what an RST usually meets).
-    rst_holds: BTreeMap<HoldKey, u128>,
+    rst_holds: HoldList,
     /// Holds of request socks' ACKs (settled a little later than deliveries: the SYN,ACK
     /// resent after a dropped ACK comes one second after the SYN,ACK, plus timer slack).
-    accept_holds: BTreeMap<HoldKey, u128>,
+    accept_holds: HoldList,
     peak: usize,
     /// Live: events leave in the order they were made, holds hold nothing back (an inference
     /// settled later comes later, dated at its own time: the live view marks it late).
@@ -255,7 +256,7 @@ impl EventQueue {
         }
     }
 
-    fn map_for(&mut self, kind: HoldKind) -> &mut BTreeMap<HoldKey, u128> {
+    fn map_for(&mut self, kind: HoldKind) -> &mut HoldList {
         match kind {
             HoldKind::Delivery(_) => &mut self.holds,
             HoldKind::Accept(_) => &mut self.accept_holds,
@@ -279,7 +280,6 @@ impl EventQueue {
             .chain(self.fin_holds.iter().take_while(|(k, _)| k.0 < fin_calls))
             .chain(self.rst_holds.iter().take_while(|(k, _)| k.0 < rsts))
             .chain(self.accept_holds.iter().take_while(|(k, _)| k.0 < accepts))
-            .map(|(k, v)| (*k, *v))
             .collect();
         v.sort_unstable();
         v
@@ -299,7 +299,7 @@ impl EventQueue {
             &self.rst_holds,
             &self.accept_holds,
         ]
-        .map(|m| m.first_key_value().map(|(k, _)| k.0))
+        .map(|m| m.first().map(|(k, _)| k.0))
     }
 
     /// The oldest hold, if any.
@@ -311,9 +311,8 @@ impl EventQueue {
             &self.accept_holds,
         ]
         .into_iter()
-        .filter_map(|m| m.first_key_value())
-        .min_by_key(|(k, _)| **k)
-        .map(|(k, v)| (*k, *v))
+        .filter_map(HoldList::first)
+        .min_by_key(|(k, _)| *k)
     }
 
     /// Is the next event held back by a hold?
