@@ -3,8 +3,10 @@
 
 use super::{ConnId, Endpoint, TcpState};
 use crate::timestamp::Timestamp;
+use compact_str::CompactString;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
+use smallvec::SmallVec;
 
 /// How a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -61,7 +63,7 @@ pub enum Initiator {
 
 /// Final states, client first, as a JSON object.
 #[derive(Debug, Clone)]
-pub struct FinalStates(pub Vec<(Endpoint, TcpState)>);
+pub struct FinalStates(pub SmallVec<[(Endpoint, TcpState); 2]>);
 
 impl Serialize for FinalStates {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -93,7 +95,7 @@ pub struct ConnectionEvent {
     /// Payload bytes client→server, server→client.
     pub bytes: [u64; 2],
     /// Zeek's conn.log history.
-    pub history: String,
+    pub history: CompactString,
     /// Zeek's conn.log conn_state.
     pub conn_state: ConnState,
     /// How it ended.
@@ -155,11 +157,11 @@ impl ConnectionEvent {
             handshake_rtt_ms: None,
             packets: [0; 2],
             bytes: [0; 2],
-            history: String::new(),
+            history: CompactString::default(),
             conn_state: ConnState::OTH,
             outcome: Outcome::Open,
             close_initiator: None,
-            final_states: FinalStates(Vec::new()),
+            final_states: FinalStates(SmallVec::new()),
             time_wait_since: None,
             time_wait_until: None,
             anomalies: 0,

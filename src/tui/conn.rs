@@ -229,7 +229,7 @@ impl ConnEntry {
                     bytes: self.bytes,
                     history: "-".into(),
                     conn_state,
-                    final_states: FinalStates(vec![
+                    final_states: FinalStates(smallvec::smallvec![
                         (client, self.states[0]),
                         (server, self.states[1]),
                     ]),

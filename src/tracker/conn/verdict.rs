@@ -256,7 +256,7 @@ impl Conn {
                 .map(|ns| (ns as f64 / 1_000.0).round() / 1_000.0),
             packets: self.record.packets.0,
             bytes: self.record.bytes.0,
-            history: self.record.history.as_str().to_string(),
+            history: self.record.history.as_str().into(),
             conn_state: self.record.history.conn_state(),
             outcome,
             close_initiator,

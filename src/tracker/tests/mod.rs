@@ -109,7 +109,7 @@ fn truncated(events: &[Event]) -> Vec<u64> {
 fn history_after_handshake(then: &[Segment]) -> String {
     let mut s = handshake();
     s.extend_from_slice(then);
-    verdicts(&run(&s))[0].history.clone()
+    verdicts(&run(&s))[0].history.to_string()
 }
 
 mod challenge;

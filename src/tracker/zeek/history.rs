@@ -9,6 +9,7 @@ use super::reassembly::{RangeBudget, Reassembly};
 use crate::events::ConnState;
 use crate::segment::Segment;
 use crate::tracker::seq::SeqNum;
+use compact_str::CompactString;
 
 /// Zeek's TCP endpoint states (init-bare.zeek TCP_INACTIVE … TCP_RESET).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +103,8 @@ impl ZEndpoint {
 /// The history string and Zeek's view of both endpoints.
 #[derive(Debug, Clone, Default)]
 pub struct ZeekHistory {
-    text: String,
+    /// (Inline: a history is a few letters, so no allocation a connection.)
+    text: CompactString,
     seen: u32,
     ep: [ZEndpoint; 2],
     /// Zeek's `is_partial`: a side's first packet was not a plain SYN (or SYN-ACK).
@@ -156,7 +158,7 @@ impl ZeekHistory {
         false
     }
 
-    fn scaled(text: &mut String, side: usize, c: char, counter: &mut u32, thresh: &mut u32) {
+    fn scaled(text: &mut CompactString, side: usize, c: char, counter: &mut u32, thresh: &mut u32) {
         if *thresh == 0 {
             *thresh = 1;
         }
