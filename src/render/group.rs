@@ -77,9 +77,9 @@ pub struct Grouped<G> {
     shown: ConnBits,
     /// The lowest connection id whose verdict has not come yet.
     next: ConnId,
-    /// Judged connections waiting for an earlier one, by id (boxed: a group is ~500 bytes,
-    /// and the deque shifts its entries when one comes out of order).
-    held: VecDeque<(ConnId, Box<Waiting>)>,
+    /// Judged connections waiting for an earlier one, by id (in place: most come in order,
+    /// at the back, and leave at the front).
+    held: VecDeque<(ConnId, Waiting)>,
     /// Ids above `next` judged: waiting in `held`, or handed on early (the bound on `held`
     /// was reached).
     judged: Judged,
@@ -197,7 +197,7 @@ impl<G: GroupRenderer> Grouped<G> {
 
     /// Connection `id`'s group waits for an earlier one (replacing one that waited already:
     /// a repeated verdict).
-    fn hold(&mut self, id: ConnId, w: Box<Waiting>) {
+    fn hold(&mut self, id: ConnId, w: Waiting) {
         self.judged.insert(id);
         if self.held.back().is_none_or(|h| h.0 < id) {
             self.held.push_back((id, w));
@@ -220,7 +220,7 @@ impl<G: GroupRenderer> Grouped<G> {
             // Waiting (the lowest held), or handed on early.
             if self.held.front().is_some_and(|h| h.0 == id) {
                 let (_, w) = self.held.pop_front().expect("not empty");
-                let (g, late) = *w;
+                let (g, late) = w;
                 if let Err(e) = self.emit(g, late, out) {
                     break Err(e);
                 }
@@ -324,14 +324,14 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                     self.next += 1;
                     self.emit(group, Vec::new(), out)?;
                 } else {
-                    self.hold(conn, Box::new((group, Vec::new())));
+                    self.hold(conn, (group, Vec::new()));
                 }
                 self.advance(out)?;
                 // Bounded: the oldest waiting connection goes out of order.
                 while self.held.len() > MAX_HELD {
                     // (Its id stays judged: handed on early.)
                     let (_, w) = self.held.pop_front().expect("not empty");
-                    let (g, late) = *w;
+                    let (g, late) = w;
                     self.emit(g, late, out)?;
                 }
                 Ok(())
@@ -340,7 +340,7 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                 Route::Drop => Ok(()),
                 Route::Held => {
                     if let Ok(i) = self.held_at(e.conn()) {
-                        let (g, late) = &mut *self.held[i].1;
+                        let (g, late) = &mut self.held[i].1;
                         if g.is_some() {
                             late.push(e);
                         }
@@ -367,7 +367,7 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
         // Whatever still waits (ids that never got a verdict), in id order.
         while let Some((_, w)) = self.held.pop_front() {
-            let (g, late) = *w;
+            let (g, late) = w;
             self.emit(g, late, out)?;
         }
         self.inner.finish(summary, out)

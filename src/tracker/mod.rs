@@ -243,15 +243,16 @@ impl Tracker {
     pub fn handle_segment(&mut self, seg: &Segment) {
         self.handle_timeout(seg.ts);
         self.stats.segments += 1;
-        let flow = FlowKey::new(seg.src, seg.dst);
-        let key = flow.compact();
+        let key = FlowKey::compact_of(seg.src, seg.dst);
         let f = seg.flags;
         let new_syn = f.syn() && !f.ack();
         if f.syn() && f.ack() && self.listeners.len() < MAX_LISTENERS {
             self.listeners.insert(seg.src);
         }
 
-        if !self.tw_probes.is_empty() && self.probe_segment(key, &flow, seg) {
+        if !self.tw_probes.is_empty()
+            && self.probe_segment(key, &FlowKey::new(seg.src, seg.dst), seg)
+        {
             return;
         }
         if new_syn || (f.ack() && !self.aside.is_empty()) {
@@ -269,6 +270,7 @@ impl Tracker {
             }
         }
         if !open {
+            let flow = FlowKey::new(seg.src, seg.dst);
             if let Some(old) = self.ended.get(&flow) {
                 let reuse = new_syn && old.client_isn != Some(SeqNum(seg.seq));
                 if reuse {
