@@ -9,7 +9,6 @@ use super::reassembly::{RangeBudget, Reassembly};
 use crate::events::ConnState;
 use crate::segment::Segment;
 use crate::tracker::seq::SeqNum;
-use compact_str::CompactString;
 
 /// Zeek's TCP endpoint states (init-bare.zeek TCP_INACTIVE … TCP_RESET).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,11 +99,14 @@ impl ZEndpoint {
     }
 }
 
+/// A history's letters: ASCII, a few a connection, kept inline.
+type History = smallvec::SmallVec<[u8; 24]>;
+
 /// The history string and Zeek's view of both endpoints.
 #[derive(Debug, Clone, Default)]
 pub struct ZeekHistory {
-    /// (Inline: a history is a few letters, so no allocation a connection.)
-    text: CompactString,
+    /// ASCII letters (inline: a history is a few letters, so no allocation a connection).
+    text: History,
     seen: u32,
     ep: [ZEndpoint; 2],
     /// Zeek's `is_partial`: a side's first packet was not a plain SYN (or SYN-ACK).
@@ -129,17 +131,20 @@ impl ZeekHistory {
             e.stream = Reassembly::with_budget(ranges.clone());
         }
         if flipped {
-            h.text.push('^');
+            h.text.push(b'^');
         }
         h
     }
 
     /// The history string.
     pub fn as_str(&self) -> &str {
-        &self.text
+        // Only ASCII letters are pushed.
+        std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
-    fn letter(side: usize, c: char) -> char {
+    fn letter(side: usize, c: char) -> u8 {
+        debug_assert!(c.is_ascii(), "Zeek's history letters are ASCII");
+        let c = c as u8;
         if side == 0 {
             c
         } else {
@@ -158,7 +163,7 @@ impl ZeekHistory {
         false
     }
 
-    fn scaled(text: &mut CompactString, side: usize, c: char, counter: &mut u32, thresh: &mut u32) {
+    fn scaled(text: &mut History, side: usize, c: char, counter: &mut u32, thresh: &mut u32) {
         if *thresh == 0 {
             *thresh = 1;
         }
@@ -461,7 +466,8 @@ impl ZeekHistory {
 
     /// `/^\^?S[^HAFGIQ]*R/`: an originator SYN, then an originator RST before anything else.
     fn looks_like_rstos0(&self) -> bool {
-        let s = self.text.strip_prefix('^').unwrap_or(&self.text);
+        let s = self.as_str();
+        let s = s.strip_prefix('^').unwrap_or(s);
         let Some(rest) = s.strip_prefix('S') else {
             return false;
         };
