@@ -129,6 +129,10 @@ pub struct Tracker {
     finishing: bool,
     /// The sequence ranges every connection's Zeek reassembly model may hold together.
     ranges: zeek::reassembly::RangeBudget,
+    /// Boxes of ended connections, for the next ones (a `Conn` is past the allocator's
+    /// per-thread cache: allocating and freeing one took ~500 instructions a connection).
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Conn>>,
     /// Connections set aside by a rival SYN on their 4-tuple (see `rivals`), boxed as in
     /// `conns` since they move between the two.
     #[allow(clippy::vec_box)]
@@ -193,6 +197,7 @@ impl Tracker {
             ranges: zeek::reassembly::RangeBudget::new(zeek::reassembly::TOTAL_RANGES),
             listeners: Default::default(),
             aside: FxHashMap::default(),
+            spare: Vec::new(),
             tw_probes: FxHashMap::default(),
             seeds: FxHashMap::default(),
         }
@@ -349,14 +354,21 @@ impl Tracker {
         self.next_id += 1;
         self.stats.connections += 1;
         let seed = self.seeds.remove(&key);
-        let conn = Box::new(Conn::new(
+        let new = Conn::new(
             id,
             seg,
             seg.ts,
             &mut self.queue,
             &self.ranges,
             seed.as_deref(),
-        ));
+        );
+        let conn = match self.spare.pop() {
+            Some(mut b) => {
+                *b = new;
+                b
+            }
+            None => Box::new(new),
+        };
         self.conns.insert(key, conn);
         // Drop the ended connections at the front, so this stays about as long as `conns`.
         while let Some((k, i)) = self.order.front() {
@@ -477,6 +489,17 @@ impl Tracker {
         // endpoint is in TIME_WAIT and its end must still be told.
         if (!conn.is_evicted() || ended.time_wait.contains(&true)) && !old_time_wait_stays {
             self.ended.insert(FlowKey::new(addrs[0], addrs[1]), ended);
+        }
+        self.recycle(conn);
+    }
+
+    /// Keep an ended connection's box for the next (what it holds is let go now, as a drop
+    /// would: Zeek's model gives its ranges back to the budget the others draw on).
+    fn recycle(&mut self, mut conn: Box<Conn>) {
+        const SPARE: usize = 64;
+        conn.let_go();
+        if self.spare.len() < SPARE {
+            self.spare.push(conn);
         }
     }
 

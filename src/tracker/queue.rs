@@ -114,8 +114,9 @@ pub struct EventQueue {
     /// The oldest hold's time, while no hold has changed since it was found (`pop` asks for
     /// it once an event; holds change far less often).
     oldest_cache: std::cell::Cell<Option<Option<Timestamp>>>,
-    /// `pop_ready` found nothing that may leave, and since then no event came and no hold
-    /// ended (a new hold only holds more back): asked after every segment, it answers at once.
+    /// `pop_ready` found nothing that may leave, and since then no event came and the oldest
+    /// hold did not end (a new hold only holds more back, another's end nothing less): asked
+    /// after every segment, it answers at once.
     stalled: bool,
     /// How many events usually wait at most (the tracker settles inferences early past it):
     /// the deque grows to this and no further, rather than doubling past it (20,000 waiting
@@ -242,14 +243,15 @@ impl EventQueue {
 
     /// End a hold.
     pub fn release(&mut self, key: HoldKey) {
-        self.stalled = false;
-        // Only the oldest hold's end (or one as old) can change which is oldest.
+        // Only the oldest hold's end (or one as old) can change which is oldest, and so let
+        // anything more leave: another's end leaves the queue as stalled as it was.
         if self
             .oldest_cache
             .get()
             .is_none_or(|known| known.is_none_or(|o| key.0 <= o))
         {
             self.oldest_cache.set(None);
+            self.stalled = false;
         }
         if self.map_for(key.2).remove(&key).is_none() {
             self.rst_holds.remove(&key);

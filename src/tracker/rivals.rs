@@ -63,5 +63,6 @@ impl Tracker {
         let verdict = conn.verdict(self.cfg.time_wait_ns);
         self.queue
             .push_at(verdict.end, Event::Connection(Box::new(verdict)));
+        self.recycle(conn);
     }
 }

@@ -2,6 +2,7 @@
 //! conn_state), and what the tracker asks of a connection's progress.
 
 use super::*;
+use smallvec::SmallVec;
 
 /// What ended a connection, as far as its outcome goes. The strongest evidence wins
 /// (`Evicted` > `Refused` > `AbortedInHandshake` > `Reset`), except that a refusal is
@@ -158,8 +159,14 @@ impl Conn {
             .all(|&s| matches!(self.sides[s].state, TcpState::Closed | TcpState::TimeWait))
     }
 
+    /// Let go of what it holds (it has ended; its box is kept for another): Zeek's model
+    /// gives its ranges back to the budget.
+    pub fn let_go(&mut self) {
+        self.record.history = ZeekHistory::default();
+    }
+
     /// Which sides are in TIME-WAIT, and since when.
-    pub fn time_wait(&self) -> (Vec<Side>, Option<Timestamp>) {
+    pub fn time_wait(&self) -> (SmallVec<[Side; 2]>, Option<Timestamp>) {
         let sides = (self.ends().iter().copied())
             .filter(|&s| self.sides[s].state == TcpState::TimeWait)
             .collect();
@@ -177,8 +184,8 @@ impl Conn {
     }
 
     /// Any hold still open on this connection.
-    pub fn open_holds(&self) -> Vec<HoldKind> {
-        let mut v = Vec::new();
+    pub fn open_holds(&self) -> SmallVec<[HoldKind; 6]> {
+        let mut v = SmallVec::new();
         for s in Side::BOTH {
             if self.sides[s].pending.is_some() {
                 v.push(HoldKind::Delivery(s));
