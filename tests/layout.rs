@@ -37,7 +37,7 @@ fn groups(path: &str) -> Vec<ConnGroup> {
                     .filter(|x| x.conn() == v.conn && !matches!(x, Event::Connection(_)))
                     .cloned()
                     .collect(),
-                verdict: (**v).clone(),
+                verdict: v.clone(),
             });
         }
     }

@@ -19,7 +19,7 @@ pub struct Gathered {
 
 impl Gathered {
     /// `events` (in time order) and the verdict.
-    pub fn new(events: PackedEvents, verdict: ConnectionEvent) -> Self {
+    pub fn new(events: PackedEvents, verdict: Box<ConnectionEvent>) -> Self {
         Gathered {
             group: ConnGroup {
                 events: Vec::new(),
@@ -64,7 +64,7 @@ impl Gathered {
     }
 
     /// The verdict, handed over (the events are dropped as gathered).
-    pub fn into_verdict(self) -> ConnectionEvent {
+    pub fn into_verdict(self) -> Box<ConnectionEvent> {
         self.group.verdict
     }
 

@@ -21,8 +21,8 @@ use std::io::{self, Write};
 pub struct ConnGroup {
     /// Events in time order (segments, states, calls, anomalies).
     pub events: Vec<Event>,
-    /// The verdict.
-    pub verdict: ConnectionEvent,
+    /// The verdict (boxed as it comes from the tracker: a group moves on without copying it).
+    pub verdict: Box<ConnectionEvent>,
 }
 
 /// Something that renders whole connections.
@@ -304,7 +304,7 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                 let conn = v.conn;
                 let group = self.filter.matches(&v).then(|| {
                     if events.is_sorted() {
-                        return Gathered::new(events, *v);
+                        return Gathered::new(events, v);
                     }
                     // In time order: a live source's traced calls can come a little after the
                     // segments around them (stable: a segment's own changes stay after it).
@@ -312,7 +312,7 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
                     all.sort_by_key(Event::t);
                     Gathered::from(ConnGroup {
                         events: all,
-                        verdict: *v,
+                        verdict: v,
                     })
                 });
                 if conn < self.next || (self.judged.contains(conn) && self.held_at(conn).is_err()) {
@@ -386,7 +386,7 @@ impl GroupRenderer for FilteredJsonl {
         for e in &g.events {
             j.event(e, out)?;
         }
-        j.event(&Event::Connection(Box::new(g.verdict.clone())), out)
+        j.event(&Event::Connection(g.verdict.clone()), out)
     }
     fn late_event(&mut self, e: &Event, out: &mut dyn Write) -> io::Result<()> {
         super::jsonl::JsonlRenderer::default().event(e, out)

@@ -213,7 +213,7 @@ impl GroupRenderer for SummaryRenderer {
             return self.row(g.verdict(), out);
         }
         self.count(g.verdict(), out)?;
-        self.batch.push(g.into_verdict());
+        self.batch.push(*g.into_verdict());
         if self.batch.len() >= ROWS_BATCH {
             self.submit(out)?;
         }

@@ -1226,12 +1226,12 @@ mod tests {
         let ep = |s: &str| Endpoint::new(s.parse().unwrap());
         ConnGroup {
             events: Vec::new(),
-            verdict: ConnectionEvent::open_between(
+            verdict: Box::new(ConnectionEvent::open_between(
                 conn,
                 ep("127.0.0.1:40000"),
                 ep("127.0.0.1:80"),
                 Timestamp(t),
-            ),
+            )),
         }
     }
 

@@ -257,7 +257,10 @@ impl ConnEntry {
                     if c.source == CallSource::Inferred && traced.contains(&c.endpoint))
             });
         }
-        Some(ConnGroup { events, verdict })
+        Some(ConnGroup {
+            events,
+            verdict: Box::new(verdict),
+        })
     }
 }
 

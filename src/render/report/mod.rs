@@ -261,7 +261,7 @@ impl ReportRenderer {
         if let Some(held) = ladder {
             let g = ConnGroup {
                 events: held.into_events(),
-                verdict: v.clone(),
+                verdict: Box::new(v.clone()),
             };
             self.svg.clear();
             let title = format!("conn {}", v.conn);
