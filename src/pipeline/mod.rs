@@ -266,7 +266,16 @@ impl Pipeline {
     }
 
     /// Hand on what the tracker lets out, a run at a time.
+    #[inline]
     fn drain(&mut self) -> io::Result<()> {
+        // After most segments of a summary nothing may leave: said at once.
+        if self.tracker.nothing_ready() {
+            return self.renderer.quiet(&mut self.out);
+        }
+        self.drain_runs()
+    }
+
+    fn drain_runs(&mut self) -> io::Result<()> {
         loop {
             self.tracker.poll_events(&mut self.ready, READY_MAX);
             if self.ready.is_empty() {

@@ -634,6 +634,11 @@ impl Tracker {
         }
     }
 
+    /// No event may leave now (`poll_events` would hand out none): asked after every segment.
+    pub fn nothing_ready(&self) -> bool {
+        !self.finishing && self.queue.idle()
+    }
+
     /// Events that may leave now, in time order, to the end of `out` until it holds `max` (as
     /// `poll_event` until `None`; fewer than `max` means no more for now).
     pub fn poll_events(&mut self, out: &mut Vec<Event>, max: usize) {

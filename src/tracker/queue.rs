@@ -341,12 +341,16 @@ impl EventQueue {
         self.peak
     }
 
+    /// Nothing waiting (as after most segments of a summary, which wants verdicts only), or
+    /// nothing that may leave yet: `pop_ready` would hand out nothing.
+    pub fn idle(&self) -> bool {
+        self.stalled || (self.queue.is_empty() && self.late.is_empty())
+    }
+
     /// Events that may leave now, in order, to the end of `out` until it holds `max` (as `pop`
     /// until `None`, with a run of the deque moved at once).
     pub fn pop_ready(&mut self, out: &mut Vec<Event>, max: usize) {
-        // Nothing waiting (as after most segments of a summary, which wants verdicts only), or
-        // nothing that may leave yet.
-        if self.stalled || (self.queue.is_empty() && self.late.is_empty()) {
+        if self.idle() {
             return;
         }
         while out.len() < max {

@@ -162,7 +162,7 @@ impl Conn {
     /// Let go of what it holds (it has ended; its box is kept for another): Zeek's model
     /// gives its ranges back to the budget.
     pub fn let_go(&mut self) {
-        self.record.history = ZeekHistory::default();
+        self.record.history.let_go();
     }
 
     /// Which sides are in TIME-WAIT, and since when.

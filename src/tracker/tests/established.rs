@@ -70,3 +70,23 @@ fn a_gap_revealed_by_an_rst_is_not_a_letter() {
 }
 
 // =============================================================================================
+
+/// Data past a hole is a range Zeek's model holds against the tracker's budget; when its
+/// connection ends the ranges go back (its box is kept for the next connection, its model
+/// let go), and the next connection on the kept box starts from a whole budget.
+#[test]
+fn an_ended_connection_gives_its_ranges_back() {
+    let mut t = Tracker::new(TrackerConfig::default());
+    let whole = t.ranges.left();
+    let mut s = handshake();
+    s.push(seg(4, C, S, A, ISN_C + 101, ISN_S + 1, 10)); // 100 bytes missing before it
+    s.push(seg(5, S, C, A, ISN_S + 1, ISN_C + 1, 0));
+    for x in &s {
+        t.handle_segment(x);
+    }
+    assert!(t.ranges.left() < whole, "the range past the hole is held");
+    t.finish();
+    while t.poll_event().is_some() {}
+    assert_eq!(t.ranges.left(), whole);
+    assert_eq!(t.spare.len(), 1, "its box is kept");
+}

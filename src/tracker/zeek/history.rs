@@ -136,6 +136,13 @@ impl ZeekHistory {
         h
     }
 
+    /// Give the reassembly models' ranges back to their budget (the connection has ended).
+    pub fn let_go(&mut self) {
+        for e in &mut self.ep {
+            e.stream = Reassembly::default();
+        }
+    }
+
     /// The history string.
     pub fn as_str(&self) -> &str {
         // Only ASCII letters are pushed.
