@@ -64,13 +64,17 @@ impl ConnBits {
 
     /// Was `id` inserted (and not forgotten)?
     pub fn contains(&self, id: ConnId) -> bool {
-        let w = id / 64;
-        w >= self.base
-            && self
-                .words
-                .get((w - self.base) as usize)
-                .is_some_and(|b| b & (1 << (id % 64)) != 0)
+        bit(&self.words, self.base, id)
     }
+}
+
+/// Is `id`'s bit set in `words`, the bits of ids `base * 64 ..` (none outside them)?
+pub(super) fn bit(words: &VecDeque<u64>, base: u64, id: ConnId) -> bool {
+    let w = id / 64;
+    w >= base
+        && words
+            .get((w - base) as usize)
+            .is_some_and(|b| b & (1 << (id % 64)) != 0)
 }
 
 #[cfg(test)]

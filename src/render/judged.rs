@@ -39,12 +39,7 @@ impl Judged {
 
     /// Was `id` noted (and not forgotten)?
     pub fn contains(&self, id: ConnId) -> bool {
-        let w = id / 64;
-        w >= self.base
-            && self
-                .words
-                .get((w - self.base) as usize)
-                .is_some_and(|b| b & (1 << (id % 64)) != 0)
+        super::conn_bits::bit(&self.words, self.base, id)
     }
 
     /// Forget the ids below `floor` (the next id awaited: everything below it is judged).
