@@ -1,7 +1,7 @@
 //! `FlowKey`: the canonical 4-tuple of a connection (both directions map to one key), and
 //! `Direction`.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV4};
 
 /// Both endpoints, the smaller first, so A→B and B→A give the same key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,18 +18,8 @@ impl FlowKey {
     /// of about 2^-64 per pair).
     pub fn compact(&self) -> u128 {
         use std::hash::{Hash, Hasher};
-        use std::net::SocketAddr;
-        let v4 = |a: &SocketAddr| match a {
-            SocketAddr::V4(a) => Some((u32::from(*a.ip()), a.port())),
-            SocketAddr::V6(_) => None,
-        };
-        match (v4(&self.lo), v4(&self.hi)) {
-            (Some((li, lp)), Some((hi, hp))) => {
-                (u128::from(li) << 80)
-                    | (u128::from(lp) << 64)
-                    | (u128::from(hi) << 16)
-                    | u128::from(hp)
-            }
+        match (self.lo, self.hi) {
+            (SocketAddr::V4(lo), SocketAddr::V4(hi)) => v4_key(lo, hi),
             _ => {
                 // A fixed-key SipHash: the same key in every run.
                 let mut h = std::hash::DefaultHasher::new();
@@ -39,18 +29,12 @@ impl FlowKey {
         }
     }
 
-    /// `FlowKey::new(src, dst).compact()`, without the key: an IPv4 4-tuple's endpoints
-    /// compared as the 48-bit numbers they pack into (address, then port: `SocketAddrV4`'s
-    /// order), a comparison of two integers rather than of two enums (asked every segment).
+    /// `FlowKey::new(src, dst).compact()`, without the key: an IPv4 4-tuple's endpoints are
+    /// put in order as the integers they pack into (a comparison of two integers rather than
+    /// of two enums: asked every segment).
     pub fn compact_of(src: SocketAddr, dst: SocketAddr) -> u128 {
         match (src, dst) {
-            (SocketAddr::V4(s), SocketAddr::V4(d)) => {
-                let pack = |a: std::net::SocketAddrV4| {
-                    (u64::from(u32::from(*a.ip())) << 16) | u64::from(a.port())
-                };
-                let (a, b) = (pack(s), pack(d));
-                (u128::from(a.min(b)) << 64) | u128::from(a.max(b))
-            }
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => v4_key(s, d),
             _ => FlowKey::new(src, dst).compact(),
         }
     }
@@ -63,6 +47,14 @@ impl FlowKey {
             FlowKey { lo: dst, hi: src }
         }
     }
+}
+
+/// An IPv4 4-tuple's key, either way round: each endpoint packed into 48 bits (address, then
+/// port, so the integers order as `SocketAddrV4`s do), the smaller in the high half.
+fn v4_key(a: SocketAddrV4, b: SocketAddrV4) -> u128 {
+    let pack = |e: SocketAddrV4| (u64::from(u32::from(*e.ip())) << 16) | u64::from(e.port());
+    let (a, b) = (pack(a), pack(b));
+    (u128::from(a.min(b)) << 64) | u128::from(a.max(b))
 }
 
 #[cfg(test)]

@@ -224,7 +224,7 @@ impl EventQueue {
     /// Hold back events later than `key.0` until `release(key)`.
     pub fn hold(&mut self, key: HoldKey, conn_key: u128) {
         self.held(key.0);
-        self.map_for(key.2).insert(key, conn_key);
+        self.list_for(key.2).insert(key, conn_key);
     }
 
     /// Hold back events later than `key.0` for an RST in flight (its own, shorter limit).
@@ -253,12 +253,12 @@ impl EventQueue {
             self.oldest_cache.set(None);
             self.stalled = false;
         }
-        if self.map_for(key.2).remove(&key).is_none() {
+        if self.list_for(key.2).remove(&key).is_none() {
             self.rst_holds.remove(&key);
         }
     }
 
-    fn map_for(&mut self, kind: HoldKind) -> &mut HoldList {
+    fn list_for(&mut self, kind: HoldKind) -> &mut HoldList {
         match kind {
             HoldKind::Delivery(_) => &mut self.holds,
             HoldKind::Accept(_) => &mut self.accept_holds,
