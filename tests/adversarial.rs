@@ -233,9 +233,9 @@ fn memory_grows_with_connections_open_at_once_not_with_capture_length() {
 
 #[test]
 fn threaded_replay_prints_exactly_what_one_thread_does() {
-    // The binary reads on one thread, tracks on another, and draws ladders, timelines, SVG,
-    // summary rows and JSON lines on worker threads; the library's one-thread path does all of
-    // it in turn.
+    // The binary reads on one thread, tracks on another, and draws ladders, timelines, SVG
+    // and JSON lines on worker threads, the summary (grouping, totals, rows) on a thread of its
+    // own; the library's one-thread path does all of it in turn.
     use synfin::capture::pcap_reader::PcapSource;
     use synfin::cli::Format;
     use synfin::events::Meta;

@@ -13,7 +13,7 @@ pub use call::{CallEvent, CallName, CallResult, CallSource, Errno, Owner, Phase}
 pub use call_note::CallNote;
 use std::fmt;
 use std::net::SocketAddr;
-pub use verdict::{ConnState, ConnectionEvent, FinalStates, Initiator, Outcome};
+pub use verdict::{ConnState, ConnectionEvent, FinalStates, Initiator, Outcome, SpentVerdicts};
 
 /// A connection id: unique in one run, assigned in order of first appearance.
 pub type ConnId = u64;

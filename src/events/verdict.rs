@@ -234,3 +234,8 @@ impl std::fmt::Display for ConnState {
         f.pad(self.as_str())
     }
 }
+
+/// Verdicts a renderer is done with, handed back to the thread that made them
+/// (`Renderer::take_spent`): in their boxes, because the tracker puts its next verdicts in them.
+#[allow(clippy::vec_box)]
+pub type SpentVerdicts = Vec<Box<ConnectionEvent>>;

@@ -9,6 +9,7 @@ pub mod live_calls;
 pub mod observed;
 pub mod output;
 pub mod pool;
+pub mod render_thread;
 
 use crate::capture::pcap_writer::CaptureWriter;
 use crate::decode::{decode, Skip};
@@ -49,6 +50,8 @@ pub struct Pipeline {
     comments: Vec<String>,
     /// Events on their way from the tracker to the renderer (kept for its room).
     ready: Vec<Event>,
+    /// Verdicts the renderer is done with, on their way back to the tracker.
+    spent: crate::events::SpentVerdicts,
 }
 
 /// Events handed from the tracker to the renderer at once, at most.
@@ -78,6 +81,7 @@ impl Pipeline {
             tally: Default::default(),
             comments: Vec::new(),
             ready: Vec::new(),
+            spent: Vec::new(),
         }
     }
 
@@ -285,6 +289,10 @@ impl Pipeline {
             // renderer as it is.
             if self.live.is_none() && self.replaced.is_none() && self.extra.is_empty() {
                 self.renderer.events_owned(&mut self.ready, &mut self.out)?;
+                self.renderer.take_spent(&mut self.spent);
+                if !self.spent.is_empty() {
+                    self.tracker.reuse_verdicts(&mut self.spent);
+                }
                 continue;
             }
             let mut run = std::mem::take(&mut self.ready);

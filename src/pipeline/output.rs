@@ -99,19 +99,13 @@ impl Output {
                 cf,
             )),
             Format::Summary => {
-                use crate::events::ConnectionEvent;
+                // Grouping, totals and rows together on a thread of their own: a verdict is
+                // little work, but it comes cold out of the tracker's time-ordered queue.
                 use crate::render::summary::SummaryRenderer;
                 let width = self.opts.width;
-                let rows = move |batch: &mut Vec<ConnectionEvent>| {
-                    let mut out = Vec::with_capacity(batch.len() * 200);
-                    SummaryRenderer::rows(batch, width, &mut out)?;
-                    Ok(out)
-                };
-                let pool = Pool::new(Arc::new(rows), workers(), 8);
-                Box::new(Grouped::new(
-                    SummaryRenderer::new(width).with_pieces(Box::new(pool)),
-                    cf,
-                ))
+                Box::new(super::render_thread::RenderThread::spawn(Box::new(
+                    move || Box::new(Grouped::new(SummaryRenderer::new(width).handing_back(), cf)),
+                )))
             }
             Format::Timeline => Box::new(Grouped::new(
                 stacked(crate::render::timeline::renderer(self.opts)),

@@ -150,7 +150,7 @@ impl<T: Send + 'static, R: Send + 'static> Drop for Pool<T, R> {
 }
 
 /// Worker threads for pieces that cost about what tracking them costs (ladders, timelines,
-/// JSON lines, summary rows): one per core but the tracking thread's, at least one. On 2 cores
+/// JSON lines): one per core but the tracking thread's, at least one. On 2 cores
 /// one worker beat two by 10–15% for the ladder and JSON Lines on large.pcap (interleaved
 /// runs): with the reading and tracking threads busy, a second worker only takes turns.
 pub fn workers() -> usize {

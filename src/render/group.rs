@@ -10,7 +10,7 @@ pub use super::gathered::Gathered;
 use super::judged::Judged;
 use super::packed::PackedEvents;
 use super::Renderer;
-use crate::events::{ConnId, ConnectionEvent, Event, Meta, Summary};
+use crate::events::{ConnId, ConnectionEvent, Event, Meta, SpentVerdicts, Summary};
 use crate::filter::ConnFilter;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -61,6 +61,8 @@ pub trait GroupRenderer {
     fn settle(&mut self, _out: &mut dyn Write) -> io::Result<()> {
         Ok(())
     }
+    /// Verdicts drawn that it kept to hand back (see [`Renderer::take_spent`]).
+    fn take_spent(&mut self, _into: &mut SpentVerdicts) {}
     /// After the last connection.
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()>;
 }
@@ -362,6 +364,10 @@ impl<G: GroupRenderer> Renderer for Grouped<G> {
 
     fn settle(&mut self, out: &mut dyn Write) -> io::Result<()> {
         self.inner.settle(out)
+    }
+
+    fn take_spent(&mut self, into: &mut SpentVerdicts) {
+        self.inner.take_spent(into);
     }
 
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {

@@ -254,6 +254,10 @@ pub trait Renderer {
     }
     /// After the last event.
     fn finish(&mut self, summary: &Summary, out: &mut dyn Write) -> io::Result<()>;
+    /// Verdicts it drew and was asked to keep, into `into` (a renderer on another thread
+    /// than the tracker's hands them back to be freed where they were made: freeing across
+    /// threads contends for the allocator's lock).
+    fn take_spent(&mut self, _into: &mut crate::events::SpentVerdicts) {}
     /// No more events for now (the input went quiet): write what waits (the live view).
     fn quiet(&mut self, _out: &mut dyn Write) -> io::Result<()> {
         Ok(())

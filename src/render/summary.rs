@@ -3,7 +3,7 @@
 use super::decimal::{push_ms3, push_thousandths};
 use super::group::{ConnGroup, Gathered, GroupRenderer};
 use super::runs::push_run;
-use crate::events::{ConnectionEvent, Initiator, Meta, Outcome, Summary, TcpState};
+use crate::events::{ConnectionEvent, Initiator, Meta, Outcome, SpentVerdicts, Summary, TcpState};
 use crate::timestamp::Timestamp;
 use std::io::{self, Write};
 use std::ops::Range;
@@ -13,9 +13,8 @@ pub struct SummaryRenderer {
     width: usize,
     /// Reused for each row.
     text: RowText,
-    /// Where the rows are written when not here (a file's), [`ROWS_BATCH`] verdicts a piece.
-    pieces: Option<Box<dyn super::Pieces<Vec<ConnectionEvent>>>>,
-    batch: Vec<ConnectionEvent>,
+    /// Verdicts drawn, kept to be handed back ([`SummaryRenderer::handing_back`]).
+    spent: Option<SpentVerdicts>,
     rows: u64,
     /// Rows by outcome, in `Outcome::ALL`'s order (its declaration's).
     by_outcome: [u64; Outcome::ALL.len()],
@@ -24,10 +23,6 @@ pub struct SummaryRenderer {
     resets: u64,
     retransmissions: u64,
 }
-
-/// Verdicts a piece handed to the pieces (a row is short work: fewer would cost more in
-/// handing over than in writing).
-pub const ROWS_BATCH: usize = 512;
 
 /// Width of the one-line layout (every column); narrower outputs take two lines a row.
 const WIDE: usize = 170;
@@ -112,8 +107,7 @@ impl SummaryRenderer {
         SummaryRenderer {
             width,
             text: RowText::default(),
-            pieces: None,
-            batch: Vec::new(),
+            spent: None,
             rows: 0,
             by_outcome: [0; Outcome::ALL.len()],
             tw_client: 0,
@@ -123,21 +117,12 @@ impl SummaryRenderer {
         }
     }
 
-    /// Have the rows written by `pieces` (which must write them as [`SummaryRenderer::rows`]
-    /// does with this width), a batch at a time (for a file: rows wait for their batch).
-    pub fn with_pieces(mut self, pieces: Box<dyn super::Pieces<Vec<ConnectionEvent>>>) -> Self {
-        self.pieces = Some(pieces);
-        self.batch = Vec::with_capacity(ROWS_BATCH);
+    /// Keep the verdicts drawn until [`Renderer::take_spent`](super::Renderer::take_spent)
+    /// asks for them (drawn on another thread than the tracker's: they go back to be freed
+    /// there).
+    pub fn handing_back(mut self) -> Self {
+        self.spent = Some(Vec::new());
         self
-    }
-
-    /// The rows of `verdicts` for lines of `width` columns, appended to `out`.
-    pub fn rows(verdicts: &[ConnectionEvent], width: usize, out: &mut Vec<u8>) -> io::Result<()> {
-        let mut text = RowText::default();
-        for v in verdicts {
-            write_row(v, width, &mut text, out)?;
-        }
-        Ok(())
     }
 
     /// Render one verdict as a row (no per-segment events needed).
@@ -163,11 +148,6 @@ impl SummaryRenderer {
         self.resets += u64::from(v.resets);
         self.retransmissions += u64::from(v.retransmissions);
         Ok(())
-    }
-
-    /// Hand the batch of verdicts on.
-    fn submit(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        super::submit_batch(&mut self.pieces, &mut self.batch, ROWS_BATCH, out)
     }
 
     /// The date line and the column headings, before the first row.
@@ -209,21 +189,18 @@ impl GroupRenderer for SummaryRenderer {
         false // a row is its connection's verdict
     }
     fn connection_gathered(&mut self, g: Gathered, out: &mut dyn Write) -> io::Result<()> {
-        if self.pieces.is_none() {
-            return self.row(g.verdict(), out);
-        }
-        self.count(g.verdict(), out)?;
-        self.batch.push(*g.into_verdict());
-        if self.batch.len() >= ROWS_BATCH {
-            self.submit(out)?;
+        self.row(g.verdict(), out)?;
+        if let Some(spent) = &mut self.spent {
+            spent.push(g.into_verdict());
         }
         Ok(())
     }
-    fn finish(&mut self, s: &Summary, out: &mut dyn Write) -> io::Result<()> {
-        self.submit(out)?;
-        if let Some(p) = &mut self.pieces {
-            p.drain(&mut super::write_to(out))?;
+    fn take_spent(&mut self, into: &mut SpentVerdicts) {
+        if let Some(spent) = &mut self.spent {
+            into.append(spent);
         }
+    }
+    fn finish(&mut self, s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         if self.rows > 0 {
             writeln!(out)?;
         }

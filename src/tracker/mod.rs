@@ -28,7 +28,9 @@ mod time_wait;
 mod timers;
 mod zeek;
 
-use crate::events::{AnomalyEvent, AnomalyKind, ConnId, Endpoint, Event, Note, TcpState};
+use crate::events::{
+    AnomalyEvent, AnomalyKind, ConnId, ConnectionEvent, Endpoint, Event, Note, TcpState,
+};
 use crate::segment::Segment;
 use crate::timestamp::Timestamp;
 use conn::Conn;
@@ -133,6 +135,8 @@ pub struct Tracker {
     /// per-thread cache: allocating and freeing one took ~500 instructions a connection).
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Conn>>,
+    /// Verdicts' boxes handed back once drawn ([`Tracker::reuse_verdicts`]), for the next.
+    spare_verdicts: crate::events::SpentVerdicts,
     /// Connections set aside by a rival SYN on their 4-tuple (see `rivals`), boxed as in
     /// `conns` since they move between the two.
     #[allow(clippy::vec_box)]
@@ -198,6 +202,7 @@ impl Tracker {
             listeners: Default::default(),
             aside: FxHashMap::default(),
             spare: Vec::new(),
+            spare_verdicts: Vec::new(),
             tw_probes: FxHashMap::default(),
             seeds: FxHashMap::default(),
         }
@@ -468,8 +473,8 @@ impl Tracker {
         verdict.server_listened = self.listeners.contains(&verdict.server.addr());
         let (tw_sides, tw_since) = conn.time_wait();
         let order_at = at.unwrap_or(verdict.end);
-        self.queue
-            .push_at(order_at, Event::Connection(Box::new(verdict)));
+        let verdict = self.boxed_verdict(verdict);
+        self.queue.push_at(order_at, Event::Connection(verdict));
         let deadline = match (tw_sides.is_empty(), tw_since) {
             (false, Some(since)) => since.plus_nanos(self.cfg.time_wait_ns),
             _ => conn.last.plus_nanos(self.cfg.closed_grace_ns),
@@ -491,6 +496,28 @@ impl Tracker {
             self.ended.insert(FlowKey::new(addrs[0], addrs[1]), ended);
         }
         self.recycle(conn);
+    }
+
+    /// `v` in a box, one handed back if there is one.
+    fn boxed_verdict(&mut self, v: ConnectionEvent) -> Box<ConnectionEvent> {
+        match self.spare_verdicts.pop() {
+            Some(mut b) => {
+                *b = v;
+                b
+            }
+            None => Box::new(v),
+        }
+    }
+
+    /// Verdicts' boxes the consumer is done with (drawn on another thread, handed back to be
+    /// freed here, where they were made): the next verdicts are put in them (a few hundred
+    /// instructions less a connection than the allocator, which has none of them at hand).
+    pub fn reuse_verdicts(&mut self, spent: &mut crate::events::SpentVerdicts) {
+        const SPARE: usize = 1024;
+        let room = SPARE.saturating_sub(self.spare_verdicts.len());
+        let keep = spent.len().min(room);
+        self.spare_verdicts.extend(spent.drain(..keep));
+        spent.clear();
     }
 
     /// Keep an ended connection's box for the next (what it holds is let go now, as a drop

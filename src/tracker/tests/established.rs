@@ -90,3 +90,38 @@ fn an_ended_connection_gives_its_ranges_back() {
     assert_eq!(t.ranges.left(), whole);
     assert_eq!(t.spare.len(), 1, "its box is kept");
 }
+
+/// The verdict of `segs` run through `t`, as the tracker hands it out.
+fn boxed_verdict(t: &mut Tracker, segs: &[Segment]) -> Box<crate::events::ConnectionEvent> {
+    for x in segs {
+        t.handle_segment(x);
+    }
+    t.finish();
+    let mut got = None;
+    while let Some(e) = t.poll_event() {
+        if let Event::Connection(v) = e {
+            got = Some(v);
+        }
+    }
+    got.expect("a verdict")
+}
+
+#[test]
+fn a_verdict_box_handed_back_holds_the_next_verdict() {
+    let mut spent = boxed_verdict(&mut Tracker::new(TrackerConfig::default()), &handshake());
+    spent.conn = 99;
+    spent.history = "stale".into();
+    let at: *const crate::events::ConnectionEvent = &*spent;
+    let mut t = Tracker::new(TrackerConfig::default());
+    t.reuse_verdicts(&mut vec![spent]);
+    let v = boxed_verdict(&mut t, &handshake());
+    assert!(
+        std::ptr::eq(&*v, at),
+        "the verdict is in the box handed back"
+    );
+    assert_eq!(
+        (v.conn, v.history.as_str()),
+        (1, "ShA"),
+        "this connection's, not the old one's"
+    );
+}

@@ -37,7 +37,10 @@ impl RangeBudget {
             .is_ok()
     }
     fn give(&self, n: usize) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+        // Nothing to give is no locked instruction (most calls, one or two a segment).
+        if n > 0 {
+            self.0.fetch_add(n, Ordering::Relaxed);
+        }
     }
     /// Ranges left.
     #[cfg(test)]
