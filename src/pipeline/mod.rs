@@ -1,7 +1,8 @@
 //! Everything after the source, shared by replay, watch and demo: decode, filter, track,
 //! render, save. `output` opens the output and picks the renderer; `config` turns the
 //! command line's tracker options into the tracker's settings; `decoded_stream` is replay's
-//! reader thread.
+//! reader thread; `pool` draws a file's pieces on worker threads and `render_thread` runs a
+//! file's renderer beside the tracking thread.
 
 pub mod config;
 pub mod decoded_stream;
