@@ -290,17 +290,22 @@ impl Pipeline {
             // renderer as it is.
             if self.live.is_none() && self.replaced.is_none() && self.extra.is_empty() {
                 self.renderer.events_owned(&mut self.ready, &mut self.out)?;
-                self.renderer.take_spent(&mut self.spent);
-                if !self.spent.is_empty() {
-                    self.tracker.reuse_verdicts(&mut self.spent);
+            } else {
+                let mut run = std::mem::take(&mut self.ready);
+                for e in run.drain(..) {
+                    self.joined(e)?;
                 }
-                continue;
+                self.ready = run;
             }
-            let mut run = std::mem::take(&mut self.ready);
-            for e in run.drain(..) {
-                self.joined(e)?;
-            }
-            self.ready = run;
+            self.reuse_spent();
+        }
+    }
+
+    /// The verdicts the renderer is done with, back to the tracker for its next ones.
+    fn reuse_spent(&mut self) {
+        self.renderer.take_spent(&mut self.spent);
+        if !self.spent.is_empty() {
+            self.tracker.reuse_verdicts(&mut self.spent);
         }
     }
 

@@ -18,6 +18,8 @@ const BATCH: usize = 256;
 const IN_FLIGHT: usize = 4;
 /// Bytes the rendering thread collects before sending them to be written.
 const CHUNK: usize = 64 * 1024;
+/// Verdicts drawn kept for [`Renderer::take_spent`] at most.
+const MAX_SPENT: usize = 4096;
 
 /// What the tracking thread sends.
 enum ToRender {
@@ -144,7 +146,10 @@ impl RenderThread {
                 Back::Bytes(b) => out.write_all(&b)?,
                 Back::Emptied(v, mut spent) => {
                     self.spare.push(v);
-                    self.spent.append(&mut spent);
+                    // Kept for `take_spent` up to a bound (a consumer that never asks frees
+                    // the rest here, where they were made).
+                    let room = MAX_SPENT.saturating_sub(self.spent.len());
+                    self.spent.extend(spent.drain(..spent.len().min(room)));
                 }
                 Back::Settled => {}
                 Back::Failed(e) => {
@@ -167,32 +172,47 @@ fn render(
 ) -> io::Result<()> {
     let mut r = make();
     let mut buf = Vec::with_capacity(CHUNK);
+    let done = render_all(&mut *r, from_main, back, &mut buf);
+    if done.is_err() && !buf.is_empty() {
+        // What the renderer wrote before it failed is written, as on one thread.
+        let _ = back.send(Back::Bytes(buf));
+    }
+    done
+}
+
+/// Render each message into `buf`, sending it back a chunk at a time.
+fn render_all(
+    r: &mut dyn Renderer,
+    from_main: Receiver<ToRender>,
+    back: &Sender<Back>,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
     let gone = || io::Error::other("the tracking thread stopped");
     for msg in from_main {
         match msg {
-            ToRender::Start(meta) => r.start(&meta, &mut buf)?,
+            ToRender::Start(meta) => r.start(&meta, buf)?,
             ToRender::Events(mut events) => {
-                r.events_owned(&mut events, &mut buf)?;
+                r.events_owned(&mut events, buf)?;
                 let mut spent = Vec::new();
                 r.take_spent(&mut spent);
                 back.send(Back::Emptied(events, spent))
                     .map_err(|_| gone())?;
             }
             ToRender::Settle => {
-                r.settle(&mut buf)?;
-                let b = std::mem::take(&mut buf);
-                back.send(Back::Bytes(b)).map_err(|_| gone())?;
+                r.settle(buf)?;
+                back.send(Back::Bytes(std::mem::take(buf)))
+                    .map_err(|_| gone())?;
                 back.send(Back::Settled).map_err(|_| gone())?;
             }
             ToRender::Finish(summary) => {
-                r.finish(&summary, &mut buf)?;
-                let b = std::mem::take(&mut buf);
-                back.send(Back::Bytes(b)).map_err(|_| gone())?;
+                r.finish(&summary, buf)?;
+                back.send(Back::Bytes(std::mem::take(buf)))
+                    .map_err(|_| gone())?;
                 return Ok(());
             }
         }
         if buf.len() >= CHUNK {
-            let b = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK));
+            let b = std::mem::replace(buf, Vec::with_capacity(CHUNK));
             back.send(Back::Bytes(b)).map_err(|_| gone())?;
         }
     }
@@ -339,7 +359,7 @@ mod tests {
     }
 
     /// Feed events until the renderer's failure comes back; then finish.
-    fn fail(panic: bool) -> (io::Error, io::Error) {
+    fn fail(panic: bool) -> (io::Error, io::Error, Vec<u8>) {
         let mut r = RenderThread::spawn(Box::new(move || {
             Box::new(Lines {
                 fail_at: Some(300),
@@ -357,36 +377,70 @@ mod tests {
         }
         let first = first.expect("the failure comes back while events are handed over");
         let again = r.finish(&Summary::default(), &mut out).unwrap_err();
-        (first, again)
+        (first, again, out)
     }
 
     #[test]
     fn a_renderers_error_comes_back_and_stays() {
-        let (first, again) = fail(false);
+        let (first, again, out) = fail(false);
         assert_eq!(first.to_string(), "failed at 300");
         assert_eq!(again.to_string(), "failed at 300");
+        // What it wrote before failing is written, as on one thread.
+        let mut want = Vec::new();
+        let mut here = Lines {
+            fail_at: Some(300),
+            panic: false,
+        };
+        here.start(&meta(), &mut want).unwrap();
+        let mut run: Vec<Event> = (0..1_000).map(event).collect();
+        assert!(here.events_owned(&mut run, &mut want).is_err());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(want).unwrap()
+        );
     }
 
     #[test]
     fn a_renderer_that_panics_is_an_error_not_a_wait() {
-        let (first, again) = fail(true);
+        let (first, again, _) = fail(true);
         assert_eq!(first.to_string(), "the rendering thread panicked");
         assert_eq!(again.to_string(), "the rendering thread panicked");
     }
 
+    /// Says when it is dropped.
+    struct Gone(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+    impl Renderer for Gone {
+        fn start(&mut self, _: &Meta, _: &mut dyn Write) -> io::Result<()> {
+            Ok(())
+        }
+        fn event(&mut self, _: &Event, _: &mut dyn Write) -> io::Result<()> {
+            Ok(())
+        }
+        fn finish(&mut self, _: &Summary, _: &mut dyn Write) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
     #[test]
-    fn dropped_unfinished_it_stops() {
-        let mut r = RenderThread::spawn(Box::new(|| {
-            Box::new(Lines {
-                fail_at: None,
-                panic: false,
-            })
-        }));
+    fn dropped_unfinished_it_stops_before_it_is_gone() {
+        let gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&gone);
+        let mut r = RenderThread::spawn(Box::new(move || Box::new(Gone(flag))));
         let mut out = Vec::new();
         r.start(&meta(), &mut out).unwrap();
         for n in 0..2_000 {
             r.event_owned(event(n), &mut out).unwrap();
         }
-        drop(r); // joins the thread: a hang here is the failure
+        // Dropping it waits for the thread, whose renderer is dropped as it stops (a hang
+        // here is a failure too).
+        drop(r);
+        assert!(gone.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

@@ -114,7 +114,9 @@ fn a_verdict_box_handed_back_holds_the_next_verdict() {
     let at: *const crate::events::ConnectionEvent = &*spent;
     let mut t = Tracker::new(TrackerConfig::default());
     t.reuse_verdicts(&mut vec![spent]);
+    assert_eq!(t.spare_verdicts.len(), 1, "kept");
     let v = boxed_verdict(&mut t, &handshake());
+    assert!(t.spare_verdicts.is_empty(), "taken for the verdict");
     assert!(
         std::ptr::eq(&*v, at),
         "the verdict is in the box handed back"
@@ -124,4 +126,51 @@ fn a_verdict_box_handed_back_holds_the_next_verdict() {
         (1, "ShA"),
         "this connection's, not the old one's"
     );
+}
+
+#[test]
+fn a_files_summary_hands_its_verdicts_back_to_the_tracker() {
+    use crate::filter::{ConnFilter, SegmentFilter};
+    use crate::pipeline::render_thread::RenderThread;
+    use crate::pipeline::Pipeline;
+    use crate::render::group::Grouped;
+    use crate::render::summary::SummaryRenderer;
+    let renderer = RenderThread::spawn(Box::new(|| {
+        Box::new(Grouped::new(
+            SummaryRenderer::new(100).handing_back(),
+            ConnFilter::default(),
+        ))
+    }));
+    let mut p = Pipeline::new(
+        Tracker::new(TrackerConfig::default()),
+        SegmentFilter::default(),
+        Box::new(renderer),
+        Box::new(std::io::sink()),
+    );
+    // Connections opened and closed one after another, far more than a batch's worth.
+    let mut n = 0;
+    for i in 0..3_000u32 {
+        let c = format!("10.0.0.1:{}", 20_000 + i);
+        let c = c.as_str();
+        let mut at = |from, to, flags, seq, ack| {
+            n += 1;
+            seg(n, from, to, flags, seq, ack, 0)
+        };
+        for s in [
+            at(c, S, SY, ISN_C, 0),
+            at(S, c, SY | A, ISN_S, ISN_C + 1),
+            at(c, S, A, ISN_C + 1, ISN_S + 1),
+            at(c, S, F | A, ISN_C + 1, ISN_S + 1),
+            at(S, c, F | A, ISN_S + 1, ISN_C + 2),
+            at(c, S, A, ISN_C + 2, ISN_S + 2),
+        ] {
+            p.segment(&s).unwrap();
+        }
+    }
+    assert!(
+        !p.tracker.spare_verdicts.is_empty(),
+        "verdicts drawn on the rendering thread come back to be reused"
+    );
+    let summary = p.finish().unwrap();
+    assert_eq!(summary.connections, 3_000);
 }
