@@ -291,6 +291,7 @@ impl Drop for RenderThread {
 mod tests {
     use super::*;
     use crate::events::{AnomalyEvent, AnomalyKind};
+    use crate::segment::Segment;
     use crate::timestamp::Timestamp;
     use proptest::prelude::*;
 
@@ -442,5 +443,76 @@ mod tests {
         // here is a failure too).
         drop(r);
         assert!(gone.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    /// A segment of connection `i` (client port 20000 + i) at time `n` ms.
+    fn seg(n: &mut u64, i: u32, client_sends: bool, flags: u16, seq: u32, ack: u32) -> Segment {
+        use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
+        *n += 1;
+        let c: std::net::SocketAddr = ([10, 0, 0, 1], 20_000 + i as u16).into();
+        let s: std::net::SocketAddr = ([10, 0, 0, 2], 80).into();
+        let (src, dst) = if client_sends { (c, s) } else { (s, c) };
+        Segment {
+            ts: Timestamp(1_000_000 * *n as i64),
+            frame: *n,
+            orig_len: 60,
+            cap_len: 60,
+            src,
+            dst,
+            flags: TcpFlags(flags),
+            seq,
+            ack,
+            window: 1000,
+            payload_len: 0,
+            payload: PayloadPrefix::default(),
+            payload_cut: false,
+            options: TcpOptions::default(),
+        }
+    }
+
+    #[test]
+    fn a_files_summary_hands_its_verdicts_back_to_the_tracker() {
+        use crate::filter::{ConnFilter, SegmentFilter};
+        use crate::pipeline::Pipeline;
+        use crate::render::group::Grouped;
+        use crate::render::summary::SummaryRenderer;
+        use crate::segment::TcpFlags;
+        use crate::tracker::{Tracker, TrackerConfig};
+        const SYN: u16 = TcpFlags::SYN;
+        const ACK: u16 = TcpFlags::ACK;
+        const FIN: u16 = TcpFlags::FIN;
+        let renderer = RenderThread::spawn(Box::new(|| {
+            Box::new(Grouped::new(
+                SummaryRenderer::new(100).handing_back(),
+                ConnFilter::default(),
+            ))
+        }));
+        let mut p = Pipeline::new(
+            Tracker::new(TrackerConfig::default()),
+            SegmentFilter::default(),
+            Box::new(renderer),
+            Box::new(io::sink()),
+        );
+        // Connections opened and closed one after another, far more than a batch's worth.
+        let (c, s) = (1000, 5000);
+        let mut n = 0;
+        for i in 0..3_000 {
+            for seg in [
+                seg(&mut n, i, true, SYN, c, 0),
+                seg(&mut n, i, false, SYN | ACK, s, c + 1),
+                seg(&mut n, i, true, ACK, c + 1, s + 1),
+                seg(&mut n, i, true, FIN | ACK, c + 1, s + 1),
+                seg(&mut n, i, false, FIN | ACK, s + 1, c + 2),
+                seg(&mut n, i, true, ACK, c + 2, s + 2),
+            ] {
+                p.segment(&seg).unwrap();
+            }
+        }
+        assert!(
+            p.tracker.spare_verdicts() > 0,
+            "verdicts drawn on the rendering thread come back to be reused"
+        );
+        let summary = p.finish().unwrap();
+        assert_eq!(summary.connections, 3_000);
     }
 }

@@ -520,6 +520,12 @@ impl Tracker {
         spent.clear();
     }
 
+    /// How many verdicts' boxes wait to be reused.
+    #[cfg(test)]
+    pub(crate) fn spare_verdicts(&self) -> usize {
+        self.spare_verdicts.len()
+    }
+
     /// Keep an ended connection's box for the next (what it holds is let go now, as a drop
     /// would: Zeek's model gives its ranges back to the budget the others draw on).
     fn recycle(&mut self, mut conn: Box<Conn>) {
