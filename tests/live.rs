@@ -31,8 +31,8 @@ fn live_allowed(test: &str) -> bool {
     false
 }
 
-/// The demo's namespace scenarios need `nft` (simultaneous-close) and `tc`
-/// (simultaneous-open). Where they are missing the demo test skips with a message, unless
+/// The demo's namespace scenarios need `nft` (a first copy lost after the capture point) and
+/// `tc` (simultaneous open and close). Where they are missing the demo test skips with a message, unless
 /// SYNFIN_REQUIRE_LIVE=1 (CI, whose `.ci/run` installs them), where it fails.
 fn namespace_tools_present(test: &str) -> bool {
     let missing: Vec<&str> = ["nft", "tc"]

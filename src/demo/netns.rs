@@ -1,7 +1,6 @@
 //! A private network namespace for the scenarios whose segments must cross or be lost, and
-//! the ways used in it (this kernel has no netem): an nftables rule that drops FINs for a
-//! moment (both ends retransmit in the same timer tick), a token-bucket qdisc so slow that
-//! every segment waits in it, an nftables rule on the input hook that drops the first copy
+//! the ways used in it (this kernel has no netem): a token-bucket qdisc so slow that every
+//! segment waits in it (crossed SYNs, crossed FINs), an nftables rule on the input hook that drops the first copy
 //! of one segment after the capture point (the capture sees it, its receiver never does),
 //! and the namespace's own TCP sysctls. Nothing here touches the host's own network.
 
@@ -85,23 +84,6 @@ fn tc(args: &[&str]) -> io::Result<()> {
 
 fn nft(script: &str) -> io::Result<()> {
     run("nft", "nftables", &["-f", "-"], script)
-}
-
-/// While this lives, every TCP FIN leaving this namespace is dropped.
-pub struct FinDrop(());
-
-impl FinDrop {
-    /// Install the rule (in the calling thread's namespace).
-    pub fn install() -> io::Result<FinDrop> {
-        nft("table inet synfin_demo {\n  chain out {\n    type filter hook output priority 0; policy accept;\n    tcp flags & fin == fin drop\n  }\n}\n")?;
-        Ok(FinDrop(()))
-    }
-}
-
-impl Drop for FinDrop {
-    fn drop(&mut self) {
-        let _ = nft("delete table inet synfin_demo\n");
-    }
 }
 
 /// The token bucket's size in bytes: a SYN fits.

@@ -53,7 +53,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { id: ScenarioId::Abort, about: "SO_LINGER 0 then close(): RST instead of FIN, no TIME_WAIT", run: abort , private_netns: false },
     Scenario { id: ScenarioId::Unread, about: "close() with unread data in the receive buffer: RST", run: unread , private_netns: false },
     Scenario { id: ScenarioId::Backlog, about: "listen(1) and no accept(): extra clients' SYNs are dropped and retransmitted", run: backlog , private_netns: false },
-    Scenario { id: ScenarioId::SimultaneousClose, about: "both ends close at once: crossed FINs, CLOSING on both ends (private netns + nftables)", run: simultaneous_close, private_netns: true },
+    Scenario { id: ScenarioId::SimultaneousClose, about: "both ends close at once: crossed FINs, CLOSING on both ends (private netns + tc tbf)", run: simultaneous_close, private_netns: true },
     Scenario { id: ScenarioId::SimultaneousOpen, about: "two sockets connect() to each other at once: crossed SYNs, SYN_RECEIVED on both ends, no listen() (private netns + tc tbf)", run: simultaneous_open, private_netns: true },
     Scenario { id: ScenarioId::SelfConnect, about: "a socket bound to a port connects to itself: Linux's simultaneous-open path", run: self_connect , private_netns: false },
     Scenario { id: ScenarioId::LateSynAck, about: "the first SYN,ACK is lost after the capture point: the client stays SYN_SENT until the one answering its SYN retransmission, 1 s later (private netns + nftables)", run: late_syn_ack, private_netns: true },
@@ -429,7 +429,7 @@ fn self_connect(ctx: &mut Ctx) -> io::Result<()> {
 }
 
 fn simultaneous_close(ctx: &mut Ctx) -> io::Result<()> {
-    use super::netns::FinDrop;
+    use super::netns::SlowLoopback;
     let (tx, rx) = mpsc::channel::<Sock>();
     let turns = ctx.messages.len();
     let h = serve(ctx, true, 5, move |l| {
@@ -448,16 +448,18 @@ fn simultaneous_close(ctx: &mut Ctx) -> io::Result<()> {
         .recv()
         .map_err(|_| io::Error::other("server thread died"))?;
     join(h)?;
-    // Both close while their FINs cannot leave: each end sends a FIN before it sees the
-    // other's. When the rule goes, the retransmitted FINs (one RTO later, in the same timer
-    // tick) cross on the wire.
-    let drop_fins = FinDrop::install()?;
+    // Both close while every segment waits ~70 ms in a token bucket: each end's FIN is on its
+    // way before the other's arrives, so they cross whatever the timers do. (Dropping the
+    // first FINs and letting the retransmissions cross depended on both retransmission timers
+    // firing in the same tick; one tick apart, the later FIN acknowledged the earlier, and the
+    // capture could not show that its sender had closed first.) The queue is left to empty
+    // before the qdisc goes (deleting it drops what waits in it).
+    let slow = SlowLoopback::install()?;
     c.close();
     server_side.close();
-    thread::sleep(Duration::from_millis(30));
-    drop(drop_fins);
-    thread::sleep(Duration::from_millis(600));
-    ctx.notes.push("Both ends closed at once (their first FINs were dropped by an nftables rule in a private network namespace, so the capture shows the retransmissions): each FIN reached an end that had sent its own, so both went FIN_WAIT_1 → CLOSING → TIME_WAIT, and both wait in TIME_WAIT.".into());
+    thread::sleep(Duration::from_millis(900));
+    drop(slow);
+    ctx.notes.push("Both ends closed at once (every segment waited ~70 ms in a token bucket in a private network namespace, so each FIN was on its way before the other arrived): each FIN reached an end that had sent its own, so both went FIN_WAIT_1 → CLOSING → TIME_WAIT, and both wait in TIME_WAIT.".into());
     Ok(())
 }
 
