@@ -48,22 +48,7 @@ impl SegmentFilter {
     /// connection, such as listen(), is shown when its address could be the filter's.)
     pub fn matches_endpoints(&self, a: std::net::SocketAddr, b: std::net::SocketAddr) -> bool {
         let Some(e) = &self.expr else { return true };
-        let seg = Segment {
-            ts: crate::timestamp::Timestamp(0),
-            frame: 0,
-            orig_len: 0,
-            cap_len: 0,
-            src: a,
-            dst: b,
-            flags: Default::default(),
-            seq: 0,
-            ack: 0,
-            window: 0,
-            payload_len: 0,
-            payload: Default::default(),
-            payload_cut: false,
-            options: Default::default(),
-        };
+        let seg = Segment::header(a, b, Default::default(), 0, 0);
         e.matches(&FilterInput::from(&seg))
     }
 

@@ -210,6 +210,35 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// A segment of nothing but its header's addresses, flags and numbers: no payload or
+    /// options, window 0, frame 0 at time 0, no bytes captured. For a segment made up rather
+    /// than decoded (a filter's question about two endpoints, a test), with the rest set by
+    /// struct update (`Segment { frame: 3, ..Segment::header(..) }`).
+    pub fn header(
+        src: SocketAddr,
+        dst: SocketAddr,
+        flags: TcpFlags,
+        seq: u32,
+        ack: u32,
+    ) -> Segment {
+        Segment {
+            ts: Timestamp(0),
+            frame: 0,
+            orig_len: 0,
+            cap_len: 0,
+            src,
+            dst,
+            flags,
+            seq,
+            ack,
+            window: 0,
+            payload_len: 0,
+            payload: PayloadPrefix::default(),
+            payload_cut: false,
+            options: TcpOptions::default(),
+        }
+    }
+
     /// Sequence space the segment occupies: payload + SYN + FIN.
     pub fn seq_len(&self) -> u32 {
         self.payload_len

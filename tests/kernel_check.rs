@@ -8,22 +8,20 @@ use synfin::kernel::check::{compare, report};
 use synfin::kernel::KernelTransition;
 
 fn tcp(n: i64, from: &str, to: &str, flags: u16, seq: u32, ack: u32) -> synfin::segment::Segment {
-    use synfin::segment::{PayloadPrefix, Segment, TcpFlags, TcpOptions};
+    use synfin::segment::{Segment, TcpFlags};
     Segment {
         ts: synfin::timestamp::Timestamp(n * 1_000_000),
         frame: n as u64,
         orig_len: 66,
         cap_len: 66,
-        src: from.parse().unwrap(),
-        dst: to.parse().unwrap(),
-        flags: TcpFlags(flags),
-        seq,
-        ack,
         window: 1000,
-        payload_len: 0,
-        payload: PayloadPrefix::default(),
-        payload_cut: false,
-        options: TcpOptions::default(),
+        ..Segment::header(
+            from.parse().unwrap(),
+            to.parse().unwrap(),
+            TcpFlags(flags),
+            seq,
+            ack,
+        )
     }
 }
 

@@ -271,20 +271,16 @@ fn later_fragments_fail_port_and_flag_tests() {
 fn input_from_segment() {
     use crate::segment::{Segment, TcpFlags};
     let s = Segment {
-        ts: Default::default(),
         frame: 1,
         orig_len: 60,
         cap_len: 60,
-        src: "10.0.0.1:1234".parse().unwrap(),
-        dst: "10.0.0.2:80".parse().unwrap(),
-        flags: TcpFlags(TcpFlags::SYN | TcpFlags::ACK),
-        seq: 0,
-        ack: 0,
-        window: 0,
-        payload_len: 0,
-        payload: Default::default(),
-        payload_cut: false,
-        options: Default::default(),
+        ..Segment::header(
+            "10.0.0.1:1234".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+            TcpFlags(TcpFlags::SYN | TcpFlags::ACK),
+            0,
+            0,
+        )
     };
     let i = FilterInput::from(&s);
     assert_eq!(i, seg("10.0.0.1:1234", "10.0.0.2:80", 0x12, None));

@@ -447,7 +447,6 @@ mod tests {
 
     /// A segment of connection `i` (client port 20000 + i) at time `n` ms.
     fn seg(n: &mut u64, i: u32, client_sends: bool, flags: u16, seq: u32, ack: u32) -> Segment {
-        use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
         *n += 1;
         let c: std::net::SocketAddr = ([10, 0, 0, 1], 20_000 + i as u16).into();
         let s: std::net::SocketAddr = ([10, 0, 0, 2], 80).into();
@@ -457,16 +456,8 @@ mod tests {
             frame: *n,
             orig_len: 60,
             cap_len: 60,
-            src,
-            dst,
-            flags: TcpFlags(flags),
-            seq,
-            ack,
             window: 1000,
-            payload_len: 0,
-            payload: PayloadPrefix::default(),
-            payload_cut: false,
-            options: TcpOptions::default(),
+            ..Segment::header(src, dst, crate::segment::TcpFlags(flags), seq, ack)
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::events::{Outcome, TcpState::*};
-use crate::segment::{PayloadPrefix, TcpFlags, TcpOptions};
+use crate::segment::TcpFlags;
 use proptest::prelude::*;
 use std::net::SocketAddr;
 
@@ -23,16 +23,15 @@ fn seg(n: u64, from: &str, to: &str, flags: u16, seq: u32, ack: u32, len: u32) -
         frame: n,
         orig_len: 60,
         cap_len: 60,
-        src: from.parse().unwrap(),
-        dst: to.parse().unwrap(),
-        flags: TcpFlags(flags),
-        seq,
-        ack,
         window: 1000,
         payload_len: len,
-        payload: PayloadPrefix::default(),
-        payload_cut: false,
-        options: TcpOptions::default(),
+        ..Segment::header(
+            from.parse().unwrap(),
+            to.parse().unwrap(),
+            TcpFlags(flags),
+            seq,
+            ack,
+        )
     }
 }
 
