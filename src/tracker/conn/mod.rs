@@ -321,7 +321,10 @@ impl Conn {
             if first {
                 self.sides[s].fin_seq = Some(fin_seq);
                 self.record.first_closer.get_or_insert(s);
-                if self.transition(q, s, Input::SendFin, t, seg.frame) {
+                // Close or shutdown is a question only the calls ask: with none wanted (a
+                // summary), nothing waits for its answer. (Its answer never decides when a
+                // connection is done: a side closed or in TIME-WAIT has it answered.)
+                if self.transition(q, s, Input::SendFin, t, seg.frame) && q.wants(Kind::Call) {
                     let peer_end = self.sides[r].data_end;
                     self.sides[s].fin_call = Some(FinCall {
                         t,
