@@ -127,6 +127,9 @@ pub struct Tracker {
     queue: EventQueue,
     stats: TrackerStats,
     now: Timestamp,
+    /// Nothing is due before this: no hold runs out of time, no timer or TIME-WAIT ends
+    /// (lowered by each that begins; found again once `handle_timeout` has done what was due).
+    due_from: Timestamp,
     /// The input has ended (`finish` was called).
     finishing: bool,
     /// The sequence ranges every connection's Zeek reassembly model may hold together.
@@ -197,6 +200,7 @@ impl Tracker {
             queue,
             stats: TrackerStats::default(),
             now: Timestamp(i64::MIN),
+            due_from: Timestamp(i64::MIN),
             finishing: false,
             ranges: zeek::reassembly::RangeBudget::new(zeek::reassembly::TOTAL_RANGES),
             listeners: Default::default(),
@@ -301,7 +305,7 @@ impl Tracker {
             // The common case, on the connection in hand: no rival to settle, a TIME-WAIT
             // perhaps to schedule.
             if let Some(t) = time_wait_timer(&self.cfg, key, conn) {
-                self.timers.add(t);
+                self.add_timer(t);
             }
         } else {
             self.settle_rivals(key);
@@ -329,11 +333,12 @@ impl Tracker {
         };
         if conn.ended_by_rst() {
             if conn.start_lingering() {
-                self.timers.add(Timer {
+                let id = conn.id;
+                self.add_timer(Timer {
                     at: at.plus_nanos(self.cfg.closed_grace_ns),
                     kind: TimerKind::Linger,
                     key,
-                    id: conn.id,
+                    id,
                 });
             }
         } else {
@@ -347,7 +352,7 @@ impl Tracker {
             return;
         };
         if let Some(t) = time_wait_timer(&self.cfg, key, conn) {
-            self.timers.add(t);
+            self.add_timer(t);
         }
     }
 
@@ -493,6 +498,7 @@ impl Tracker {
         // An evicted connection keeps nothing (that is the point of evicting it), unless an
         // endpoint is in TIME_WAIT and its end must still be told.
         if (!conn.is_evicted() || ended.time_wait.contains(&true)) && !old_time_wait_stays {
+            self.due_from = self.due_from.min(ended.deadline);
             self.ended.insert(FlowKey::new(addrs[0], addrs[1]), ended);
         }
         self.recycle(conn);
@@ -559,8 +565,22 @@ impl Tracker {
             c.rst_limit_ns,
             c.accept_limit_ns,
         ];
-        // Most segments: no hold is older than the shortest limit, none is due.
         let shortest = delivery.min(fin_call).min(rst).min(accept);
+        // Most segments: nothing is due before the next deadline known (holds begun since it
+        // was found are due no sooner than the shortest limit after them).
+        if let Some(t) = self.queue.take_begun() {
+            self.due_from = self.due_from.min(t.plus_nanos(shortest + 1));
+        }
+        if self.now < self.due_from {
+            debug_assert!(
+                self.poll_timeout().is_none_or(|t| t > self.now),
+                "a deadline at {:?} was due at {:?}, hidden behind {:?}",
+                self.poll_timeout(),
+                self.now,
+                self.due_from
+            );
+            return;
+        }
         if self.queue.holds_any_before(self.now.plus_nanos(-shortest)) {
             let limits = [delivery, fin_call, rst, accept].map(|l| self.now.plus_nanos(-l));
             for (hold, key) in self.queue.holds_before(limits) {
@@ -593,6 +613,15 @@ impl Tracker {
         while let Some(old) = self.ended.pop_due(self.now) {
             self.expire_ended(&old, false);
         }
+        // What was due is done: the next deadline, holds begun meanwhile included.
+        self.queue.take_begun();
+        self.due_from = self.poll_timeout().unwrap_or(Timestamp(i64::MAX));
+    }
+
+    /// Add a deadline (the next deadline known may be it).
+    fn add_timer(&mut self, t: Timer) {
+        self.due_from = self.due_from.min(t.at);
+        self.timers.add(t);
     }
 
     /// When the tracker next has something to do if no segment arrives: a delivery or a

@@ -118,6 +118,9 @@ pub struct EventQueue {
     /// hold did not end (a new hold only holds more back, another's end nothing less): asked
     /// after every segment, it answers at once.
     stalled: bool,
+    /// The oldest time of the holds begun since the tracker last asked (`take_begun`): its
+    /// next deadline may be theirs.
+    begun_from: Option<Timestamp>,
     /// How many events usually wait at most (the tracker settles inferences early past it):
     /// the deque grows to this and no further, rather than doubling past it (20,000 waiting
     /// events took 32,768 places: 6 MB where 3.7 would do).
@@ -235,6 +238,7 @@ impl EventQueue {
 
     /// A hold at `t` begins: the oldest is the older of it and the one known.
     fn held(&mut self, t: Timestamp) {
+        self.begun_from = Some(self.begun_from.map_or(t, |b| b.min(t)));
         if let Some(known) = self.oldest_cache.get() {
             let oldest = known.map_or(t, |o| o.min(t));
             self.oldest_cache.set(Some(Some(oldest)));
@@ -264,6 +268,11 @@ impl EventQueue {
             HoldKind::Accept(_) => &mut self.accept_holds,
             HoldKind::FinCall(_) => &mut self.fin_holds,
         }
+    }
+
+    /// The oldest time of the holds begun since the last call, if any began.
+    pub fn take_begun(&mut self) -> Option<Timestamp> {
+        self.begun_from.take()
     }
 
     /// Is a hold older than `t`? (Cached: asked after every segment.)

@@ -143,3 +143,29 @@ fn after_finish_no_ended_connection_is_found_whatever_is_wanted() {
         assert_eq!(verdicts(&out).len(), 1, "{wanted:?}");
     }
 }
+
+/// A TIME_WAIT runs out while the capture goes on with another connection: its end is told
+/// at its 60 s (not projected, no frame), before the other connection's next segment, though
+/// nothing was due for 30 s before it (the tracker looks at its deadlines only once the
+/// earliest it knows of has come; with `debug_assert`s on, it checks that none was missed).
+#[test]
+fn a_time_wait_runs_out_on_time_among_other_traffic() {
+    const C2: &str = "10.0.0.1:40001";
+    let mut s = server_in_time_wait();
+    s.extend([
+        seg(30_000, C2, S, SY, ISN_C2, 0, 0),
+        seg(30_001, S, C2, SY | A, ISN_S2, ISN_C2 + 1, 0),
+        seg(30_002, C2, S, A, ISN_C2 + 1, ISN_S2 + 1, 0),
+        seg(61_000, C2, S, A | TcpFlags::PSH, ISN_C2 + 1, ISN_S2 + 1, 5),
+    ]);
+    let ev = run(&s);
+    let end = ev.iter().position(|e| {
+        matches!(e, Event::State(st) if st.from == TimeWait && st.endpoint.addr() == S.parse().unwrap())
+    });
+    let data = ev
+        .iter()
+        .position(|e| matches!(e, Event::Segment(x) if x.frame == 61_000));
+    assert_eq!(server_time_wait_end(&ev), Some((None, false)));
+    assert!(end < data, "{end:?} {data:?}");
+    assert_eq!(ev[end.unwrap()].t(), Timestamp(60_006_000_000));
+}
