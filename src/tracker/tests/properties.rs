@@ -100,7 +100,9 @@ fn half_close() -> Vec<Segment> {
 proptest! {
     /// A summary (verdicts only) judges every connection as a consumer of every event
     /// does: what it leaves out (calls, and so whether a FIN was close() or shutdown())
-    /// decides nothing in a verdict. Conversations with a half-close or a full close,
+    /// decides nothing in a verdict. (So far as the queue's bound is not reached: past
+    /// `max_queued` waiting events, inferences are settled early, and a consumer of every
+    /// event has many more waiting.) Conversations with a half-close or a full close,
     /// shuffled, with drops and copies, segments 0.1 ms to 3 s apart.
     #[test]
     fn verdicts_alone_are_the_verdicts_of_everything(
