@@ -46,16 +46,7 @@ fn rst_in_fin_wait_2_closes_both_ends() {
 // =============================================================================================
 #[test]
 fn half_close_is_inferred_as_shutdown() {
-    let mut s = handshake();
-    s.extend([
-        seg(4, C, S, F | A, ISN_C + 1, ISN_S + 1, 0),
-        seg(5, S, C, A, ISN_S + 1, ISN_C + 2, 0),
-        seg(6, S, C, A | TcpFlags::PSH, ISN_S + 1, ISN_C + 2, 5),
-        seg(7, C, S, A, ISN_C + 2, ISN_S + 6, 0),
-        seg(8, S, C, F | A, ISN_S + 6, ISN_C + 2, 0),
-        seg(9, C, S, A, ISN_C + 2, ISN_S + 7, 0),
-    ]);
-    let ev = run(&s);
+    let ev = run(&half_close());
     assert!(ev.iter().any(|e| matches!(e, Event::Call(c)
         if c.call == crate::events::CallName::Shutdown)));
     assert_eq!(path(&ev, C)[3..], [FinWait1, FinWait2, TimeWait]);

@@ -83,20 +83,6 @@ fn run_wanting(segs: &[Segment], wanted: Wanted) -> Vec<Event> {
     }
 }
 
-/// A half-close: the client's FIN, then server data it still takes, then the server's FIN.
-fn half_close() -> Vec<Segment> {
-    let mut s = handshake();
-    s.extend([
-        seg(4, C, S, F | A, ISN_C + 1, ISN_S + 1, 0),
-        seg(5, S, C, A, ISN_S + 1, ISN_C + 2, 0),
-        seg(6, S, C, A | TcpFlags::PSH, ISN_S + 1, ISN_C + 2, 5),
-        seg(7, C, S, A, ISN_C + 2, ISN_S + 6, 0),
-        seg(8, S, C, F | A, ISN_S + 6, ISN_C + 2, 0),
-        seg(9, C, S, A, ISN_C + 2, ISN_S + 7, 0),
-    ]);
-    s
-}
-
 proptest! {
     /// A summary (verdicts only) judges every connection as a consumer of every event
     /// does: what it leaves out (calls, and so whether a FIN was close() or shutdown())
