@@ -35,6 +35,8 @@ pub struct Pipeline {
     pub tracker: Tracker,
     segments: SegmentFilter,
     renderer: Box<dyn Renderer>,
+    /// The renderer's `quiet` does something (asked once).
+    minds_quiet: bool,
     out: Box<dyn Write>,
     /// Totals so far.
     pub summary: Summary,
@@ -72,6 +74,7 @@ impl Pipeline {
         Pipeline {
             tracker,
             segments,
+            minds_quiet: renderer.minds_quiet(),
             renderer,
             out,
             summary: Summary::default(),
@@ -245,6 +248,7 @@ impl Pipeline {
     }
 
     /// Feed one decoded segment that passed the filters.
+    #[inline]
     pub fn segment(&mut self, seg: &crate::segment::Segment) -> io::Result<()> {
         self.summary.tcp_segments += 1;
         self.tracker.handle_segment(seg);
@@ -275,6 +279,9 @@ impl Pipeline {
     fn drain(&mut self) -> io::Result<()> {
         // After most segments of a summary nothing may leave: said at once.
         if self.tracker.nothing_ready() {
+            if !self.minds_quiet {
+                return Ok(());
+            }
             return self.renderer.quiet(&mut self.out);
         }
         self.drain_runs()

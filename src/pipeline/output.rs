@@ -360,6 +360,9 @@ impl Renderer for NoOutput {
     fn start(&mut self, _: &Meta, _: &mut dyn Write) -> io::Result<()> {
         Ok(())
     }
+    fn minds_quiet(&self) -> bool {
+        false
+    }
     fn event(&mut self, _: &Event, _: &mut dyn Write) -> io::Result<()> {
         Ok(())
     }

@@ -244,6 +244,10 @@ impl Renderer for RenderThread {
         Ok(())
     }
 
+    fn minds_quiet(&self) -> bool {
+        false
+    }
+
     fn take_spent(&mut self, into: &mut SpentVerdicts) {
         into.append(&mut self.spent);
     }

@@ -262,6 +262,12 @@ pub trait Renderer {
     fn quiet(&mut self, _out: &mut dyn Write) -> io::Result<()> {
         Ok(())
     }
+    /// Does `quiet` do anything? (Asked once: a file's summary is otherwise told after
+    /// every segment, through a call that does nothing.) A renderer whose `quiet` is the
+    /// default says no.
+    fn minds_quiet(&self) -> bool {
+        true
+    }
     /// The input is idle (live): write what is being drawn elsewhere, waiting for it (a
     /// drawing takes microseconds; the caller may sleep for seconds next).
     fn settle(&mut self, _out: &mut dyn Write) -> io::Result<()> {

@@ -33,7 +33,7 @@ use crate::events::{
 };
 use crate::segment::Segment;
 use crate::timestamp::Timestamp;
-use conn::Conn;
+use conn::{Conn, Effects};
 use ended::{Ended, EndedTable};
 pub use flow::FlowKey;
 pub use queue::Wanted;
@@ -176,6 +176,32 @@ fn time_wait_timer(cfg: &TrackerConfig, key: u128, conn: &mut Conn) -> Option<Ti
     })
 }
 
+/// What a segment's step on its connection leaves to do.
+enum Step {
+    /// No rival to settle and not done: perhaps a TIME-WAIT to schedule.
+    InHand(Option<Timer>),
+    /// Rivals to settle, or the connection is done.
+    Settle(Effects),
+}
+
+/// `seg` on `conn` (table key `key`), and what it leaves to do (`no_rivals`: no connection
+/// waits aside for a 4-tuple).
+fn step(
+    conn: &mut Conn,
+    seg: &Segment,
+    q: &mut EventQueue,
+    cfg: &TrackerConfig,
+    key: u128,
+    no_rivals: bool,
+) -> Step {
+    let fx = conn.handle(seg, q);
+    if no_rivals && !fx.done {
+        Step::InHand(time_wait_timer(cfg, key, conn))
+    } else {
+        Step::Settle(fx)
+    }
+}
+
 /// A step back of the capture's clock larger than this starts the tracker's clock again
 /// (smaller ones are reordering: the clock stays at the latest time seen).
 const CLOCK_STEP_NS: i64 = 5_000_000_000;
@@ -272,50 +298,78 @@ impl Tracker {
         if new_syn || (f.ack() && !self.aside.is_empty()) {
             self.pick_among_rivals(key, seg);
         }
-        let mut open = false;
-        if let Some(conn) = self.conns.get(&key) {
+        if let Some(conn) = self.conns.get_mut(&key) {
             // A new SYN with a new ISN on a 4-tuple whose connection has closed on both
             // sides starts a new connection.
             let closed_enough = conn.is_done() || conn.both_ended() || conn.side_ended(seg.src);
-            if new_syn && closed_enough && conn.client_isn() != Some(SeqNum(seg.seq)) {
-                self.end_connection(key);
-            } else {
-                open = true;
+            if !(new_syn && closed_enough && conn.client_isn() != Some(SeqNum(seg.seq))) {
+                // The common case: one lookup.
+                let step = step(
+                    conn,
+                    seg,
+                    &mut self.queue,
+                    &self.cfg,
+                    key,
+                    self.aside.is_empty(),
+                );
+                return self.after_step(key, seg, step);
             }
+            self.end_connection(key);
         }
-        if !open {
-            let flow = FlowKey::new(seg.src, seg.dst);
-            if let Some(old) = self.ended.get(&flow) {
-                let reuse = new_syn && old.client_isn != Some(SeqNum(seg.seq));
-                if reuse {
-                    // The SYN reuses the 4-tuple: a TIME-WAIT ends now or on its answer.
-                    if !self.syn_meets_time_wait(key, &old, seg) {
-                        self.ended.remove(&flow);
-                    }
-                } else {
-                    self.stray_segment(&old, seg);
-                    return;
+        let flow = FlowKey::new(seg.src, seg.dst);
+        if let Some(old) = self.ended.get(&flow) {
+            let reuse = new_syn && old.client_isn != Some(SeqNum(seg.seq));
+            if reuse {
+                // The SYN reuses the 4-tuple: a TIME-WAIT ends now or on its answer.
+                if !self.syn_meets_time_wait(key, &old, seg) {
+                    self.ended.remove(&flow);
                 }
-            }
-            self.open_connection(key, seg);
-        }
-        let conn = self.conns.get_mut(&key).expect("inserted above");
-        let fx = conn.handle(seg, &mut self.queue);
-        if self.aside.is_empty() && !fx.done {
-            // The common case, on the connection in hand: no rival to settle, a TIME-WAIT
-            // perhaps to schedule.
-            if let Some(t) = time_wait_timer(&self.cfg, key, conn) {
-                self.add_timer(t);
-            }
-        } else {
-            self.settle_rivals(key);
-            if fx.done {
-                self.done(key, seg.ts);
             } else {
-                self.schedule_time_wait(key);
+                self.stray_segment(&old, seg);
+                return;
             }
+        }
+        self.open_connection(key, seg);
+        let conn = self.conns.get_mut(&key).expect("inserted above");
+        let step = step(
+            conn,
+            seg,
+            &mut self.queue,
+            &self.cfg,
+            key,
+            self.aside.is_empty(),
+        );
+        self.after_step(key, seg, step)
+    }
+
+    /// What follows a segment's step on its connection: a TIME-WAIT to schedule on the
+    /// connection in hand (the common case), or rivals to settle and an end to see to.
+    #[inline]
+    fn after_step(&mut self, key: u128, seg: &Segment, step: Step) {
+        match step {
+            Step::InHand(Some(t)) => self.add_timer(t),
+            Step::InHand(None) => {}
+            Step::Settle(fx) => self.settle_step(key, seg, fx),
         }
         // Memory stays bounded: settle the oldest waiting inference early if too much waits.
+        if self.queue.len() > self.cfg.max_queued {
+            self.bound_queue();
+        }
+    }
+
+    #[inline(never)]
+    fn settle_step(&mut self, key: u128, seg: &Segment, fx: Effects) {
+        self.settle_rivals(key);
+        if fx.done {
+            self.done(key, seg.ts);
+        } else {
+            self.schedule_time_wait(key);
+        }
+    }
+
+    /// Settle the oldest waiting inferences early while too much waits.
+    #[cold]
+    fn bound_queue(&mut self) {
         while self.queue.len() > self.cfg.max_queued && self.queue.blocked() {
             let Some((hold, key)) = self.queue.oldest_hold() else {
                 break;
@@ -364,21 +418,15 @@ impl Tracker {
         self.next_id += 1;
         self.stats.connections += 1;
         let seed = self.seeds.remove(&key);
-        let new = Conn::new(
-            id,
-            seg,
-            seg.ts,
-            &mut self.queue,
-            &self.ranges,
-            seed.as_deref(),
-        );
-        let conn = match self.spare.pop() {
+        let new = Conn::new(id, seg, seg.ts, &self.ranges, seed.as_deref());
+        let mut conn = match self.spare.pop() {
             Some(mut b) => {
                 *b = new;
                 b
             }
             None => Box::new(new),
         };
+        conn.note_midstream(&mut self.queue, seg, seed.as_deref());
         self.conns.insert(key, conn);
         // Drop the ended connections at the front, so this stays about as long as `conns`.
         while let Some((k, i)) = self.order.front() {
@@ -544,32 +592,17 @@ impl Tracker {
 
     /// Advance time to `now`: deliveries that waited too long, TIME-WAITs that ran out.
     /// This never reads a clock: `now` is a capture timestamp (or the live clock, passed in).
+    #[inline]
     pub fn handle_timeout(&mut self, now: Timestamp) {
         if now > self.now {
             self.now = now;
         } else if self.now.since(now) > CLOCK_STEP_NS && self.now != Timestamp(i64::MIN) {
-            // The capture's clock stepped back (a clock set back while live; the next of
-            // concatenated captures): what waited for evidence was of the old timeline and
-            // is settled now; the clock starts again from here, so that what follows waits
-            // its own time rather than finding every limit long past.
-            let all = [Timestamp(i64::MAX); 4];
-            for (hold, key) in self.queue.holds_before(all) {
-                self.expire(hold, key, false);
-            }
-            self.now = now;
+            self.clock_stepped_back(now);
         }
-        let c = &self.cfg;
-        let [delivery, fin_call, rst, accept] = [
-            c.delivery_limit_ns,
-            c.fin_call_limit_ns,
-            c.rst_limit_ns,
-            c.accept_limit_ns,
-        ];
-        let shortest = delivery.min(fin_call).min(rst).min(accept);
         // Most segments: nothing is due before the next deadline known (holds begun since it
         // was found are due no sooner than the shortest limit after them).
         if let Some(t) = self.queue.take_begun() {
-            self.due_from = self.due_from.min(t.plus_nanos(shortest + 1));
+            self.due_from = self.due_from.min(t.plus_nanos(self.shortest_limit() + 1));
         }
         if self.now < self.due_from {
             debug_assert!(
@@ -581,6 +614,44 @@ impl Tracker {
             );
             return;
         }
+        self.run_due();
+    }
+
+    /// The capture's clock stepped back (a clock set back while live; the next of
+    /// concatenated captures): what waited for evidence was of the old timeline and is
+    /// settled now; the clock starts again from here, so that what follows waits its own time
+    /// rather than finding every limit long past.
+    #[cold]
+    fn clock_stepped_back(&mut self, now: Timestamp) {
+        let all = [Timestamp(i64::MAX); 4];
+        for (hold, key) in self.queue.holds_before(all) {
+            self.expire(hold, key, false);
+        }
+        self.now = now;
+    }
+
+    /// The shortest of the holds' four limits.
+    #[inline]
+    fn shortest_limit(&self) -> i64 {
+        let c = &self.cfg;
+        c.delivery_limit_ns
+            .min(c.fin_call_limit_ns)
+            .min(c.rst_limit_ns)
+            .min(c.accept_limit_ns)
+    }
+
+    /// What is due at `self.now`: holds past their limits, timers, ended connections'
+    /// deadlines; then the next deadline.
+    #[inline(never)]
+    fn run_due(&mut self) {
+        let c = &self.cfg;
+        let [delivery, fin_call, rst, accept] = [
+            c.delivery_limit_ns,
+            c.fin_call_limit_ns,
+            c.rst_limit_ns,
+            c.accept_limit_ns,
+        ];
+        let shortest = self.shortest_limit();
         if self.queue.holds_any_before(self.now.plus_nanos(-shortest)) {
             let limits = [delivery, fin_call, rst, accept].map(|l| self.now.plus_nanos(-l));
             for (hold, key) in self.queue.holds_before(limits) {

@@ -41,10 +41,14 @@ impl Conn {
     }
 
     /// The request sock `y` took the ACK of its SYN that waits: ESTABLISHED at that ACK.
+    #[inline]
     pub(super) fn settle_accept(&mut self, q: &mut EventQueue, y: Side) {
-        let Some((t, frame)) = self.sides[y].accept_ack.take() else {
-            return;
-        };
+        if let Some((t, frame)) = self.sides[y].accept_ack.take() {
+            self.accept_at(q, y, t, frame);
+        }
+    }
+
+    fn accept_at(&mut self, q: &mut EventQueue, y: Side, t: Timestamp, frame: u64) {
         q.release((t, self.id, HoldKind::Accept(y)));
         if let Some(isn) = self.sides[y].isn {
             self.apply_ack(q, y, isn + 1, t, frame);

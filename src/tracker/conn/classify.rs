@@ -195,6 +195,7 @@ impl Conn {
         })
     }
 
+    #[inline]
     pub(super) fn push_segment(
         &self,
         q: &mut EventQueue,
@@ -203,9 +204,19 @@ impl Conn {
         r: Side,
         notes: Notes,
     ) {
-        if !q.wants(Kind::Segment) {
-            return;
+        if q.wants(Kind::Segment) {
+            self.push_segment_event(q, seg, s, r, notes);
         }
+    }
+
+    fn push_segment_event(
+        &self,
+        q: &mut EventQueue,
+        seg: &Segment,
+        s: Side,
+        r: Side,
+        notes: Notes,
+    ) {
         let seq = Self::rel(
             self.sides[s]
                 .isn

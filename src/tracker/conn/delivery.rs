@@ -205,6 +205,7 @@ impl Conn {
     }
 
     /// Side `y` receives an ACK of `ack` (sent by `x`).
+    #[inline]
     pub(super) fn apply_ack(
         &mut self,
         q: &mut EventQueue,
@@ -213,6 +214,17 @@ impl Conn {
         t: Timestamp,
         frame: u64,
     ) {
+        // Most ACKs reach an endpoint that no ACK moves (ESTABLISHED, CLOSE-WAIT, ...).
+        if matches!(
+            self.sides[y].state,
+            TcpState::SynReceived | TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
+        ) {
+            self.ack_moves(q, y, ack, t, frame);
+        }
+    }
+
+    /// `apply_ack` for an endpoint an ACK may move.
+    fn ack_moves(&mut self, q: &mut EventQueue, y: Side, ack: SeqNum, t: Timestamp, frame: u64) {
         let side = &self.sides[y];
         match side.state {
             TcpState::SynReceived if side.isn.is_some_and(|isn| ack > isn) => {

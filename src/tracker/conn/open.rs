@@ -5,11 +5,12 @@ use super::*;
 
 impl Conn {
     /// A connection whose first captured segment is `seg`.
+    /// (Built where it is returned: the mid-stream anomaly, which needs the queue, is
+    /// `note_midstream`'s, once the connection is in its box.)
     pub fn new(
         id: ConnId,
         seg: &Segment,
         now: Timestamp,
-        q: &mut EventQueue,
         ranges: &crate::tracker::zeek::reassembly::RangeBudget,
         seed: Option<&[crate::tracker::Seed]>,
     ) -> Conn {
@@ -75,7 +76,7 @@ impl Conn {
                 .map_or(or, |x| x.state)
         };
         let (init_client, init_server) = (seeded(client, init_client), seeded(server, init_server));
-        let mut c = Conn {
+        Conn {
             id,
             key: crate::tracker::FlowKey::new(seg.src, seg.dst).compact(),
             sides: PerSide([Tcb::new(client, init_client), Tcb::new(server, init_server)]),
@@ -89,7 +90,21 @@ impl Conn {
             lingering: false,
             tw_scheduled: None,
             last_change: PerSide([None; 2]),
-        };
+        }
+    }
+
+    /// A connection picked up after its SYN: the anomaly that says so (its first segment
+    /// `seg`; `seed`, what the kernel said of sockets older than the capture).
+    pub fn note_midstream(
+        &mut self,
+        q: &mut EventQueue,
+        seg: &Segment,
+        seed: Option<&[crate::tracker::Seed]>,
+    ) {
+        let f = seg.flags;
+        let seed = seed.filter(|_| !f.syn());
+        let (client, server) = (self.sides[Side::Client].addr, self.sides[Side::Server].addr);
+        let (guessed, now) = (self.roles_guessed, self.start);
         if !f.syn() || f.ack() {
             let detail = if seed.is_some() {
                 format!(
@@ -114,8 +129,7 @@ impl Conn {
             } else {
                 "picked up mid-handshake: the SYN was not captured".to_string()
             };
-            c.anomaly(q, now, Some(seg.frame), AnomalyKind::Midstream, detail);
+            self.anomaly(q, now, Some(seg.frame), AnomalyKind::Midstream, detail);
         }
-        c
     }
 }

@@ -114,10 +114,31 @@ impl Reassembly {
 
     /// `DataSent`: the capture holds the payload `[seq, seq + len)` whole. `acked` is the
     /// highest ACK seen for this stream; `no_data_acked` when none acknowledged data yet.
+    /// (Always inlined: a call cost a third of the quick way's instructions.)
+    #[inline(always)]
     pub fn data(&mut self, seq: u64, len: u64, acked: u64, no_data_acked: bool) {
         if self.skip || len == 0 {
             return;
         }
+        // Most data: in order, or nothing new, with no range waiting (what follows does
+        // nothing more for it).
+        if self.pending.is_empty() && self.held == 0 {
+            let upper = seq + len;
+            let start = seq.max(acked).max(self.trim).max(self.last);
+            if start >= upper || start == self.last {
+                if start < upper {
+                    self.last = upper;
+                }
+                if self.last.saturating_sub(self.trim) > EXCESSIVE_WITHOUT_ACKS {
+                    self.give_up();
+                }
+                return;
+            }
+        }
+        self.data_with_ranges(seq, len, acked, no_data_acked);
+    }
+
+    fn data_with_ranges(&mut self, seq: u64, len: u64, acked: u64, no_data_acked: bool) {
         let upper = seq + len;
         // Already acknowledged, trimmed, or delivered: only the new part counts.
         let start = seq.max(acked).max(self.trim).max(self.last);
@@ -143,6 +164,7 @@ impl Reassembly {
     /// `AckReceived`: the peer acknowledged up to `seq`. `fin_seq` is the sequence number
     /// just past this stream's FIN, if one was sent; `partial` is Zeek's "connection picked
     /// up without its handshake". Returns how many content gaps Zeek reports.
+    #[inline(always)]
     pub fn ack(&mut self, seq: u64, fin_seq: Option<u64>, partial: bool) -> u32 {
         // A FIN's sequence number is not data: an ACK of it covers the data before it.
         let seq = match fin_seq {
@@ -152,6 +174,15 @@ impl Reassembly {
         if seq <= self.trim {
             return 0;
         }
+        // Most ACKs: of what was delivered, no range waiting.
+        if seq <= self.last && self.pending.is_empty() && self.held == 0 {
+            self.trim = seq;
+            return 0;
+        }
+        self.ack_with_ranges(seq, partial)
+    }
+
+    fn ack_with_ranges(&mut self, seq: u64, partial: bool) -> u32 {
         let mut gaps = 0;
         if seq > self.last {
             gaps = self.undelivered(seq, partial);
@@ -363,6 +394,39 @@ mod tests {
     }
 
     proptest! {
+        /// The quick ways through `data` and `ack` (nothing waiting) leave a stream exactly
+        /// as the ways that handle waiting ranges do.
+        #[test]
+        fn the_quick_ways_are_the_whole_ways(
+            ops in prop::collection::vec(
+                (any::<bool>(), 1u64..3000, 0u64..400, 0u64..3000, any::<bool>(), any::<bool>()),
+                1..80,
+            )
+        ) {
+            let (b1, b2) = (RangeBudget::new(40), RangeBudget::new(40));
+            let mut quick = Reassembly::with_budget(b1.clone());
+            let mut whole = Reassembly::with_budget(b2.clone());
+            for (is_ack, a, len, acked, none_acked, fin) in ops {
+                if is_ack {
+                    let fin_seq = fin.then_some(acked.max(2));
+                    let q = quick.ack(a, fin_seq, none_acked);
+                    let seq = match fin_seq {
+                        Some(f) if a >= f => f - 1,
+                        _ => a,
+                    };
+                    let w = if seq <= whole.trim { 0 } else { whole.ack_with_ranges(seq, none_acked) };
+                    prop_assert_eq!(q, w);
+                } else {
+                    quick.data(a, len, acked, none_acked);
+                    if !whole.skip && len > 0 {
+                        whole.data_with_ranges(a, len, acked, none_acked);
+                    }
+                }
+                prop_assert_eq!(format!("{quick:?}"), format!("{whole:?}"));
+                prop_assert_eq!(b1.left(), b2.left());
+            }
+        }
+
         /// Whatever arrives in whatever order, every ACK reports exactly one gap per run of
         /// bytes below it that were never captured (and not yet reported), the ranges stay
         /// disjoint and above what was delivered, and their byte count stays right.
