@@ -304,14 +304,8 @@ impl Tracker {
             let closed_enough = conn.is_done() || conn.both_ended() || conn.side_ended(seg.src);
             if !(new_syn && closed_enough && conn.client_isn() != Some(SeqNum(seg.seq))) {
                 // The common case: one lookup.
-                let step = step(
-                    conn,
-                    seg,
-                    &mut self.queue,
-                    &self.cfg,
-                    key,
-                    self.aside.is_empty(),
-                );
+                let no_rivals = self.aside.is_empty();
+                let step = step(conn, seg, &mut self.queue, &self.cfg, key, no_rivals);
                 return self.after_step(key, seg, step);
             }
             self.end_connection(key);
@@ -331,14 +325,8 @@ impl Tracker {
         }
         self.open_connection(key, seg);
         let conn = self.conns.get_mut(&key).expect("inserted above");
-        let step = step(
-            conn,
-            seg,
-            &mut self.queue,
-            &self.cfg,
-            key,
-            self.aside.is_empty(),
-        );
+        let no_rivals = self.aside.is_empty();
+        let step = step(conn, seg, &mut self.queue, &self.cfg, key, no_rivals);
         self.after_step(key, seg, step)
     }
 

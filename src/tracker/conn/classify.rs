@@ -205,18 +205,18 @@ impl Conn {
         notes: Notes,
     ) {
         if q.wants(Kind::Segment) {
-            self.push_segment_event(q, seg, s, r, notes);
+            q.push(segment_event(
+                self.id,
+                seg,
+                s,
+                self.relative(seg, s, r),
+                notes,
+            ));
         }
     }
 
-    fn push_segment_event(
-        &self,
-        q: &mut EventQueue,
-        seg: &Segment,
-        s: Side,
-        r: Side,
-        notes: Notes,
-    ) {
+    /// `seg`'s sequence and acknowledgment numbers relative to their sides' ISNs.
+    fn relative(&self, seg: &Segment, s: Side, r: Side) -> (u32, u32) {
         let seq = Self::rel(
             self.sides[s]
                 .isn
@@ -228,6 +228,6 @@ impl Conn {
         } else {
             0
         };
-        q.push(segment_event(self.id, seg, s, (seq, ack), notes));
+        (seq, ack)
     }
 }
