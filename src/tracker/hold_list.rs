@@ -3,38 +3,47 @@
 //! A hold's key starts with its segment's time, so holds begin at the back; they end in any
 //! order (when their answer comes). A `BTreeMap` paid a node's search, shift and sometimes
 //! allocation each way (a twelfth of a summary's tracking). Here a hold begins with a push to
-//! the back of a deque (a binary search and a short shift when it is out of order), and ends
+//! the back of a vector (a binary search and a short shift when it is out of order), and ends
 //! by being marked gone in place (a binary search): gone holds are dropped when they reach
-//! either end, and all at once when they outnumber the holds left.
+//! either end (at the front by moving where the list starts), and all at once when they
+//! outnumber the holds left. (A `VecDeque` did the same with half again the instructions: its
+//! search and ends go through its two slices.)
 
 use super::queue::HoldKey;
-use std::collections::VecDeque;
 
 /// Holds by key, each with its connection's table key.
 #[derive(Debug, Default)]
 pub struct HoldList {
-    /// Sorted by key, no key twice; `None`: ended. Both ends are held (or it is empty).
-    items: VecDeque<(HoldKey, Option<u128>)>,
+    /// Sorted by key from `start`, no key twice; `None`: ended. Both ends of `items[start..]`
+    /// are held (or it is empty); what lies before `start` is dropped.
+    items: Vec<(HoldKey, Option<u128>)>,
+    /// Where the list starts in `items`.
+    start: usize,
     /// Holds not ended.
     live: usize,
 }
 
 impl HoldList {
+    /// The list, in key order.
+    fn list(&self) -> &[(HoldKey, Option<u128>)] {
+        &self.items[self.start..]
+    }
+
     /// Hold `key` for the connection `conn` (a key held already takes the new `conn`).
     pub fn insert(&mut self, key: HoldKey, conn: u128) {
-        if self.items.back().is_none_or(|b| b.0 < key) {
-            self.items.push_back((key, Some(conn)));
+        if self.list().last().is_none_or(|b| b.0 < key) {
+            self.items.push((key, Some(conn)));
             self.live += 1;
             return;
         }
-        match self.items.binary_search_by(|e| e.0.cmp(&key)) {
+        match self.list().binary_search_by(|e| e.0.cmp(&key)) {
             Ok(i) => {
-                if self.items[i].1.replace(conn).is_none() {
+                if self.items[self.start + i].1.replace(conn).is_none() {
                     self.live += 1;
                 }
             }
             Err(i) => {
-                self.items.insert(i, (key, Some(conn)));
+                self.items.insert(self.start + i, (key, Some(conn)));
                 self.live += 1;
             }
         }
@@ -42,30 +51,38 @@ impl HoldList {
 
     /// End the hold `key`: its connection's table key, if it was held.
     pub fn remove(&mut self, key: &HoldKey) -> Option<u128> {
-        let i = self.items.binary_search_by(|e| e.0.cmp(key)).ok()?;
-        let conn = self.items[i].1.take()?;
+        let i = self.list().binary_search_by(|e| e.0.cmp(key)).ok()?;
+        let conn = self.items[self.start + i].1.take()?;
         self.live -= 1;
-        while self.items.front().is_some_and(|e| e.1.is_none()) {
-            self.items.pop_front();
+        if self.live == 0 {
+            self.items.clear();
+            self.start = 0;
+            return Some(conn);
         }
-        while self.items.back().is_some_and(|e| e.1.is_none()) {
-            self.items.pop_back();
+        // Both ends held again: some hold is live, so neither loop runs past it.
+        while self.items[self.start].1.is_none() {
+            self.start += 1;
         }
-        // Ended holds between long-lived ones: kept no longer than the holds left need.
+        while self.items.last().is_some_and(|e| e.1.is_none()) {
+            self.items.pop();
+        }
+        // Ended holds before the start or between long-lived ones: kept no longer than the
+        // holds left need.
         if self.items.len() > 2 * self.live + 64 {
             self.items.retain(|e| e.1.is_some());
+            self.start = 0;
         }
         Some(conn)
     }
 
     /// The oldest hold.
     pub fn first(&self) -> Option<(HoldKey, u128)> {
-        self.items.front().and_then(|&(k, c)| Some((k, c?)))
+        self.list().first().and_then(|&(k, c)| Some((k, c?)))
     }
 
     /// The holds, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = (HoldKey, u128)> + '_ {
-        self.items.iter().filter_map(|&(k, c)| Some((k, c?)))
+        self.list().iter().filter_map(|&(k, c)| Some((k, c?)))
     }
 
     /// How many holds.

@@ -3,6 +3,7 @@
 //! Counts and history letters are taken here, once per segment that is not a duplicate.
 
 use super::reset::{synchronized, RstCheck};
+use super::tcb::Signature;
 use super::*;
 use crate::tracker::state_change::segment_event;
 
@@ -15,6 +16,19 @@ use crate::tracker::state_change::segment_event;
 /// window, TCP timestamps) and at most 10 µs apart, either way (the clock may step back).
 /// Anything later, however identical, is a retransmission.
 pub(super) const DUPLICATE_WINDOW_NS: i64 = 10_000;
+
+/// The header fields two copies of one frame share (see `DUPLICATE_WINDOW_NS`).
+#[inline]
+pub(super) fn signature(seg: &Segment) -> Signature {
+    (
+        seg.seq,
+        seg.ack,
+        seg.flags.0,
+        seg.payload_len,
+        seg.window,
+        seg.options.ts,
+    )
+}
 
 /// What the rest of `handle` needs to know of a segment.
 pub(super) struct Classified {
@@ -40,19 +54,9 @@ impl Conn {
         let f = seg.flags;
         let t = seg.ts;
         let seq = SeqNum(seg.seq);
-        // A frame captured twice (see `DUPLICATE_WINDOW_NS`).
-        let sig = (
-            seg.seq,
-            seg.ack,
-            f.0,
-            seg.payload_len,
-            seg.window,
-            seg.options.ts,
-        );
+        let sig = signature(seg);
         let carries = seg.payload_len > 0 || f.syn() || f.fin() || f.rst();
-        let copy = self.sides[s]
-            .last_sig
-            .is_some_and(|(last, at)| last == sig && (t.since(at)).abs() <= DUPLICATE_WINDOW_NS);
+        let copy = self.is_copy(s, &sig, t);
         self.sides[s].last_sig = Some((sig, t));
         // Every copy is a packet on the wire to Zeek (orig_pkts, and T/t for repeated
         // payload) and to tshark's conversations: counted, and fed to the history.
@@ -193,6 +197,15 @@ impl Conn {
             rst_ok,
             ignored: syn_challenged || (f.rst() && !rst_ok),
         })
+    }
+
+    /// `sig` sent by `s` at `t` is the frame `s` sent last, captured twice (see
+    /// `DUPLICATE_WINDOW_NS`).
+    #[inline]
+    pub(super) fn is_copy(&self, s: Side, sig: &Signature, t: Timestamp) -> bool {
+        self.sides[s]
+            .last_sig
+            .is_some_and(|(last, at)| last == *sig && (t.since(at)).abs() <= DUPLICATE_WINDOW_NS)
     }
 
     #[inline]

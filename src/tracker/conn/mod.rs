@@ -15,6 +15,7 @@ mod delivery;
 mod identity;
 mod open;
 mod reset;
+mod steady;
 mod tcb;
 mod unseen;
 mod verdict;
@@ -165,7 +166,18 @@ impl Conn {
     }
 
     /// Feed one segment. `q` receives the events.
+    #[inline]
     pub fn handle(&mut self, seg: &Segment, q: &mut EventQueue) -> Effects {
+        if self.steady(seg, q) {
+            // Both ends stay ESTABLISHED: not done.
+            return Effects { done: false };
+        }
+        self.handle_any(seg, q)
+    }
+
+    /// Feed one segment, whatever it is (`steady` takes most of them a shorter way).
+    #[inline(never)]
+    pub(super) fn handle_any(&mut self, seg: &Segment, q: &mut EventQueue) -> Effects {
         let f = seg.flags;
         let s = self.side_of(seg.src);
         let r = self.peer(s);
