@@ -793,4 +793,6 @@ impl Tracker {
 }
 
 #[cfg(test)]
+pub(crate) mod made_up;
+#[cfg(test)]
 mod tests;

@@ -81,33 +81,14 @@ mod tests {
     use crate::tracker::zeek::reassembly::RangeBudget;
     use proptest::prelude::*;
 
-    /// One segment of a made-up conversation: sender, flags, how far its sequence number is
-    /// from what the sender sent last, how far its ACK is from what the peer sent last,
-    /// payload length, zero window, cut by the snaplen, a copy of the segment before (same
-    /// header, 1 µs later), milliseconds since the segment before.
-    type Step = (bool, u16, i32, i32, u32, bool, bool, bool, i64);
+    /// One segment of a made-up conversation (see `made_up::Parts`), a copy of the segment
+    /// before (same header, 1 µs later), milliseconds since the segment before.
+    type Step = (crate::tracker::made_up::Parts, bool, i64);
 
     fn step() -> impl Strategy<Value = Step> {
-        let flags = prop_oneof![
-            12 => Just(TcpFlags::ACK),
-            3 => Just(TcpFlags::ACK | TcpFlags::PSH),
-            1 => Just(TcpFlags::SYN),
-            1 => Just(TcpFlags::SYN | TcpFlags::ACK),
-            2 => Just(TcpFlags::FIN | TcpFlags::ACK),
-            1 => Just(TcpFlags::RST),
-            1 => Just(TcpFlags::RST | TcpFlags::ACK),
-            1 => Just(0u16),
-        ];
-        let off = prop_oneof![8 => Just(0i32), 1 => -300i32..300, 1 => any::<i32>()];
         (
-            any::<bool>(),
-            flags,
-            off.clone(),
-            off,
-            prop_oneof![2 => Just(0u32), 3 => 1u32..200],
-            prop::bool::weighted(0.05),
-            prop::bool::weighted(0.05),
-            prop::bool::weighted(0.05),
+            crate::tracker::made_up::parts(),
+            crate::tracker::made_up::rarely(),
             prop_oneof![Just(0i64), 0i64..5, Just(400), Just(2_000)],
         )
     }
@@ -153,22 +134,22 @@ mod tests {
             let wanted = if everything { Wanted::ALL } else { Wanted::VERDICTS };
             let data = TcpFlags::ACK | TcpFlags::PSH;
             let opening: [Step; 9] = [
-                (false, TcpFlags::SYN, 0, 0, 0, false, false, false, 1),
-                (true, TcpFlags::SYN | TcpFlags::ACK, 0, 0, 0, false, false, false, 1),
-                (false, TcpFlags::ACK, 0, 0, 0, false, false, false, 1),
-                (false, data, 0, 0, 10, false, false, false, 1),
-                (true, TcpFlags::ACK, 0, 0, 0, false, false, false, 1),
-                (true, data, 0, 0, 10, false, false, false, 1),
-                (false, TcpFlags::ACK, 0, 0, 0, false, false, false, 1),
-                (false, data, 0, 0, 10, false, false, false, 1),
-                (true, TcpFlags::ACK, 0, 0, 0, false, false, false, 1),
+                ((false, TcpFlags::SYN, 0, 0, 0, false, false), false, 1),
+                ((true, TcpFlags::SYN | TcpFlags::ACK, 0, 0, 0, false, false), false, 1),
+                ((false, TcpFlags::ACK, 0, 0, 0, false, false), false, 1),
+                ((false, data, 0, 0, 10, false, false), false, 1),
+                ((true, TcpFlags::ACK, 0, 0, 0, false, false), false, 1),
+                ((true, data, 0, 0, 10, false, false), false, 1),
+                ((false, TcpFlags::ACK, 0, 0, 0, false, false), false, 1),
+                ((false, data, 0, 0, 10, false, false), false, 1),
+                ((true, TcpFlags::ACK, 0, 0, 0, false, false), false, 1),
             ];
             let mut next = [isn[0], isn[1]];
             let mut t = 1_000_000_000i64;
             let mut last: Option<Segment> = None;
             let mut worlds: Option<(World, World, RangeBudget, RangeBudget)> = None;
             let mut steady_taken = 0;
-            for (frame, (from_server, flags, seq_off, ack_off, len, zero, cut, copy, gap)) in
+            for (frame, ((from_server, flags, seq_off, ack_off, len, zero, cut), copy, gap)) in
                 opening.into_iter().chain(steps).enumerate()
             {
                 let seg = match last.filter(|_| copy) {
@@ -219,19 +200,7 @@ mod tests {
     /// data sent again, the first frame cut by the snaplen.
     #[test]
     fn only_plain_segments_are_steady() {
-        let c: std::net::SocketAddr = "10.0.0.1:40000".parse().unwrap();
-        let s: std::net::SocketAddr = "10.0.0.2:80".parse().unwrap();
-        let seg = |from_client: bool, flags: u16, seq: u32, ack: u32, len: u32| Segment {
-            window: 1000,
-            payload_len: len,
-            orig_len: 100,
-            cap_len: 100,
-            ..if from_client {
-                Segment::header(c, s, TcpFlags(flags), seq, ack)
-            } else {
-                Segment::header(s, c, TcpFlags(flags), seq, ack)
-            }
-        };
+        let seg = crate::tracker::made_up::plain;
         let budget = RangeBudget::new(64);
         let syn = seg(true, TcpFlags::SYN, 100, 0, 0);
         let mut conn = Conn::new(1, &syn, syn.ts, &budget, None);

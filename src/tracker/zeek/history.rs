@@ -570,33 +570,11 @@ mod tests {
     use crate::segment::TcpFlags;
     use proptest::prelude::*;
 
-    /// One segment of a made-up conversation: sender, flags, how far its sequence number is
-    /// from what the sender sent last, how far its ACK is from what the peer sent last,
-    /// payload length, zero window, payload cut by the snaplen.
-    type Step = (bool, u16, i32, i32, u32, bool, bool);
+    /// One segment of a made-up conversation (see `made_up::Parts`).
+    type Step = crate::tracker::made_up::Parts;
 
     fn step() -> impl Strategy<Value = Step> {
-        let flags = prop_oneof![
-            12 => Just(TcpFlags::ACK),
-            3 => Just(TcpFlags::ACK | TcpFlags::PSH),
-            1 => Just(TcpFlags::SYN),
-            1 => Just(TcpFlags::SYN | TcpFlags::ACK),
-            1 => Just(TcpFlags::FIN | TcpFlags::ACK),
-            1 => Just(TcpFlags::RST),
-            1 => Just(TcpFlags::RST | TcpFlags::ACK),
-            1 => Just(TcpFlags::FIN | TcpFlags::RST),
-            1 => Just(0u16),
-        ];
-        let off = prop_oneof![8 => Just(0i32), 1 => -300i32..300, 1 => any::<i32>()];
-        (
-            any::<bool>(),
-            flags,
-            off.clone(),
-            off,
-            prop_oneof![2 => Just(0u32), 3 => 1u32..200],
-            prop::bool::weighted(0.05),
-            prop::bool::weighted(0.05),
-        )
+        crate::tracker::made_up::parts()
     }
 
     proptest! {
@@ -647,17 +625,7 @@ mod tests {
     /// path (and a FIN does not).
     #[test]
     fn data_after_the_handshake_is_steady() {
-        let c: std::net::SocketAddr = "10.0.0.1:40000".parse().unwrap();
-        let s: std::net::SocketAddr = "10.0.0.2:80".parse().unwrap();
-        let seg = |from_client: bool, flags: u16, seq: u32, ack: u32, len: u32| Segment {
-            window: 1000,
-            payload_len: len,
-            ..if from_client {
-                Segment::header(c, s, TcpFlags(flags), seq, ack)
-            } else {
-                Segment::header(s, c, TcpFlags(flags), seq, ack)
-            }
-        };
+        let seg = crate::tracker::made_up::plain;
         let mut h = ZeekHistory::new(false, &RangeBudget::new(64));
         h.on_segment(0, &seg(true, TcpFlags::SYN, 100, 0, 0));
         h.on_segment(1, &seg(false, TcpFlags::SYN | TcpFlags::ACK, 500, 101, 0));
