@@ -225,20 +225,17 @@ impl Conn {
                     side.hole_from = (seg_end < top && seg_end > h).then_some(seg_end);
                 }
             }
-            if !f.rst() && side.next_seq.is_none_or(|n| seg_end > n) {
-                side.next_seq = Some(seg_end);
+            if !f.rst() {
+                side.sent_to(seg_end);
+                side.data_to(seq + seg.payload_len + u32::from(f.syn()));
             }
-            let data_end = seq + seg.payload_len + u32::from(f.syn());
-            if !f.rst() && side.data_end.is_none_or(|n| data_end > n) {
-                side.data_end = Some(data_end);
-            }
-            if f.ack() && !f.rst() && side.max_ack.is_none_or(|a| SeqNum(seg.ack) > a) {
-                side.max_ack = Some(SeqNum(seg.ack));
+            if f.ack() && !f.rst() {
+                side.acked(SeqNum(seg.ack));
             }
             if f.syn() {
                 side.wscale = seg.options.wscale;
             }
-            side.window = u32::from(seg.window) << u32::from(side.wscale.unwrap_or(0).min(14));
+            side.advertised(seg.window);
         }
 
         // In-order delivery: a later segment from the sender reaches the receiver after the

@@ -55,16 +55,10 @@ impl Conn {
         // The sender's bookkeeping (its next sequence number was `seq`).
         let side = &mut self.sides[s];
         let end = seq + seg.payload_len;
-        if end > seq {
-            side.next_seq = Some(end);
-        }
-        if side.data_end.is_none_or(|n| end > n) {
-            side.data_end = Some(end);
-        }
-        if side.max_ack.is_none_or(|a| SeqNum(seg.ack) > a) {
-            side.max_ack = Some(SeqNum(seg.ack));
-        }
-        side.window = u32::from(seg.window) << u32::from(side.wscale.unwrap_or(0).min(14));
+        side.sent_to(end);
+        side.data_to(end);
+        side.acked(SeqNum(seg.ack));
+        side.advertised(seg.window);
         if seg.payload_len > 0 {
             let n = CallResult::Bytes(u64::from(seg.payload_len));
             self.call(q, t, s, CallName::Send, Phase::Return, Some(n));
@@ -101,11 +95,11 @@ mod tests {
     }
 
     impl World {
-        fn new(first: &Segment, wanted: Wanted, budget: &RangeBudget) -> World {
+        fn new(first: &Segment, wanted: Wanted) -> World {
             let mut q = EventQueue::default();
             q.set_wanted(wanted);
             World {
-                conn: Conn::new(1, first, first.ts, budget, None),
+                conn: Conn::new(1, first, first.ts, &RangeBudget::new(64), None),
                 q,
                 out: Vec::new(),
             }
@@ -147,7 +141,7 @@ mod tests {
             let mut next = [isn[0], isn[1]];
             let mut t = 1_000_000_000i64;
             let mut last: Option<Segment> = None;
-            let mut worlds: Option<(World, World, RangeBudget, RangeBudget)> = None;
+            let mut worlds: Option<(World, World)> = None;
             let mut steady_taken = 0;
             for (frame, ((from_server, flags, seq_off, ack_off, len, zero, cut), copy, gap)) in
                 opening.into_iter().chain(steps).enumerate()
@@ -178,9 +172,8 @@ mod tests {
                 let side = usize::from(seg.src == server);
                 next[side] = seg.seq.wrapping_add(seg.seq_len());
                 last = Some(seg);
-                let (fast, whole, _, _) = worlds.get_or_insert_with(|| {
-                    let (fb, wb) = (RangeBudget::new(64), RangeBudget::new(64));
-                    (World::new(&seg, wanted, &fb), World::new(&seg, wanted, &wb), fb, wb)
+                let (fast, whole) = worlds.get_or_insert_with(|| {
+                    (World::new(&seg, wanted), World::new(&seg, wanted))
                 });
                 let mut probe = fast.conn.clone();
                 let mut probe_q = EventQueue::default();

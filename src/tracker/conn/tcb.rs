@@ -95,6 +95,32 @@ pub(super) struct Tcb {
 }
 
 impl Tcb {
+    /// It sent sequence space up to `end`: its next sequence number moves on past it.
+    pub(super) fn sent_to(&mut self, end: SeqNum) {
+        if self.next_seq.is_none_or(|n| end > n) {
+            self.next_seq = Some(end);
+        }
+    }
+
+    /// It sent payload up to `end`.
+    pub(super) fn data_to(&mut self, end: SeqNum) {
+        if self.data_end.is_none_or(|n| end > n) {
+            self.data_end = Some(end);
+        }
+    }
+
+    /// It acknowledged `ack`.
+    pub(super) fn acked(&mut self, ack: SeqNum) {
+        if self.max_ack.is_none_or(|a| ack > a) {
+            self.max_ack = Some(ack);
+        }
+    }
+
+    /// It advertised `window` (scaled by its shift, as RFC 7323 caps it).
+    pub(super) fn advertised(&mut self, window: u16) {
+        self.window = u32::from(window) << u32::from(self.wscale.unwrap_or(0).min(14));
+    }
+
     pub(super) fn new(addr: SocketAddr, state: TcpState) -> Tcb {
         Tcb {
             addr,
